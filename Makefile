@@ -1,0 +1,45 @@
+# The front door. `make run` and `make test` install what is missing, build, and go.
+BUILD_DIR ?= build
+JOBS ?= $(shell nproc)
+CONFIG ?= examples/custom-metrics/envoy.yaml
+
+.PHONY: all setup build run test unit integration bench fuzz format tidy clean
+
+all: build
+
+setup:
+	@scripts/setup test
+
+build: setup
+	@cmake -S . -B $(BUILD_DIR) -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
+	@cmake --build $(BUILD_DIR) -j $(JOBS)
+
+run: build
+	$(BUILD_DIR)/weir -c $(CONFIG)
+
+test: build
+	cd $(BUILD_DIR) && ctest --output-on-failure -j $(JOBS)
+
+unit: build
+	cd $(BUILD_DIR) && ctest --output-on-failure -j $(JOBS) -E integration
+
+integration: build
+	cd $(BUILD_DIR) && ctest --output-on-failure -R integration
+
+bench: build
+	@scripts/setup bench
+	scripts/bench
+
+fuzz: build
+	scripts/fuzz
+
+format:
+	@scripts/setup dev
+	find src tests sdk examples bench fuzz -name '*.cc' -o -name '*.h' 2>/dev/null | xargs clang-format -i
+
+tidy: build
+	@scripts/setup dev
+	run-clang-tidy -p $(BUILD_DIR) -quiet 'src/.*'
+
+clean:
+	rm -rf $(BUILD_DIR)

@@ -1,0 +1,157 @@
+#pragma once
+// The bootstrap configuration weir understands: a subset of Envoy's v3 bootstrap,
+// as plain structs. Only config/yaml_loader.cc knows YAML; everything else reads these.
+#include <chrono>
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "common/result.h"
+
+namespace weir::config {
+
+// Where a value came from, for error messages after loading ("file:line:column").
+struct SourceLocation {
+  std::string file;
+  int line = 0;    // 1-based
+  int column = 0;  // 1-based
+  std::string yaml_path;  // e.g. static_resources.listeners[0].name
+  std::string to_string() const;  // "file:line:column (yaml_path)"
+};
+
+struct SocketAddress {
+  std::string address;  // numeric IPv4/IPv6 or a host name (resolved at start-up)
+  uint16_t port = 0;
+};
+
+enum class FailurePolicy { FailClosed, FailOpen, FailReload };
+
+struct WasmPluginConfig {
+  std::string name;
+  std::string root_id;
+  std::string vm_id;
+  std::string runtime;              // accepted whatever it names; weir runs its own engine
+  std::string code_filename;        // code.local.filename (resolved relative to cwd)
+  std::string code_inline;          // code.local.inline_bytes / inline_string, if no filename
+  std::string plugin_configuration; // passed raw (StringValue/BytesValue) or as JSON (Struct)
+  std::string vm_configuration;
+  std::map<std::string, std::string> environment;  // vm_config.environment_variables
+  FailurePolicy failure_policy = FailurePolicy::FailClosed;
+  SourceLocation location;          // of the filter's typed_config
+};
+
+struct HttpFilterConfig {
+  enum class Kind { Wasm, Router };
+  std::string name;
+  Kind kind = Kind::Router;
+  WasmPluginConfig wasm;  // when kind == Wasm
+  SourceLocation location;
+};
+
+struct HeaderMatcher {
+  std::string name;
+  std::optional<std::string> exact_match;   // string_match.exact or exact_match
+  std::optional<std::string> prefix_match;
+  std::optional<bool> present_match;
+  bool invert_match = false;
+};
+
+struct RouteMatch {
+  std::optional<std::string> prefix;
+  std::optional<std::string> path;
+  std::optional<std::string> safe_regex;
+  std::vector<HeaderMatcher> headers;
+};
+
+struct RouteAction {
+  std::string cluster;
+  std::optional<std::string> prefix_rewrite;
+  std::chrono::milliseconds timeout{15000};  // Envoy's default; 0 disables
+};
+
+struct DirectResponse {
+  uint32_t status = 200;
+  std::string body;
+};
+
+struct Route {
+  std::string name;
+  RouteMatch match;
+  std::optional<RouteAction> route;
+  std::optional<DirectResponse> direct_response;
+};
+
+struct VirtualHost {
+  std::string name;
+  std::vector<std::string> domains;  // "*", "*.example.com", "example.*", exact
+  std::vector<Route> routes;
+};
+
+struct RouteConfiguration {
+  std::string name;
+  std::vector<VirtualHost> virtual_hosts;
+};
+
+struct HttpConnectionManagerConfig {
+  std::string stat_prefix;
+  RouteConfiguration route_config;
+  std::vector<HttpFilterConfig> http_filters;
+  bool use_remote_address = false;
+  bool generate_request_id = true;
+  std::chrono::milliseconds stream_idle_timeout{300000};
+  std::chrono::milliseconds request_timeout{0};            // 0: none
+  std::chrono::milliseconds idle_timeout{3600000};         // common_http_protocol_options
+  uint32_t per_stream_buffer_limit_bytes = 1024 * 1024;    // body buffering for plugins
+};
+
+struct ListenerConfig {
+  std::string name;
+  SocketAddress address;
+  HttpConnectionManagerConfig http;
+  SourceLocation location;
+};
+
+enum class ClusterType { Static, StrictDns, LogicalDns };
+enum class LbPolicy { RoundRobin, LeastRequest, Random };
+
+struct ClusterConfig {
+  std::string name;
+  ClusterType type = ClusterType::Static;
+  std::chrono::milliseconds connect_timeout{5000};
+  LbPolicy lb_policy = LbPolicy::RoundRobin;
+  std::vector<SocketAddress> endpoints;
+  bool http2 = false;  // http2_protocol_options present (not served yet: warned)
+  SourceLocation location;
+};
+
+struct AdminConfig {
+  SocketAddress address;
+  std::string access_log_path;
+};
+
+struct BootstrapConfig {
+  std::optional<AdminConfig> admin;
+  std::vector<ListenerConfig> listeners;
+  std::vector<ClusterConfig> clusters;
+  std::vector<WasmPluginConfig> wasm_services;  // bootstrap_extensions envoy.bootstrap.wasm
+  std::string source_file;
+};
+
+struct LoadOptions {
+  bool allow_unknown_fields = false;  // --allow-unknown-static-fields
+};
+
+struct LoadOutcome {
+  BootstrapConfig config;
+  std::vector<std::string> warnings;  // fields Envoy knows that weir does not implement yet
+};
+
+// Parses and validates a bootstrap file. Errors read "file:line:column: message (at
+// yaml.path)".
+Result<LoadOutcome> load_bootstrap_file(const std::string& path, const LoadOptions& options);
+Result<LoadOutcome> load_bootstrap_string(const std::string& yaml, const std::string& file_name,
+                                          const LoadOptions& options);
+
+}  // namespace weir::config
