@@ -2,8 +2,9 @@
 // One event loop per worker thread: epoll for file descriptors, a timer heap, and an
 // eventfd so other threads can post work to it. Everything but post() and stop() runs on
 // the loop's own thread.
-#include <cstdint>
+#include <atomic>
 #include <chrono>
+#include <cstdint>
 #include <functional>
 #include <memory>
 #include <mutex>
@@ -30,6 +31,9 @@ class EventLoop {
   // Watches `fd` (edge-triggered) for readability and writability; the callback gets a
   // mask of Events. Replaces any earlier watch on the same fd.
   void watch(int fd, FdCallback cb);
+  // Watches a listening socket shared by every worker's loop: level-triggered, and
+  // EPOLLEXCLUSIVE so one new connection wakes one worker, not all of them.
+  void watch_shared_listener(int fd, FdCallback cb);
   void unwatch(int fd);
 
   TimerId add_timer(std::chrono::milliseconds delay, std::function<void()> cb);
@@ -54,7 +58,7 @@ class EventLoop {
 
   int epoll_fd_ = -1;
   int wake_fd_ = -1;
-  bool stopping_ = false;
+  std::atomic<bool> stopping_{false};
   Clock::time_point now_;
   std::unordered_map<int, std::shared_ptr<FdCallback>> watchers_;
 

@@ -1,0 +1,139 @@
+#include "net/connection.h"
+
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <cerrno>
+#include <cstring>
+
+#include "net/socket.h"
+
+namespace weir::net {
+
+namespace {
+std::atomic<uint64_t> next_connection_id{1};
+constexpr size_t kReadChunk = 64 * 1024;
+// Stop reading while this much input waits unconsumed (a paused pipelining client).
+constexpr size_t kMaxBufferedInput = 1024 * 1024;
+}  // namespace
+
+Connection::Connection(event::EventLoop& loop, int fd, bool connecting)
+    : loop_(loop), fd_(fd), id_(next_connection_id++), connecting_(connecting) {
+  loop_.watch(fd_, [this](uint32_t events) { on_events(events); });
+}
+
+Connection::~Connection() {
+  if (fd_ >= 0) {
+    loop_.unwatch(fd_);
+    ::close(fd_);
+  }
+}
+
+void Connection::on_events(uint32_t events) {
+  if (fd_ < 0) return;
+  if (connecting_) {
+    if (!(events & (event::kWritable | event::kClosed))) return;
+    int err = socket_error(fd_);
+    if (err != 0) {
+      finish_close(false, strerror(err));
+      return;
+    }
+    connecting_ = false;
+    if (handler_) handler_->on_connected();
+    if (fd_ < 0) return;
+  }
+  if (events & event::kWritable) flush();
+  if (fd_ < 0) return;
+  if (events & (event::kReadable | event::kClosed)) read_available();
+}
+
+void Connection::read_available() {
+  while (fd_ >= 0 && reading_ && !peer_closed_ && input_.size() < kMaxBufferedInput) {
+    size_t old = input_.size();
+    input_.resize(old + kReadChunk);
+    ssize_t n = ::recv(fd_, input_.data() + old, kReadChunk, 0);
+    if (n > 0) {
+      input_.resize(old + static_cast<size_t>(n));
+      bytes_read_ += static_cast<uint64_t>(n);
+      continue;
+    }
+    input_.resize(old);
+    if (n == 0) {
+      peer_closed_ = true;
+      break;
+    }
+    if (errno == EAGAIN || errno == EWOULDBLOCK) break;
+    if (errno == EINTR) continue;
+    finish_close(true, strerror(errno));
+    return;
+  }
+  if (fd_ >= 0 && reading_ && !input_.empty() && handler_) handler_->on_data(input_);
+  if (fd_ >= 0 && peer_closed_ && !closing_) finish_close(true, "connection closed by peer");
+}
+
+void Connection::redeliver() {
+  if (fd_ < 0 || !reading_) return;
+  if (!input_.empty() && handler_) handler_->on_data(input_);
+  if (fd_ >= 0 && !peer_closed_) read_available();
+  else if (fd_ >= 0 && peer_closed_ && !closing_) finish_close(true, "connection closed by peer");
+}
+
+void Connection::set_reading(bool on) {
+  if (reading_ == on) return;
+  reading_ = on;
+}
+
+void Connection::write(std::string_view data) {
+  if (fd_ < 0 || closing_) return;
+  if (pending_output() == 0) {
+    output_.clear();
+    output_offset_ = 0;
+  }
+  output_.append(data);
+  if (!connecting_) flush();
+}
+
+void Connection::flush() {
+  while (fd_ >= 0 && pending_output() > 0) {
+    ssize_t n = ::send(fd_, output_.data() + output_offset_, pending_output(), MSG_NOSIGNAL);
+    if (n > 0) {
+      output_offset_ += static_cast<size_t>(n);
+      bytes_written_ += static_cast<uint64_t>(n);
+      continue;
+    }
+    if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) return;
+    if (n < 0 && errno == EINTR) continue;
+    finish_close(true, n < 0 ? strerror(errno) : "write failed");
+    return;
+  }
+  if (fd_ < 0) return;
+  output_.clear();
+  output_offset_ = 0;
+  if (closing_) {
+    finish_close(false, "closed locally");
+    return;
+  }
+  if (handler_) handler_->on_write_drained();
+}
+
+void Connection::close(bool now) {
+  if (fd_ < 0) return;
+  if (now || pending_output() == 0 || connecting_) {
+    finish_close(false, "closed locally");
+    return;
+  }
+  closing_ = true;  // flush() finishes the close
+  ::shutdown(fd_, SHUT_RD);
+}
+
+void Connection::finish_close(bool by_peer, std::string_view reason) {
+  if (fd_ < 0) return;
+  loop_.unwatch(fd_);
+  ::close(fd_);
+  fd_ = -1;
+  closing_ = false;
+  if (handler_) handler_->on_close(by_peer, reason);
+}
+
+}  // namespace weir::net

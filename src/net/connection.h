@@ -1,0 +1,74 @@
+#pragma once
+// A non-blocking TCP connection on an event loop, with an input buffer the handler
+// consumes from and an output buffer flushed as the socket allows.
+#include <cstdint>
+#include <string>
+#include <string_view>
+
+#include "event/event_loop.h"
+
+namespace weir::net {
+
+class Connection {
+ public:
+  class Handler {
+   public:
+    virtual ~Handler() = default;
+    // New bytes are in `input`; erase what was consumed (the rest stays for next time).
+    virtual void on_data(std::string& input) = 0;
+    // A non-blocking connect finished (ok == false: it failed, on_close follows).
+    virtual void on_connected() {}
+    // All written data reached the kernel.
+    virtual void on_write_drained() {}
+    // Called once; the connection is closed and may be destroyed (not from inside this
+    // call: defer the delete).
+    virtual void on_close(bool by_peer, std::string_view reason) = 0;
+  };
+
+  // Takes ownership of `fd`. `connecting`: a non-blocking connect is in progress.
+  Connection(event::EventLoop& loop, int fd, bool connecting);
+  ~Connection();
+  Connection(const Connection&) = delete;
+  Connection& operator=(const Connection&) = delete;
+
+  void set_handler(Handler* handler) { handler_ = handler; }
+  void write(std::string_view data);
+  // Flushes what is buffered, then closes. `now` drops unsent data.
+  void close(bool now = false);
+  // Stops delivering on_data until resumed (back pressure, pipelining). Edge-triggered
+  // events do not repeat: after resuming, call redeliver().
+  void set_reading(bool on);
+  // Re-runs on_data with what is buffered (e.g. after a pipelined request was answered).
+  void redeliver();
+
+  bool is_open() const { return fd_ >= 0 && !closing_; }
+  bool connecting() const { return connecting_; }
+  size_t pending_output() const { return output_.size() - output_offset_; }
+  int fd() const { return fd_; }
+  uint64_t bytes_read() const { return bytes_read_; }
+  uint64_t bytes_written() const { return bytes_written_; }
+  uint64_t id() const { return id_; }
+
+ private:
+  void on_events(uint32_t events);
+  void read_available();
+  void flush();
+  void finish_close(bool by_peer, std::string_view reason);
+
+  event::EventLoop& loop_;
+  int fd_;
+  uint64_t id_;
+  bool connecting_;
+  bool closing_ = false;
+  bool reading_ = true;
+  bool peer_closed_ = false;
+  bool in_callback_ = false;
+  Handler* handler_ = nullptr;
+  std::string input_;
+  std::string output_;
+  size_t output_offset_ = 0;
+  uint64_t bytes_read_ = 0;
+  uint64_t bytes_written_ = 0;
+};
+
+}  // namespace weir::net

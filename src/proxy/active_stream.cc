@@ -1,0 +1,653 @@
+#include "proxy/active_stream.h"
+
+#include <spdlog/spdlog.h>
+
+#include <random>
+
+#include "http/http1_writer.h"
+
+namespace weir::proxy {
+
+namespace {
+
+std::string make_request_id() {
+  thread_local std::mt19937_64 rng{std::random_device{}()};
+  uint64_t a = rng(), b = rng();
+  a = (a & 0xFFFFFFFFFFFF0FFFULL) | 0x4000ULL;            // version 4
+  b = (b & 0x3FFFFFFFFFFFFFFFULL) | 0x8000000000000000ULL;  // RFC 4122 variant
+  char buf[37];
+  snprintf(buf, sizeof buf, "%08x-%04x-%04x-%04x-%012llx", static_cast<unsigned>(a >> 32),
+           static_cast<unsigned>((a >> 16) & 0xFFFF), static_cast<unsigned>(a & 0xFFFF),
+           static_cast<unsigned>(b >> 48),
+           static_cast<unsigned long long>(b & 0xFFFFFFFFFFFFULL));
+  return buf;
+}
+
+std::string http_date() {
+  char buf[64];
+  time_t now = time(nullptr);
+  tm t{};
+  gmtime_r(&now, &t);
+  strftime(buf, sizeof buf, "%a, %d %b %Y %H:%M:%S GMT", &t);
+  return buf;
+}
+
+uint32_t status_of(const http::HeaderMap& h) {
+  auto s = h.get(":status");
+  if (!s) return 0;
+  uint32_t v = 0;
+  for (char c : *s) {
+    if (c < '0' || c > '9') return 0;
+    v = v * 10 + static_cast<uint32_t>(c - '0');
+  }
+  return v;
+}
+
+}  // namespace
+
+ActiveStream::ActiveStream(ConnectionManagerSetup& setup, StreamOwner& owner, StreamInfo info)
+    : setup_(setup), owner_(owner), info_(std::move(info)), start_(event::Clock::now()) {
+  info_.start_time = std::chrono::system_clock::now();
+  filters_.reserve(setup_.filter_factories.size());
+  for (auto& factory : setup_.filter_factories) filters_.push_back(factory->create_filter(*this));
+  setup_.stats.downstream_rq_total.inc();
+  setup_.stats.downstream_rq_active.add(1);
+  arm_idle_timer();
+}
+
+ActiveStream::~ActiveStream() {
+  if (idle_timer_) setup_.loop.cancel_timer(idle_timer_);
+  if (route_timer_) setup_.loop.cancel_timer(route_timer_);
+}
+
+// ---------------------------------------------------------------- request path
+
+void ActiveStream::on_request_headers(http::HeaderMap& headers, const http::MessageHead& head,
+                                      bool end_stream) {
+  request_head_ = head;
+  request_headers_ = std::move(headers);
+  request_end_seen_ = end_stream;
+  info_.protocol = head.http_minor == 0 ? "HTTP/1.0" : "HTTP/1.1";
+  if (head.expect_continue) {
+    // Answer 100-continue ourselves, as Envoy does by default; upstream never sees it.
+    request_headers_->remove("expect");
+    owner_.write_downstream("HTTP/1.1 100 Continue\r\n\r\n");
+  }
+  add_forwarding_headers();
+  decode_headers_from(0);
+}
+
+void ActiveStream::add_forwarding_headers() {
+  auto& h = *request_headers_;
+  if (setup_.config.use_remote_address) {
+    auto xff = h.get("x-forwarded-for");
+    std::string value = xff ? std::string(*xff) + ", " + info_.downstream_remote_address
+                            : info_.downstream_remote_address;
+    h.set("x-forwarded-for", value);
+    h.set("x-forwarded-proto", "http");
+  } else if (!h.get("x-forwarded-proto")) {
+    h.set("x-forwarded-proto", "http");
+  }
+  if (setup_.config.generate_request_id && !h.get("x-request-id")) {
+    h.set("x-request-id", make_request_id());
+  }
+}
+
+void ActiveStream::decode_headers_from(size_t index) {
+  bool headers_only = request_end_seen_ && request_body_held_.empty() && !request_has_trailers_;
+  for (; index < filters_.size(); ++index) {
+    in_filter_callback_ = true;
+    FilterStatus status = filters_[index]->on_request_headers(*request_headers_, headers_only);
+    in_filter_callback_ = false;
+    if (take_pending_local_reply() || finished_) return;
+    if (status == FilterStatus::StopIteration) {
+      request_stopped_ = true;
+      request_stop_index_ = index;
+      return;
+    }
+  }
+  request_stopped_ = false;
+  request_headers_done_ = true;
+  route_request();
+  if (finished_ || local_reply_sent_) return;
+  if (!request_body_held_.empty() || (request_end_seen_ && !headers_only && !request_has_trailers_)) {
+    std::string held = std::move(request_body_held_);
+    request_body_held_.clear();
+    decode_body_from(0, std::move(held), request_end_seen_ && !request_has_trailers_);
+  }
+  if (request_has_trailers_ && request_body_stop_index_ == SIZE_MAX && !finished_ &&
+      !local_reply_sent_) {
+    decode_trailers_from(0);
+  }
+}
+
+void ActiveStream::on_request_body(std::string_view data, bool end_stream) {
+  arm_idle_timer();
+  if (end_stream) request_end_seen_ = true;
+  if (!request_headers_done_ || local_reply_sent_) {
+    if (!local_reply_sent_) request_body_held_.append(data);
+  } else if (request_body_stop_index_ != SIZE_MAX) {
+    // A filter buffers: call it again with everything held so far.
+    request_body_held_.append(data);
+    size_t index = request_body_stop_index_;
+    std::string held = std::move(request_body_held_);
+    request_body_held_.clear();
+    decode_body_from(index, std::move(held), end_stream);
+    return;
+  } else {
+    decode_body_from(0, std::string(data), end_stream);
+    return;
+  }
+  if (request_body_held_.size() > setup_.config.per_stream_buffer_limit_bytes) {
+    answer_error(413, "payload too large", "request_payload_too_large");
+  }
+}
+
+void ActiveStream::decode_body_from(size_t index, std::string data, bool end_stream) {
+  for (; index < filters_.size(); ++index) {
+    in_filter_callback_ = true;
+    FilterStatus status = filters_[index]->on_request_body(data, end_stream);
+    in_filter_callback_ = false;
+    if (take_pending_local_reply() || finished_) return;
+    if (status == FilterStatus::StopIteration) {
+      request_body_stop_index_ = index;
+      request_body_held_ = std::move(data);
+      if (request_body_held_.size() > setup_.config.per_stream_buffer_limit_bytes) {
+        answer_error(413, "payload too large", "request_payload_too_large");
+      }
+      return;
+    }
+  }
+  request_body_stop_index_ = SIZE_MAX;
+  if (upstream_ && !request_end_forwarded_) {
+    upstream_->send_body(data, end_stream);
+    if (end_stream) request_end_forwarded_ = true;
+  }
+}
+
+void ActiveStream::on_request_trailers(http::HeaderMap& trailers) {
+  request_trailers_ = std::move(trailers);
+  request_has_trailers_ = true;
+  request_end_seen_ = true;
+  if (request_headers_done_ && request_body_stop_index_ == SIZE_MAX && !local_reply_sent_) {
+    decode_trailers_from(0);
+  }
+}
+
+void ActiveStream::decode_trailers_from(size_t index) {
+  for (; index < filters_.size(); ++index) {
+    in_filter_callback_ = true;
+    FilterStatus status = filters_[index]->on_request_trailers(*request_trailers_);
+    in_filter_callback_ = false;
+    if (take_pending_local_reply() || finished_) return;
+    if (status == FilterStatus::StopIteration) return;  // resumed by continue_request()
+  }
+  if (upstream_ && !request_end_forwarded_) {
+    upstream_->send_trailers(*request_trailers_);
+    request_end_forwarded_ = true;
+  }
+}
+
+void ActiveStream::continue_request() {
+  if (finished_ || local_reply_sent_) return;
+  if (in_filter_callback_) {
+    // Resume once the current callback has returned, never underneath it.
+    setup_.loop.defer([this, alive = alive_] {
+      if (*alive) continue_request();
+    });
+    return;
+  }
+  if (request_stopped_) {
+    request_stopped_ = false;
+    decode_headers_from(request_stop_index_ + 1);
+  } else if (request_body_stop_index_ != SIZE_MAX) {
+    size_t index = request_body_stop_index_;
+    request_body_stop_index_ = SIZE_MAX;
+    std::string held = std::move(request_body_held_);
+    request_body_held_.clear();
+    bool end = request_end_seen_ && !request_has_trailers_;
+    decode_body_from(index + 1, std::move(held), end);
+    if (request_has_trailers_ && request_body_stop_index_ == SIZE_MAX && !finished_ &&
+        !local_reply_sent_) {
+      decode_trailers_from(0);
+    }
+  }
+}
+
+void ActiveStream::route_request() {
+  if (!route_resolved_) {
+    route_ = setup_.routes.match(*request_headers_);
+    route_resolved_ = true;
+  }
+  if (!route_) {
+    start_local_reply({404, "", {}, "route_not_found"});
+    return;
+  }
+  info_.route_name = route_->name;
+  if (route_->direct_response) {
+    start_local_reply({route_->direct_response->status, route_->direct_response->body, {},
+                       "direct_response"});
+    return;
+  }
+  const auto& action = *route_->route;
+  info_.cluster_name = action.cluster;
+  UpstreamPool* pool = setup_.find_pool(action.cluster);
+  if (!pool) {
+    start_local_reply({503, "", {}, "cluster_not_found"});
+    return;
+  }
+  if (action.prefix_rewrite && route_->match.prefix) {
+    std::string path(request_headers_->get(":path").value_or("/"));
+    path = *action.prefix_rewrite + path.substr(route_->match.prefix->size());
+    request_headers_->set(":path", path);
+  }
+  pool->cluster().stats->upstream_rq_total.inc();
+  pool->cluster().stats->upstream_rq_active.add(1);
+  upstream_start_ = event::Clock::now();
+  upstream_ = std::make_unique<UpstreamRequest>(*pool, *this, setup_.loop);
+  upstream_->start(request_headers_->get(":method") == "HEAD");
+  if (action.timeout.count() > 0) {
+    route_timer_ = setup_.loop.add_timer(action.timeout, [this] {
+      route_timer_ = 0;
+      on_route_timeout();
+    });
+  }
+  forward_headers_upstream();
+}
+
+void ActiveStream::forward_headers_upstream() {
+  http::HeaderMap headers = *request_headers_;
+  http::strip_hop_by_hop_headers(headers);
+  bool headers_only = request_end_seen_ && request_body_held_.empty() && !request_has_trailers_;
+  if (headers_only) {
+    upstream_framing_ = BodyFraming::None;
+  } else if (headers.get("content-length") && !request_head_.chunked) {
+    upstream_framing_ = BodyFraming::ContentLength;
+  } else {
+    headers.remove("content-length");
+    headers.set("transfer-encoding", "chunked");
+    upstream_framing_ = BodyFraming::Chunked;
+  }
+  upstream_->send_headers(headers, upstream_framing_, headers_only);
+  if (headers_only) request_end_forwarded_ = true;
+}
+
+// ---------------------------------------------------------------- response path
+
+void ActiveStream::on_upstream_connected(std::string_view endpoint) {
+  info_.upstream_host = std::string(endpoint);
+}
+
+void ActiveStream::on_upstream_headers(http::HeaderMap& headers, const http::MessageHead& head,
+                                       bool end_stream) {
+  if (local_reply_sent_ || finished_) return;
+  arm_idle_timer();
+  upstream_response_started_ = true;
+  response_headers_ = std::move(headers);
+  http::strip_hop_by_hop_headers(*response_headers_);
+  response_end_seen_ = end_stream;
+  uint32_t status = status_of(*response_headers_);
+  info_.response_code = status;
+  if (auto* pool = setup_.find_pool(info_.cluster_name)) {
+    pool->cluster().stats->by_class(status).inc();
+  }
+  auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(event::Clock::now() -
+                                                                  upstream_start_);
+  response_headers_->set("x-envoy-upstream-service-time", std::to_string(ms.count()));
+  encode_headers_from(filters_.size());
+}
+
+void ActiveStream::encode_headers_from(size_t index) {
+  bool headers_only = response_end_seen_ && response_body_held_.empty() && !response_trailers_;
+  for (; index > 0; --index) {
+    in_filter_callback_ = true;
+    FilterStatus status = filters_[index - 1]->on_response_headers(*response_headers_, headers_only);
+    in_filter_callback_ = false;
+    if (take_pending_local_reply() || finished_) return;
+    if (status == FilterStatus::StopIteration) {
+      response_stopped_ = true;
+      response_stop_index_ = index - 1;
+      return;
+    }
+  }
+  response_stopped_ = false;
+  write_response_headers();
+  if (!response_body_held_.empty() || (response_end_seen_ && !headers_only && !response_trailers_)) {
+    std::string held = std::move(response_body_held_);
+    response_body_held_.clear();
+    encode_body_from(filters_.size(), std::move(held), response_end_seen_ && !response_trailers_);
+  } else if (headers_only) {
+    complete_response();
+  }
+  if (response_trailers_ && response_end_seen_ && response_body_stop_index_ == SIZE_MAX &&
+      !finished_) {
+    encode_trailers_from(filters_.size());
+  }
+}
+
+void ActiveStream::on_upstream_body(std::string_view data, bool end_stream) {
+  if (local_reply_sent_ || finished_) return;
+  arm_idle_timer();
+  if (end_stream) response_end_seen_ = true;
+  if (!response_headers_written_) {
+    response_body_held_.append(data);
+  } else if (response_body_stop_index_ != SIZE_MAX) {
+    response_body_held_.append(data);
+    size_t index = response_body_stop_index_;
+    std::string held = std::move(response_body_held_);
+    response_body_held_.clear();
+    encode_body_from(index + 1, std::move(held), end_stream);
+    return;
+  } else {
+    encode_body_from(filters_.size(), std::string(data), end_stream);
+    return;
+  }
+  if (response_body_held_.size() > setup_.config.per_stream_buffer_limit_bytes) {
+    answer_error(500, "response payload too large", "response_payload_too_large");
+  }
+}
+
+void ActiveStream::encode_body_from(size_t index, std::string data, bool end_stream) {
+  for (; index > 0; --index) {
+    in_filter_callback_ = true;
+    FilterStatus status = filters_[index - 1]->on_response_body(data, end_stream);
+    in_filter_callback_ = false;
+    if (take_pending_local_reply() || finished_) return;
+    if (status == FilterStatus::StopIteration) {
+      response_body_stop_index_ = index - 1;
+      response_body_held_ = std::move(data);
+      if (response_body_held_.size() > setup_.config.per_stream_buffer_limit_bytes) {
+        answer_error(500, "response payload too large", "response_payload_too_large");
+      }
+      return;
+    }
+  }
+  response_body_stop_index_ = SIZE_MAX;
+  write_response_body(data, end_stream);
+}
+
+void ActiveStream::on_upstream_trailers(http::HeaderMap& trailers) {
+  if (local_reply_sent_ || finished_) return;
+  response_trailers_ = std::move(trailers);
+  response_end_seen_ = true;
+  if (response_headers_written_ && response_body_stop_index_ == SIZE_MAX) {
+    encode_trailers_from(filters_.size());
+  }
+}
+
+void ActiveStream::encode_trailers_from(size_t index) {
+  for (; index > 0; --index) {
+    in_filter_callback_ = true;
+    FilterStatus status = filters_[index - 1]->on_response_trailers(*response_trailers_);
+    in_filter_callback_ = false;
+    if (take_pending_local_reply() || finished_) return;
+    if (status == FilterStatus::StopIteration) return;
+  }
+  write_response_trailers();
+}
+
+void ActiveStream::continue_response() {
+  if (finished_) return;
+  if (in_filter_callback_) {
+    setup_.loop.defer([this, alive = alive_] {
+      if (*alive) continue_response();
+    });
+    return;
+  }
+  if (response_stopped_) {
+    response_stopped_ = false;
+    encode_headers_from(response_stop_index_);
+  } else if (response_body_stop_index_ != SIZE_MAX) {
+    size_t index = response_body_stop_index_;
+    response_body_stop_index_ = SIZE_MAX;
+    std::string held = std::move(response_body_held_);
+    response_body_held_.clear();
+    encode_body_from(index, std::move(held), response_end_seen_ && !response_trailers_);
+    if (response_trailers_ && response_body_stop_index_ == SIZE_MAX && !finished_) {
+      encode_trailers_from(filters_.size());
+    }
+  }
+}
+
+void ActiveStream::write_response_headers() {
+  auto& h = *response_headers_;
+  bool headers_only = response_end_seen_ && response_body_held_.empty() && !response_trailers_;
+  uint32_t status = status_of(h);
+  info_.response_code = status;
+  h.set("server", "weir");
+  if (!h.get("date")) h.set("date", http_date());
+  bool bodyless_status = status < 200 || status == 204 || status == 304;
+  if (headers_only || bodyless_status) {
+    // No body follows; a HEAD response keeps the content-length the upstream sent.
+  } else if (h.get("content-length")) {
+    // Framed by content-length as it is.
+  } else if (request_head_.http_minor >= 1) {
+    h.set("transfer-encoding", "chunked");
+    response_chunked_ = true;
+  } else {
+    response_close_delimited_ = true;
+    close_after_ = true;
+  }
+  if (!request_head_.keep_alive || (setup_.draining && *setup_.draining)) close_after_ = true;
+  if (!request_end_seen_) close_after_ = true;  // unread request body: cannot reuse
+  if (close_after_) {
+    h.set("connection", "close");
+  } else if (request_head_.http_minor == 0) {
+    h.set("connection", "keep-alive");
+  }
+  std::string out;
+  http::write_response_head(h, out);
+  info_.bytes_sent += out.size();
+  owner_.write_downstream(out);
+  response_headers_written_ = true;
+}
+
+void ActiveStream::write_response_body(std::string_view data, bool end_stream) {
+  bool head = request_headers_ && request_headers_->get(":method") == "HEAD";
+  if (!head) {
+    std::string out;
+    if (response_chunked_) {
+      http::write_chunk(data, out);
+      if (end_stream) http::write_last_chunk(nullptr, out);
+      info_.bytes_sent += out.size();
+      owner_.write_downstream(out);
+    } else if (!data.empty()) {
+      info_.bytes_sent += data.size();
+      owner_.write_downstream(data);
+    }
+  }
+  if (end_stream) complete_response();
+}
+
+void ActiveStream::write_response_trailers() {
+  if (response_chunked_) {
+    std::string out;
+    http::write_last_chunk(&*response_trailers_, out);
+    owner_.write_downstream(out);
+  }
+  complete_response();
+}
+
+void ActiveStream::on_upstream_complete() {
+  if (route_timer_) setup_.loop.cancel_timer(route_timer_);
+  route_timer_ = 0;
+  if (auto* pool = setup_.find_pool(info_.cluster_name)) {
+    pool->cluster().stats->upstream_rq_active.sub(1);
+    pool->cluster().stats->upstream_rq_time.record(static_cast<uint64_t>(
+        std::chrono::duration_cast<std::chrono::milliseconds>(event::Clock::now() - upstream_start_)
+            .count()));
+  }
+  // The parser that called us is still on the stack: free the request later.
+  auto done = std::shared_ptr<UpstreamRequest>(upstream_.release());
+  setup_.loop.defer([done] {});
+}
+
+void ActiveStream::complete_response() {
+  if (response_complete_) return;
+  response_complete_ = true;
+  finish(close_after_);
+}
+
+void ActiveStream::on_upstream_failure(UpstreamFailure kind, std::string_view reason) {
+  if (finished_) return;
+  if (auto* pool = setup_.find_pool(info_.cluster_name)) {
+    pool->cluster().stats->upstream_rq_active.sub(1);
+  }
+  auto failed = std::shared_ptr<UpstreamRequest>(upstream_.release());
+  setup_.loop.defer([failed] {});
+  if (local_reply_sent_) return;
+  if (!upstream_response_started_) {
+    std::string body = "upstream connect error or disconnect/reset before headers. reset reason: ";
+    body += kind == UpstreamFailure::ConnectFailure ? "connection failure" : "connection termination";
+    spdlog::debug("stream {}: upstream failure: {}", info_.stream_id, reason);
+    start_local_reply({503, body, {}, "upstream_reset_before_response_started"});
+    return;
+  }
+  reset("upstream reset after response started");
+}
+
+// ---------------------------------------------------------------- local replies, end
+
+void ActiveStream::send_local_reply(uint32_t status, std::string_view body,
+                                    const http::HeaderMap& headers, std::string_view details) {
+  if (finished_) return;
+  LocalReply reply{status, std::string(body), headers, std::string(details)};
+  if (in_filter_callback_) {
+    pending_local_reply_ = std::move(reply);  // takes effect when the callback returns
+    return;
+  }
+  start_local_reply(std::move(reply));
+}
+
+bool ActiveStream::take_pending_local_reply() {
+  if (!pending_local_reply_) return false;
+  LocalReply reply = std::move(*pending_local_reply_);
+  pending_local_reply_.reset();
+  start_local_reply(std::move(reply));
+  return true;
+}
+
+void ActiveStream::start_local_reply(LocalReply reply) {
+  if (finished_) return;
+  if (upstream_) {
+    upstream_->abort();
+    if (auto* pool = setup_.find_pool(info_.cluster_name)) {
+      pool->cluster().stats->upstream_rq_active.sub(1);
+    }
+    auto doomed = std::shared_ptr<UpstreamRequest>(upstream_.release());
+    setup_.loop.defer([doomed] {});
+  }
+  if (response_headers_written_) {
+    reset("local reply after the response started");
+    return;
+  }
+  bool from_response_path = upstream_response_started_ || local_reply_sent_;
+  local_reply_sent_ = true;
+  info_.response_code_details = reply.details;
+  http::HeaderMap headers;
+  headers.add(":status", std::to_string(reply.status));
+  for (const auto& [k, v] : reply.headers.entries()) headers.add(k, v);
+  if (!reply.body.empty() && !headers.get("content-type")) headers.set("content-type", "text/plain");
+  headers.set("content-length", std::to_string(reply.body.size()));
+  response_headers_ = std::move(headers);
+  response_trailers_.reset();
+  response_body_held_ = std::move(reply.body);
+  response_end_seen_ = true;
+  response_body_stop_index_ = SIZE_MAX;
+  if (from_response_path) {
+    // Sent from a response callback: replaces the response and goes straight out.
+    write_response_headers();
+    std::string body = std::move(response_body_held_);
+    response_body_held_.clear();
+    write_response_body(body, true);
+    return;
+  }
+  // Sent on the request path: the reply travels the whole response path, as in Envoy.
+  encode_headers_from(filters_.size());
+}
+
+void ActiveStream::answer_error(uint32_t status, std::string_view body, std::string_view details) {
+  if (in_filter_callback_) {
+    pending_local_reply_ = LocalReply{status, std::string(body), {}, std::string(details)};
+    return;
+  }
+  start_local_reply({status, std::string(body), {}, std::string(details)});
+}
+
+void ActiveStream::reset(std::string_view reason) {
+  if (finished_) return;
+  spdlog::debug("stream {} reset: {}", info_.stream_id, reason);
+  if (upstream_) {
+    upstream_->abort();
+    if (auto* pool = setup_.find_pool(info_.cluster_name)) {
+      pool->cluster().stats->upstream_rq_active.sub(1);
+    }
+    auto doomed = std::shared_ptr<UpstreamRequest>(upstream_.release());
+    setup_.loop.defer([doomed] {});
+  }
+  finish(true);
+}
+
+void ActiveStream::finish(bool close_connection) {
+  if (finished_) return;
+  finished_ = true;
+  *alive_ = false;
+  if (idle_timer_) setup_.loop.cancel_timer(idle_timer_);
+  if (route_timer_) setup_.loop.cancel_timer(route_timer_);
+  idle_timer_ = route_timer_ = 0;
+  if (response_complete_) {
+    setup_.stats.by_class(info_.response_code).inc();
+    setup_.stats.downstream_rq_time.record(static_cast<uint64_t>(
+        std::chrono::duration_cast<std::chrono::milliseconds>(event::Clock::now() - start_)
+            .count()));
+  }
+  setup_.stats.downstream_rq_active.sub(1);
+  for (auto& f : filters_) f->on_stream_complete();
+  owner_.on_stream_finished(close_connection || !response_complete_);
+}
+
+void ActiveStream::arm_idle_timer() {
+  auto timeout = setup_.config.stream_idle_timeout;
+  if (timeout.count() <= 0) return;
+  if (idle_timer_) setup_.loop.cancel_timer(idle_timer_);
+  idle_timer_ = setup_.loop.add_timer(timeout, [this] {
+    idle_timer_ = 0;
+    on_idle_timeout();
+  });
+}
+
+void ActiveStream::on_idle_timeout() {
+  setup_.stats.downstream_rq_idle_timeout.inc();
+  if (response_headers_written_) {
+    reset("stream idle timeout");
+    return;
+  }
+  start_local_reply({request_end_seen_ ? 504u : 408u, "stream timeout", {}, "stream_idle_timeout"});
+}
+
+void ActiveStream::on_route_timeout() {
+  if (auto* pool = setup_.find_pool(info_.cluster_name)) {
+    pool->cluster().stats->upstream_rq_timeout.inc();
+  }
+  setup_.stats.downstream_rq_timeout.inc();
+  if (response_headers_written_) {
+    reset("upstream request timeout");
+    return;
+  }
+  start_local_reply({504, "upstream request timeout", {}, "upstream_response_timeout"});
+}
+
+http::HeaderMap* ActiveStream::request_headers() {
+  return request_headers_ ? &*request_headers_ : nullptr;
+}
+http::HeaderMap* ActiveStream::response_headers() {
+  return response_headers_ ? &*response_headers_ : nullptr;
+}
+http::HeaderMap* ActiveStream::request_trailers() {
+  return request_trailers_ ? &*request_trailers_ : nullptr;
+}
+http::HeaderMap* ActiveStream::response_trailers() {
+  return response_trailers_ ? &*response_trailers_ : nullptr;
+}
+
+}  // namespace weir::proxy

@@ -1,0 +1,139 @@
+#pragma once
+// One request/response exchange on a downstream connection: runs the request through
+// the filter chain (config order), routes it, forwards it upstream (or answers directly),
+// and runs the response back through the filters (reverse order) to the client.
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "http/http1_parser.h"
+#include "proxy/connection_manager_setup.h"
+#include "proxy/http_filter.h"
+#include "proxy/upstream_request.h"
+
+namespace weir::proxy {
+
+class StreamOwner {
+ public:
+  virtual ~StreamOwner() = default;
+  virtual void write_downstream(std::string_view data) = 0;
+  // The response is fully written (or the stream was reset). Called once.
+  virtual void on_stream_finished(bool close_connection) = 0;
+};
+
+class ActiveStream : public HttpFilterCallbacks, public UpstreamRequest::Callbacks {
+ public:
+  ActiveStream(ConnectionManagerSetup& setup, StreamOwner& owner, StreamInfo info);
+  ~ActiveStream() override;
+
+  // Downstream request events (from the connection's parser).
+  void on_request_headers(http::HeaderMap& headers, const http::MessageHead& head, bool end_stream);
+  void on_request_body(std::string_view data, bool end_stream);
+  void on_request_trailers(http::HeaderMap& trailers);
+  // The client went away or the connection broke: end without a response.
+  void reset(std::string_view reason);
+  bool finished() const { return finished_; }
+
+  // HttpFilterCallbacks
+  void continue_request() override;
+  void continue_response() override;
+  void send_local_reply(uint32_t status, std::string_view body, const http::HeaderMap& headers,
+                        std::string_view details) override;
+  http::HeaderMap* request_headers() override;
+  http::HeaderMap* response_headers() override;
+  http::HeaderMap* request_trailers() override;
+  http::HeaderMap* response_trailers() override;
+  StreamInfo& stream_info() override { return info_; }
+  void clear_route_cache() override { route_resolved_ = false; }
+
+  // UpstreamRequest::Callbacks
+  void on_upstream_connected(std::string_view endpoint) override;
+  void on_upstream_headers(http::HeaderMap& headers, const http::MessageHead& head,
+                           bool end_stream) override;
+  void on_upstream_body(std::string_view data, bool end_stream) override;
+  void on_upstream_trailers(http::HeaderMap& trailers) override;
+  void on_upstream_complete() override;
+  void on_upstream_failure(UpstreamFailure kind, std::string_view reason) override;
+
+ private:
+  struct LocalReply {
+    uint32_t status;
+    std::string body;
+    http::HeaderMap headers;
+    std::string details;
+  };
+  // Request path.
+  void decode_headers_from(size_t index);
+  void decode_body_from(size_t index, std::string data, bool end_stream);
+  void decode_trailers_from(size_t index);
+  void route_request();
+  void forward_headers_upstream();
+  // Response path (filters run from last to first; index counts down).
+  void encode_headers_from(size_t index);
+  void encode_body_from(size_t index, std::string data, bool end_stream);
+  void encode_trailers_from(size_t index);
+  void write_response_headers();
+  void write_response_body(std::string_view data, bool end_stream);
+  void write_response_trailers();
+  void complete_response();
+
+  void add_forwarding_headers();
+  bool take_pending_local_reply();
+  void start_local_reply(LocalReply reply);
+  void finish(bool close_connection);
+  void arm_idle_timer();
+  void on_idle_timeout();
+  void on_route_timeout();
+  void answer_error(uint32_t status, std::string_view body, std::string_view details);
+
+  ConnectionManagerSetup& setup_;
+  StreamOwner& owner_;
+  StreamInfo info_;
+  std::vector<std::unique_ptr<HttpFilter>> filters_;
+  http::MessageHead request_head_;
+  std::optional<http::HeaderMap> request_headers_;
+  std::optional<http::HeaderMap> request_trailers_;
+  std::optional<http::HeaderMap> response_headers_;
+  std::optional<http::HeaderMap> response_trailers_;
+  std::unique_ptr<UpstreamRequest> upstream_;
+  const config::Route* route_ = nullptr;
+  bool route_resolved_ = false;
+
+  // Request path state.
+  bool request_headers_done_ = false;  // passed every filter
+  bool request_stopped_ = false;       // a filter holds the request
+  size_t request_stop_index_ = 0;
+  size_t request_body_stop_index_ = SIZE_MAX;  // filter buffering the body
+  std::string request_body_held_;      // body held while stopped
+  bool request_end_seen_ = false;      // downstream sent the whole request
+  bool request_end_forwarded_ = false;
+  bool request_has_trailers_ = false;
+  BodyFraming upstream_framing_ = BodyFraming::None;
+
+  // Response path state.
+  bool response_stopped_ = false;
+  size_t response_stop_index_ = 0;
+  size_t response_body_stop_index_ = SIZE_MAX;
+  std::string response_body_held_;
+  bool response_end_seen_ = false;
+  bool response_headers_written_ = false;
+  bool response_chunked_ = false;
+  bool response_close_delimited_ = false;
+  bool response_complete_ = false;
+  bool upstream_response_started_ = false;
+
+  std::optional<LocalReply> pending_local_reply_;
+  bool in_filter_callback_ = false;
+  bool local_reply_sent_ = false;
+  bool finished_ = false;
+  bool close_after_ = false;
+  event::EventLoop::TimerId idle_timer_ = 0;
+  event::EventLoop::TimerId route_timer_ = 0;
+  event::Clock::time_point start_;
+  event::Clock::time_point upstream_start_;
+  // Lets deferred work find out the stream has finished.
+  std::shared_ptr<bool> alive_ = std::make_shared<bool>(true);
+};
+
+}  // namespace weir::proxy

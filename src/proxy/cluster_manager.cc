@@ -1,0 +1,47 @@
+#include "proxy/cluster_manager.h"
+
+namespace weir::proxy {
+
+stats::Counter& ClusterStats::by_class(uint32_t status) {
+  switch (status / 100) {
+    case 1: return upstream_rq_1xx;
+    case 2: return upstream_rq_2xx;
+    case 3: return upstream_rq_3xx;
+    case 4: return upstream_rq_4xx;
+    default: return upstream_rq_5xx;
+  }
+}
+
+static std::unique_ptr<ClusterStats> make_cluster_stats(const std::string& name,
+                                                        stats::StatsStore& s) {
+  std::string p = "cluster." + name + ".";
+  return std::unique_ptr<ClusterStats>(new ClusterStats{
+      s.counter(p + "upstream_rq_total"), s.counter(p + "upstream_rq_1xx"),
+      s.counter(p + "upstream_rq_2xx"), s.counter(p + "upstream_rq_3xx"),
+      s.counter(p + "upstream_rq_4xx"), s.counter(p + "upstream_rq_5xx"),
+      s.counter(p + "upstream_rq_timeout"), s.counter(p + "upstream_cx_total"),
+      s.counter(p + "upstream_cx_connect_fail"), s.gauge(p + "upstream_cx_active"),
+      s.gauge(p + "upstream_rq_active"), s.histogram(p + "upstream_rq_time")});
+}
+
+Result<std::unique_ptr<ClusterManager>> ClusterManager::create(
+    const std::vector<config::ClusterConfig>& clusters, stats::StatsStore& stats) {
+  auto cm = std::make_unique<ClusterManager>();
+  for (const auto& c : clusters) {
+    Cluster cluster{c, {}, make_cluster_stats(c.name, stats)};
+    for (const auto& ep : c.endpoints) {
+      auto addr = net::resolve(ep.address, ep.port);
+      if (!addr) return Error{"cluster '" + c.name + "': " + addr.error()};
+      cluster.endpoints.push_back(*addr);
+    }
+    cm->clusters_.emplace(c.name, std::move(cluster));
+  }
+  return cm;
+}
+
+const Cluster* ClusterManager::find(std::string_view name) const {
+  auto it = clusters_.find(name);
+  return it == clusters_.end() ? nullptr : &it->second;
+}
+
+}  // namespace weir::proxy

@@ -1,0 +1,48 @@
+#pragma once
+// Clusters resolved at start-up (process-wide, immutable) and their stats.
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "common/result.h"
+#include "config/config.h"
+#include "net/address.h"
+#include "stats/stats_store.h"
+
+namespace weir::proxy {
+
+struct ClusterStats {
+  stats::Counter& upstream_rq_total;
+  stats::Counter& upstream_rq_1xx;
+  stats::Counter& upstream_rq_2xx;
+  stats::Counter& upstream_rq_3xx;
+  stats::Counter& upstream_rq_4xx;
+  stats::Counter& upstream_rq_5xx;
+  stats::Counter& upstream_rq_timeout;
+  stats::Counter& upstream_cx_total;
+  stats::Counter& upstream_cx_connect_fail;
+  stats::Gauge& upstream_cx_active;
+  stats::Gauge& upstream_rq_active;
+  stats::Histogram& upstream_rq_time;
+  stats::Counter& by_class(uint32_t status);
+};
+
+struct Cluster {
+  config::ClusterConfig config;
+  std::vector<net::Address> endpoints;
+  std::unique_ptr<ClusterStats> stats;
+};
+
+class ClusterManager {
+ public:
+  static Result<std::unique_ptr<ClusterManager>> create(const std::vector<config::ClusterConfig>& clusters,
+                                                        stats::StatsStore& stats);
+  const Cluster* find(std::string_view name) const;
+  const std::map<std::string, Cluster, std::less<>>& clusters() const { return clusters_; }
+
+ private:
+  std::map<std::string, Cluster, std::less<>> clusters_;
+};
+
+}  // namespace weir::proxy

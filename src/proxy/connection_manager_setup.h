@@ -1,0 +1,52 @@
+#pragma once
+// What every connection of one listener on one worker shares: config, routes, the
+// worker's filter factories and upstream pools, and stats handles.
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "config/config.h"
+#include "event/event_loop.h"
+#include "proxy/http_filter.h"
+#include "proxy/route_table.h"
+#include "proxy/upstream_pool.h"
+#include "stats/stats_store.h"
+
+namespace weir::proxy {
+
+struct ConnectionManagerStats {
+  stats::Counter& downstream_cx_total;
+  stats::Gauge& downstream_cx_active;
+  stats::Counter& downstream_rq_total;
+  stats::Gauge& downstream_rq_active;
+  stats::Counter& downstream_rq_1xx;
+  stats::Counter& downstream_rq_2xx;
+  stats::Counter& downstream_rq_3xx;
+  stats::Counter& downstream_rq_4xx;
+  stats::Counter& downstream_rq_5xx;
+  stats::Counter& downstream_rq_timeout;
+  stats::Counter& downstream_rq_idle_timeout;
+  stats::Counter& downstream_cx_protocol_error;
+  stats::Histogram& downstream_rq_time;
+  stats::Counter& listener_downstream_cx_total;
+
+  static std::unique_ptr<ConnectionManagerStats> create(stats::StatsStore& store,
+                                                        const std::string& stat_prefix,
+                                                        const std::string& listener_stat_name);
+  stats::Counter& by_class(uint32_t status);
+};
+
+struct ConnectionManagerSetup {
+  const config::HttpConnectionManagerConfig& config;
+  const RouteTable& routes;
+  std::vector<std::unique_ptr<HttpFilterFactory>> filter_factories;
+  std::function<UpstreamPool*(std::string_view cluster)> find_pool;
+  ConnectionManagerStats& stats;
+  event::EventLoop& loop;
+  uint16_t local_port = 0;
+  // Set when the server drains: responses carry "connection: close".
+  const bool* draining = nullptr;
+};
+
+}  // namespace weir::proxy

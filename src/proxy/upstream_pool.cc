@@ -1,0 +1,76 @@
+#include "proxy/upstream_pool.h"
+
+#include "net/socket.h"
+
+namespace weir::proxy {
+
+// Watches a parked connection: any byte or close from the upstream ends its idle life.
+struct UpstreamPool::IdleConnection : net::Connection::Handler {
+  UpstreamPool* pool;
+  Lease lease;
+  void on_data(std::string& input) override {
+    input.clear();
+    lease.connection->close(true);
+  }
+  void on_close(bool, std::string_view) override { pool->drop_idle(this); }
+};
+
+UpstreamPool::UpstreamPool(event::EventLoop& loop, const Cluster& cluster)
+    : loop_(loop), cluster_(cluster) {}
+
+UpstreamPool::~UpstreamPool() {
+  for (auto& idle : idle_) idle->lease.connection->set_handler(nullptr);
+}
+
+Result<UpstreamPool::Lease> UpstreamPool::acquire(bool fresh) {
+  while (!fresh && !idle_.empty()) {
+    auto idle = std::move(idle_.back());
+    idle_.pop_back();
+    if (!idle->lease.connection->is_open()) {
+      connection_closed();
+      continue;
+    }
+    idle->lease.connection->set_handler(nullptr);
+    Lease lease = std::move(idle->lease);
+    lease.reused = true;
+    return lease;
+  }
+  if (cluster_.endpoints.empty()) return Error{"cluster has no endpoints"};
+  const net::Address& addr = cluster_.endpoints[next_endpoint_++ % cluster_.endpoints.size()];
+  auto fd = net::connect_to(addr);
+  if (!fd) {
+    cluster_.stats->upstream_cx_connect_fail.inc();
+    return Error{fd.error()};
+  }
+  cluster_.stats->upstream_cx_total.inc();
+  cluster_.stats->upstream_cx_active.add(1);
+  Lease lease;
+  lease.connection = std::make_unique<net::Connection>(loop_, *fd, true);
+  lease.endpoint = addr.to_string();
+  return lease;
+}
+
+void UpstreamPool::release(Lease lease) {
+  auto idle = std::make_unique<IdleConnection>();
+  idle->pool = this;
+  idle->lease = std::move(lease);
+  idle->lease.connection->set_handler(idle.get());
+  idle_.push_back(std::move(idle));
+}
+
+void UpstreamPool::connection_closed() { cluster_.stats->upstream_cx_active.sub(1); }
+
+void UpstreamPool::drop_idle(IdleConnection* idle) {
+  // Called from inside the connection's callback: delete after it returns.
+  for (auto it = idle_.begin(); it != idle_.end(); ++it) {
+    if (it->get() == idle) {
+      std::shared_ptr<IdleConnection> doomed(it->release());
+      idle_.erase(it);
+      connection_closed();
+      loop_.defer([doomed] {});
+      return;
+    }
+  }
+}
+
+}  // namespace weir::proxy

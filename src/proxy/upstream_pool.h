@@ -1,0 +1,46 @@
+#pragma once
+// Per worker, per cluster: idle keep-alive connections to the cluster's endpoints, and
+// new connections round-robin across endpoints. An idle connection the upstream closes
+// is dropped as soon as the close is seen.
+#include <list>
+#include <memory>
+#include <string>
+
+#include "common/result.h"
+#include "event/event_loop.h"
+#include "net/connection.h"
+#include "proxy/cluster_manager.h"
+
+namespace weir::proxy {
+
+class UpstreamPool {
+ public:
+  UpstreamPool(event::EventLoop& loop, const Cluster& cluster);
+  ~UpstreamPool();
+
+  struct Lease {
+    std::unique_ptr<net::Connection> connection;
+    std::string endpoint;  // "ip:port"
+    bool reused = false;
+  };
+  // An idle connection if there is one (unless `fresh`), else a new connect in progress.
+  Result<Lease> acquire(bool fresh = false);
+  // Keeps a connection whose last exchange ended cleanly, for the next request.
+  void release(Lease lease);
+  // Counts a connection that closed for good (for upstream_cx_active).
+  void connection_closed();
+
+  const Cluster& cluster() const { return cluster_; }
+  size_t idle_count() const { return idle_.size(); }
+
+ private:
+  struct IdleConnection;
+  void drop_idle(IdleConnection* idle);
+
+  event::EventLoop& loop_;
+  const Cluster& cluster_;
+  size_t next_endpoint_ = 0;
+  std::list<std::unique_ptr<IdleConnection>> idle_;
+};
+
+}  // namespace weir::proxy

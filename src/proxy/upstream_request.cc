@@ -1,0 +1,184 @@
+#include "proxy/upstream_request.h"
+
+#include "http/http1_writer.h"
+
+namespace weir::proxy {
+
+UpstreamRequest::UpstreamRequest(UpstreamPool& pool, Callbacks& callbacks, event::EventLoop& loop)
+    : pool_(pool), callbacks_(callbacks), loop_(loop) {}
+
+UpstreamRequest::~UpstreamRequest() {
+  if (connect_timer_) loop_.cancel_timer(connect_timer_);
+  if (lease_.connection) {
+    lease_.connection->set_handler(nullptr);
+    if (lease_.connection->is_open()) lease_.connection->close(true);
+    pool_.connection_closed();
+  }
+}
+
+void UpstreamRequest::start(bool head_request) {
+  head_request_ = head_request;
+  connect(false);
+}
+
+void UpstreamRequest::connect(bool fresh) {
+  parser_ = std::make_unique<http::Http1Parser>(http::MessageType::Response, *this);
+  parser_->expect_no_body(head_request_);
+  auto lease = pool_.acquire(fresh);
+  if (!lease) {
+    std::string why = lease.error();
+    // Deferred: the caller is still setting the request up.
+    loop_.defer([this, why] { fail(UpstreamFailure::ConnectFailure, why); });
+    return;
+  }
+  lease_ = std::move(*lease);
+  lease_.connection->set_handler(this);
+  if (lease_.connection->connecting()) {
+    auto timeout = pool_.cluster().config.connect_timeout;
+    connect_timer_ = loop_.add_timer(timeout, [this] {
+      connect_timer_ = 0;
+      pool_.cluster().stats->upstream_cx_connect_fail.inc();
+      fail(UpstreamFailure::ConnectFailure, "connect timeout");
+    });
+  } else {
+    callbacks_.on_upstream_connected(lease_.endpoint);
+  }
+}
+
+void UpstreamRequest::on_connected() {
+  if (connect_timer_) loop_.cancel_timer(connect_timer_);
+  connect_timer_ = 0;
+  callbacks_.on_upstream_connected(lease_.endpoint);
+}
+
+void UpstreamRequest::write(std::string_view data) {
+  if (copy_valid_) {
+    if (sent_copy_.size() + data.size() <= kRetryCopyLimit) {
+      sent_copy_.append(data);
+    } else {
+      copy_valid_ = false;
+      sent_copy_.clear();
+    }
+  }
+  if (lease_.connection) lease_.connection->write(data);
+}
+
+void UpstreamRequest::send_headers(const http::HeaderMap& headers, BodyFraming framing,
+                                   bool end_stream) {
+  framing_ = framing;
+  std::string out;
+  http::write_request_head(headers, out);
+  write(out);
+  if (end_stream) request_complete_ = true;
+}
+
+void UpstreamRequest::send_body(std::string_view data, bool end_stream) {
+  std::string out;
+  if (framing_ == BodyFraming::Chunked) {
+    http::write_chunk(data, out);
+    if (end_stream) http::write_last_chunk(nullptr, out);
+    write(out);
+  } else if (!data.empty()) {
+    write(data);
+  }
+  if (end_stream) request_complete_ = true;
+}
+
+void UpstreamRequest::send_trailers(const http::HeaderMap& trailers) {
+  std::string out;
+  if (framing_ == BodyFraming::Chunked) http::write_last_chunk(&trailers, out);
+  write(out);
+  request_complete_ = true;
+}
+
+void UpstreamRequest::abort() {
+  done_ = true;
+  finish_connection(false);
+}
+
+void UpstreamRequest::on_data(std::string& input) {
+  size_t used = parser_->feed(input);
+  input.erase(0, used);
+  if (parser_->has_error() && !done_) {
+    fail(UpstreamFailure::ProtocolError, parser_->error().reason);
+  }
+}
+
+void UpstreamRequest::on_close(bool by_peer, std::string_view reason) {
+  if (done_) return;
+  if (!response_started_ && lease_.reused && !retried_ && copy_valid_ && !response_complete_) {
+    // The upstream closed a pooled connection as we reused it: try once more, fresh.
+    retried_ = true;
+    lease_.connection->set_handler(nullptr);
+    auto stale = std::shared_ptr<net::Connection>(lease_.connection.release());
+    loop_.defer([stale] {});
+    pool_.connection_closed();
+    std::string replay = std::move(sent_copy_);
+    sent_copy_.clear();
+    connect(true);
+    if (lease_.connection) lease_.connection->write(replay);
+    sent_copy_ = std::move(replay);
+    return;
+  }
+  if (response_started_ && !response_complete_) {
+    parser_->feed_eof();  // completes a close-delimited response
+    if (response_complete_ || done_) return;
+  }
+  fail(response_started_ ? UpstreamFailure::Reset : UpstreamFailure::ConnectFailure,
+       by_peer ? "upstream connection closed" : reason);
+}
+
+void UpstreamRequest::fail(UpstreamFailure kind, std::string_view reason) {
+  if (done_) return;
+  done_ = true;
+  finish_connection(false);
+  callbacks_.on_upstream_failure(kind, reason);
+}
+
+void UpstreamRequest::finish_connection(bool reusable) {
+  if (connect_timer_) loop_.cancel_timer(connect_timer_);
+  connect_timer_ = 0;
+  if (!lease_.connection) return;
+  if (reusable && lease_.connection->is_open()) {
+    lease_.connection->set_handler(nullptr);
+    pool_.release(std::move(lease_));
+    lease_ = {};
+    return;
+  }
+  lease_.connection->set_handler(nullptr);
+  // We may be inside this connection's own callback: close now, free later.
+  lease_.connection->close(true);
+  auto doomed = std::shared_ptr<net::Connection>(lease_.connection.release());
+  loop_.defer([doomed] {});
+  pool_.connection_closed();
+}
+
+void UpstreamRequest::on_headers(http::HeaderMap& headers, const http::MessageHead& head,
+                                 bool end_stream) {
+  if (done_) return;
+  auto status = headers.get(":status").value_or("0");
+  if (status.size() == 3 && status[0] == '1' && status != "101") return;  // 1xx: not forwarded
+  response_started_ = true;
+  response_keep_alive_ = head.keep_alive;
+  callbacks_.on_upstream_headers(headers, head, end_stream);
+}
+
+void UpstreamRequest::on_body(std::string_view data, bool end_stream) {
+  if (done_) return;
+  callbacks_.on_upstream_body(data, end_stream);
+}
+
+void UpstreamRequest::on_trailers(http::HeaderMap& trailers) {
+  if (done_) return;
+  callbacks_.on_upstream_trailers(trailers);
+}
+
+void UpstreamRequest::on_message_complete() {
+  if (done_ || !response_started_) return;  // a 1xx ended
+  response_complete_ = true;
+  done_ = true;
+  finish_connection(response_keep_alive_ && request_complete_);
+  callbacks_.on_upstream_complete();
+}
+
+}  // namespace weir::proxy

@@ -1,0 +1,115 @@
+#include "server/worker.h"
+
+#include <spdlog/spdlog.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <cerrno>
+
+namespace weir::server {
+
+Worker::Worker(unsigned index, const std::vector<ListenerPlan>& listeners,
+               const proxy::ClusterManager& clusters, stats::StatsStore& stats)
+    : index_(index), listeners_(listeners), clusters_(clusters), stats_(stats) {}
+
+Worker::~Worker() {
+  if (thread_.joinable()) {
+    stop();
+    thread_.join();
+  }
+}
+
+Status Worker::start() {
+  std::promise<Status> ready;
+  auto started = ready.get_future();
+  thread_ = std::thread([this, &ready] { run(ready); });
+  Status status = started.get();
+  if (!status.ok()) thread_.join();
+  return status;
+}
+
+void Worker::run(std::promise<Status>& ready) {
+  loop_ = std::make_unique<event::EventLoop>();
+  for (const auto& [name, cluster] : clusters_.clusters()) {
+    pools_.emplace(name, std::make_unique<proxy::UpstreamPool>(*loop_, cluster));
+  }
+  proxy::WorkerContext context{*loop_, stats_, index_};
+  for (size_t i = 0; i < listeners_.size(); ++i) {
+    const ListenerPlan& plan = listeners_[i];
+    auto setup = std::unique_ptr<proxy::ConnectionManagerSetup>(new proxy::ConnectionManagerSetup{
+        plan.config->http, *plan.routes, {},
+        [this](std::string_view cluster) -> proxy::UpstreamPool* {
+          auto it = pools_.find(cluster);
+          return it == pools_.end() ? nullptr : it->second.get();
+        },
+        *plan.stats, *loop_, plan.port, &draining_});
+    for (const auto& definition : plan.filters) {
+      auto factory = definition->create_worker_factory(context);
+      if (!factory) {
+        setups_.clear();
+        ready.set_value(Error{"worker " + std::to_string(index_) + ": " + factory.error()});
+        return;
+      }
+      setup->filter_factories.push_back(std::move(*factory));
+    }
+    setups_.push_back(std::move(setup));
+    loop_->watch_shared_listener(plan.fd, [this, i](uint32_t) { accept_all(i); });
+  }
+  ready.set_value(Ok{});
+  loop_->run();
+  // Tear down in dependency order: connections use setups (filters, VMs) and pools.
+  for (const auto& plan : listeners_) loop_->unwatch(plan.fd);
+  connections_.clear();
+  setups_.clear();
+  pools_.clear();
+  loop_.reset();
+}
+
+void Worker::accept_all(size_t listener_index) {
+  if (draining_) return;
+  const ListenerPlan& plan = listeners_[listener_index];
+  for (int i = 0; i < 64; ++i) {
+    net::Address peer;
+    peer.length = sizeof peer.storage;
+    int fd = accept4(plan.fd, reinterpret_cast<sockaddr*>(&peer.storage), &peer.length,
+                     SOCK_NONBLOCK | SOCK_CLOEXEC);
+    if (fd < 0) {
+      if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR) {
+        spdlog::warn("accept on {}: {}", plan.config->name, strerror(errno));
+      }
+      return;
+    }
+    net::set_nodelay(fd);
+    auto local = net::local_address_of(fd);
+    auto hcm = std::make_unique<proxy::HttpConnectionManager>(
+        *setups_[listener_index], fd, peer, local, [this](proxy::HttpConnectionManager* closed) {
+          loop_->defer([this, closed] {
+            connections_.erase(closed);
+            open_connections_ = connections_.size();
+          });
+        });
+    auto* raw = hcm.get();
+    connections_.emplace(raw, std::move(hcm));
+    open_connections_ = connections_.size();
+  }
+}
+
+void Worker::drain() {
+  loop_->post([this] {
+    draining_ = true;
+    for (const auto& plan : listeners_) loop_->unwatch(plan.fd);
+    std::vector<proxy::HttpConnectionManager*> all;
+    for (auto& [raw, _] : connections_) all.push_back(raw);
+    for (auto* c : all) c->drain();
+  });
+}
+
+void Worker::stop() {
+  if (loop_) loop_->stop();
+}
+
+void Worker::join() {
+  if (thread_.joinable()) thread_.join();
+}
+
+}  // namespace weir::server

@@ -1,0 +1,55 @@
+#pragma once
+// A worker thread: its own event loop, upstream pools and plugin VMs, serving every
+// listener from sockets shared with the other workers.
+#include <atomic>
+#include <future>
+#include <map>
+#include <memory>
+#include <string>
+#include <thread>
+#include <unordered_map>
+#include <vector>
+
+#include "common/result.h"
+#include "net/socket.h"
+#include "event/event_loop.h"
+#include "proxy/connection_manager_setup.h"
+#include "proxy/http_connection_manager.h"
+#include "server/listener_plan.h"
+
+namespace weir::server {
+
+class Worker {
+ public:
+  Worker(unsigned index, const std::vector<ListenerPlan>& listeners,
+         const proxy::ClusterManager& clusters, stats::StatsStore& stats);
+  ~Worker();
+
+  // Starts the thread and waits until it serves (or failed to set up its plugins).
+  Status start();
+  // Thread-safe: stop accepting, close idle connections, finish the others.
+  void drain();
+  // Thread-safe: stop the loop (after drain, or at once).
+  void stop();
+  void join();
+  size_t open_connections() const { return open_connections_.load(); }
+
+ private:
+  void run(std::promise<Status>& ready);
+  void accept_all(size_t listener_index);
+
+  unsigned index_;
+  const std::vector<ListenerPlan>& listeners_;
+  const proxy::ClusterManager& clusters_;
+  stats::StatsStore& stats_;
+  std::thread thread_;
+  std::unique_ptr<event::EventLoop> loop_;
+  bool draining_ = false;
+  std::atomic<size_t> open_connections_{0};
+  std::map<std::string, std::unique_ptr<proxy::UpstreamPool>, std::less<>> pools_;
+  std::vector<std::unique_ptr<proxy::ConnectionManagerSetup>> setups_;
+  std::unordered_map<proxy::HttpConnectionManager*, std::unique_ptr<proxy::HttpConnectionManager>>
+      connections_;
+};
+
+}  // namespace weir::server
