@@ -3,7 +3,7 @@ BUILD_DIR ?= build
 JOBS ?= $(shell nproc)
 CONFIG ?= examples/custom-metrics/envoy.yaml
 
-.PHONY: all setup build run test unit integration bench fuzz format tidy clean
+.PHONY: all setup build run sdk-plugins test unit integration bench fuzz format tidy clean
 
 all: build
 
@@ -17,13 +17,16 @@ build: setup
 run: build
 	$(BUILD_DIR)/weir -c $(CONFIG)
 
-test: build
+sdk-plugins: setup
+	@scripts/build-sdk-plugins $(BUILD_DIR)/plugins
+
+test: build sdk-plugins
 	cd $(BUILD_DIR) && ctest --output-on-failure -j $(JOBS)
 
 unit: build
 	cd $(BUILD_DIR) && ctest --output-on-failure -j $(JOBS) -E integration
 
-integration: build
+integration: build sdk-plugins
 	cd $(BUILD_DIR) && ctest --output-on-failure -R integration
 
 bench: build

@@ -1,0 +1,472 @@
+#pragma once
+// weir C++ plugin SDK: write Proxy-Wasm (ABI 0.2.1) plugins for weir and Envoy.
+//
+//   #include "weir/plugin.h"
+//
+//   class MyRoot : public weir::RootContext { using RootContext::RootContext; ... };
+//   class MyHttp : public weir::HttpContext { using HttpContext::HttpContext; ... };
+//   static weir::RegisterContextFactory reg(weir::root_factory<MyRoot>,
+//                                           weir::http_factory<MyHttp>, "my_root_id");
+//
+// Built with -fno-exceptions -fno-rtti: nothing here throws. Calls that can fail return a
+// weir::Status, a HostBytes (which carries one) or a std::optional. See sdk/cpp/README.md.
+#include <cstddef>
+#include <cstdint>
+#include <cstdlib>
+#include <functional>
+#include <initializer_list>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+#include "codec.h"
+#include "types.h"
+
+namespace weir {
+
+// ---- Bytes the host handed to the plugin ------------------------------------------------
+
+// Owns a buffer the host allocated in plugin memory (freed on destruction), or holds the
+// status of a call that failed. Move-only.
+class HostBytes {
+ public:
+  HostBytes() = default;
+  explicit HostBytes(Status status) : status_(status) {}
+  HostBytes(char* data, size_t size) : data_(data), size_(size) {}
+  HostBytes(HostBytes&& o) noexcept : data_(o.data_), size_(o.size_), status_(o.status_) {
+    o.data_ = nullptr;
+    o.size_ = 0;
+  }
+  HostBytes& operator=(HostBytes&& o) noexcept {
+    if (this != &o) {
+      std::free(data_);
+      data_ = o.data_;
+      size_ = o.size_;
+      status_ = o.status_;
+      o.data_ = nullptr;
+      o.size_ = 0;
+    }
+    return *this;
+  }
+  HostBytes(const HostBytes&) = delete;
+  HostBytes& operator=(const HostBytes&) = delete;
+  ~HostBytes() { std::free(data_); }
+
+  Status status() const { return status_; }
+  bool ok() const { return status_ == Status::Ok; }
+  explicit operator bool() const { return ok(); }
+
+  const char* data() const { return data_; }
+  size_t size() const { return size_; }
+  bool empty() const { return size_ == 0; }
+  std::string_view view() const { return {data_ ? data_ : "", size_}; }
+  std::string str() const { return std::string(view()); }
+  // The value if the call succeeded, else `fallback`.
+  std::string_view value_or(std::string_view fallback) const { return ok() ? view() : fallback; }
+
+ private:
+  char* data_ = nullptr;
+  size_t size_ = 0;
+  Status status_ = Status::Ok;
+};
+
+// ---- Logging ----------------------------------------------------------------------------
+
+void log(LogLevel level, std::string_view message);
+inline void log_trace(std::string_view m) { log(LogLevel::Trace, m); }
+inline void log_debug(std::string_view m) { log(LogLevel::Debug, m); }
+inline void log_info(std::string_view m) { log(LogLevel::Info, m); }
+inline void log_warn(std::string_view m) { log(LogLevel::Warn, m); }
+inline void log_error(std::string_view m) { log(LogLevel::Error, m); }
+inline void log_critical(std::string_view m) { log(LogLevel::Critical, m); }
+
+// The host's current log level (Trace when the host cannot tell).
+LogLevel log_level();
+inline bool log_enabled(LogLevel level) { return level >= log_level(); }
+
+// WEIR_LOG(level, parts...) concatenates its parts (strings, integers, bools, Status) with
+// str_cat() and logs the result, building the string only when the host would keep it.
+#define WEIR_LOG(level, ...)                                                               \
+  do {                                                                                     \
+    if (::weir::log_enabled(level)) ::weir::log(level, ::weir::sdk::str_cat(__VA_ARGS__)); \
+  } while (0)
+#define WEIR_LOG_TRACE(...) WEIR_LOG(::weir::LogLevel::Trace, __VA_ARGS__)
+#define WEIR_LOG_DEBUG(...) WEIR_LOG(::weir::LogLevel::Debug, __VA_ARGS__)
+#define WEIR_LOG_INFO(...) WEIR_LOG(::weir::LogLevel::Info, __VA_ARGS__)
+#define WEIR_LOG_WARN(...) WEIR_LOG(::weir::LogLevel::Warn, __VA_ARGS__)
+#define WEIR_LOG_ERROR(...) WEIR_LOG(::weir::LogLevel::Error, __VA_ARGS__)
+#define WEIR_LOG_CRITICAL(...) WEIR_LOG(::weir::LogLevel::Critical, __VA_ARGS__)
+#ifndef WEIR_NO_SHORT_LOG_MACROS
+#define LOG_TRACE(...) WEIR_LOG_TRACE(__VA_ARGS__)
+#define LOG_DEBUG(...) WEIR_LOG_DEBUG(__VA_ARGS__)
+#define LOG_INFO(...) WEIR_LOG_INFO(__VA_ARGS__)
+#define LOG_WARN(...) WEIR_LOG_WARN(__VA_ARGS__)
+#define LOG_ERROR(...) WEIR_LOG_ERROR(__VA_ARGS__)
+#define LOG_CRITICAL(...) WEIR_LOG_CRITICAL(__VA_ARGS__)
+#endif
+
+// ---- Configuration ----------------------------------------------------------------------
+// RootContext::on_vm_start / on_configure receive these already; these calls are for
+// reading them again while the host still offers them (inside those callbacks).
+HostBytes get_vm_configuration();
+HostBytes get_plugin_configuration();
+
+// ---- Header maps ------------------------------------------------------------------------
+
+// All fields of a map, parsed once; the views stay valid as long as this object lives.
+class HeaderPairs {
+ public:
+  HeaderPairs() = default;
+  explicit HeaderPairs(Status status) : raw_(status) {}
+  explicit HeaderPairs(HostBytes raw);
+
+  Status status() const { return raw_.status(); }
+  bool ok() const { return raw_.ok(); }
+
+  const std::vector<HeaderPair>& pairs() const { return pairs_; }
+  size_t size() const { return pairs_.size(); }
+  bool empty() const { return pairs_.empty(); }
+  auto begin() const { return pairs_.begin(); }
+  auto end() const { return pairs_.end(); }
+  const HeaderPair& operator[](size_t i) const { return pairs_[i]; }
+  // First value for `name` (exact, case-sensitive: hosts give lower-case names).
+  std::optional<std::string_view> get(std::string_view name) const;
+
+ private:
+  HostBytes raw_;
+  std::vector<HeaderPair> pairs_;
+};
+
+// A handle on one of the host's maps. Cheap to copy; every call goes to the host.
+//   weir::request_headers().add("x-foo", "bar");
+//   if (auto v = weir::request_headers().get(":path")) use(v.view());
+class Headers {
+ public:
+  explicit constexpr Headers(MapType type) : type_(type) {}
+  MapType type() const { return type_; }
+
+  // First value of `name`: status NotFound when absent.
+  HostBytes get(std::string_view name) const;
+  bool contains(std::string_view name) const { return get(name).ok(); }
+  Status add(std::string_view name, std::string_view value) const;
+  // Sets `name` to `value`, replacing existing values (adds it when absent).
+  Status replace(std::string_view name, std::string_view value) const;
+  Status remove(std::string_view name) const;
+  HeaderPairs pairs() const;
+  // Replaces the whole map.
+  Status set_pairs(const std::vector<HeaderPair>& pairs) const;
+  // Serialized size of the map in bytes.
+  std::optional<size_t> byte_size() const;
+
+ private:
+  MapType type_;
+};
+
+constexpr Headers request_headers() { return Headers(MapType::HttpRequestHeaders); }
+constexpr Headers request_trailers() { return Headers(MapType::HttpRequestTrailers); }
+constexpr Headers response_headers() { return Headers(MapType::HttpResponseHeaders); }
+constexpr Headers response_trailers() { return Headers(MapType::HttpResponseTrailers); }
+constexpr Headers http_call_response_headers() { return Headers(MapType::HttpCallResponseHeaders); }
+constexpr Headers http_call_response_trailers() {
+  return Headers(MapType::HttpCallResponseTrailers);
+}
+
+// ---- Buffers (bodies) -------------------------------------------------------------------
+
+constexpr size_t kAllBytes = 0xFFFFFFFFu;
+HostBytes get_buffer(BufferType type, size_t start = 0, size_t max_size = kAllBytes);
+// Replaces `length` bytes at `start` with `data` (see the ABI for the host's rules).
+Status set_buffer(BufferType type, size_t start, size_t length, std::string_view data);
+std::optional<size_t> buffer_size(BufferType type);
+
+// A handle on one body buffer: what the current body callback sees (the chunk, or the
+// whole body buffered so far when earlier calls returned Action::Pause).
+class Body {
+ public:
+  explicit constexpr Body(BufferType type) : type_(type) {}
+  HostBytes get(size_t start = 0, size_t max_size = kAllBytes) const {
+    return get_buffer(type_, start, max_size);
+  }
+  std::optional<size_t> size() const { return buffer_size(type_); }
+  Status replace(std::string_view data) const;
+  Status append(std::string_view data) const;
+  Status prepend(std::string_view data) const { return set_buffer(type_, 0, 0, data); }
+
+ private:
+  BufferType type_;
+};
+
+constexpr Body request_body() { return Body(BufferType::HttpRequestBody); }
+constexpr Body response_body() { return Body(BufferType::HttpResponseBody); }
+constexpr Body http_call_response_body() { return Body(BufferType::HttpCallResponseBody); }
+
+// ---- Stream control ---------------------------------------------------------------------
+
+Status continue_request();
+Status continue_response();
+Status close_request();
+Status close_response();
+
+// Answers the client directly; nothing (more) goes upstream. The return value of the
+// callback you call it from does not matter any more (return Action::Pause).
+Status send_local_response(uint32_t status_code, std::string_view body = {},
+                           const std::vector<HeaderPair>& headers = {},
+                           std::string_view details = {}, int32_t grpc_status = -1);
+
+// ---- Properties -------------------------------------------------------------------------
+// Paths are token lists: {"request", "path"}, {"plugin_root_id"}, {"source", "address"}.
+
+using PropertyPath = std::initializer_list<std::string_view>;
+HostBytes get_property(PropertyPath path);
+std::optional<std::string> get_property_string(PropertyPath path);
+std::optional<int64_t> get_property_int64(PropertyPath path);
+std::optional<bool> get_property_bool(PropertyPath path);
+Status set_property(PropertyPath path, std::string_view value);
+Status set_property_int64(PropertyPath path, int64_t value);
+
+// ---- Time and timers --------------------------------------------------------------------
+
+// Nanoseconds since the Unix epoch, as the host sees it (0 if it cannot tell).
+uint64_t current_time_ns();
+// Calls the current root context's on_tick() every `period_ms` (0 stops it). Call it from
+// a root context callback (on_vm_start, on_configure, on_tick).
+Status set_tick_period_ms(uint32_t period_ms);
+
+// ---- Metrics ----------------------------------------------------------------------------
+// Define once (e.g. in RootContext::on_vm_start), keep the object, use it anywhere.
+// Defining the same name again gives the same metric. Operations on a metric that failed
+// to define return Status::BadArgument without calling the host.
+
+std::optional<uint32_t> define_metric(MetricType type, std::string_view name);
+
+class Counter {
+ public:
+  Counter() = default;
+  static Counter define(std::string_view name);
+  bool valid() const { return valid_; }
+  uint32_t id() const { return id_; }
+  Status increment(uint64_t by = 1) const;
+  std::optional<uint64_t> value() const;
+
+ private:
+  uint32_t id_ = 0;
+  bool valid_ = false;
+};
+
+class Gauge {
+ public:
+  Gauge() = default;
+  static Gauge define(std::string_view name);
+  bool valid() const { return valid_; }
+  uint32_t id() const { return id_; }
+  Status set(uint64_t value) const;
+  Status add(int64_t delta) const;  // negative subtracts
+  std::optional<uint64_t> value() const;
+
+ private:
+  uint32_t id_ = 0;
+  bool valid_ = false;
+};
+
+class Histogram {
+ public:
+  Histogram() = default;
+  static Histogram define(std::string_view name);
+  bool valid() const { return valid_; }
+  uint32_t id() const { return id_; }
+  Status record(uint64_t value) const;
+
+ private:
+  uint32_t id_ = 0;
+  bool valid_ = false;
+};
+
+// Metrics with tags: one metric per combination of tag values, named
+// "<base>.<tag1>.<value1>.<tag2>.<value2>" (see sdk::metric_name), defined on first use.
+//   auto reqs = weir::CounterFamily("myplugin.requests", {"method", "code"});
+//   reqs.get({"GET", "200"}).increment();
+template <class Metric>
+class MetricFamily {
+ public:
+  MetricFamily() = default;
+  MetricFamily(std::string_view base, std::initializer_list<std::string_view> tag_names)
+      : base_(base), tags_(tag_names.begin(), tag_names.end()) {}
+
+  // The metric for these tag values (as many as tag names, in the same order); an invalid
+  // metric when the count differs or the name is not a valid metric name.
+  Metric get(std::initializer_list<std::string_view> tag_values) {
+    if (tag_values.size() != tags_.size()) return Metric();
+    std::vector<std::pair<std::string_view, std::string_view>> tags;
+    tags.reserve(tags_.size());
+    auto v = tag_values.begin();
+    for (const std::string& t : tags_) tags.emplace_back(t, *v++);
+    std::string name = sdk::metric_name(base_, tags);
+    if (name.empty()) return Metric();
+    for (const auto& [n, m] : cache_) {
+      if (n == name) return m;
+    }
+    Metric m = Metric::define(name);
+    if (m.valid()) cache_.emplace_back(std::move(name), m);
+    return m;
+  }
+
+ private:
+  std::string base_;
+  std::vector<std::string> tags_;
+  std::vector<std::pair<std::string, Metric>> cache_;
+};
+
+using CounterFamily = MetricFamily<Counter>;
+using GaugeFamily = MetricFamily<Gauge>;
+using HistogramFamily = MetricFamily<Histogram>;
+
+// ---- Shared data and queues -------------------------------------------------------------
+// Shared data is process-wide for every VM with the same vm_id.
+
+struct SharedData {
+  HostBytes value;   // status NotFound when the key is absent
+  uint32_t cas = 0;  // pass back to set_shared_data for compare-and-swap
+};
+SharedData get_shared_data(std::string_view key);
+// cas 0: unconditional. Otherwise Status::CasMismatch when someone wrote in between.
+Status set_shared_data(std::string_view key, std::string_view value, uint32_t cas = 0);
+
+std::optional<uint32_t> register_shared_queue(std::string_view name);
+std::optional<uint32_t> resolve_shared_queue(std::string_view vm_id, std::string_view name);
+Status enqueue_shared_queue(uint32_t queue_id, std::string_view data);
+// Status Empty when there is nothing to dequeue.
+HostBytes dequeue_shared_queue(uint32_t queue_id);
+
+// Makes `context_id` the context later host calls act on (done for you in callbacks).
+Status set_effective_context(uint32_t context_id);
+
+// ---- Contexts ---------------------------------------------------------------------------
+
+class RootContext;
+
+// Called with the answer to http_call(): read it with http_call_response_headers(),
+// http_call_response_body(). num_headers == 0 means the call failed (timeout, connect).
+using HttpCallCallback =
+    std::function<void(uint32_t num_headers, size_t body_size, uint32_t num_trailers)>;
+
+class ContextBase {
+ public:
+  ContextBase(const ContextBase&) = delete;
+  ContextBase& operator=(const ContextBase&) = delete;
+  virtual ~ContextBase() = default;
+
+  uint32_t id() const { return id_; }
+  bool is_root() const { return is_root_; }
+
+  // The host is done with this context. Return false to keep it alive and finish later
+  // (root contexts: call done() when finished).
+  virtual bool on_done() { return true; }
+  // Final logging point (access-log phase): request/response maps are still readable.
+  virtual void on_log() {}
+  // The context is about to be destroyed.
+  virtual void on_delete() {}
+
+  // Sends an HTTP request to a configured cluster. `headers` must include ":method",
+  // ":path" and ":authority". `callback` runs in this context when the answer arrives
+  // (or the call fails); it does not run if this context is gone by then.
+  Status http_call(std::string_view cluster, const std::vector<HeaderPair>& headers,
+                   std::string_view body, uint32_t timeout_ms, HttpCallCallback callback,
+                   uint32_t* token = nullptr);
+
+ protected:
+  ContextBase(uint32_t id, bool is_root) : id_(id), is_root_(is_root) {}
+
+ private:
+  uint32_t id_;
+  bool is_root_;
+};
+
+// One per plugin configuration per VM: lives as long as the plugin. Defines metrics,
+// reads the configuration, owns timers and shared-queue subscriptions.
+class RootContext : public ContextBase {
+ public:
+  RootContext(uint32_t id, std::string_view root_id) : ContextBase(id, true), root_id_(root_id) {}
+
+  // The root_id from the plugin configuration ("" when none is set).
+  std::string_view root_id() const { return root_id_; }
+
+  // VM configuration (vm_config.configuration). Return false to fail the plugin load.
+  virtual bool on_vm_start(std::string_view vm_configuration) { return true; }
+  // Plugin configuration (config.configuration). Return false to fail the plugin load.
+  virtual bool on_configure(std::string_view plugin_configuration) { return true; }
+  // Every tick period (set_tick_period_ms).
+  virtual void on_tick() {}
+  // An item arrived on a shared queue this VM registered.
+  virtual void on_queue_ready(uint32_t queue_id) {}
+
+  // After returning false from on_done(): tells the host this context is finished.
+  Status done();
+
+ private:
+  friend struct Dispatcher;
+  std::string root_id_;
+  int registration_ = -1;
+};
+
+// One per HTTP request/response pair.
+class HttpContext : public ContextBase {
+ public:
+  HttpContext(uint32_t id, RootContext* root) : ContextBase(id, false), root_(root) {}
+
+  RootContext* root() const { return root_; }
+  // The root context as the type your registration created (no RTTI: a static_cast).
+  template <class T>
+  T* root_as() const {
+    return static_cast<T*>(root_);
+  }
+
+  virtual Action on_request_headers(uint32_t num_headers, bool end_of_stream) {
+    return Action::Continue;
+  }
+  virtual Action on_request_body(size_t body_size, bool end_of_stream) { return Action::Continue; }
+  virtual Action on_request_trailers(uint32_t num_trailers) { return Action::Continue; }
+  virtual Action on_response_headers(uint32_t num_headers, bool end_of_stream) {
+    return Action::Continue;
+  }
+  virtual Action on_response_body(size_t body_size, bool end_of_stream) { return Action::Continue; }
+  virtual Action on_response_trailers(uint32_t num_trailers) { return Action::Continue; }
+
+ private:
+  RootContext* root_;
+};
+
+// ---- Registration -----------------------------------------------------------------------
+
+using RootFactory = std::unique_ptr<RootContext> (*)(uint32_t id, std::string_view root_id);
+using HttpFactory = std::unique_ptr<HttpContext> (*)(uint32_t id, RootContext* root);
+
+template <class T>
+std::unique_ptr<RootContext> root_factory(uint32_t id, std::string_view root_id) {
+  return std::make_unique<T>(id, root_id);
+}
+template <class T>
+std::unique_ptr<HttpContext> http_factory(uint32_t id, RootContext* root) {
+  return std::make_unique<T>(id, root);
+}
+
+// Registers the contexts for one root_id. Declare as a static object:
+//   static weir::RegisterContextFactory reg(weir::root_factory<MyRoot>,
+//                                           weir::http_factory<MyHttp>, "my_root_id");
+// A null root factory gives a plain RootContext; a null HTTP factory means no HTTP
+// contexts (a root-only, background plugin).
+//
+// Which registration a configured root_id gets: the one registered with that exact
+// root_id; otherwise the one registered with "" (a catch-all); otherwise, when the
+// configured root_id is empty, the only registration if there is just one. No match: the
+// plugin logs a critical message and fails to load (on_vm_start returns false).
+class RegisterContextFactory {
+ public:
+  RegisterContextFactory(RootFactory root, HttpFactory http, std::string_view root_id = "");
+  explicit RegisterContextFactory(HttpFactory http, std::string_view root_id = "")
+      : RegisterContextFactory(nullptr, http, root_id) {}
+};
+
+}  // namespace weir

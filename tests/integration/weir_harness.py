@@ -1,0 +1,193 @@
+"""Starts real weir processes and upstreams on loopback for the integration tests."""
+import http.client
+import json
+import os
+import re
+import shutil
+import signal
+import socket
+import subprocess
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+SOURCE_DIR = Path(os.environ.get("WEIR_SOURCE_DIR", Path(__file__).resolve().parents[2]))
+BUILD_DIR = Path(os.environ.get("WEIR_BUILD_DIR", SOURCE_DIR / "build"))
+WEIR_BIN = Path(os.environ.get("WEIR_BIN", BUILD_DIR / "weir"))
+PLUGIN_DIR = BUILD_DIR / "plugins"
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_for_port(port, timeout=20.0, proc=None):
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        if proc is not None and proc.poll() is not None:
+            raise RuntimeError(f"weir exited with {proc.returncode}")
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=0.2):
+                return
+        except OSError:
+            time.sleep(0.05)
+    raise TimeoutError(f"port {port} did not open")
+
+
+class Weir:
+    """A weir process running one config file."""
+
+    def __init__(self, config_text=None, config_path=None, args=(), cwd=None, wait_ports=()):
+        self.tmp = Path(tempfile.mkdtemp(prefix="weir-test-"))
+        if config_path is None:
+            config_path = self.tmp / "envoy.yaml"
+            config_path.write_text(config_text)
+        self.config_path = Path(config_path)
+        self.log_path = self.tmp / "weir.log"
+        self.log = open(self.log_path, "w")
+        self.proc = subprocess.Popen(
+            [str(WEIR_BIN), "-c", str(config_path), *args],
+            stdout=self.log, stderr=subprocess.STDOUT, cwd=cwd or SOURCE_DIR)
+        for port in wait_ports:
+            wait_for_port(port, proc=self.proc)
+
+    def logs(self):
+        self.log.flush()
+        return self.log_path.read_text()
+
+    def stop(self, sig=signal.SIGTERM, timeout=20):
+        if self.proc.poll() is None:
+            self.proc.send_signal(sig)
+            try:
+                self.proc.wait(timeout=timeout)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+                raise AssertionError("weir did not stop on " + str(sig) + "\n" + self.logs())
+        self.log.close()
+        return self.proc.returncode
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.stop()
+        shutil.rmtree(self.tmp, ignore_errors=True)
+
+
+def request(port, method="GET", path="/", headers=None, body=None, timeout=10):
+    """One request on a fresh connection; returns (status, headers dict, body bytes)."""
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=timeout)
+    try:
+        conn.request(method, path, body=body, headers=headers or {})
+        resp = conn.getresponse()
+        data = resp.read()
+        return resp.status, {k.lower(): v for k, v in resp.getheaders()}, data
+    finally:
+        conn.close()
+
+
+def raw_exchange(port, payload, timeout=5, read_until_close=True):
+    """Sends raw bytes, returns everything read until the peer closes (or timeout)."""
+    with socket.create_connection(("127.0.0.1", port), timeout=timeout) as s:
+        s.sendall(payload)
+        chunks = []
+        try:
+            while True:
+                data = s.recv(65536)
+                if not data:
+                    break
+                chunks.append(data)
+                if not read_until_close:
+                    break
+        except socket.timeout:
+            pass
+        return b"".join(chunks)
+
+
+def stats(admin_port, query=""):
+    status, _, body = request(admin_port, path="/stats" + query)
+    assert status == 200
+    out = {}
+    for line in body.decode().splitlines():
+        name, _, value = line.partition(": ")
+        out[name] = value
+    return out
+
+
+def wasm_filter(name, wasm_path, root_id=None, configuration=None, vm_id=None, extra=""):
+    conf = ""
+    if configuration is not None:
+        conf = f"""
+                          configuration:
+                            "@type": type.googleapis.com/google.protobuf.StringValue
+                            value: {json.dumps(configuration)}"""
+    return f"""
+                  - name: envoy.filters.http.wasm
+                    typed_config:
+                      "@type": type.googleapis.com/envoy.extensions.filters.http.wasm.v3.Wasm
+                      config:
+                        name: {name}
+                        root_id: {json.dumps(root_id if root_id is not None else name)}{conf}{extra}
+                        vm_config:
+                          vm_id: {json.dumps(vm_id or name)}
+                          runtime: "envoy.wasm.runtime.v8"
+                          code:
+                            local:
+                              filename: {wasm_path}"""
+
+
+def proxy_config(listen_port, admin_port, upstream_port, filters="", hcm_extra="",
+                 route_extra="", cluster_extra=""):
+    """A listener proxying everything to one upstream, with optional wasm filters."""
+    return f"""
+admin:
+  address:
+    socket_address: {{ address: 127.0.0.1, port_value: {admin_port} }}
+static_resources:
+  listeners:
+    - name: ingress
+      address:
+        socket_address: {{ address: 127.0.0.1, port_value: {listen_port} }}
+      filter_chains:
+        - filters:
+            - name: envoy.filters.network.http_connection_manager
+              typed_config:
+                "@type": type.googleapis.com/envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager
+                stat_prefix: ingress_http{hcm_extra}
+                route_config:
+                  name: local
+                  virtual_hosts:
+                    - name: all
+                      domains: ["*"]
+                      routes:
+                        - match: {{ prefix: "/" }}
+                          route:
+                            cluster: upstream{route_extra}
+                http_filters:{filters}
+                  - name: envoy.filters.http.router
+  clusters:
+    - name: upstream
+      type: STATIC
+      connect_timeout: 1s{cluster_extra}
+      load_assignment:
+        cluster_name: upstream
+        endpoints:
+          - lb_endpoints:
+              - endpoint:
+                  address:
+                    socket_address: {{ address: 127.0.0.1, port_value: {upstream_port} }}
+"""
+
+
+def seed_config(wasm_path, listen_port, admin_port, mock_port):
+    """The seed config with its ports and .wasm path replaced."""
+    text = (SOURCE_DIR / "examples/custom-metrics/envoy.yaml").read_text()
+    text = re.sub(r"filename: .*", f"filename: {wasm_path}", text)
+    text = text.replace("port_value: 9901", f"port_value: {admin_port}")
+    text = text.replace("port_value: 8080", f"port_value: {listen_port}")
+    text = text.replace("port_value: 8081", f"port_value: {mock_port}")
+    return text
