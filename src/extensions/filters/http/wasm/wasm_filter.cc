@@ -1,0 +1,372 @@
+#include "extensions/filters/http/wasm/wasm_filter.h"
+
+#include <spdlog/spdlog.h>
+
+#include <chrono>
+#include <fstream>
+#include <optional>
+#include <sstream>
+
+#include "proxy_wasm/properties.h"
+#include "proxy_wasm/vm.h"
+
+namespace weir::extensions::wasm {
+
+namespace pw = ::weir::proxy_wasm;
+using proxy::FilterStatus;
+
+namespace {
+
+constexpr std::string_view kFailStreamDetails = "wasm_fail_stream";
+
+// One stream through one plugin: the proxy::HttpFilter, and the host layer's StreamHost.
+class WasmFilter final : public proxy::HttpFilter, public pw::StreamHost {
+ public:
+  WasmFilter(std::shared_ptr<pw::WorkerPlugin> plugin, proxy::HttpFilterCallbacks& cb)
+      : plugin_(std::move(plugin)), cb_(cb) {}
+
+  ~WasmFilter() override { finish(); }
+
+  // ---- proxy::HttpFilter
+  FilterStatus on_request_headers(http::HeaderMap& headers, bool end_stream) override {
+    if (!ensure_context()) return passive(req_);
+    return run(req_, [&] {
+      return ctx_->on_request_headers(static_cast<uint32_t>(headers.size()), end_stream);
+    });
+  }
+
+  FilterStatus on_request_body(std::string& chunk, bool end_stream) override {
+    return body(req_, chunk, end_stream);
+  }
+
+  FilterStatus on_request_trailers(http::HeaderMap& trailers) override {
+    if (!ensure_context()) return passive(req_);
+    if (req_.stopped) return FilterStatus::StopIteration;
+    return run(req_, [&] { return ctx_->on_request_trailers(static_cast<uint32_t>(trailers.size())); });
+  }
+
+  FilterStatus on_response_headers(http::HeaderMap& headers, bool end_stream) override {
+    if (!ensure_context()) return passive(resp_);
+    return run(resp_, [&] {
+      return ctx_->on_response_headers(static_cast<uint32_t>(headers.size()), end_stream);
+    });
+  }
+
+  FilterStatus on_response_body(std::string& chunk, bool end_stream) override {
+    return body(resp_, chunk, end_stream);
+  }
+
+  FilterStatus on_response_trailers(http::HeaderMap& trailers) override {
+    if (!ensure_context()) return passive(resp_);
+    if (resp_.stopped) return FilterStatus::StopIteration;
+    return run(resp_, [&] { return ctx_->on_response_trailers(static_cast<uint32_t>(trailers.size())); });
+  }
+
+  void on_stream_complete() override { finish(); }
+
+  // ---- pw::StreamHost
+  http::HeaderMap* header_map(pw::MapType type) override {
+    switch (type) {
+      case pw::MapType::RequestHeaders: return cb_.request_headers();
+      case pw::MapType::RequestTrailers: return cb_.request_trailers();
+      case pw::MapType::ResponseHeaders: return cb_.response_headers();
+      case pw::MapType::ResponseTrailers: return cb_.response_trailers();
+      default: return nullptr;
+    }
+  }
+
+  std::string* body_buffer(pw::BufferType type) override {
+    Direction& d = type == pw::BufferType::HttpRequestBody ? req_ : resp_;
+    return d.body;
+  }
+
+  void send_local_response(uint32_t status, std::string_view body, http::HeaderMap headers,
+                           std::string_view details, uint32_t /*grpc_status*/) override {
+    cb_.send_local_reply(status, body, headers, details);
+  }
+
+  pw::WasmResult continue_stream(pw::StreamType type) override {
+    Direction& d = type == pw::StreamType::Request ? req_ : resp_;
+    if (d.in_callback) {
+      // Resumed before the callback even returned: its PAUSE becomes CONTINUE.
+      d.continue_requested = true;
+      return pw::WasmResult::Ok;
+    }
+    if (!d.stopped) return pw::WasmResult::Ok;
+    d.stopped = false;
+    d.no_buffer = false;
+    if (type == pw::StreamType::Request) {
+      cb_.continue_request();
+    } else {
+      cb_.continue_response();
+    }
+    return pw::WasmResult::Ok;
+  }
+
+  pw::WasmResult close_stream(pw::StreamType type) override {
+    // No stream reset in proxy::HttpFilterCallbacks yet: answer 503 instead.
+    cb_.send_local_reply(503, "", http::HeaderMap{}, "wasm_close_stream");
+    return pw::WasmResult::Ok;
+  }
+
+  void clear_route_cache() override { cb_.clear_route_cache(); }
+
+  bool get_stream_property(std::string_view path, std::string& out) override {
+    const proxy::StreamInfo& si = cb_.stream_info();
+    auto is = [&](std::string_view dotted) {
+      if (path.size() != dotted.size()) return false;
+      for (size_t i = 0; i < path.size(); ++i) {
+        if ((path[i] == '\0' ? '.' : path[i]) != dotted[i]) return false;
+      }
+      return true;
+    };
+    auto str = [&](std::string_view v) {
+      out.assign(v);
+      return true;
+    };
+    auto num = [&](int64_t v) {
+      out.clear();
+      pw::encode_int(out, v);
+      return true;
+    };
+    auto addr = [&](const std::string& ip, uint16_t port) {
+      if (ip.empty()) return false;
+      out = ip.find(':') != std::string::npos ? "[" + ip + "]:" + std::to_string(port)
+                                               : ip + ":" + std::to_string(port);
+      return true;
+    };
+    if (is("request.protocol")) return str(si.protocol);
+    if (is("request.time")) {
+      return num(std::chrono::duration_cast<std::chrono::nanoseconds>(si.start_time.time_since_epoch())
+                     .count());
+    }
+    if (is("request.duration")) {
+      return num(std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::system_clock::now() -
+                                                                      si.start_time)
+                     .count());
+    }
+    if (is("request.size") || is("request.total_size")) return num(static_cast<int64_t>(si.bytes_received));
+    if (is("response.code")) {
+      if (si.response_code == 0) return false;
+      return num(si.response_code);
+    }
+    if (is("response.code_details")) return si.response_code_details.empty() ? false : str(si.response_code_details);
+    if (is("response.size") || is("response.total_size")) return num(static_cast<int64_t>(si.bytes_sent));
+    if (is("response.flags")) return num(0);
+    if (is("source.address")) return addr(si.downstream_remote_address, si.downstream_remote_port);
+    if (is("source.port")) return num(si.downstream_remote_port);
+    if (is("destination.address")) return addr(si.downstream_local_address, si.downstream_local_port);
+    if (is("destination.port")) return num(si.downstream_local_port);
+    if (is("connection.id")) return num(static_cast<int64_t>(si.connection_id));
+    if (is("connection.mtls")) {
+      out.clear();
+      pw::encode_bool(out, false);
+      return true;
+    }
+    if (is("connection.requested_server_name")) return str("");
+    if (is("upstream.address")) return si.upstream_host.empty() ? false : str(si.upstream_host);
+    if (is("upstream.port")) {
+      auto colon = si.upstream_host.rfind(':');
+      if (colon == std::string::npos) return false;
+      return num(std::strtoll(si.upstream_host.c_str() + colon + 1, nullptr, 10));
+    }
+    if (is("cluster_name")) return si.cluster_name.empty() ? false : str(si.cluster_name);
+    if (is("route_name")) return si.route_name.empty() ? false : str(si.route_name);
+    if (is("listener_direction")) return num(0);  // UNSPECIFIED
+    return false;
+  }
+
+ private:
+  struct Direction {
+    bool request = true;
+    bool in_callback = false;
+    bool continue_requested = false;
+    bool stopped = false;    // this filter holds the direction (paused by the plugin)
+    bool no_buffer = false;  // body >= 3: hold later chunks without calling the plugin
+    std::string* body = nullptr;  // during a body callback
+  };
+
+  enum class Mode { Unstarted, Active, Bypass, Failed };
+
+  // Creates the stream context on the first callback (also for a local reply that reaches
+  // the response path first). False: the plugin is not used for this stream.
+  bool ensure_context() {
+    if (mode_ == Mode::Active) return true;
+    if (mode_ != Mode::Unstarted) return false;
+    std::shared_ptr<pw::Vm> vm;
+    pw::RootContext* root = nullptr;
+    switch (plugin_->acquire(vm, root)) {
+      case pw::WorkerPlugin::Decision::Use: break;
+      case pw::WorkerPlugin::Decision::Skip: mode_ = Mode::Bypass; return false;
+      case pw::WorkerPlugin::Decision::FailClosed: fail_closed(); return false;
+    }
+    ctx_.emplace(std::move(vm), root, this);
+    mode_ = Mode::Active;
+    if (!ctx_->create()) {
+      on_failure();
+      return false;
+    }
+    return true;
+  }
+
+  // The result of a callback we do not run: bypassed streams continue; a failed stream
+  // stays stopped on the request side (its 503 is on the way) and lets the response
+  // (that 503) through.
+  FilterStatus passive(const Direction& d) const {
+    if (mode_ == Mode::Failed && d.request) return FilterStatus::StopIteration;
+    return FilterStatus::Continue;
+  }
+
+  void fail_closed() {
+    mode_ = Mode::Failed;
+    cb_.send_local_reply(503, "", http::HeaderMap{}, kFailStreamDetails);
+  }
+
+  // The VM died in this stream's callback: apply the failure policy.
+  void on_failure() {
+    if (plugin_->failure_policy() == config::FailurePolicy::FailOpen) {
+      mode_ = Mode::Bypass;
+    } else {
+      fail_closed();
+    }
+  }
+
+  template <typename F>
+  FilterStatus run(Direction& d, F&& callback) {
+    d.in_callback = true;
+    d.continue_requested = false;
+    pw::Action a = callback();
+    d.in_callback = false;
+    return apply(d, a);
+  }
+
+  FilterStatus apply(Direction& d, pw::Action a) {
+    switch (a) {
+      case pw::Action::Continue: return FilterStatus::Continue;
+      case pw::Action::LocalReply: return FilterStatus::StopIteration;
+      case pw::Action::Failed:
+        on_failure();
+        return mode_ == Mode::Bypass ? FilterStatus::Continue : passive(d);
+      case pw::Action::Buffer:
+        if (d.continue_requested) return FilterStatus::Continue;
+        return FilterStatus::StopIteration;  // the manager holds and calls again
+      case pw::Action::StopNoBuffer:
+        if (d.continue_requested) return FilterStatus::Continue;
+        d.stopped = true;
+        d.no_buffer = true;
+        return FilterStatus::StopIteration;
+      case pw::Action::Pause:
+        if (d.continue_requested) return FilterStatus::Continue;
+        d.stopped = true;
+        return FilterStatus::StopIteration;
+    }
+    return FilterStatus::Continue;
+  }
+
+  FilterStatus body(Direction& d, std::string& chunk, bool end_stream) {
+    if (!ensure_context()) return passive(d);
+    if (d.stopped && d.no_buffer) return FilterStatus::StopIteration;  // held, plugin not called
+    d.body = &chunk;
+    FilterStatus s = run(d, [&] {
+      return d.request ? ctx_->on_request_body(static_cast<uint32_t>(chunk.size()), end_stream)
+                       : ctx_->on_response_body(static_cast<uint32_t>(chunk.size()), end_stream);
+    });
+    // A buffering callback at end of stream waits for continue_stream().
+    if (s == FilterStatus::StopIteration && end_stream && mode_ == Mode::Active) d.stopped = true;
+    d.body = nullptr;
+    return s;
+  }
+
+  void finish() {
+    if (ctx_) ctx_->finish();
+  }
+
+  std::shared_ptr<pw::WorkerPlugin> plugin_;
+  proxy::HttpFilterCallbacks& cb_;
+  Mode mode_ = Mode::Unstarted;
+  Direction req_{true};
+  Direction resp_{false};
+  std::optional<pw::StreamContext> ctx_;
+};
+
+class WasmFilterFactory final : public proxy::HttpFilterFactory {
+ public:
+  explicit WasmFilterFactory(std::shared_ptr<pw::WorkerPlugin> plugin) : plugin_(std::move(plugin)) {}
+  std::unique_ptr<proxy::HttpFilter> create_filter(proxy::HttpFilterCallbacks& callbacks) override {
+    return std::make_unique<WasmFilter>(plugin_, callbacks);
+  }
+
+ private:
+  std::shared_ptr<pw::WorkerPlugin> plugin_;
+};
+
+class WasmFilterDefinition final : public proxy::HttpFilterDefinition {
+ public:
+  WasmFilterDefinition(std::shared_ptr<const pw::PluginSpec> spec,
+                       std::shared_ptr<const pw::PluginModule> module, ::weir::wasm::Engine& engine,
+                       stats::StatsStore& stats)
+      : spec_(std::move(spec)), module_(std::move(module)), engine_(engine), stats_(stats) {}
+
+  Result<std::unique_ptr<proxy::HttpFilterFactory>> create_worker_factory(
+      proxy::WorkerContext& worker) override {
+    auto rt = pw::WorkerRuntime::for_current_thread(engine_, worker.stats);
+    if (!rt.ok()) return Error{rt.error()};
+    auto plugin = pw::WorkerPlugin::create(spec_, module_, rt.value());
+    if (!plugin.ok()) return Error{"starting the plugin on worker " + std::to_string(worker.worker_index) +
+                                   " failed: " + plugin.error()};
+    return std::unique_ptr<proxy::HttpFilterFactory>(
+        std::make_unique<WasmFilterFactory>(std::move(plugin.value())));
+  }
+
+ private:
+  std::shared_ptr<const pw::PluginSpec> spec_;
+  std::shared_ptr<const pw::PluginModule> module_;
+  ::weir::wasm::Engine& engine_;
+  stats::StatsStore& stats_;
+};
+
+Result<std::string> read_code(const config::WasmPluginConfig& c) {
+  if (c.code_filename.empty()) {
+    if (c.code_inline.empty()) return Error{"no code: vm_config.code.local needs a filename or inline bytes"};
+    return c.code_inline;
+  }
+  std::ifstream in(c.code_filename, std::ios::binary);
+  if (!in) return Error{"cannot read the code file '" + c.code_filename + "': " + std::strerror(errno)};
+  std::ostringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
+}
+
+}  // namespace
+
+Result<std::shared_ptr<proxy::HttpFilterDefinition>> create_wasm_filter_definition(
+    const config::WasmPluginConfig& config, ::weir::wasm::Engine& engine, stats::StatsStore& stats) {
+  auto code = read_code(config);
+  if (!code.ok()) return Error{code.error()};
+  std::string source = config.code_filename.empty() ? std::string("inline code") : config.code_filename;
+  auto compiled = pw::compile_shared(engine, code.value());
+  if (!compiled.ok()) return Error{"compiling " + source + " failed: " + compiled.error()};
+  auto module = pw::PluginModule::create(compiled.value(), config.name);
+  if (!module.ok()) return Error{source + ": " + module.error()};
+  auto spec = pw::PluginSpec::from_config(config);
+
+  // Trial start on the main thread, as Envoy does with its base VM: a bad plugin fails
+  // start-up here, with the step that failed.
+  {
+    auto rt = pw::WorkerRuntime::for_current_thread(engine, stats);
+    if (!rt.ok()) return Error{rt.error()};
+    auto vm = pw::Vm::create(rt.value(), module.value(), spec);
+    if (!vm.ok()) return Error{"start-up failed: " + vm.error()};
+    auto root = vm.value()->start_plugin(spec);
+    if (!root.ok()) return Error{"start-up failed: " + root.error()};
+  }
+  spdlog::info("wasm plugin '{}' (root_id '{}', vm_id '{}'): {} loaded, Proxy-Wasm ABI {}{}", config.name,
+               config.root_id, config.vm_id, source, pw::abi_version_name(module.value()->abi()),
+               module.value()->stubbed_imports().empty()
+                   ? std::string()
+                   : ", " + std::to_string(module.value()->stubbed_imports().size()) + " import(s) stubbed");
+  return std::shared_ptr<proxy::HttpFilterDefinition>(
+      std::make_shared<WasmFilterDefinition>(spec, module.value(), engine, stats));
+}
+
+}  // namespace weir::extensions::wasm

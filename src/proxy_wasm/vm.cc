@@ -1,0 +1,469 @@
+#include "proxy_wasm/vm.h"
+
+#include <spdlog/spdlog.h>
+
+#include <cstring>
+#include <thread>
+
+#include "stats/stats_store.h"
+
+namespace weir::proxy_wasm {
+
+namespace {
+
+constexpr std::array<std::string_view, static_cast<size_t>(Callback::Count)> kCallbackNames = {
+    "proxy_on_context_create",   "proxy_on_vm_start",           "proxy_on_configure",
+    "proxy_on_tick",             "proxy_on_done",               "proxy_on_log",
+    "proxy_on_delete",           "proxy_on_request_headers",    "proxy_on_request_body",
+    "proxy_on_request_trailers", "proxy_on_response_headers",   "proxy_on_response_body",
+    "proxy_on_response_trailers", "proxy_on_http_call_response", "proxy_on_queue_ready",
+    "proxy_on_foreign_function",
+};
+
+spdlog::level::level_enum to_spdlog(LogLevel l) {
+  switch (l) {
+    case LogLevel::Trace: return spdlog::level::trace;
+    case LogLevel::Debug: return spdlog::level::debug;
+    case LogLevel::Info: return spdlog::level::info;
+    case LogLevel::Warn: return spdlog::level::warn;
+    case LogLevel::Error: return spdlog::level::err;
+    case LogLevel::Critical: return spdlog::level::critical;
+  }
+  return spdlog::level::info;
+}
+
+}  // namespace
+
+std::string_view abi_version_name(AbiVersion v) {
+  switch (v) {
+    case AbiVersion::V0_1_0: return "0.1.0";
+    case AbiVersion::V0_2_0: return "0.2.0";
+    case AbiVersion::V0_2_1: return "0.2.1";
+  }
+  return "?";
+}
+
+// ---------------------------------------------------------------- PluginSpec
+
+std::shared_ptr<const PluginSpec> PluginSpec::from_config(const config::WasmPluginConfig& c) {
+  auto s = std::make_shared<PluginSpec>();
+  s->name = c.name;
+  s->root_id = c.root_id;
+  s->vm_id = c.vm_id;
+  s->vm_configuration = c.vm_configuration;
+  s->plugin_configuration = c.plugin_configuration;
+  for (const auto& [k, v] : c.environment) s->environment.push_back(k + "=" + v);
+  s->failure_policy = c.failure_policy;
+  return s;
+}
+
+// ---------------------------------------------------------------- contexts
+
+const PluginSpec& ContextBase::plugin() const { return root_->spec(); }
+
+void ContextBase::set_property(std::string_view path, std::string_view value) {
+  for (auto& [k, v] : properties_) {
+    if (k == path) {
+      v.assign(value);
+      return;
+    }
+  }
+  properties_.emplace_back(std::string(path), std::string(value));
+}
+
+const std::string* ContextBase::find_property(std::string_view path) const {
+  for (const auto& [k, v] : properties_) {
+    if (k == path) return &v;
+  }
+  return nullptr;
+}
+
+RootContext::RootContext(Vm* vm, uint32_t id, std::shared_ptr<const PluginSpec> plugin)
+    : ContextBase(vm, this, id), plugin_(std::move(plugin)) {}
+
+bool RootContext::on_tick() {
+  bool missing = false;
+  auto r = vm_->call(this, Callback::OnTick, {static_cast<int32_t>(id_)}, &missing);
+  return r.has_value() || missing;
+}
+
+StreamContext::StreamContext(std::shared_ptr<Vm> vm, RootContext* root, StreamHost* host)
+    : ContextBase(vm.get(), root, vm->next_context_id()), vm_owner_(std::move(vm)), host_(host) {
+  vm_->register_context(this);
+}
+
+StreamContext::~StreamContext() {
+  finish();
+}
+
+bool StreamContext::create() {
+  if (!vm_->alive()) return false;
+  bool missing = false;
+  auto r = vm_->call(this, Callback::OnContextCreate,
+                     {static_cast<int32_t>(id_), static_cast<int32_t>(root_->id())}, &missing);
+  if (!r && !missing) return false;
+  created_ = true;
+  return true;
+}
+
+Action StreamContext::headers_like(Callback cb, uint32_t n, bool eos, bool /*has_eos*/) {
+  if (!vm_->alive()) return Action::Failed;
+  local_reply_ = false;
+  bool missing = false;
+  auto r = vm_->call(this, cb, {static_cast<int32_t>(id_), static_cast<int32_t>(n), eos ? 1 : 0},
+                     &missing);
+  if (missing) return Action::Continue;
+  if (!r) return Action::Failed;
+  if (local_reply_) return Action::LocalReply;
+  uint32_t v = static_cast<uint32_t>(*r);
+  // 0 CONTINUE; 2 ends up as CONTINUE in Envoy; 1 PAUSE, 3, 4 and above stop all.
+  if (v == 0 || v == 2) return Action::Continue;
+  return Action::Pause;
+}
+
+Action StreamContext::body_like(Callback cb, uint32_t size, bool eos) {
+  if (!vm_->alive()) return Action::Failed;
+  local_reply_ = false;
+  bool missing = false;
+  auto r = vm_->call(this, cb, {static_cast<int32_t>(id_), static_cast<int32_t>(size), eos ? 1 : 0},
+                     &missing);
+  if (missing) return Action::Continue;
+  if (!r) return Action::Failed;
+  if (local_reply_) return Action::LocalReply;
+  uint32_t v = static_cast<uint32_t>(*r);
+  if (v == 0) return Action::Continue;
+  if (v == 1 || v == 2) return Action::Buffer;
+  return Action::StopNoBuffer;
+}
+
+Action StreamContext::trailers_like(Callback cb, uint32_t n) {
+  if (!vm_->alive()) return Action::Failed;
+  local_reply_ = false;
+  bool missing = false;
+  auto r = vm_->call(this, cb, {static_cast<int32_t>(id_), static_cast<int32_t>(n)}, &missing);
+  if (missing) return Action::Continue;
+  if (!r) return Action::Failed;
+  if (local_reply_) return Action::LocalReply;
+  return *r == 0 ? Action::Continue : Action::Pause;
+}
+
+Action StreamContext::on_request_headers(uint32_t n, bool eos) {
+  return headers_like(Callback::OnRequestHeaders, n, eos, true);
+}
+Action StreamContext::on_request_body(uint32_t size, bool eos) {
+  return body_like(Callback::OnRequestBody, size, eos);
+}
+Action StreamContext::on_request_trailers(uint32_t n) {
+  return trailers_like(Callback::OnRequestTrailers, n);
+}
+Action StreamContext::on_response_headers(uint32_t n, bool eos) {
+  return headers_like(Callback::OnResponseHeaders, n, eos, true);
+}
+Action StreamContext::on_response_body(uint32_t size, bool eos) {
+  return body_like(Callback::OnResponseBody, size, eos);
+}
+Action StreamContext::on_response_trailers(uint32_t n) {
+  return trailers_like(Callback::OnResponseTrailers, n);
+}
+
+void StreamContext::finish() {
+  if (finished_) return;
+  finished_ = true;
+  if (created_ && vm_->alive()) {
+    const int32_t id = static_cast<int32_t>(id_);
+    // A stream context's on_done answer is not waited for (as in Envoy).
+    (void)vm_->call(this, Callback::OnDone, {id});
+    if (vm_->alive()) {
+      in_log_ = true;
+      (void)vm_->call(this, Callback::OnLog, {id});
+      in_log_ = false;
+    }
+    if (vm_->alive()) (void)vm_->call(this, Callback::OnDelete, {id});
+  }
+  vm_->unregister_context(id_);
+  if (vm_->effective_context() == this) vm_->set_effective_context(nullptr);
+}
+
+// ---------------------------------------------------------------- Vm
+
+Vm::Vm(std::shared_ptr<WorkerRuntime> rt, std::shared_ptr<const PluginModule> module,
+       std::shared_ptr<const PluginSpec> first_plugin)
+    : rt_(std::move(rt)),
+      module_(std::move(module)),
+      first_plugin_(std::move(first_plugin)),
+      max_memory_bytes_(first_plugin_->max_memory_bytes) {}
+
+Vm::~Vm() {
+  // Make sure the watchdog is not about to interrupt this instance.
+  if (instance_) {
+    WatchSlot& slot = rt_->watch_slot();
+    wasm::Instance* mine = instance_.get();
+    slot.instance.compare_exchange_strong(mine, nullptr, std::memory_order_seq_cst);
+    while (slot.busy.load(std::memory_order_seq_cst)) std::this_thread::yield();
+  }
+  contexts_.clear();
+  roots_.clear();
+  instance_.reset();
+}
+
+Result<std::shared_ptr<Vm>> Vm::create(std::shared_ptr<WorkerRuntime> rt,
+                                       std::shared_ptr<const PluginModule> module,
+                                       std::shared_ptr<const PluginSpec> first_plugin) {
+  auto vm = std::make_shared<Vm>(rt, module, first_plugin);
+  auto inst = rt->runtime().instantiate(module->module(), module->bindings(), vm.get());
+  if (!inst.ok()) {
+    std::string why = vm->failure_.empty() ? inst.error() : vm->failure_;
+    return Error{"instantiating the module failed: " + why};
+  }
+  if (!vm->alive_) return Error{"instantiating the module failed: " + vm->failure_};
+  vm->instance_ = std::move(inst.value());
+  vm->host_instance_ = vm->instance_.get();
+  vm->resolve_exports();
+
+  auto run = [&](const char* name) -> Status {
+    wasm::ExportedFunction* f = vm->instance_->function(name);
+    if (!f) return Ok{};
+    std::array<wasm::Value, 4> args{};
+    size_t n = std::min<size_t>(f->type().params.size(), args.size());
+    for (size_t i = 0; i < n; ++i) {
+      args[i].type = f->type().params[i];
+      args[i].i64 = 0;
+    }
+    if (!vm->invoke(*f, std::span(args.data(), n), nullptr, name)) {
+      return Error{std::string(name) + " failed: " + vm->failure_};
+    }
+    return Ok{};
+  };
+  if (module->module().exports_function("_initialize")) {
+    if (auto s = run("_initialize"); !s) return Error{s.error()};
+    if (auto s = run("main"); !s) return Error{s.error()};
+  } else if (auto s = run("_start"); !s) {
+    return Error{s.error()};
+  }
+  return vm;
+}
+
+void Vm::resolve_exports() {
+  for (size_t i = 0; i < callbacks_.size(); ++i) {
+    callbacks_[i] = instance_->function(kCallbackNames[i]);
+  }
+  if (!allocator_resolved_) {
+    allocator_ = instance_->function("proxy_on_memory_allocate");
+    if (!allocator_) allocator_ = instance_->function("malloc");
+    allocator_resolved_ = true;
+  }
+}
+
+Result<RootContext*> Vm::start_plugin(std::shared_ptr<const PluginSpec> plugin) {
+  if (!alive_) return Error{"the VM is dead: " + failure_};
+  auto owned = std::make_unique<RootContext>(this, next_context_id(), plugin);
+  RootContext* root = owned.get();
+  roots_.push_back(std::move(owned));
+  register_context(root);
+  const int32_t id = static_cast<int32_t>(root->id());
+
+  bool missing = false;
+  if (!call(root, Callback::OnContextCreate, {id, 0}, &missing) && !missing) {
+    return Error{"proxy_on_context_create (root context) failed: " + failure_};
+  }
+  missing = false;
+  current_configuration = &plugin->vm_configuration;
+  auto r = call(root, Callback::OnVmStart, {id, static_cast<int32_t>(plugin->vm_configuration.size())},
+                &missing);
+  current_configuration = nullptr;
+  if (!missing) {
+    if (!r) return Error{"proxy_on_vm_start failed: " + failure_};
+    if (*r == 0) return Error{"proxy_on_vm_start returned false (the plugin rejected its VM configuration)"};
+  }
+  missing = false;
+  current_configuration = &plugin->plugin_configuration;
+  r = call(root, Callback::OnConfigure, {id, static_cast<int32_t>(plugin->plugin_configuration.size())},
+           &missing);
+  current_configuration = nullptr;
+  if (!missing) {
+    if (!r) return Error{"proxy_on_configure failed: " + failure_};
+    if (*r == 0) {
+      return Error{"proxy_on_configure returned false (the plugin rejected its configuration)"};
+    }
+  }
+  return root;
+}
+
+ContextBase* Vm::find_context(uint32_t id) const {
+  auto it = contexts_.find(id);
+  return it == contexts_.end() ? nullptr : it->second;
+}
+
+std::optional<int32_t> Vm::call(ContextBase* ctx, Callback cb, std::initializer_list<int32_t> args,
+                                bool* missing) {
+  wasm::ExportedFunction* f = callbacks_[static_cast<size_t>(cb)];
+  if (!f) {
+    if (missing) *missing = true;
+    return std::nullopt;
+  }
+  const wasm::FunctionType& type = f->type();
+  std::array<wasm::Value, 8> vals{};
+  size_t n = std::min(type.params.size(), vals.size());
+  auto it = args.begin();
+  for (size_t i = 0; i < n; ++i) {
+    int32_t v = it != args.end() ? *it++ : 0;
+    vals[i].type = type.params[i];
+    if (type.params[i] == wasm::ValType::I64) {
+      vals[i].i64 = static_cast<uint32_t>(v);
+    } else {
+      vals[i].i32 = v;
+    }
+  }
+  ContextBase* saved = effective_;
+  effective_ = ctx;
+  wasm::Value out;
+  bool ok = invoke(*f, std::span(vals.data(), n), &out, kCallbackNames[static_cast<size_t>(cb)].data());
+  effective_ = saved;
+  if (!ok) return std::nullopt;
+  if (type.results.empty()) return 0;
+  return type.results[0] == wasm::ValType::I64 ? static_cast<int32_t>(out.i64) : out.i32;
+}
+
+bool Vm::invoke(wasm::ExportedFunction& fn, std::span<const wasm::Value> args, wasm::Value* result,
+                const char* what) {
+  if (!alive_) return false;
+  wasm::Instance* inst = instance_ ? instance_.get() : host_instance_;
+  if (!inst) return false;
+  WatchSlot& slot = rt_->watch_slot();
+  const bool outer = depth_++ == 0;
+  uint64_t c = 0;
+  if (outer) {
+    const int64_t limit = first_plugin_->call_time_limit.count();
+    if (slot.limit_ms.load(std::memory_order_relaxed) != limit) {
+      slot.limit_ms.store(limit, std::memory_order_relaxed);
+    }
+    slot.instance.store(inst, std::memory_order_relaxed);
+    c = slot.calls.load(std::memory_order_relaxed);
+    slot.calls.store(c + 1, std::memory_order_release);
+  }
+  wasm::CallResult r = inst->call(fn, args);
+  if (outer) slot.calls.store(c + 2, std::memory_order_release);
+  --depth_;
+  host_instance_ = inst;
+  if (!r.ok) {
+    if (alive_) {
+      if (r.interrupted) {
+        fail(fmt::format("{}: interrupted after exceeding the per-call time limit of {} ms", what,
+                         first_plugin_->call_time_limit.count()));
+      } else {
+        fail(fmt::format("{}: {}", what, r.error));
+      }
+    }
+    return false;
+  }
+  if (!alive_) return false;  // died in a nested call
+  if (outer && inst->memory().size() > max_memory_bytes_) {
+    fail(fmt::format("{}: linear memory grew to {} bytes, past the limit of {} bytes", what,
+                     inst->memory().size(), max_memory_bytes_));
+    return false;
+  }
+  if (result) *result = r.value;
+  return true;
+}
+
+void Vm::fail(std::string_view why) {
+  if (!alive_) return;
+  alive_ = false;
+  failure_.assign(why);
+  const PluginSpec& p = effective_ ? effective_->plugin() : *first_plugin_;
+  spdlog::error("wasm plugin '{}' (root_id '{}', vm_id '{}'): VM failed, instance discarded: {}",
+                p.name, p.root_id, p.vm_id, why);
+}
+
+void Vm::plugin_log(LogLevel level, std::string_view msg) {
+  auto lvl = to_spdlog(level);
+  if (!spdlog::should_log(lvl)) return;
+  const PluginSpec& p = effective_ ? effective_->plugin() : *first_plugin_;
+  spdlog::log(lvl, "wasm log {} {}: {}", p.name, p.root_id, msg);
+}
+
+std::optional<std::string_view> Vm::slice(uint32_t ptr, uint32_t size) {
+  auto m = memory();
+  if (static_cast<uint64_t>(ptr) + size > m.size()) return std::nullopt;
+  return std::string_view(reinterpret_cast<const char*>(m.data()) + ptr, size);
+}
+
+bool Vm::write_bytes(uint32_t ptr, const void* data, size_t size) {
+  auto m = memory();
+  if (static_cast<uint64_t>(ptr) + size > m.size()) return false;
+  if (size) std::memcpy(m.data() + ptr, data, size);
+  return true;
+}
+
+bool Vm::write_u32(uint32_t ptr, uint32_t v) {
+  uint8_t b[4] = {static_cast<uint8_t>(v), static_cast<uint8_t>(v >> 8), static_cast<uint8_t>(v >> 16),
+                  static_cast<uint8_t>(v >> 24)};
+  return write_bytes(ptr, b, 4);
+}
+
+bool Vm::write_u64(uint32_t ptr, uint64_t v) {
+  uint8_t b[8];
+  for (int i = 0; i < 8; ++i) b[i] = static_cast<uint8_t>(v >> (8 * i));
+  return write_bytes(ptr, b, 8);
+}
+
+std::optional<uint32_t> Vm::allocate(uint32_t size) {
+  if (!allocator_resolved_ && host_instance_) {
+    // During instantiation (start section) the exports are not resolved yet.
+    allocator_ = host_instance_->function("proxy_on_memory_allocate");
+    if (!allocator_) allocator_ = host_instance_->function("malloc");
+    allocator_resolved_ = allocator_ != nullptr;
+  }
+  if (!allocator_) return std::nullopt;
+  wasm::Value arg = wasm::Value::from_i32(static_cast<int32_t>(size));
+  if (allocator_->type().params.size() == 1 && allocator_->type().params[0] == wasm::ValType::I64) {
+    arg = wasm::Value::from_i64(size);
+  }
+  wasm::Value out;
+  if (!invoke(*allocator_, std::span(&arg, 1), &out, "memory allocator")) return std::nullopt;
+  uint32_t p = static_cast<uint32_t>(out.type == wasm::ValType::I64 ? out.i64 : out.i32);
+  if (p == 0 && size > 0) return std::nullopt;
+  if (static_cast<uint64_t>(p) + size > memory().size()) return std::nullopt;
+  return p;
+}
+
+WasmResult Vm::copy_out(std::string_view data, uint32_t ptr_ptr, uint32_t size_ptr) {
+  uint32_t p = 0;
+  if (!data.empty()) {
+    if (data.size() > UINT32_MAX) return WasmResult::InternalFailure;
+    auto a = allocate(static_cast<uint32_t>(data.size()));
+    if (!a) return WasmResult::InvalidMemoryAccess;
+    p = *a;
+    if (!write_bytes(p, data.data(), data.size())) return WasmResult::InvalidMemoryAccess;
+  }
+  if (!write_u32(size_ptr, static_cast<uint32_t>(data.size()))) return WasmResult::InvalidMemoryAccess;
+  if (!write_u32(ptr_ptr, p)) return WasmResult::InvalidMemoryAccess;
+  return WasmResult::Ok;
+}
+
+WasmResult Vm::define_metric(MetricType type, std::string_view name, uint32_t* id) {
+  std::string key;
+  key.reserve(name.size() + 2);
+  key.push_back(static_cast<char>('0' + static_cast<int>(type)));
+  key.push_back(':');
+  key.append(name);
+  if (auto it = metric_ids_.find(key); it != metric_ids_.end()) {
+    *id = it->second;
+    return WasmResult::Ok;
+  }
+  stats::StatsStore& store = rt_->stats();
+  void* stat = nullptr;
+  switch (type) {
+    case MetricType::Counter: stat = &store.counter(name); break;
+    case MetricType::Gauge: stat = &store.gauge(name); break;
+    case MetricType::Histogram: stat = &store.histogram(name); break;
+    default: return WasmResult::BadArgument;
+  }
+  // Ids start at 1 (some SDKs take 0 for "not defined").
+  *id = static_cast<uint32_t>(metrics_.size() + 1);
+  metrics_.push_back(MetricSlot{type, stat});
+  metric_ids_.emplace(std::move(key), *id);
+  return WasmResult::Ok;
+}
+
+}  // namespace weir::proxy_wasm

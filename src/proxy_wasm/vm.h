@@ -1,0 +1,391 @@
+#pragma once
+// The Proxy-Wasm host layer: plugin descriptions, compiled modules with their ABI and
+// import bindings, per-thread runtimes, VMs (one Wasm instance each) and their root and
+// stream contexts.
+//
+// Threading: PluginSpec and PluginModule are immutable and shared by every thread. A
+// WorkerRuntime, its Vms and their contexts belong to the thread that created them.
+//
+// Host-call dispatch: each import is bound to a plain function (see host_functions.cc);
+// the instance's host_data is the Vm, and the Vm knows the effective context (set around
+// every callback, or by proxy_set_effective_context). No globals, no thread_locals.
+#include <array>
+#include <atomic>
+#include <chrono>
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+#include <vector>
+
+#include "common/result.h"
+#include "config/config.h"
+#include "proxy_wasm/stream_host.h"
+#include "proxy_wasm/types.h"
+#include "wasm/engine/engine.h"
+
+namespace weir::stats {
+class StatsStore;
+class Counter;
+class Gauge;
+class Histogram;
+}  // namespace weir::stats
+
+namespace weir::proxy_wasm {
+
+class Vm;
+class WorkerRuntime;
+class RootContext;
+class StreamContext;
+
+// One configured plugin, process-wide and immutable.
+struct PluginSpec {
+  std::string name;
+  std::string root_id;
+  std::string vm_id;
+  std::string vm_configuration;
+  std::string plugin_configuration;
+  std::vector<std::string> environment;  // "KEY=VALUE", for WASI environ_get
+  config::FailurePolicy failure_policy = config::FailurePolicy::FailClosed;
+  std::chrono::milliseconds call_time_limit = kDefaultCallTimeLimit;
+  uint64_t max_memory_bytes = kDefaultMaxMemoryBytes;
+
+  static std::shared_ptr<const PluginSpec> from_config(const config::WasmPluginConfig& c);
+};
+
+// A compiled module and what is derived from it once: the ABI version and the binding
+// of every function import (known host functions, or stubs for unknown ones).
+class PluginModule {
+ public:
+  // Detects the ABI version and binds the imports. Errors name the plugin.
+  static Result<std::shared_ptr<const PluginModule>> create(
+      std::shared_ptr<const wasm::CompiledModule> module, std::string_view plugin_name);
+
+  const wasm::CompiledModule& module() const { return *module_; }
+  AbiVersion abi() const { return abi_; }
+  const std::vector<wasm::HostBinding>& bindings() const { return bindings_; }
+  // Imports bound to a stub ("module.name (why)"), for `--mode validate` and the log.
+  const std::vector<std::string>& stubbed_imports() const { return stubbed_; }
+
+  // A stub slot: what an unknown import bound to it answers.
+  struct Stub {
+    std::string module;
+    std::string name;
+    int32_t answer = 0;
+    mutable std::atomic<bool> logged{false};
+  };
+  const Stub* stub(size_t slot) const { return slot < stubs_.size() ? stubs_[slot].get() : nullptr; }
+
+ private:
+  std::shared_ptr<const wasm::CompiledModule> module_;
+  AbiVersion abi_ = AbiVersion::V0_2_1;
+  std::vector<wasm::HostBinding> bindings_;
+  std::vector<std::unique_ptr<Stub>> stubs_;
+  std::vector<std::string> stubbed_;
+};
+
+// Watched by the process-wide watchdog thread: a call into Wasm running longer than the
+// limit gets Instance::request_interrupt(). The owning thread only does two plain atomic
+// stores per outermost call (no lock, no clock read).
+struct WatchSlot {
+  std::atomic<uint64_t> calls{0};  // odd while a call runs
+  std::atomic<wasm::Instance*> instance{nullptr};
+  std::atomic<int64_t> limit_ms{1000};
+  std::atomic<bool> busy{false};  // the watchdog is looking at `instance`
+  // Watchdog-private.
+  uint64_t last_seen = 0;
+  std::chrono::steady_clock::time_point since{};
+  bool fired = false;
+};
+
+// Sets the watchdog's sampling period (tests use a short one). Process-wide.
+void set_watchdog_tick(std::chrono::milliseconds tick);
+
+// Per thread (and engine): the wasm::Runtime, the watch slot and the VMs of this thread,
+// shared between plugins with the same vm_id and code.
+class WorkerRuntime : public std::enable_shared_from_this<WorkerRuntime> {
+ public:
+  // The calling thread's runtime for `engine`, created on first use. Kept alive by the
+  // returned pointers; destroyed (on this thread) when the last one goes.
+  static Result<std::shared_ptr<WorkerRuntime>> for_current_thread(wasm::Engine& engine,
+                                                                   stats::StatsStore& stats);
+  ~WorkerRuntime();
+
+  wasm::Runtime& runtime() { return *runtime_; }
+  wasm::Engine& engine() { return engine_; }
+  stats::StatsStore& stats() { return stats_; }
+  WatchSlot& watch_slot() { return *slot_; }
+
+  // A live VM of this thread for `key`, if any.
+  std::shared_ptr<Vm> find_vm(const std::string& key);
+  void register_vm(const std::string& key, const std::shared_ptr<Vm>& vm);
+
+  WorkerRuntime(wasm::Engine& engine, stats::StatsStore& stats, std::unique_ptr<wasm::Runtime> rt);
+
+ private:
+  wasm::Engine& engine_;
+  stats::StatsStore& stats_;
+  std::unique_ptr<wasm::Runtime> runtime_;
+  std::shared_ptr<WatchSlot> slot_;
+  std::unordered_map<std::string, std::weak_ptr<Vm>> vms_;
+};
+
+// Callbacks the host may call, resolved once per instance.
+enum class Callback : uint8_t {
+  OnContextCreate,
+  OnVmStart,
+  OnConfigure,
+  OnTick,
+  OnDone,
+  OnLog,
+  OnDelete,
+  OnRequestHeaders,
+  OnRequestBody,
+  OnRequestTrailers,
+  OnResponseHeaders,
+  OnResponseBody,
+  OnResponseTrailers,
+  OnHttpCallResponse,
+  OnQueueReady,
+  OnForeignFunction,
+  Count
+};
+
+class ContextBase {
+ public:
+  virtual ~ContextBase() = default;
+  uint32_t id() const { return id_; }
+  Vm& vm() const { return *vm_; }
+  // The root context (itself for a root context).
+  RootContext* root() const { return root_; }
+  bool is_root() const { return reinterpret_cast<const void*>(root_) == this; }
+  virtual StreamHost* stream_host() { return nullptr; }
+  virtual StreamContext* as_stream() { return nullptr; }
+  const PluginSpec& plugin() const;
+
+  // proxy_set_property values, readable back with proxy_get_property.
+  void set_property(std::string_view path, std::string_view value);
+  const std::string* find_property(std::string_view path) const;
+
+ protected:
+  ContextBase(Vm* vm, RootContext* root, uint32_t id) : vm_(vm), root_(root), id_(id) {}
+  Vm* vm_;
+  RootContext* root_;
+  uint32_t id_;
+  std::vector<std::pair<std::string, std::string>> properties_;
+};
+
+class RootContext : public ContextBase {
+ public:
+  RootContext(Vm* vm, uint32_t id, std::shared_ptr<const PluginSpec> plugin);
+  const PluginSpec& spec() const { return *plugin_; }
+  const std::shared_ptr<const PluginSpec>& spec_ptr() const { return plugin_; }
+  uint32_t tick_period_ms() const { return tick_period_ms_; }
+  void set_tick_period_ms(uint32_t ms) { tick_period_ms_ = ms; }
+  // Calls proxy_on_tick (for the worker's timer; ticks are not wired yet).
+  bool on_tick();
+  bool done_pending = false;
+
+ private:
+  std::shared_ptr<const PluginSpec> plugin_;
+  uint32_t tick_period_ms_ = 0;
+};
+
+// One HTTP stream's context in one VM. Construct, then create(); the callbacks return the
+// interpreted Action. finish() (on_done, on_log, on_delete) runs exactly once, also from
+// the destructor if the owner did not call it.
+class StreamContext : public ContextBase {
+ public:
+  StreamContext(std::shared_ptr<Vm> vm, RootContext* root, StreamHost* host);
+  ~StreamContext() override;
+  StreamContext(const StreamContext&) = delete;
+  StreamContext& operator=(const StreamContext&) = delete;
+
+  // proxy_on_context_create(id, root). False if the VM died.
+  bool create();
+  Action on_request_headers(uint32_t headers, bool end_stream);
+  Action on_request_body(uint32_t body_size, bool end_stream);
+  Action on_request_trailers(uint32_t trailers);
+  Action on_response_headers(uint32_t headers, bool end_stream);
+  Action on_response_body(uint32_t body_size, bool end_stream);
+  Action on_response_trailers(uint32_t trailers);
+  // proxy_on_done, proxy_on_log, proxy_on_delete — once (skipped if never created or the
+  // VM is dead).
+  void finish();
+
+  StreamHost* stream_host() override { return host_; }
+  StreamContext* as_stream() override { return this; }
+  bool created() const { return created_; }
+  bool in_log_phase() const { return in_log_; }
+  // Set by proxy_send_local_response during a callback.
+  void mark_local_reply() { local_reply_ = true; }
+  const std::shared_ptr<Vm>& vm_ptr() const { return vm_owner_; }
+
+ private:
+  Action headers_like(Callback cb, uint32_t n, bool eos, bool has_eos);
+  Action body_like(Callback cb, uint32_t size, bool eos);
+  Action trailers_like(Callback cb, uint32_t n);
+
+  std::shared_ptr<Vm> vm_owner_;
+  StreamHost* host_;
+  bool created_ = false;
+  bool finished_ = false;
+  bool in_log_ = false;
+  bool local_reply_ = false;
+};
+
+struct MetricSlot {
+  MetricType type;
+  void* stat;  // stats::Counter / Gauge / Histogram
+};
+
+// One Wasm instance of a module on one thread, with its contexts.
+class Vm {
+ public:
+  // Instantiates the module (running its start section) and its start-up functions
+  // (_initialize then main, or _start). `key` identifies it in the worker registry.
+  static Result<std::shared_ptr<Vm>> create(std::shared_ptr<WorkerRuntime> rt,
+                                            std::shared_ptr<const PluginModule> module,
+                                            std::shared_ptr<const PluginSpec> first_plugin);
+  ~Vm();
+  Vm(const Vm&) = delete;
+  Vm& operator=(const Vm&) = delete;
+
+  // Creates the plugin's root context: proxy_on_context_create(root, 0),
+  // proxy_on_vm_start, proxy_on_configure. Errors name the failing step.
+  Result<RootContext*> start_plugin(std::shared_ptr<const PluginSpec> plugin);
+
+  bool alive() const { return alive_; }
+  const std::string& failure() const { return failure_; }
+  AbiVersion abi() const { return module_->abi(); }
+  const PluginModule& plugin_module() const { return *module_; }
+  const PluginSpec& first_plugin() const { return *first_plugin_; }
+  WorkerRuntime& runtime() { return *rt_; }
+  wasm::Instance* instance() { return instance_.get(); }
+  bool exports(Callback cb) const { return callbacks_[static_cast<size_t>(cb)] != nullptr; }
+
+  // Calls a callback with `ctx` as the effective context. nullopt if the callback is not
+  // exported (and *missing = true) or the call failed (the VM is then dead).
+  std::optional<int32_t> call(ContextBase* ctx, Callback cb, std::initializer_list<int32_t> args,
+                              bool* missing = nullptr);
+
+  // Marks the VM dead (trap, proc_exit, timeout, memory) and logs why, once.
+  void fail(std::string_view why);
+
+  // ---- for host functions ----
+  ContextBase* effective_context() const { return effective_; }
+  void set_effective_context(ContextBase* c) { effective_ = c; }
+  ContextBase* find_context(uint32_t id) const;
+  // The instance making the current host call (also during instantiation).
+  void enter_host_call(wasm::Instance& inst) { host_instance_ = &inst; }
+  std::span<uint8_t> memory() { return host_instance_ ? host_instance_->memory() : std::span<uint8_t>{}; }
+  // Bounds-checked access to the current memory. Views are valid until the next call
+  // into Wasm.
+  std::optional<std::string_view> slice(uint32_t ptr, uint32_t size);
+  bool write_u32(uint32_t ptr, uint32_t v);
+  bool write_u64(uint32_t ptr, uint64_t v);
+  bool write_bytes(uint32_t ptr, const void* data, size_t size);
+  // Calls the plugin's allocator. nullopt if it failed (returned 0, out of range, or the
+  // call trapped: then alive() is false).
+  std::optional<uint32_t> allocate(uint32_t size);
+  // Allocates, copies `data` (host memory) in and writes the pointer and size to the
+  // out-pointers (size 0: pointer 0, no allocation).
+  WasmResult copy_out(std::string_view data, uint32_t ptr_ptr, uint32_t size_ptr);
+
+  // The configuration a 0.1.0 proxy_get_configuration returns now.
+  const std::string* current_configuration = nullptr;
+
+  // Metrics (ids are indexes; resolved to stats pointers here, so the request path
+  // takes no lock).
+  WasmResult define_metric(MetricType type, std::string_view name, uint32_t* id);
+  MetricSlot* metric(uint32_t id) {
+    return id >= 1 && id <= metrics_.size() ? &metrics_[id - 1] : nullptr;
+  }
+
+  // WASI stdout/stderr line buffers.
+  std::string stdout_line;
+  std::string stderr_line;
+
+  // Logs a plugin message as "wasm log <plugin> <root_id>: msg".
+  void plugin_log(LogLevel level, std::string_view msg);
+
+  // A reusable string for host functions (no allocation per call once warm).
+  std::string& scratch() { return scratch_; }
+
+  uint32_t next_context_id() { return next_context_id_++; }
+  void register_context(ContextBase* c) { contexts_.emplace(c->id(), c); }
+  void unregister_context(uint32_t id) { contexts_.erase(id); }
+
+  Vm(std::shared_ptr<WorkerRuntime> rt, std::shared_ptr<const PluginModule> module,
+     std::shared_ptr<const PluginSpec> first_plugin);
+
+ private:
+  bool invoke(wasm::ExportedFunction& fn, std::span<const wasm::Value> args, wasm::Value* result,
+              const char* what);
+  void resolve_exports();
+
+  std::shared_ptr<WorkerRuntime> rt_;
+  std::shared_ptr<const PluginModule> module_;
+  std::shared_ptr<const PluginSpec> first_plugin_;
+  std::unique_ptr<wasm::Instance> instance_;
+  wasm::Instance* host_instance_ = nullptr;
+  std::array<wasm::ExportedFunction*, static_cast<size_t>(Callback::Count)> callbacks_{};
+  wasm::ExportedFunction* allocator_ = nullptr;
+  bool allocator_resolved_ = false;
+  bool alive_ = true;
+  std::string failure_;
+  int depth_ = 0;
+  ContextBase* effective_ = nullptr;
+  uint32_t next_context_id_ = 1;
+  std::unordered_map<uint32_t, ContextBase*> contexts_;
+  std::vector<std::unique_ptr<RootContext>> roots_;
+  std::vector<MetricSlot> metrics_;
+  std::unordered_map<std::string, uint32_t> metric_ids_;
+  uint64_t max_memory_bytes_;
+  std::string scratch_;
+};
+
+// Per plugin per worker: the VM and root context streams use, and the failure policy.
+class WorkerPlugin {
+ public:
+  // Gets (or creates) this thread's VM for the plugin's vm_id and starts the plugin in it.
+  static Result<std::shared_ptr<WorkerPlugin>> create(std::shared_ptr<const PluginSpec> spec,
+                                                      std::shared_ptr<const PluginModule> module,
+                                                      std::shared_ptr<WorkerRuntime> rt);
+
+  enum class Decision { Use, FailClosed, Skip };
+  // For a new stream: Use (vm/root set), or what the failure policy says when the VM is
+  // dead (FAIL_RELOAD tries a new instance, with backoff; FailClosed meanwhile).
+  Decision acquire(std::shared_ptr<Vm>& vm, RootContext*& root);
+  const PluginSpec& spec() const { return *spec_; }
+  const std::shared_ptr<Vm>& vm() const { return vm_; }
+  // Policy for a stream whose callback just failed.
+  config::FailurePolicy failure_policy() const { return spec_->failure_policy; }
+
+  WorkerPlugin(std::shared_ptr<const PluginSpec> spec, std::shared_ptr<const PluginModule> module,
+               std::shared_ptr<WorkerRuntime> rt);
+
+ private:
+  Status start();
+  std::string vm_key() const;
+
+  std::shared_ptr<const PluginSpec> spec_;
+  std::shared_ptr<const PluginModule> module_;
+  std::shared_ptr<WorkerRuntime> rt_;
+  std::shared_ptr<Vm> vm_;
+  RootContext* root_ = nullptr;
+  std::chrono::steady_clock::time_point next_reload_{};
+  std::chrono::steady_clock::time_point last_reload_{};
+  std::chrono::milliseconds backoff_ = kReloadBackoffInitial;
+};
+
+// Reads the ABI version a module declares.
+Result<AbiVersion> detect_abi_version(const wasm::CompiledModule& module);
+
+// Compiles `bytes`, sharing the compiled module between plugins with identical code.
+Result<std::shared_ptr<const wasm::CompiledModule>> compile_shared(wasm::Engine& engine,
+                                                                  std::string_view bytes);
+
+}  // namespace weir::proxy_wasm
