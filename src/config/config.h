@@ -6,6 +6,7 @@
 #include <map>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "common/result.h"
@@ -15,10 +16,12 @@ namespace weir::config {
 // Where a value came from, for error messages after loading ("file:line:column").
 struct SourceLocation {
   std::string file;
-  int line = 0;    // 1-based
-  int column = 0;  // 1-based
-  std::string yaml_path;  // e.g. static_resources.listeners[0].name
+  int line = 0;                   // 1-based
+  int column = 0;                 // 1-based
+  std::string yaml_path;          // e.g. static_resources.listeners[0].name
   std::string to_string() const;  // "file:line:column (yaml_path)"
+  // "file:line:column: message (at yaml_path)", the form every config error takes.
+  std::string format_message(std::string_view message) const;
 };
 
 struct SocketAddress {
@@ -32,14 +35,15 @@ struct WasmPluginConfig {
   std::string name;
   std::string root_id;
   std::string vm_id;
-  std::string runtime;              // accepted whatever it names; weir runs its own engine
-  std::string code_filename;        // code.local.filename (resolved relative to cwd)
-  std::string code_inline;          // code.local.inline_bytes / inline_string, if no filename
-  std::string plugin_configuration; // passed raw (StringValue/BytesValue) or as JSON (Struct)
+  std::string runtime;               // accepted whatever it names; weir runs its own engine
+  std::string code_filename;         // code.local.filename (resolved relative to cwd)
+  std::string code_inline;           // code.local.inline_bytes / inline_string, if no filename
+  std::string plugin_configuration;  // passed raw (StringValue/BytesValue) or as JSON (Struct)
   std::string vm_configuration;
   std::map<std::string, std::string> environment;  // vm_config.environment_variables
   FailurePolicy failure_policy = FailurePolicy::FailClosed;
-  SourceLocation location;          // of the filter's typed_config
+  bool singleton = false;   // bootstrap WasmService only: one VM on the main thread
+  SourceLocation location;  // of the filter's typed_config
 };
 
 struct HttpFilterConfig {
@@ -52,7 +56,7 @@ struct HttpFilterConfig {
 
 struct HeaderMatcher {
   std::string name;
-  std::optional<std::string> exact_match;   // string_match.exact or exact_match
+  std::optional<std::string> exact_match;  // string_match.exact or exact_match
   std::optional<std::string> prefix_match;
   std::optional<bool> present_match;
   bool invert_match = false;
@@ -81,6 +85,7 @@ struct Route {
   RouteMatch match;
   std::optional<RouteAction> route;
   std::optional<DirectResponse> direct_response;
+  SourceLocation location;  // of the route entry
 };
 
 struct VirtualHost {
@@ -101,14 +106,19 @@ struct HttpConnectionManagerConfig {
   bool use_remote_address = false;
   bool generate_request_id = true;
   std::chrono::milliseconds stream_idle_timeout{300000};
-  std::chrono::milliseconds request_timeout{0};            // 0: none
-  std::chrono::milliseconds idle_timeout{3600000};         // common_http_protocol_options
-  uint32_t per_stream_buffer_limit_bytes = 1024 * 1024;    // body buffering for plugins
+  std::chrono::milliseconds request_timeout{0};          // 0: none
+  std::chrono::milliseconds request_headers_timeout{0};  // 0: none
+  std::chrono::milliseconds idle_timeout{3600000};       // common_http_protocol_options
+  uint32_t per_stream_buffer_limit_bytes = 1024 * 1024;  // body buffering for plugins
 };
+
+// Envoy's core.v3.TrafficDirection; plugins read it as the listener_direction property.
+enum class TrafficDirection { Unspecified, Inbound, Outbound };
 
 struct ListenerConfig {
   std::string name;
   SocketAddress address;
+  TrafficDirection traffic_direction = TrafficDirection::Unspecified;
   HttpConnectionManagerConfig http;
   SourceLocation location;
 };
@@ -141,6 +151,9 @@ struct BootstrapConfig {
 
 struct LoadOptions {
   bool allow_unknown_fields = false;  // --allow-unknown-static-fields
+  // code.local.filename must name an existing file. Off only for checking a config away
+  // from the machine it runs on (tests of the seed, whose /stat_filter.wasm lives in images).
+  bool check_code_files = true;
 };
 
 struct LoadOutcome {

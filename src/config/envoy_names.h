@@ -1,0 +1,70 @@
+#pragma once
+// Names from Envoy's v3 API that the loader matches against: message types (for "@type"
+// and for the unknown/unimplemented field tables) and extension names.
+#include <string_view>
+
+namespace weir::config::envoy_names {
+
+// Message types, as they appear after "type.googleapis.com/" in "@type".
+inline constexpr std::string_view kBootstrap = "envoy.config.bootstrap.v3.Bootstrap";
+inline constexpr std::string_view kStaticResources =
+    "envoy.config.bootstrap.v3.Bootstrap.StaticResources";
+inline constexpr std::string_view kAdmin = "envoy.config.bootstrap.v3.Admin";
+inline constexpr std::string_view kTypedExtensionConfig =
+    "envoy.config.core.v3.TypedExtensionConfig";
+inline constexpr std::string_view kAddress = "envoy.config.core.v3.Address";
+inline constexpr std::string_view kSocketAddress = "envoy.config.core.v3.SocketAddress";
+inline constexpr std::string_view kDataSource = "envoy.config.core.v3.DataSource";
+inline constexpr std::string_view kAsyncDataSource = "envoy.config.core.v3.AsyncDataSource";
+inline constexpr std::string_view kHttpProtocolOptions = "envoy.config.core.v3.HttpProtocolOptions";
+inline constexpr std::string_view kHttp2ProtocolOptions =
+    "envoy.config.core.v3.Http2ProtocolOptions";
+inline constexpr std::string_view kListener = "envoy.config.listener.v3.Listener";
+inline constexpr std::string_view kFilterChain = "envoy.config.listener.v3.FilterChain";
+inline constexpr std::string_view kNetworkFilter = "envoy.config.listener.v3.Filter";
+inline constexpr std::string_view kHttpConnectionManager =
+    "envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager";
+inline constexpr std::string_view kHttpFilter =
+    "envoy.extensions.filters.network.http_connection_manager.v3.HttpFilter";
+inline constexpr std::string_view kRouteConfiguration = "envoy.config.route.v3.RouteConfiguration";
+inline constexpr std::string_view kVirtualHost = "envoy.config.route.v3.VirtualHost";
+inline constexpr std::string_view kRoute = "envoy.config.route.v3.Route";
+inline constexpr std::string_view kRouteMatch = "envoy.config.route.v3.RouteMatch";
+inline constexpr std::string_view kRegexMatcher = "envoy.type.matcher.v3.RegexMatcher";
+inline constexpr std::string_view kHeaderMatcher = "envoy.config.route.v3.HeaderMatcher";
+inline constexpr std::string_view kStringMatcher = "envoy.type.matcher.v3.StringMatcher";
+inline constexpr std::string_view kRouteAction = "envoy.config.route.v3.RouteAction";
+inline constexpr std::string_view kDirectResponseAction =
+    "envoy.config.route.v3.DirectResponseAction";
+inline constexpr std::string_view kCluster = "envoy.config.cluster.v3.Cluster";
+inline constexpr std::string_view kClusterLoadAssignment =
+    "envoy.config.endpoint.v3.ClusterLoadAssignment";
+inline constexpr std::string_view kLocalityLbEndpoints =
+    "envoy.config.endpoint.v3.LocalityLbEndpoints";
+inline constexpr std::string_view kLbEndpoint = "envoy.config.endpoint.v3.LbEndpoint";
+inline constexpr std::string_view kEndpoint = "envoy.config.endpoint.v3.Endpoint";
+inline constexpr std::string_view kRouter = "envoy.extensions.filters.http.router.v3.Router";
+inline constexpr std::string_view kWasmFilter = "envoy.extensions.filters.http.wasm.v3.Wasm";
+inline constexpr std::string_view kWasmService = "envoy.extensions.wasm.v3.WasmService";
+inline constexpr std::string_view kPluginConfig = "envoy.extensions.wasm.v3.PluginConfig";
+inline constexpr std::string_view kVmConfig = "envoy.extensions.wasm.v3.VmConfig";
+inline constexpr std::string_view kEnvironmentVariables =
+    "envoy.extensions.wasm.v3.EnvironmentVariables";
+inline constexpr std::string_view kUdpaTypedStruct = "udpa.type.v1.TypedStruct";
+inline constexpr std::string_view kXdsTypedStruct = "xds.type.v3.TypedStruct";
+inline constexpr std::string_view kStringValue = "google.protobuf.StringValue";
+inline constexpr std::string_view kBytesValue = "google.protobuf.BytesValue";
+inline constexpr std::string_view kStruct = "google.protobuf.Struct";
+inline constexpr std::string_view kDuration = "google.protobuf.Duration";
+
+// Extension names ("name:" of filters and bootstrap extensions). Envoy also picks the
+// extension from the typed_config type, so a filter may carry any name.
+inline constexpr std::string_view kHttpConnectionManagerName =
+    "envoy.filters.network.http_connection_manager";
+inline constexpr std::string_view kHttpConnectionManagerOldName = "envoy.http_connection_manager";
+inline constexpr std::string_view kRouterName = "envoy.filters.http.router";
+inline constexpr std::string_view kRouterOldName = "envoy.router";
+inline constexpr std::string_view kWasmFilterName = "envoy.filters.http.wasm";
+inline constexpr std::string_view kWasmServiceName = "envoy.bootstrap.wasm";
+
+}  // namespace weir::config::envoy_names

@@ -1,0 +1,134 @@
+// envoy.config.listener.v3.Listener with its one filter chain: an HttpConnectionManager.
+#include "config/envoy_names.h"
+#include "config/loaders.h"
+#include "config/typed_config.h"
+
+namespace weir::config {
+namespace {
+
+namespace names = envoy_names;
+
+HttpConnectionManagerConfig load_http_connection_manager(const ConfigNode& manager) {
+  manager.expect_fields(
+      names::kHttpConnectionManager,
+      {"stat_prefix", "codec_type", "route_config", "http_filters", "use_remote_address",
+       "generate_request_id", "stream_idle_timeout", "request_timeout", "request_headers_timeout",
+       "common_http_protocol_options"});
+  HttpConnectionManagerConfig result;
+  result.stat_prefix = manager.required("stat_prefix").as_nonempty_string();
+
+  const ConfigNode codec_type = manager.field("codec_type");
+  if (codec_type.present()) {
+    enum class Codec { Auto, Http1, Http2, Http3 };
+    const Codec codec = codec_type.as_enum<Codec>({{"AUTO", Codec::Auto},
+                                                   {"HTTP1", Codec::Http1},
+                                                   {"HTTP2", Codec::Http2},
+                                                   {"HTTP3", Codec::Http3}});
+    if (codec == Codec::Http2 || codec == Codec::Http3) {
+      codec_type.warn("weir serves HTTP/1.1 only: codec_type " + codec_type.as_string() +
+                      " is ignored");
+    }
+  }
+
+  if (!manager.has("route_config")) {
+    manager.fail(
+        "missing required field \"route_config\" (weir implements neither rds nor "
+        "scoped_routes)");
+  }
+  result.route_config = load_route_configuration(manager.field("route_config"));
+  result.http_filters = load_http_filters(manager.field("http_filters"));
+
+  if (manager.has("use_remote_address")) {
+    result.use_remote_address = manager.field("use_remote_address").as_bool();
+  }
+  if (manager.has("generate_request_id")) {
+    result.generate_request_id = manager.field("generate_request_id").as_bool();
+  }
+  if (manager.has("stream_idle_timeout")) {
+    result.stream_idle_timeout = manager.field("stream_idle_timeout").as_duration();
+  }
+  if (manager.has("request_timeout")) {
+    result.request_timeout = manager.field("request_timeout").as_duration();
+  }
+  if (manager.has("request_headers_timeout")) {
+    result.request_headers_timeout = manager.field("request_headers_timeout").as_duration();
+  }
+  const ConfigNode protocol_options = manager.field("common_http_protocol_options");
+  protocol_options.expect_fields(names::kHttpProtocolOptions, {"idle_timeout"});
+  if (protocol_options.has("idle_timeout")) {
+    result.idle_timeout = protocol_options.field("idle_timeout").as_duration();
+  }
+  return result;
+}
+
+bool is_http_connection_manager(const ConfigNode& filter) {
+  const std::string type = typed_config_type(filter.field("typed_config"));
+  if (!type.empty()) return type == names::kHttpConnectionManager;
+  const std::string name = filter.required("name").as_string();
+  return name == names::kHttpConnectionManagerName || name == names::kHttpConnectionManagerOldName;
+}
+
+HttpConnectionManagerConfig load_filter_chain(const ConfigNode& filter_chain) {
+  filter_chain.expect_fields(names::kFilterChain, {"filters"});
+  const std::vector<ConfigNode> filters = filter_chain.required("filters").items();
+  for (const ConfigNode& filter : filters) {
+    filter.expect_fields(names::kNetworkFilter, {"name", "typed_config"});
+    if (!is_http_connection_manager(filter)) {
+      const std::string type = typed_config_type(filter.field("typed_config"));
+      filter.fail("unsupported network filter \"" + filter.required("name").as_string() + "\"" +
+                  (type.empty() ? "" : " of type " + type) +
+                  ": weir runs only envoy.filters.network.http_connection_manager");
+    }
+  }
+  if (filters.size() != 1) {
+    filter_chain.fail(
+        "a filter chain must hold exactly one network filter, the "
+        "http_connection_manager");
+  }
+  const ConfigNode typed_config = filters[0].required("typed_config");
+  return load_http_connection_manager(
+      typed_config_body(typed_config, names::kHttpConnectionManager));
+}
+
+}  // namespace
+
+ListenerConfig load_listener(const ConfigNode& listener) {
+  listener.expect_fields(names::kListener,
+                         {"name", "address", "filter_chains", "traffic_direction"});
+  ListenerConfig result;
+  result.location = listener.location();
+
+  const ConfigNode address = listener.required("address");
+  result.address = load_address(address);
+  // Envoy binds listeners to numeric addresses only; it never resolves a host name here.
+  if (!is_ip_literal(result.address.address)) {
+    address_host_node(address).fail("a listener address must be a numeric IP address, got \"" +
+                                    result.address.address + "\"");
+  }
+  // The name is optional in Envoy (it makes one up); weir names it after the address.
+  result.name = listener.has("name")
+                    ? listener.field("name").as_nonempty_string()
+                    : result.address.address + ":" + std::to_string(result.address.port);
+
+  if (listener.has("traffic_direction")) {
+    result.traffic_direction = listener.field("traffic_direction")
+                                   .as_enum<TrafficDirection>({
+                                       {"UNSPECIFIED", TrafficDirection::Unspecified},
+                                       {"INBOUND", TrafficDirection::Inbound},
+                                       {"OUTBOUND", TrafficDirection::Outbound},
+                                   });
+  }
+
+  const ConfigNode filter_chains = listener.required("filter_chains");
+  const std::vector<ConfigNode> chains = filter_chains.items();
+  if (chains.empty()) filter_chains.fail("a listener needs a filter chain");
+  if (chains.size() > 1) {
+    chains[1].fail(
+        "weir serves one filter chain per listener (filter_chain_match is not "
+        "implemented)");
+  }
+  result.http = load_filter_chain(chains[0]);
+  return result;
+}
+
+}  // namespace weir::config

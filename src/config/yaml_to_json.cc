@@ -1,0 +1,125 @@
+#include "config/yaml_to_json.h"
+
+#include <charconv>
+#include <cmath>
+#include <cstdint>
+#include <cstdio>
+
+namespace weir::config {
+namespace {
+
+// Integers a double (JSON's number, protobuf's Struct number_value) holds exactly.
+constexpr int64_t kMaxExactInteger = int64_t{1} << 53;
+
+bool is_quoted_or_tagged_string(const YAML::Node& node) {
+  // yaml-cpp tags plain scalars "?" and quoted ones "!".
+  return node.Tag() == "!" || node.Tag() == "tag:yaml.org,2002:str";
+}
+
+std::string scalar_to_json(const YAML::Node& node) {
+  if (is_quoted_or_tagged_string(node)) return json_quote(node.Scalar());
+
+  bool boolean = false;
+  if (YAML::convert<bool>::decode(node, boolean)) return boolean ? "true" : "false";
+
+  int64_t integer = 0;
+  if (YAML::convert<int64_t>::decode(node, integer)) {
+    std::string digits = std::to_string(integer);
+    if (integer > kMaxExactInteger || integer < -kMaxExactInteger) return json_quote(digits);
+    return digits;
+  }
+
+  double number = 0;
+  if (YAML::convert<double>::decode(node, number)) {
+    if (!std::isfinite(number)) return json_quote(node.Scalar());
+    char buffer[32];
+    const auto result = std::to_chars(buffer, buffer + sizeof(buffer), number);
+    return std::string(buffer, result.ptr);
+  }
+  return json_quote(node.Scalar());
+}
+
+void append_json(const YAML::Node& node, std::string& out) {
+  switch (node.Type()) {
+    case YAML::NodeType::Map: {
+      out += '{';
+      bool first = true;
+      for (const auto& entry : node) {
+        if (!first) out += ',';
+        first = false;
+        out += json_quote(entry.first.Scalar());
+        out += ':';
+        append_json(entry.second, out);
+      }
+      out += '}';
+      return;
+    }
+    case YAML::NodeType::Sequence: {
+      out += '[';
+      bool first = true;
+      for (const auto& element : node) {
+        if (!first) out += ',';
+        first = false;
+        append_json(element, out);
+      }
+      out += ']';
+      return;
+    }
+    case YAML::NodeType::Scalar:
+      out += scalar_to_json(node);
+      return;
+    case YAML::NodeType::Null:
+    case YAML::NodeType::Undefined:
+      out += "null";
+      return;
+  }
+}
+
+}  // namespace
+
+std::string json_quote(const std::string& text) {
+  std::string quoted = "\"";
+  for (char c : text) {
+    switch (c) {
+      case '"':
+        quoted += "\\\"";
+        break;
+      case '\\':
+        quoted += "\\\\";
+        break;
+      case '\n':
+        quoted += "\\n";
+        break;
+      case '\r':
+        quoted += "\\r";
+        break;
+      case '\t':
+        quoted += "\\t";
+        break;
+      case '\b':
+        quoted += "\\b";
+        break;
+      case '\f':
+        quoted += "\\f";
+        break;
+      default:
+        if (static_cast<unsigned char>(c) < 0x20) {
+          char escape[8];
+          std::snprintf(escape, sizeof(escape), "\\u%04x", static_cast<unsigned char>(c));
+          quoted += escape;
+        } else {
+          quoted += c;  // UTF-8 passes through unchanged
+        }
+    }
+  }
+  quoted += '"';
+  return quoted;
+}
+
+std::string yaml_to_json(const YAML::Node& node) {
+  std::string json;
+  append_json(node, json);
+  return json;
+}
+
+}  // namespace weir::config
