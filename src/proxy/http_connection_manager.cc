@@ -81,6 +81,7 @@ void HttpConnectionManager::on_headers(http::HeaderMap& headers, const http::Mes
                                        bool end_stream) {
   if (idle_timer_) setup_.loop.cancel_timer(idle_timer_);
   idle_timer_ = 0;
+  parser_.pause_after_message(true);
   StreamInfo info;
   info.stream_id = next_stream_id_++;
   info.connection_id = connection_.id();
@@ -101,9 +102,9 @@ void HttpConnectionManager::on_trailers(http::HeaderMap& trailers) {
 }
 
 void HttpConnectionManager::on_message_complete() {
-  // A stream that already finished (answered before its body ended) leaves the parser
-  // free to go on with the next request.
-  if (!stream_) parser_.resume();
+  // Hold the next pipelined request until this one is answered; a stream answered
+  // already (a local reply) leaves the parser free to go on.
+  parser_.pause_after_message(stream_ != nullptr);
 }
 
 void HttpConnectionManager::write_downstream(std::string_view data) {

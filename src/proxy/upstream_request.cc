@@ -32,6 +32,7 @@ void UpstreamRequest::connect(bool fresh) {
     return;
   }
   lease_ = std::move(*lease);
+  connected_ = false;
   lease_.connection->set_handler(this);
   if (lease_.connection->connecting()) {
     auto timeout = pool_.cluster().config.connect_timeout;
@@ -41,11 +42,13 @@ void UpstreamRequest::connect(bool fresh) {
       fail(UpstreamFailure::ConnectFailure, "connect timeout");
     });
   } else {
+    connected_ = true;
     callbacks_.on_upstream_connected(lease_.endpoint);
   }
 }
 
 void UpstreamRequest::on_connected() {
+  connected_ = true;
   if (connect_timer_) loop_.cancel_timer(connect_timer_);
   connect_timer_ = 0;
   callbacks_.on_upstream_connected(lease_.endpoint);
@@ -120,6 +123,7 @@ void UpstreamRequest::on_close(bool by_peer, std::string_view reason) {
     sent_copy_ = std::move(replay);
     return;
   }
+  if (!connected_) pool_.cluster().stats->upstream_cx_connect_fail.inc();
   if (response_started_ && !response_complete_) {
     parser_->feed_eof();  // completes a close-delimited response
     if (response_complete_ || done_) return;

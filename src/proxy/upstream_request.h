@@ -74,6 +74,7 @@ class UpstreamRequest : public net::Connection::Handler, public http::Http1Visit
   bool response_keep_alive_ = true;
   bool done_ = false;
   bool retried_ = false;
+  bool connected_ = false;
   bool copy_valid_ = true;
   std::string sent_copy_;  // what was written, to replay on a retry
 };

@@ -145,6 +145,9 @@ int32_t proxy_get_buffer_bytes(Vm& vm, const Value* a) {
   uint64_t max = u32(a[2]);  // 0xFFFFFFFF: all of it
   if (start > b.view.size()) return kBadArg;
   uint64_t len = std::min<uint64_t>(max, b.view.size() - start);
+  // Like Envoy, nothing is written for an empty answer: AssemblyScript's SDK passes a
+  // size where an out-pointer belongs, and a write there would clobber its memory.
+  if (len == 0) return kOk;
   return st(vm.copy_out(b.view.substr(start, len), u32(a[3]), u32(a[4])));
 }
 
@@ -169,7 +172,8 @@ int32_t proxy_set_buffer_bytes(Vm& vm, const Value* a) {
     // Envoy: drop the first `length` bytes and put `data` in front (length 0 prepends,
     // length >= size replaces everything).
     buf.replace(0, std::min<uint64_t>(length, buf.size()), data->data(), data->size());
-  } else if (start == buf.size()) {
+  } else if (start >= buf.size()) {
+    // At or past the end appends (the Go SDK appends with start 0x7FFFFFFF), as in Envoy.
     buf.append(data->data(), data->size());
   } else {
     return kBadArg;

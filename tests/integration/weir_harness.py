@@ -122,9 +122,9 @@ def wasm_filter(name, wasm_path, root_id=None, configuration=None, vm_id=None, e
     conf = ""
     if configuration is not None:
         conf = f"""
-                          configuration:
-                            "@type": type.googleapis.com/google.protobuf.StringValue
-                            value: {json.dumps(configuration)}"""
+                        configuration:
+                          "@type": type.googleapis.com/google.protobuf.StringValue
+                          value: {json.dumps(configuration)}"""
     return f"""
                   - name: envoy.filters.http.wasm
                     typed_config:
