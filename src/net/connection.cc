@@ -43,22 +43,26 @@ void Connection::on_events(uint32_t events) {
     if (handler_) handler_->on_connected();
     if (fd_ < 0) return;
   }
+  if (events & event::kClosed) hangup_seen_ = true;
   if (events & event::kWritable) flush();
   if (fd_ < 0) return;
   if (events & (event::kReadable | event::kClosed)) read_available();
 }
 
 void Connection::read_available() {
+  // One scratch buffer per thread: growing input_ by a whole chunk before each read would
+  // zero-fill 64 KiB per call.
+  thread_local char scratch[kReadChunk];
   while (fd_ >= 0 && reading_ && !peer_closed_ && input_.size() < kMaxBufferedInput) {
-    size_t old = input_.size();
-    input_.resize(old + kReadChunk);
-    ssize_t n = ::recv(fd_, input_.data() + old, kReadChunk, 0);
+    ssize_t n = ::recv(fd_, scratch, kReadChunk, 0);
     if (n > 0) {
-      input_.resize(old + static_cast<size_t>(n));
+      input_.append(scratch, static_cast<size_t>(n));
       bytes_read_ += static_cast<uint64_t>(n);
+      // Drained: skip the EAGAIN round trip (a later arrival raises a new edge), unless the
+      // peer hung up, which raises none.
+      if (static_cast<size_t>(n) < kReadChunk && !hangup_seen_) break;
       continue;
     }
-    input_.resize(old);
     if (n == 0) {
       peer_closed_ = true;
       break;

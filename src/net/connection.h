@@ -62,6 +62,7 @@ class Connection {
   bool closing_ = false;
   bool reading_ = true;
   bool peer_closed_ = false;
+  bool hangup_seen_ = false;
   bool in_callback_ = false;
   Handler* handler_ = nullptr;
   std::string input_;

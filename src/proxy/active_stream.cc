@@ -23,13 +23,20 @@ std::string make_request_id() {
   return buf;
 }
 
-std::string http_date() {
-  char buf[64];
+// The Date header changes once a second: format it once a second per thread.
+const std::string& http_date() {
+  thread_local time_t cached_second = 0;
+  thread_local std::string cached;
   time_t now = time(nullptr);
-  tm t{};
-  gmtime_r(&now, &t);
-  strftime(buf, sizeof buf, "%a, %d %b %Y %H:%M:%S GMT", &t);
-  return buf;
+  if (now != cached_second) {
+    char buf[64];
+    tm t{};
+    gmtime_r(&now, &t);
+    strftime(buf, sizeof buf, "%a, %d %b %Y %H:%M:%S GMT", &t);
+    cached = buf;
+    cached_second = now;
+  }
+  return cached;
 }
 
 uint32_t status_of(const http::HeaderMap& h) {

@@ -1,0 +1,219 @@
+#!/usr/bin/env python3
+"""Side-by-side proxy benchmark on loopback: nginx (the peer) and weir with and without
+plugins, proxying the same nginx mock, measured in interleaved rounds in one run.
+
+Prints req/s, p99 latency and the server's CPU time per request, with ratios against
+nginx and against weir without plugins (the plugin's own cost). Single worker everywhere,
+as in ../shared/reference/PEERS.md. Compare ratios within a run, never across runs.
+Environment: DURATION (s, default 10), ROUNDS (default 3), CONNS (default 32)."""
+import os
+import re
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+WEIR = Path(os.environ.get("WEIR_BIN", ROOT / "build/weir"))
+PLUGINS = ROOT / "build/plugins"
+DURATION = int(os.environ.get("DURATION", "10"))
+ROUNDS = int(os.environ.get("ROUNDS", "3"))
+CONNS = int(os.environ.get("CONNS", "32"))
+TICK = os.sysconf("SC_CLK_TCK")
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_port(port, timeout=15):
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
+            return
+        except OSError:
+            time.sleep(0.05)
+    raise RuntimeError(f"port {port} never opened")
+
+
+def cpu_seconds(pids):
+    total = 0
+    for pid in pids:
+        for p in [pid] + children(pid):
+            try:
+                fields = Path(f"/proc/{p}/stat").read_text().rsplit(")", 1)[1].split()
+                total += int(fields[11]) + int(fields[12])
+            except (OSError, IndexError):
+                pass
+    return total / TICK
+
+
+def children(pid):
+    try:
+        out = subprocess.run(["ps", "-o", "pid=", "--ppid", str(pid)], capture_output=True,
+                             text=True).stdout.split()
+        return [int(x) for x in out]
+    except OSError:
+        return []
+
+
+NGINX_MOCK = """worker_processes 1; daemon off; pid {dir}/mock.pid; error_log {dir}/mock.err;
+events {{ worker_connections 4096; }}
+http {{ access_log off; server {{ listen 127.0.0.1:{port}; keepalive_requests 1000000;
+  location / {{ return 200 "hello from mock\\n"; }} }} }}
+"""
+NGINX_PROXY = """worker_processes 1; daemon off; pid {dir}/proxy.pid; error_log {dir}/proxy.err;
+events {{ worker_connections 4096; }}
+http {{ access_log off; upstream mock {{ server 127.0.0.1:{mock}; keepalive 64; }}
+  server {{ listen 127.0.0.1:{port}; keepalive_requests 1000000;
+  location / {{ proxy_pass http://mock; proxy_http_version 1.1;
+    proxy_set_header Connection ""; }} }} }}
+"""
+
+
+def weir_config(port, admin, mock, plugin, root_id):
+    filters = ""
+    if plugin:
+        filters = f"""
+                  - name: envoy.filters.http.wasm
+                    typed_config:
+                      "@type": type.googleapis.com/envoy.extensions.filters.http.wasm.v3.Wasm
+                      config:
+                        name: stat_filter
+                        root_id: {root_id}
+                        vm_config:
+                          vm_id: stat_filter
+                          code: {{ local: {{ filename: {plugin} }} }}"""
+    return f"""
+admin: {{ address: {{ socket_address: {{ address: 127.0.0.1, port_value: {admin} }} }} }}
+static_resources:
+  listeners:
+    - name: ingress
+      address: {{ socket_address: {{ address: 127.0.0.1, port_value: {port} }} }}
+      filter_chains:
+        - filters:
+            - name: envoy.filters.network.http_connection_manager
+              typed_config:
+                "@type": type.googleapis.com/envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager
+                stat_prefix: ingress_http
+                generate_request_id: false
+                route_config:
+                  virtual_hosts:
+                    - name: all
+                      domains: ["*"]
+                      routes: [{{ match: {{ prefix: "/" }}, route: {{ cluster: mock }} }}]
+                http_filters:{filters}
+                  - name: envoy.filters.http.router
+  clusters:
+    - name: mock
+      type: STATIC
+      connect_timeout: 1s
+      load_assignment:
+        cluster_name: mock
+        endpoints: [{{ lb_endpoints: [{{ endpoint: {{ address: {{ socket_address: {{ address: 127.0.0.1, port_value: {mock} }} }} }} }}] }}]
+"""
+
+
+def wrk(port):
+    out = subprocess.run(["wrk", "-t1", f"-c{CONNS}", f"-d{DURATION}s", "--latency",
+                          f"http://127.0.0.1:{port}/"], capture_output=True, text=True).stdout
+    rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))
+    total = int(re.search(r"(\d+) requests in", out).group(1))
+    p99 = re.search(r"99%\s+([\d.]+)(us|ms|s)", out)
+    scale = {"us": 0.001, "ms": 1, "s": 1000}[p99.group(2)]
+    errors = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
+    return rps, float(p99.group(1)) * scale, total, int(errors.group(1)) if errors else 0
+
+
+def main():
+    for tool in ("nginx", "wrk"):
+        if not shutil.which(tool):
+            sys.exit(f"bench: {tool} missing: run scripts/setup bench")
+    work = Path(tempfile.mkdtemp(prefix="weir-bench-"))
+    procs = []
+
+    def start(name, argv):
+        log = open(work / f"{name}.log", "w")
+        p = subprocess.Popen(argv, stdout=log, stderr=subprocess.STDOUT)
+        procs.append(p)
+        return p
+
+    try:
+        mock = free_port()
+        (work / "mock.conf").write_text(NGINX_MOCK.format(dir=work, port=mock))
+        start("mock", ["nginx", "-p", str(work), "-c", str(work / "mock.conf")])
+        wait_port(mock)
+        targets = []
+        port = free_port()
+        (work / "proxy.conf").write_text(NGINX_PROXY.format(dir=work, port=port, mock=mock))
+        targets.append(("nginx proxy", port, start("nginx", ["nginx", "-p", str(work), "-c",
+                                                             str(work / "proxy.conf")])))
+        variants = [("weir, no plugin", None, ""),
+                    ("weir + C++ stat_filter", PLUGINS / "stat_filter.wasm", "stat_filter"),
+                    ("weir + Rust stat_filter", PLUGINS / "rust_stat_filter_v02.wasm",
+                     "stat_filter"),
+                    ("weir + Go stat_filter", PLUGINS / "go_stat_filter.wasm", "stat_filter")]
+        for name, plugin, root in variants:
+            if plugin is not None and not plugin.exists():
+                print(f"bench: skipping '{name}': {plugin} not built", file=sys.stderr)
+                continue
+            port, admin = free_port(), free_port()
+            cfg = work / f"weir-{port}.yaml"
+            cfg.write_text(weir_config(port, admin, mock, plugin, root))
+            targets.append((name, port, start(f"weir-{port}", [str(WEIR), "-c", str(cfg),
+                                                                "--concurrency", "1",
+                                                                "-l", "warn"])))
+        for _, port, _ in targets:
+            wait_port(port)
+        for _, port, _ in targets:  # warm up: JIT tiers, pools
+            subprocess.run(["wrk", "-t1", f"-c{CONNS}", "-d2s", f"http://127.0.0.1:{port}/"],
+                           capture_output=True)
+        results = {name: [] for name, _, _ in targets}
+        for r in range(ROUNDS):
+            for name, port, proc in targets:
+                cpu0 = cpu_seconds([proc.pid])
+                rps, p99, total, errors = wrk(port)
+                cpu = cpu_seconds([proc.pid]) - cpu0
+                results[name].append((rps, p99, cpu * 1e6 / max(total, 1), errors))
+                print(f"round {r + 1} {name:26s} {rps:9.0f} req/s  p99 {p99:6.2f} ms  "
+                      f"{cpu * 1e6 / max(total, 1):6.1f} CPU us/req", file=sys.stderr)
+
+        def median(xs):
+            xs = sorted(xs)
+            return xs[len(xs) // 2]
+
+        summary = {n: (median([x[0] for x in v]), median([x[1] for x in v]),
+                       median([x[2] for x in v]), sum(x[3] for x in v))
+                   for n, v in results.items()}
+        base = summary["nginx proxy"]
+        plain = summary.get("weir, no plugin")
+        print(f"\nweir proxy benchmark: {ROUNDS} rounds x {DURATION}s, {CONNS} connections, "
+              f"1 worker each (medians)\n")
+        print(f"| target | req/s | vs nginx | p99 ms | CPU us/req | CPU vs nginx | "
+              f"plugin cost (CPU vs weir plain) | errors |")
+        print("|---|---|---|---|---|---|---|---|")
+        for name, (rps, p99, cpu, errors) in summary.items():
+            cost = f"{(cpu / plain[2] - 1) * 100:+.1f}%" if plain and name.startswith("weir +") else "-"
+            print(f"| {name} | {rps:.0f} | {rps / base[0]:.2f} | {p99:.2f} | {cpu:.1f} | "
+                  f"{cpu / base[2]:.2f} | {cost} | {errors} |")
+    finally:
+        for p in procs:
+            if p.poll() is None:
+                p.send_signal(signal.SIGTERM)
+        for p in procs:
+            try:
+                p.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                p.kill()
+        shutil.rmtree(work, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()
