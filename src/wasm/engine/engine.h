@@ -7,6 +7,7 @@
 // and may be shared by every thread. A Runtime belongs to the thread that created it
 // (SpiderMonkey: one JSContext per thread), and so do the Instances it creates; only
 // Instance::request_interrupt() may be called from another thread.
+#include <cstddef>
 #include <cstdint>
 #include <memory>
 #include <span>
@@ -19,6 +20,8 @@
 namespace weir::wasm {
 
 enum class ValType : uint8_t { I32, I64, F32, F64 };
+
+inline constexpr size_t kWasmPageSize = 64 * 1024;
 
 // A Wasm value. i32 travels as int32_t (reinterpret as uint32_t where the ABI says so).
 struct Value {
@@ -69,8 +72,12 @@ struct HostResult {
   Value value;
   bool trap = false;
   std::string trap_message;
-  static HostResult of(Value v) { return HostResult{v}; }
-  static HostResult i32(int32_t v) { return HostResult{Value::from_i32(v)}; }
+  static HostResult of(Value v) {
+    HostResult r;
+    r.value = v;
+    return r;
+  }
+  static HostResult i32(int32_t v) { return of(Value::from_i32(v)); }
   static HostResult none() { return HostResult{}; }
   static HostResult trap_with(std::string why) {
     HostResult r;
@@ -131,8 +138,17 @@ class Instance {
   virtual void request_interrupt() = 0;
   void* host_data() const { return host_data_; }
 
+  // Size of the linear memory in 64 KiB pages (0 if there is none).
+  uint32_t memory_pages() { return static_cast<uint32_t>(memory().size() / kWasmPageSize); }
+  // Memory-bomb guard. Once the memory has grown beyond `pages`, the running call fails at
+  // its next host function call (as a trap) or when it returns, and so does every later
+  // call (CallResult::error says why): discard the instance. 0 means no limit (default).
+  void set_memory_limit_pages(uint32_t pages) { memory_limit_pages_ = pages; }
+  uint32_t memory_limit_pages() const { return memory_limit_pages_; }
+
  protected:
   void* host_data_ = nullptr;
+  uint32_t memory_limit_pages_ = 0;
 };
 
 // Per-thread engine state.

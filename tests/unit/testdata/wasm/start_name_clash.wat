@@ -1,0 +1,7 @@
+;; Exports a function under the name the engine would give the start function.
+(module
+  (import "env" "note" (func $note (param i32)))
+  (func $start i32.const 1 call $note)
+  (func (export "weir.start") i32.const 2 call $note)
+  (start $start)
+)

@@ -1,0 +1,7 @@
+;; A start function in a module without an export section, named like the engine's own
+;; export for it would be if the module had one.
+(module
+  (import "env" "note" (func $note (param i32)))
+  (start $note_seven)
+  (func $note_seven i32.const 7 call $note)
+)
