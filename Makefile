@@ -34,6 +34,7 @@ bench: build
 	scripts/bench
 
 fuzz: build
+	@scripts/setup dev
 	scripts/fuzz
 
 format:

@@ -2,12 +2,13 @@
 // memory views, instantiation, and what the compiler tiers cost and give (compile time of
 // a ~1 MB module, speed of the code). Needs wat2wasm (wabt) on PATH.
 //
-// Build (no CMake target on purpose), from the repository root:
+// Build, from the repository root (or in bench/CMakeLists.txt: weir_add_benchmark plus
+// WEIR_TEST_DATA_DIR as for the unit tests):
 //   g++ -std=c++20 -O2 -Isrc $(pkg-config --cflags mozjs-102) \
 //     -DWEIR_TEST_DATA_DIR="\"$PWD/tests/unit/testdata\"" bench/engine_bench.cc \
-//     src/wasm/engine/*.cc $(pkg-config --libs mozjs-102) -lbenchmark -lpthread \
-//     -o /tmp/engine_bench
-//   /tmp/engine_bench
+//     src/wasm/engine/*.cc $(pkg-config --libs mozjs-102) -lbenchmark_main -lbenchmark \
+//     -lpthread -o /tmp/engine_bench
+//   /tmp/engine_bench   # --benchmark_filter=Compile|BigModule for the tier comparison
 #include <benchmark/benchmark.h>
 #include <sys/resource.h>
 #include <unistd.h>
@@ -332,5 +333,3 @@ BENCHMARK(BM_BigModule_Fnv640KB_RightAfterCompile)
 
 }  // namespace
 }  // namespace weir::wasm
-
-BENCHMARK_MAIN();

@@ -304,6 +304,26 @@ TEST_F(EngineTest, StartFunctionOfModulesWithoutOrWithClashingExports) {
   EXPECT_EQ(host_.notes, (std::vector<int32_t>{1, 2}));
 }
 
+HostResult note_plus_10(HostCall& call) {
+  state(call).notes.push_back(call.args[0].i32 + 10);
+  return HostResult::none();
+}
+
+TEST_F(EngineTest, NamesAreBytesNotJavaScriptProperties) {
+  using enum ValType;
+  std::shared_ptr<const CompiledModule> module = compile("odd_names");
+  std::unique_ptr<Instance> instance =
+      instantiate(*module, {{"__proto__", "f", fn({I32}, {}), note},
+                            {"env", "toString", fn({I32}, {}), note},
+                            {"env", "hasOwnProperty", fn({I32}, {}), note},
+                            {"ünïcødé", "😀", fn({I32}, {}), note},
+                            {"env", "nul", fn({I32}, {}), note_plus_10}});
+  ASSERT_TRUE(call(*instance, "__proto__").ok);
+  EXPECT_EQ(host_.notes, (std::vector<int32_t>{1, 2, 3, 4, 15}));
+  ASSERT_TRUE(call(*instance, "ëxport").ok);
+  EXPECT_EQ(host_.notes.back(), 16);
+}
+
 // --- calls across the boundary ------------------------------------------------------------
 
 TEST_F(EngineTest, HostFunctionsPassI32I64AndF64BothWays) {

@@ -151,7 +151,7 @@ class Instance {
   uint32_t memory_limit_pages_ = 0;
 };
 
-// Per-thread engine state.
+// Per-thread engine state. Destroy its Instances before it, on its thread.
 class Runtime {
  public:
   virtual ~Runtime() = default;
@@ -175,7 +175,8 @@ class Engine {
 };
 
 // The process-wide SpiderMonkey engine. Create once (from the main thread) and destroy
-// last, after every Runtime.
+// last, after every Runtime. SpiderMonkey cannot be initialized twice: once the last Engine
+// (and every Runtime, Instance and CompiledModule) is gone, this fails for good.
 Result<std::unique_ptr<Engine>> create_spidermonkey_engine();
 
 }  // namespace weir::wasm

@@ -12,7 +12,7 @@
 namespace weir::wasm::sm {
 namespace {
 
-constexpr size_t kMaxInlineArgs = 16;  // more than any Proxy-Wasm callback takes
+constexpr size_t kMaxInlineArgs = 8;  // Proxy-Wasm callbacks take at most 5
 
 CallResult failed(std::string error) {
   CallResult result;
@@ -85,9 +85,13 @@ SmInstance::SmInstance(std::shared_ptr<ThreadContext> context,
   memory_buffer_.init(cx);
 }
 
+// Import objects have no prototype: module and import names like "__proto__" or
+// "toString" must not find (and add functions to) Object.prototype's properties.
+JSObject* new_dictionary(JSContext* cx) { return JS_NewObjectWithGivenProto(cx, nullptr, nullptr); }
+
 bool SmInstance::build_import_object(JS::MutableHandleObject out) {
   JSContext* cx = context_->cx();
-  out.set(JS_NewPlainObject(cx));
+  out.set(new_dictionary(cx));
   if (!out) return false;
   JS::RootedId key(cx);
   JS::RootedValue namespace_value(cx);
@@ -102,7 +106,7 @@ bool SmInstance::build_import_object(JS::MutableHandleObject out) {
     if (namespace_value.isObject()) {
       namespace_object = &namespace_value.toObject();
     } else {
-      namespace_object = JS_NewPlainObject(cx);
+      namespace_object = new_dictionary(cx);
       if (!namespace_object ||
           !JS_DefinePropertyById(cx, out, key, namespace_object, JSPROP_ENUMERATE)) {
         return false;
