@@ -104,6 +104,14 @@ void EventLoop::run_posted() {
   for (auto& fn : work) fn();
 }
 
+void EventLoop::run_deferred() {
+  while (!deferred_.empty()) {
+    auto work = std::move(deferred_);
+    deferred_.clear();
+    for (auto& fn : work) fn();
+  }
+}
+
 void EventLoop::run() {
   constexpr int kMaxEvents = 256;
   epoll_event events[kMaxEvents];
@@ -128,19 +136,12 @@ void EventLoop::run() {
       if (events[i].events & (EPOLLHUP | EPOLLERR | EPOLLRDHUP)) mask |= kClosed | kReadable;
       (*cb)(mask);
       // Deferred work runs between events so deletes never happen under a caller.
-      while (!deferred_.empty()) {
-        auto work = std::move(deferred_);
-        deferred_.clear();
-        for (auto& fn : work) fn();
-      }
+      run_deferred();
     }
     run_posted();
+    run_deferred();
     run_timers();
-    while (!deferred_.empty()) {
-      auto work = std::move(deferred_);
-      deferred_.clear();
-      for (auto& fn : work) fn();
-    }
+    run_deferred();
   }
 }
 

@@ -46,6 +46,8 @@ class EventLoop {
 
   // Runs until stop() is called.
   void run();
+  // Runs the deferred work now (teardown, after run() returned).
+  void run_deferred();
   // Thread-safe.
   void stop();
 

@@ -52,11 +52,38 @@ uint32_t status_of(const http::HeaderMap& h) {
 
 }  // namespace
 
+// What filter `index` sees as its callbacks: everything goes to the stream, but a
+// continue resumes only a direction this filter stopped.
+class ActiveStream::FilterHandle : public HttpFilterCallbacks {
+ public:
+  FilterHandle(ActiveStream& stream, size_t index) : stream_(stream), index_(index) {}
+  void continue_request() override { stream_.continue_request_from(index_); }
+  void continue_response() override { stream_.continue_response_from(index_); }
+  void send_local_reply(uint32_t status, std::string_view body, const http::HeaderMap& headers,
+                        std::string_view details) override {
+    stream_.send_local_reply(status, body, headers, details);
+  }
+  http::HeaderMap* request_headers() override { return stream_.request_headers(); }
+  http::HeaderMap* response_headers() override { return stream_.response_headers(); }
+  http::HeaderMap* request_trailers() override { return stream_.request_trailers(); }
+  http::HeaderMap* response_trailers() override { return stream_.response_trailers(); }
+  StreamInfo& stream_info() override { return stream_.stream_info(); }
+  void clear_route_cache() override { stream_.clear_route_cache(); }
+  void reset_stream() override { stream_.reset_stream(); }
+
+ private:
+  ActiveStream& stream_;
+  size_t index_;
+};
+
 ActiveStream::ActiveStream(ConnectionManagerSetup& setup, StreamOwner& owner, StreamInfo info)
     : setup_(setup), owner_(owner), info_(std::move(info)), start_(event::Clock::now()) {
   info_.start_time = std::chrono::system_clock::now();
   filters_.reserve(setup_.filter_factories.size());
-  for (auto& factory : setup_.filter_factories) filters_.push_back(factory->create_filter(*this));
+  for (size_t i = 0; i < setup_.filter_factories.size(); ++i) {
+    handles_.push_back(std::make_unique<FilterHandle>(*this, i));
+    filters_.push_back(setup_.filter_factories[i]->create_filter(*handles_.back()));
+  }
   setup_.stats.downstream_rq_total.inc();
   setup_.stats.downstream_rq_active.add(1);
   arm_idle_timer();
@@ -187,8 +214,12 @@ void ActiveStream::decode_trailers_from(size_t index) {
     FilterStatus status = filters_[index]->on_request_trailers(*request_trailers_);
     in_filter_callback_ = false;
     if (take_pending_local_reply() || finished_) return;
-    if (status == FilterStatus::StopIteration) return;  // resumed by continue_request()
+    if (status == FilterStatus::StopIteration) {
+      request_trailers_stop_index_ = index;  // resumed by continue_request()
+      return;
+    }
   }
+  request_trailers_stop_index_ = SIZE_MAX;
   if (upstream_ && !request_end_forwarded_) {
     upstream_->send_trailers(*request_trailers_);
     request_end_forwarded_ = true;
@@ -218,7 +249,34 @@ void ActiveStream::continue_request() {
         !local_reply_sent_) {
       decode_trailers_from(0);
     }
+  } else if (request_trailers_stop_index_ != SIZE_MAX) {
+    size_t index = request_trailers_stop_index_;
+    request_trailers_stop_index_ = SIZE_MAX;
+    decode_trailers_from(index + 1);
   }
+}
+
+void ActiveStream::continue_request_from(size_t index) {
+  bool stopped_here = (request_stopped_ && request_stop_index_ == index) ||
+                      request_body_stop_index_ == index || request_trailers_stop_index_ == index;
+  if (stopped_here || in_filter_callback_) continue_request();
+}
+
+void ActiveStream::continue_response_from(size_t index) {
+  bool stopped_here = (response_stopped_ && response_stop_index_ == index) ||
+                      response_body_stop_index_ == index ||
+                      response_trailers_stop_index_ == index;
+  if (stopped_here || in_filter_callback_) continue_response();
+}
+
+void ActiveStream::reset_stream() {
+  if (in_filter_callback_) {
+    setup_.loop.defer([this, alive = alive_] {
+      if (*alive) reset("reset by filter");
+    });
+    return;
+  }
+  reset("reset by filter");
 }
 
 void ActiveStream::route_request() {
@@ -388,8 +446,12 @@ void ActiveStream::encode_trailers_from(size_t index) {
     FilterStatus status = filters_[index - 1]->on_response_trailers(*response_trailers_);
     in_filter_callback_ = false;
     if (take_pending_local_reply() || finished_) return;
-    if (status == FilterStatus::StopIteration) return;
+    if (status == FilterStatus::StopIteration) {
+      response_trailers_stop_index_ = index - 1;
+      return;
+    }
   }
+  response_trailers_stop_index_ = SIZE_MAX;
   write_response_trailers();
 }
 
@@ -413,6 +475,10 @@ void ActiveStream::continue_response() {
     if (response_trailers_ && response_body_stop_index_ == SIZE_MAX && !finished_) {
       encode_trailers_from(filters_.size());
     }
+  } else if (response_trailers_stop_index_ != SIZE_MAX) {
+    size_t index = response_trailers_stop_index_;
+    response_trailers_stop_index_ = SIZE_MAX;
+    encode_trailers_from(index);
   }
 }
 

@@ -46,6 +46,10 @@ class ActiveStream : public HttpFilterCallbacks, public UpstreamRequest::Callbac
   http::HeaderMap* response_trailers() override;
   StreamInfo& stream_info() override { return info_; }
   void clear_route_cache() override { route_resolved_ = false; }
+  void reset_stream() override;
+  // Resume only where filter `index` stopped this direction (a filter's own callbacks).
+  void continue_request_from(size_t index);
+  void continue_response_from(size_t index);
 
   // UpstreamRequest::Callbacks
   void on_upstream_connected(std::string_view endpoint) override;
@@ -87,9 +91,12 @@ class ActiveStream : public HttpFilterCallbacks, public UpstreamRequest::Callbac
   void on_route_timeout();
   void answer_error(uint32_t status, std::string_view body, std::string_view details);
 
+  class FilterHandle;
+
   ConnectionManagerSetup& setup_;
   StreamOwner& owner_;
   StreamInfo info_;
+  std::vector<std::unique_ptr<FilterHandle>> handles_;  // filter i's callbacks
   std::vector<std::unique_ptr<HttpFilter>> filters_;
   http::MessageHead request_head_;
   std::optional<http::HeaderMap> request_headers_;
@@ -109,6 +116,7 @@ class ActiveStream : public HttpFilterCallbacks, public UpstreamRequest::Callbac
   bool request_end_seen_ = false;      // downstream sent the whole request
   bool request_end_forwarded_ = false;
   bool request_has_trailers_ = false;
+  size_t request_trailers_stop_index_ = SIZE_MAX;
   BodyFraming upstream_framing_ = BodyFraming::None;
 
   // Response path state.
@@ -117,6 +125,7 @@ class ActiveStream : public HttpFilterCallbacks, public UpstreamRequest::Callbac
   size_t response_body_stop_index_ = SIZE_MAX;
   std::string response_body_held_;
   bool response_end_seen_ = false;
+  size_t response_trailers_stop_index_ = SIZE_MAX;
   bool response_headers_written_ = false;
   bool response_chunked_ = false;
   bool response_close_delimited_ = false;

@@ -44,6 +44,8 @@ struct StreamInfo {
   uint64_t bytes_sent = 0;
 };
 
+// Each filter gets its own callbacks object: continue_*() resumes the stream only where
+// this filter stopped it.
 class HttpFilterCallbacks {
  public:
   virtual ~HttpFilterCallbacks() = default;
@@ -62,6 +64,8 @@ class HttpFilterCallbacks {
   virtual http::HeaderMap* response_trailers() = 0;
   virtual StreamInfo& stream_info() = 0;
   virtual void clear_route_cache() = 0;
+  // Abandons the stream: no (further) response; the client connection is closed.
+  virtual void reset_stream() = 0;
 };
 
 class HttpFilter {
@@ -87,11 +91,14 @@ class HttpFilter {
   virtual void on_stream_complete() = 0;
 };
 
+class AsyncHttpClient;
+
 // What a worker offers filter factories.
 struct WorkerContext {
   event::EventLoop& loop;
   stats::StatsStore& stats;
   unsigned worker_index;
+  AsyncHttpClient* http_client = nullptr;  // requests to clusters, on this worker
 };
 
 // Per worker: makes one filter per stream.

@@ -33,16 +33,16 @@ void Worker::run(std::promise<Status>& ready) {
   for (const auto& [name, cluster] : clusters_.clusters()) {
     pools_.emplace(name, std::make_unique<proxy::UpstreamPool>(*loop_, cluster));
   }
-  proxy::WorkerContext context{*loop_, stats_, index_};
+  auto find_pool = [this](std::string_view cluster) -> proxy::UpstreamPool* {
+    auto it = pools_.find(cluster);
+    return it == pools_.end() ? nullptr : it->second.get();
+  };
+  http_client_ = std::make_unique<proxy::AsyncHttpClient>(*loop_, find_pool);
+  proxy::WorkerContext context{*loop_, stats_, index_, http_client_.get()};
   for (size_t i = 0; i < listeners_.size(); ++i) {
     const ListenerPlan& plan = listeners_[i];
     auto setup = std::unique_ptr<proxy::ConnectionManagerSetup>(new proxy::ConnectionManagerSetup{
-        plan.config->http, *plan.routes, {},
-        [this](std::string_view cluster) -> proxy::UpstreamPool* {
-          auto it = pools_.find(cluster);
-          return it == pools_.end() ? nullptr : it->second.get();
-        },
-        *plan.stats, *loop_, plan.port, &draining_});
+        plan.config->http, *plan.routes, {}, find_pool, *plan.stats, *loop_, plan.port, &draining_});
     for (const auto& definition : plan.filters) {
       auto factory = definition->create_worker_factory(context);
       if (!factory) {
@@ -60,8 +60,13 @@ void Worker::run(std::promise<Status>& ready) {
   // Tear down in dependency order: connections use setups (filters, VMs) and pools.
   for (const auto& plan : listeners_) loop_->unwatch(plan.fd);
   connections_.clear();
+  loop_->run_deferred();
   setups_.clear();
+  loop_->run_deferred();
+  http_client_.reset();
+  loop_->run_deferred();
   pools_.clear();
+  loop_->run_deferred();
   loop_.reset();
 }
 

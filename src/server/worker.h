@@ -13,6 +13,7 @@
 #include "common/result.h"
 #include "net/socket.h"
 #include "event/event_loop.h"
+#include "proxy/async_http_client.h"
 #include "proxy/connection_manager_setup.h"
 #include "proxy/http_connection_manager.h"
 #include "server/listener_plan.h"
@@ -47,6 +48,7 @@ class Worker {
   bool draining_ = false;
   std::atomic<size_t> open_connections_{0};
   std::map<std::string, std::unique_ptr<proxy::UpstreamPool>, std::less<>> pools_;
+  std::unique_ptr<proxy::AsyncHttpClient> http_client_;
   std::vector<std::unique_ptr<proxy::ConnectionManagerSetup>> setups_;
   std::unordered_map<proxy::HttpConnectionManager*, std::unique_ptr<proxy::HttpConnectionManager>>
       connections_;

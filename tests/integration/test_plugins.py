@@ -120,6 +120,10 @@ def test_rust_plugin_reads_configuration_and_sets_headers():
         assert status == 200, weir.logs()
         assert headers["x-rust-config"] == "rusty"
         assert seen_headers(body)["x-rust-saw-path"] == "/r?q=1"
+        # on_done/on_log run right after the response is written: wait for them.
+        deadline = time.time() + 5
+        while stats(weir.admin)["rust_headers.active_requests"] != "0" and time.time() < deadline:
+            time.sleep(0.02)
         assert stats(weir.admin)["rust_headers.active_requests"] == "0"
 
 

@@ -195,7 +195,8 @@ TEST_F(EngineTest, ReadsDeclaredImportAndExportTypes) {
   std::shared_ptr<const CompiledModule> module = compile("types");
   const std::vector<FunctionImport>& imports = module->function_imports();
   ASSERT_EQ(imports.size(), 5u);
-  auto expect_import = [&](size_t i, const char* module_name, const char* name, FunctionType type) {
+  auto expect_import = [&](size_t i, const char* module_name, const char* name,
+                           const FunctionType& type) {
     SCOPED_TRACE(name);
     EXPECT_EQ(imports[i].module, module_name);
     EXPECT_EQ(imports[i].name, name);
@@ -210,7 +211,7 @@ TEST_F(EngineTest, ReadsDeclaredImportAndExportTypes) {
 
   const std::vector<FunctionExport>& exports = module->function_exports();
   ASSERT_EQ(exports.size(), 4u);
-  auto expect_export = [&](size_t i, const char* name, FunctionType type) {
+  auto expect_export = [&](size_t i, const char* name, const FunctionType& type) {
     SCOPED_TRACE(name);
     EXPECT_EQ(exports[i].name, name);
     EXPECT_EQ(exports[i].type.params, type.params);
@@ -674,7 +675,7 @@ TEST_F(EngineTest, DeepRecursionOnASmallThreadStackIsAnError) {
   };
   pthread_attr_t attributes;
   pthread_attr_init(&attributes);
-  pthread_attr_setstacksize(&attributes, 512 * 1024);
+  pthread_attr_setstacksize(&attributes, size_t{512} * 1024);
   pthread_t thread;
   ASSERT_EQ(pthread_create(&thread, &attributes, run, &job), 0);
   pthread_join(thread, nullptr);

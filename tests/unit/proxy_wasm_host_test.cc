@@ -603,6 +603,8 @@ class FakeCallbacks : public proxy::HttpFilterCallbacks {
   http::HeaderMap* response_trailers() override { return nullptr; }
   proxy::StreamInfo& stream_info() override { return info; }
   void clear_route_cache() override {}
+  void reset_stream() override { reset = true; }
+  bool reset = false;
 };
 
 std::unique_ptr<proxy::HttpFilterFactory> filter_factory(config::FailurePolicy policy,

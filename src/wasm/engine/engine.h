@@ -21,7 +21,7 @@ namespace weir::wasm {
 
 enum class ValType : uint8_t { I32, I64, F32, F64 };
 
-inline constexpr size_t kWasmPageSize = 64 * 1024;
+inline constexpr size_t kWasmPageSize = size_t{64} * 1024;
 
 // A Wasm value. i32 travels as int32_t (reinterpret as uint32_t where the ABI says so).
 struct Value {
@@ -33,10 +33,30 @@ struct Value {
     double f64;
   };
   Value() : i64(0) {}
-  static Value from_i32(int32_t v) { Value x; x.type = ValType::I32; x.i32 = v; return x; }
-  static Value from_i64(int64_t v) { Value x; x.type = ValType::I64; x.i64 = v; return x; }
-  static Value from_f32(float v) { Value x; x.type = ValType::F32; x.f32 = v; return x; }
-  static Value from_f64(double v) { Value x; x.type = ValType::F64; x.f64 = v; return x; }
+  static Value from_i32(int32_t v) {
+    Value x;
+    x.type = ValType::I32;
+    x.i32 = v;
+    return x;
+  }
+  static Value from_i64(int64_t v) {
+    Value x;
+    x.type = ValType::I64;
+    x.i64 = v;
+    return x;
+  }
+  static Value from_f32(float v) {
+    Value x;
+    x.type = ValType::F32;
+    x.f32 = v;
+    return x;
+  }
+  static Value from_f64(double v) {
+    Value x;
+    x.type = ValType::F64;
+    x.f64 = v;
+    return x;
+  }
 };
 
 struct FunctionType {

@@ -188,8 +188,9 @@ class ModuleReader {
           if (!read_type_index(r, index)) return false;
           const DeclaredType& declared = types_[index];
           if (!declared.unsupported.empty()) {
-            return r.fail("import " + module + "." + name + " uses " +
-                          std::string(declared.unsupported) + ", which the host cannot pass");
+            std::string why = "import " + module;
+            why.append(".").append(name).append(" uses ").append(declared.unsupported);
+            return r.fail(why.append(", which the host cannot pass"));
           }
           if (!charge_copy(r, declared.type)) return false;
           imported_function_types_.push_back(index);

@@ -36,8 +36,8 @@ size_t current_thread_stack_size() {
 // throwing "too much recursion", and an 8 MiB stack goes mostly unused. Size it from the
 // real stack, leaving room for the host functions that run on top of Wasm frames.
 void set_stack_quota(JSContext* cx) {
-  constexpr size_t kMinHeadroom = 128 * 1024;
-  constexpr size_t kMaxStack = 64 * 1024 * 1024;  // "unlimited" rlimits report huge sizes
+  constexpr size_t kMinHeadroom = size_t{128} * 1024;
+  constexpr size_t kMaxStack = size_t{64} * 1024 * 1024;  // "unlimited" rlimits report huge sizes
   size_t stack_size = std::min(current_thread_stack_size(), kMaxStack);
   if (stack_size == 0) return;
   size_t headroom = std::max(stack_size / 16, kMinHeadroom);
@@ -140,12 +140,16 @@ bool ThreadContext::on_interrupt(JSContext* cx) {
 }
 
 // GCC 12 mistakes the Rooted's registration on the context for a dangling pointer.
+#if defined(__GNUC__) && !defined(__clang__)
 #pragma GCC diagnostic push
 #pragma GCC diagnostic ignored "-Wdangling-pointer"
+#endif
 bool property_key(JSContext* cx, std::string_view utf8, JS::MutableHandleId out) {
   JS::RootedString string(cx, JS_NewStringCopyUTF8N(cx, JS::UTF8Chars(utf8.data(), utf8.size())));
   return string && JS_StringToId(cx, string, out);
 }
+#if defined(__GNUC__) && !defined(__clang__)
 #pragma GCC diagnostic pop
+#endif
 
 }  // namespace weir::wasm::sm

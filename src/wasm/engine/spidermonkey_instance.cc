@@ -45,8 +45,11 @@ Result<std::unique_ptr<SmInstance>> SmInstance::create(
     std::shared_ptr<ThreadContext> context, std::shared_ptr<const SmCompiledModule> module,
     const std::vector<HostFunction>& functions, void* host_data) {
   JSContext* cx = context->cx();
-  std::unique_ptr<SmInstance> instance(new SmInstance(context, module, host_data));
-  const std::vector<FunctionImport>& imports = module->info().function_imports;
+  std::unique_ptr<SmInstance> instance(
+      new SmInstance(std::move(context), std::move(module), host_data));
+  ThreadContext& thread_context = *instance->context_;
+  const SmCompiledModule& compiled = *instance->module_;
+  const std::vector<FunctionImport>& imports = compiled.info().function_imports;
   instance->host_imports_.reserve(imports.size());  // no reallocation: JS points into it
   for (size_t i = 0; i < imports.size(); ++i) {
     instance->host_imports_.push_back({functions[i], &imports[i], instance.get()});
@@ -54,21 +57,21 @@ Result<std::unique_ptr<SmInstance>> SmInstance::create(
 
   JS::RootedObject import_object(cx);
   if (!instance->build_import_object(&import_object)) {
-    return Error{"building the import object: " + context->take_exception()};
+    return Error{"building the import object: " + thread_context.take_exception()};
   }
-  JS::RootedObject module_object(cx, module->create_module_object(cx));
-  if (!module_object) return Error{"WebAssembly.Module: " + context->take_exception()};
+  JS::RootedObject module_object(cx, compiled.create_module_object(cx));
+  if (!module_object) return Error{"WebAssembly.Module: " + thread_context.take_exception()};
 
   JS::RootedValueArray<2> args(cx);
   args[0].setObject(*module_object);
   args[1].setObject(*import_object);
   JS::RootedObject instance_object(cx);
   // No code of the module runs in here: its start function, if any, was deferred.
-  if (!JS::Construct(cx, context->instance_constructor(), args, &instance_object)) {
-    return Error{context->take_exception()};
+  if (!JS::Construct(cx, thread_context.instance_constructor(), args, &instance_object)) {
+    return Error{thread_context.take_exception()};
   }
   if (!instance->attach(instance_object)) {
-    return Error{"reading the instance's exports: " + context->take_exception()};
+    return Error{"reading the instance's exports: " + thread_context.take_exception()};
   }
   if (Status started = instance->run_deferred_start(); !started) return Error{started.error()};
   return instance;

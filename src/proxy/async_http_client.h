@@ -1,0 +1,53 @@
+#pragma once
+// Requests a worker sends on its own behalf (a plugin's proxy_http_call): whole request
+// in, whole response out, through the same upstream pools as proxied traffic.
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+#include <unordered_map>
+
+#include "event/event_loop.h"
+#include "http/header_map.h"
+#include "proxy/upstream_pool.h"
+
+namespace weir::proxy {
+
+struct AsyncHttpResponse {
+  bool ok = false;          // false: connect failure, reset or timeout (no usable response)
+  std::string failure;      // why, when !ok
+  http::HeaderMap headers;  // with :status
+  std::string body;
+  http::HeaderMap trailers;
+};
+
+class AsyncHttpClient {
+ public:
+  using Callback = std::function<void(AsyncHttpResponse& response)>;
+  AsyncHttpClient(event::EventLoop& loop, std::function<UpstreamPool*(std::string_view)> find_pool);
+  ~AsyncHttpClient();  // cancels what is in flight; their callbacks never run
+
+  bool has_cluster(std::string_view cluster) const { return find_pool_(cluster) != nullptr; }
+  // Sends `headers` (with :method, :path, :authority), `body` and `trailers` to `cluster`.
+  // Returns 0 if the cluster is unknown; otherwise an id, and `callback` runs exactly once,
+  // later, on this loop (never inside send()). A zero timeout means none.
+  uint64_t send(std::string_view cluster, http::HeaderMap headers, std::string body,
+                std::optional<http::HeaderMap> trailers, std::chrono::milliseconds timeout,
+                Callback callback);
+  // The callback of a cancelled request never runs.
+  void cancel(uint64_t id);
+  size_t in_flight() const { return calls_.size(); }
+
+ private:
+  class Call;
+  void finish(uint64_t id, AsyncHttpResponse response);
+
+  event::EventLoop& loop_;
+  std::function<UpstreamPool*(std::string_view)> find_pool_;
+  uint64_t next_id_ = 1;
+  std::unordered_map<uint64_t, std::unique_ptr<Call>> calls_;
+};
+
+}  // namespace weir::proxy
