@@ -31,24 +31,30 @@ class StreamCallbacks : public proxy::HttpFilterCallbacks {
   proxy::StreamInfo info;
 };
 
+// SpiderMonkey initializes once per process: one engine for every benchmark.
+wasm::Engine& shared_engine() {
+  static std::unique_ptr<wasm::Engine> engine = [] {
+    auto made = wasm::create_spidermonkey_engine();
+    if (!made) {
+      fprintf(stderr, "engine: %s\n", made.error().c_str());
+      std::abort();
+    }
+    return std::move(*made);
+  }();
+  return *engine;
+}
+
 struct Fixture {
-  std::unique_ptr<wasm::Engine> engine;
   stats::StatsStore stats;
   std::shared_ptr<proxy::HttpFilterDefinition> definition;
   std::unique_ptr<event::EventLoop> loop;
   std::unique_ptr<proxy::HttpFilterFactory> factory;
 
   explicit Fixture(const char* wasm_path) {
-    auto made_engine = wasm::create_spidermonkey_engine();
-    if (!made_engine) {
-      fprintf(stderr, "engine: %s\n", made_engine.error().c_str());
-      return;
-    }
-    engine = std::move(*made_engine);
     config::WasmPluginConfig c;
     c.name = c.root_id = c.vm_id = "stat_filter";
     c.code_filename = wasm_path;
-    auto d = extensions::wasm::create_wasm_filter_definition(c, *engine, stats);
+    auto d = extensions::wasm::create_wasm_filter_definition(c, shared_engine(), stats);
     if (!d) {
       fprintf(stderr, "%s: %s\n", wasm_path, d.error().c_str());
       return;
