@@ -47,3 +47,10 @@ tidy: build
 
 clean:
 	rm -rf $(BUILD_DIR)
+
+# Builds one C++ plugin without CMake: make plugin SRC=myplugin.cc [OUT=build/plugins/myplugin.wasm]
+.PHONY: plugin
+plugin:
+	@test -n "$(SRC)" || { echo "usage: make plugin SRC=myplugin.cc [OUT=build/plugins/myplugin.wasm]" >&2; exit 2; }
+	@scripts/setup
+	@scripts/build-cpp-plugin $(if $(OUT),-o $(OUT)) $(SRC)

@@ -6,7 +6,8 @@
 # default build. NAME is also the name of the CMake target. Relative SOURCES are relative
 # to the calling CMakeLists.txt.
 #
-# The plain command line this amounts to (see sdk/cpp/README.md):
+# The plain command line this amounts to (scripts/build-cpp-plugin and `make plugin SRC=...`
+# run it for authors without CMake; see sdk/cpp/README.md):
 #   clang-14 --target=wasm32-wasi -mexec-model=reactor -fno-exceptions -fno-rtti \
 #     -fvisibility=hidden -O2 -std=c++20 -I sdk/cpp plugin.cc sdk/cpp/weir/*.cc \
 #     -lc++ -lc++abi -Wl,--strip-debug -Wl,--export=malloc -o plugin.wasm

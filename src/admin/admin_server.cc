@@ -1,14 +1,20 @@
 #include "admin/admin_server.h"
 
+#include <netinet/in.h>
+#include <spdlog/details/registry.h>
 #include <spdlog/spdlog.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <optional>
 #include <regex>
 
+#include "admin/clusters_render.h"
+#include "config/yaml_to_json.h"
 #include "http/http1_parser.h"
 #include "http/http1_writer.h"
 #include "net/connection.h"
+#include "proxy/cluster_manager.h"
 #include "stats/stats_render.h"
 
 namespace weir::admin {
@@ -48,22 +54,68 @@ std::unordered_map<std::string, std::string> parse_query(std::string_view query)
 constexpr const char* kHelp =
     "admin commands are:\n"
     "  /: Admin home page\n"
+    "  /clusters: upstream cluster status\n"
+    "      format: Format to use (text, json)\n"
+    "  /config_dump: dump current Envoy configs\n"
     "  /help: print out list of admin commands\n"
+    "  /logging (POST): query/change logging levels\n"
+    "      level: desired logging level (trace, debug, info, warning, error, critical, off)\n"
     "  /quitquitquit (POST): exit the server\n"
     "  /ready: print server state, return 200 if LIVE, otherwise return 503\n"
     "  /server_info: print server version/status information\n"
     "  /stats: print server stats\n"
     "      filter: Regular expression (ecmascript) for filtering stats\n"
-    "      format: Format to use (text, json)\n"
+    "      format: Format to use (text, json, prometheus)\n"
+    "      usedonly: Only include stats that have been written by system since restart\n"
+    "  /stats/prometheus: print server stats in prometheus format\n"
+    "      filter: Regular expression (ecmascript) for filtering stats\n"
     "      usedonly: Only include stats that have been written by system since restart\n";
+
+constexpr const char* kLoggingUsage =
+    "usage: POST /logging?level=<level> (change all levels) or "
+    "POST /logging?<logger>=<level> (change one logger)\n"
+    "levels: trace debug info warning error critical off\n";
+
+std::string logger_levels() {
+  std::string out = "active loggers:\n";
+  spdlog::details::registry::instance().apply_all([&](const std::shared_ptr<spdlog::logger>& l) {
+    auto level = spdlog::level::to_string_view(l->level());
+    out += "  " + (l->name().empty() ? std::string("weir") : l->name()) + ": " +
+           std::string(level.data(), level.size()) + "\n";
+  });
+  return out;
+}
+
+// Envoy spells "warn" as "warning"; spdlog knows "warn" and "warning".
+std::optional<spdlog::level::level_enum> parse_level(const std::string& text) {
+  if (text == "warning") return spdlog::level::warn;
+  auto level = spdlog::level::from_str(text);
+  if (level == spdlog::level::off && text != "off") return std::nullopt;
+  return level;
+}
+
+bool is_loopback(const sockaddr_storage& peer) {
+  if (peer.ss_family == AF_INET) {
+    auto* in = reinterpret_cast<const sockaddr_in*>(&peer);
+    return (ntohl(in->sin_addr.s_addr) >> 24) == 127;
+  }
+  if (peer.ss_family == AF_INET6) {
+    auto* in6 = reinterpret_cast<const sockaddr_in6*>(&peer);
+    if (IN6_IS_ADDR_LOOPBACK(&in6->sin6_addr)) return true;
+    return IN6_IS_ADDR_V4MAPPED(&in6->sin6_addr) && in6->sin6_addr.s6_addr[12] == 127;
+  }
+  return peer.ss_family == AF_UNIX;
+}
 
 }  // namespace
 
 // One admin client connection; requests are answered one at a time.
 class AdminServer::Session : public net::Connection::Handler, public http::Http1Visitor {
  public:
-  Session(AdminServer& server, int fd)
-      : server_(server), connection_(server.loop_, fd, false),
+  Session(AdminServer& server, int fd, bool from_loopback)
+      : server_(server),
+        from_loopback_(from_loopback),
+        connection_(server.loop_, fd, false),
         parser_(http::MessageType::Request, *this) {
     connection_.set_handler(this);
   }
@@ -89,7 +141,7 @@ class AdminServer::Session : public net::Connection::Handler, public http::Http1
   void on_body(std::string_view, bool) override {}
   void on_trailers(http::HeaderMap&) override {}
   void on_message_complete() override {
-    respond(server_.handle(method_, path_), keep_alive_);
+    respond(server_.handle(method_, path_, from_loopback_), keep_alive_);
   }
 
  private:
@@ -109,6 +161,7 @@ class AdminServer::Session : public net::Connection::Handler, public http::Http1
   }
 
   AdminServer& server_;
+  bool from_loopback_;
   net::Connection connection_;
   http::Http1Parser parser_;
   std::string method_, path_;
@@ -131,20 +184,30 @@ AdminServer::~AdminServer() {
 
 void AdminServer::accept_all() {
   for (int i = 0; i < 16; ++i) {
-    int fd = accept4(listen_fd_, nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC);
+    sockaddr_storage peer{};
+    socklen_t peer_length = sizeof peer;
+    int fd = accept4(listen_fd_, reinterpret_cast<sockaddr*>(&peer), &peer_length,
+                     SOCK_NONBLOCK | SOCK_CLOEXEC);
     if (fd < 0) return;
-    auto session = std::make_unique<Session>(*this, fd);
+    auto session = std::make_unique<Session>(*this, fd, is_loopback(peer));
     auto* raw = session.get();
     sessions_.emplace(raw, std::move(session));
   }
 }
 
-AdminResponse AdminServer::handle(std::string_view method, std::string_view path_and_query) {
+AdminResponse AdminServer::handle(std::string_view method, std::string_view path_and_query,
+                                  bool from_loopback) {
   auto q = path_and_query.find('?');
   std::string_view path = path_and_query.substr(0, q);
   auto params = parse_query(q == std::string_view::npos ? "" : path_and_query.substr(q + 1));
+  const bool is_post = method == "POST";
+  auto refuse_remote_write = [&]() -> std::optional<AdminResponse> {
+    if (from_loopback || context_.allow_remote_writes) return std::nullopt;
+    return AdminResponse{403, "text/plain; charset=UTF-8",
+                         "admin: changes are accepted from loopback clients only\n"};
+  };
 
-  if (path == "/stats") {
+  if (path == "/stats" || path == "/stats/prometheus") {
     stats::RenderOptions options;
     options.used_only = params.count("usedonly") > 0;
     if (auto it = params.find("filter"); it != params.end() && !it->second.empty()) {
@@ -155,24 +218,76 @@ AdminResponse AdminServer::handle(std::string_view method, std::string_view path
       }
     }
     auto snapshot = context_.stats.snapshot();
-    if (auto it = params.find("format"); it != params.end() && it->second == "json") {
-      return {200, "application/json", stats::render_json(snapshot, options)};
+    std::string format = path == "/stats/prometheus" ? "prometheus" : "text";
+    if (auto it = params.find("format"); it != params.end()) format = it->second;
+    if (format == "prometheus") {
+      const auto& tags = context_.tags ? *context_.tags : stats::TagExtractor::envoy_defaults();
+      return {200, "text/plain; version=0.0.4; charset=UTF-8",
+              stats::render_prometheus(snapshot, options, tags)};
+    }
+    if (format == "json") return {200, "application/json", stats::render_json(snapshot, options)};
+    if (format != "text") {
+      return {400, "text/plain", "usage: /stats?format=(text|json|prometheus)\n"};
     }
     return {200, "text/plain; charset=UTF-8", stats::render_text(snapshot, options)};
   }
-  if (path == "/ready") return {200, "text/plain; charset=UTF-8", "LIVE\n"};
+  if (path == "/ready") {
+    if (context_.draining && context_.draining()) {
+      return {503, "text/plain; charset=UTF-8", "DRAINING\n"};
+    }
+    return {200, "text/plain; charset=UTF-8", "LIVE\n"};
+  }
   if (path == "/server_info") {
     auto uptime = std::chrono::duration_cast<std::chrono::seconds>(
                       std::chrono::steady_clock::now() - context_.start_time)
                       .count();
-    std::string body = "{\"version\":\"weir/" WEIR_VERSION "\",\"state\":\"LIVE\",\"uptime_current_epoch\":\"" +
-                       std::to_string(uptime) + "s\",\"command_line_options\":{\"concurrency\":" +
-                       std::to_string(context_.concurrency) + "}}\n";
+    bool draining = context_.draining && context_.draining();
+    auto level = spdlog::level::to_string_view(spdlog::get_level());
+    std::string body =
+        std::string("{\"version\":\"weir/") + WEIR_VERSION + "\",\"state\":\"" +
+        (draining ? "DRAINING" : "LIVE") +
+        "\",\"hot_restart_version\":\"disabled\",\"command_line_options\":{" +
+        "\"concurrency\":" + std::to_string(context_.concurrency) + ",\"log_level\":\"" +
+        std::string(level.data(), level.size()) +
+        "\",\"mode\":\"Serve\",\"config_path\":" + config::json_quote(context_.config_path) +
+        "},\"node\":{}," + "\"uptime_current_epoch\":\"" + std::to_string(uptime) +
+        "s\",\"uptime_all_epochs\":\"" + std::to_string(uptime) + "s\"}\n";
     return {200, "application/json", body};
+  }
+  if (path == "/clusters") {
+    if (!context_.clusters) return {200, "text/plain; charset=UTF-8", ""};
+    if (auto it = params.find("format"); it != params.end() && it->second == "json") {
+      return {200, "application/json", render_clusters_json(*context_.clusters)};
+    }
+    return {200, "text/plain; charset=UTF-8", render_clusters_text(*context_.clusters)};
+  }
+  if (path == "/config_dump") {
+    return {200, "application/json",
+            context_.config_dump.empty() ? "{\"configs\":[]}\n" : context_.config_dump};
+  }
+  if (path == "/logging") {
+    if (params.empty()) return {200, "text/plain; charset=UTF-8", logger_levels()};
+    if (!is_post) return {405, "text/plain", "This endpoint requires POST\n"};
+    if (auto refused = refuse_remote_write()) return *refused;
+    for (const auto& [name, value] : params) {
+      auto level = parse_level(value);
+      if (!level) return {400, "text/plain; charset=UTF-8", kLoggingUsage};
+      if (name == "level" || name == "weir") {
+        spdlog::set_level(*level);
+      } else if (auto logger = spdlog::get(name)) {
+        logger->set_level(*level);
+      } else {
+        return {404, "text/plain; charset=UTF-8",
+                "unknown logger \"" + name + "\"\n" + kLoggingUsage};
+      }
+    }
+    spdlog::info("admin: log level changed by /logging");
+    return {200, "text/plain; charset=UTF-8", logger_levels()};
   }
   if (path == "/help" || path == "/") return {200, "text/plain; charset=UTF-8", kHelp};
   if (path == "/quitquitquit") {
-    if (method != "POST") return {405, "text/plain", "This endpoint requires POST\n"};
+    if (!is_post) return {405, "text/plain", "This endpoint requires POST\n"};
+    if (auto refused = refuse_remote_write()) return *refused;
     if (context_.quit) loop_.defer(context_.quit);
     return {200, "text/plain", "OK\n"};
   }

@@ -1,6 +1,8 @@
 #pragma once
-// The admin interface (Envoy's conventions): /stats, /ready, /server_info, /help and
-// POST /quitquitquit, served from the main thread's event loop.
+// The admin interface (Envoy's conventions): /stats (text, json, prometheus), /ready,
+// /server_info, /clusters, /config_dump, /logging, /help and POST /quitquitquit, served
+// from the main thread's event loop. Requests that change the server (POST endpoints,
+// /logging with a level) are refused from non-loopback peers unless allowed.
 #include <chrono>
 #include <functional>
 #include <memory>
@@ -10,6 +12,11 @@
 #include "event/event_loop.h"
 #include "http/header_map.h"
 #include "stats/stats_store.h"
+#include "stats/tag_extractor.h"
+
+namespace weir::proxy {
+class ClusterManager;
+}
 
 namespace weir::admin {
 
@@ -18,6 +25,13 @@ struct AdminContext {
   unsigned concurrency = 1;
   std::chrono::steady_clock::time_point start_time;
   std::function<void()> quit;  // POST /quitquitquit
+  // Optional parts (tests of single endpoints leave them out).
+  const stats::TagExtractor* tags = nullptr;        // default: Envoy's default tags
+  const proxy::ClusterManager* clusters = nullptr;  // /clusters
+  std::string config_dump;                          // /config_dump body (JSON)
+  std::string config_path;                          // /server_info
+  std::function<bool()> draining;                   // /ready answers 503 while true
+  bool allow_remote_writes = false;                 // WEIR_ADMIN_ALLOW_REMOTE_WRITES=1
 };
 
 struct AdminResponse {
@@ -31,7 +45,8 @@ class AdminServer {
   AdminServer(event::EventLoop& loop, int listen_fd, AdminContext context);
   ~AdminServer();
   // Handles one request (exposed for tests of the routing without sockets).
-  AdminResponse handle(std::string_view method, std::string_view path_and_query);
+  AdminResponse handle(std::string_view method, std::string_view path_and_query,
+                       bool from_loopback = true);
 
  private:
   class Session;

@@ -99,8 +99,17 @@ struct RouteConfiguration {
   std::vector<VirtualHost> virtual_hosts;
 };
 
+// One access_log entry of an http_connection_manager: envoy.access_loggers.file (or
+// .stdout / .stderr, which write to those streams).
+struct AccessLogConfig {
+  std::string path;
+  std::string format;  // Envoy format string; empty: Envoy's default format
+  SourceLocation location;
+};
+
 struct HttpConnectionManagerConfig {
   std::string stat_prefix;
+  std::vector<AccessLogConfig> access_logs;
   RouteConfiguration route_config;
   std::vector<HttpFilterConfig> http_filters;
   bool use_remote_address = false;
@@ -141,7 +150,21 @@ struct AdminConfig {
   std::string access_log_path;
 };
 
+// stats_config.stats_tags[]: turns part of a stat name into a tag (a Prometheus label).
+struct StatsTagConfig {
+  std::string tag_name;
+  std::string regex;                       // empty: Envoy's default regex for tag_name
+  std::optional<std::string> fixed_value;  // instead of a regex: this value on every stat
+  SourceLocation location;
+};
+
+struct StatsConfig {
+  std::vector<StatsTagConfig> stats_tags;
+  bool use_all_default_tags = true;
+};
+
 struct BootstrapConfig {
+  StatsConfig stats_config;
   std::optional<AdminConfig> admin;
   std::vector<ListenerConfig> listeners;
   std::vector<ClusterConfig> clusters;

@@ -36,6 +36,17 @@ inline constexpr std::string_view kStringMatcher = "envoy.type.matcher.v3.String
 inline constexpr std::string_view kRouteAction = "envoy.config.route.v3.RouteAction";
 inline constexpr std::string_view kDirectResponseAction =
     "envoy.config.route.v3.DirectResponseAction";
+inline constexpr std::string_view kAccessLog = "envoy.config.accesslog.v3.AccessLog";
+inline constexpr std::string_view kFileAccessLog =
+    "envoy.extensions.access_loggers.file.v3.FileAccessLog";
+inline constexpr std::string_view kStdoutAccessLog =
+    "envoy.extensions.access_loggers.stream.v3.StdoutAccessLog";
+inline constexpr std::string_view kStderrAccessLog =
+    "envoy.extensions.access_loggers.stream.v3.StderrAccessLog";
+inline constexpr std::string_view kSubstitutionFormatString =
+    "envoy.config.core.v3.SubstitutionFormatString";
+inline constexpr std::string_view kStatsConfig = "envoy.config.metrics.v3.StatsConfig";
+inline constexpr std::string_view kTagSpecifier = "envoy.config.metrics.v3.TagSpecifier";
 inline constexpr std::string_view kCluster = "envoy.config.cluster.v3.Cluster";
 inline constexpr std::string_view kClusterLoadAssignment =
     "envoy.config.endpoint.v3.ClusterLoadAssignment";
@@ -66,5 +77,8 @@ inline constexpr std::string_view kRouterName = "envoy.filters.http.router";
 inline constexpr std::string_view kRouterOldName = "envoy.router";
 inline constexpr std::string_view kWasmFilterName = "envoy.filters.http.wasm";
 inline constexpr std::string_view kWasmServiceName = "envoy.bootstrap.wasm";
+inline constexpr std::string_view kFileAccessLogName = "envoy.access_loggers.file";
+inline constexpr std::string_view kStdoutAccessLogName = "envoy.access_loggers.stdout";
+inline constexpr std::string_view kStderrAccessLogName = "envoy.access_loggers.stderr";
 
 }  // namespace weir::config::envoy_names

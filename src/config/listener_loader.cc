@@ -13,7 +13,7 @@ HttpConnectionManagerConfig load_http_connection_manager(const ConfigNode& manag
       names::kHttpConnectionManager,
       {"stat_prefix", "codec_type", "route_config", "http_filters", "use_remote_address",
        "generate_request_id", "stream_idle_timeout", "request_timeout", "request_headers_timeout",
-       "common_http_protocol_options"});
+       "common_http_protocol_options", "access_log"});
   HttpConnectionManagerConfig result;
   result.stat_prefix = manager.required("stat_prefix").as_nonempty_string();
 
@@ -37,6 +37,7 @@ HttpConnectionManagerConfig load_http_connection_manager(const ConfigNode& manag
   }
   result.route_config = load_route_configuration(manager.field("route_config"));
   result.http_filters = load_http_filters(manager.field("http_filters"));
+  result.access_logs = load_access_logs(manager.field("access_log"));
 
   if (manager.has("use_remote_address")) {
     result.use_remote_address = manager.field("use_remote_address").as_bool();

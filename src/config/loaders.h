@@ -28,6 +28,12 @@ RouteConfiguration load_route_configuration(const ConfigNode& route_config);
 // listener_loader.cc: a listener with its filter chain and HttpConnectionManager.
 ListenerConfig load_listener(const ConfigNode& listener);
 
+// access_log_loader.cc: HttpConnectionManager.access_log (file, stdout, stderr loggers).
+std::vector<AccessLogConfig> load_access_logs(const ConfigNode& access_log);
+
+// stats_config_loader.cc: Bootstrap.stats_config (stats_tags, use_all_default_tags).
+StatsConfig load_stats_config(const ConfigNode& stats_config);
+
 // cluster_loader.cc
 ClusterConfig load_cluster(const ConfigNode& cluster);
 

@@ -58,9 +58,11 @@ WasmPluginConfig load_wasm_service(const ConfigNode& extension) {
 }
 
 BootstrapConfig load_bootstrap(const ConfigNode& bootstrap) {
-  bootstrap.expect_fields(names::kBootstrap, {"admin", "static_resources", "bootstrap_extensions"});
+  bootstrap.expect_fields(names::kBootstrap, {"admin", "static_resources", "bootstrap_extensions",
+                                             "stats_config"});
   BootstrapConfig config;
   config.admin = load_admin(bootstrap.field("admin"));
+  config.stats_config = load_stats_config(bootstrap.field("stats_config"));
 
   const ConfigNode static_resources = bootstrap.field("static_resources");
   static_resources.expect_fields(names::kStaticResources, {"listeners", "clusters"});

@@ -156,6 +156,7 @@ void ActiveStream::decode_headers_from(size_t index) {
 }
 
 void ActiveStream::on_request_body(std::string_view data, bool end_stream) {
+  info_.bytes_received += data.size();
   arm_idle_timer();
   if (end_stream) request_end_seen_ = true;
   if (!request_headers_done_ || local_reply_sent_) {
@@ -508,6 +509,9 @@ void ActiveStream::write_response_headers() {
   } else if (request_head_.http_minor == 0) {
     h.set("connection", "keep-alive");
   }
+  // Charged as the headers go out (as Envoy does), so a client that has its answer
+  // already sees it counted.
+  setup_.stats.by_class(status).inc();
   std::string out;
   http::write_response_head(h, out);
   info_.bytes_sent += out.size();
@@ -669,13 +673,17 @@ void ActiveStream::finish(bool close_connection) {
   if (route_timer_) setup_.loop.cancel_timer(route_timer_);
   idle_timer_ = route_timer_ = 0;
   if (response_complete_) {
-    setup_.stats.by_class(info_.response_code).inc();
     setup_.stats.downstream_rq_time.record(static_cast<uint64_t>(
         std::chrono::duration_cast<std::chrono::milliseconds>(event::Clock::now() - start_)
             .count()));
   }
   setup_.stats.downstream_rq_active.sub(1);
   for (auto& f : filters_) f->on_stream_complete();
+  if (setup_.access_log) {
+    setup_.access_log->log({info_, request_headers(), response_headers(), response_trailers(),
+                            std::chrono::duration_cast<std::chrono::microseconds>(
+                                event::Clock::now() - start_)});
+  }
   owner_.on_stream_finished(close_connection || !response_complete_);
 }
 

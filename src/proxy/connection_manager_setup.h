@@ -6,6 +6,7 @@
 #include <string>
 #include <vector>
 
+#include "access_log/access_logger.h"
 #include "config/config.h"
 #include "event/event_loop.h"
 #include "proxy/http_filter.h"
@@ -47,6 +48,8 @@ struct ConnectionManagerSetup {
   uint16_t local_port = 0;
   // Set when the server drains: responses carry "connection: close".
   const bool* draining = nullptr;
+  // This worker's access logs of the listener; null when none are configured.
+  std::unique_ptr<access_log::WorkerAccessLogger> access_log;
 };
 
 }  // namespace weir::proxy

@@ -12,9 +12,12 @@
 #include <chrono>
 #include <cstring>
 
+#include "proxy_wasm/host_call.h"
 #include "proxy_wasm/map_serialization.h"
+#include "proxy_wasm/plugin_report.h"
 #include "proxy_wasm/properties.h"
 #include "proxy_wasm/vm.h"
+#include "proxy/async_http_client.h"
 #include "stats/stats_store.h"
 
 namespace weir::proxy_wasm {
@@ -25,26 +28,13 @@ using wasm::HostCall;
 using wasm::HostResult;
 using wasm::Value;
 
-using Impl = int32_t (*)(Vm& vm, const Value* a);
-
-inline uint32_t u32(const Value& v) { return static_cast<uint32_t>(v.i32); }
-inline int32_t st(WasmResult r) { return static_cast<int32_t>(r); }
-constexpr int32_t kOk = 0;
-constexpr int32_t kIma = static_cast<int32_t>(WasmResult::InvalidMemoryAccess);
-constexpr int32_t kBadArg = static_cast<int32_t>(WasmResult::BadArgument);
-constexpr int32_t kNotFound = static_cast<int32_t>(WasmResult::NotFound);
-
-// Wraps an implementation: finds the Vm, refuses calls into a dead VM and turns a failure
-// inside a nested call (the allocator trapped) into a trap of this call too.
-template <Impl F>
-HostResult adapt(HostCall& c) {
-  Vm& vm = *static_cast<Vm*>(c.host_data);
-  vm.enter_host_call(c.instance);
-  if (!vm.alive()) return HostResult::trap_with("the plugin's VM has failed: " + vm.failure());
-  int32_t r = F(vm, c.args.data());
-  if (!vm.alive()) return HostResult::trap_with(vm.failure());
-  return HostResult::i32(r);
-}
+using host::adapt;
+using host::kBadArg;
+using host::kIma;
+using host::kNotFound;
+using host::kOk;
+using host::st;
+using host::u32;
 
 ContextBase* ctx_of(Vm& vm) { return vm.effective_context(); }
 
@@ -124,6 +114,13 @@ BufferRef get_buffer(Vm& vm, uint32_t type) {
       b.view = *s;
       return b;
     }
+    case BufferType::HttpCallResponseBody: {
+      proxy::AsyncHttpResponse* r = vm.http_call_response();
+      if (!r) break;
+      b.mut = &r->body;
+      b.view = r->body;
+      return b;
+    }
     case BufferType::VmConfiguration:
       if (!c) break;
       b.view = c->plugin().vm_configuration;
@@ -191,7 +188,14 @@ http::HeaderMap* get_map(Vm& vm, uint32_t type, WasmResult* status) {
     *status = WasmResult::BadArgument;
     return nullptr;
   }
-  if (type > static_cast<uint32_t>(MapType::ResponseTrailers)) return nullptr;  // grpc / call maps
+  if (type == static_cast<uint32_t>(MapType::HttpCallResponseHeaders) ||
+      type == static_cast<uint32_t>(MapType::HttpCallResponseTrailers)) {
+    // Only while proxy_on_http_call_response runs.
+    proxy::AsyncHttpResponse* r = vm.http_call_response();
+    if (!r) return nullptr;
+    return type == static_cast<uint32_t>(MapType::HttpCallResponseHeaders) ? &r->headers : &r->trailers;
+  }
+  if (type > static_cast<uint32_t>(MapType::ResponseTrailers)) return nullptr;  // gRPC metadata
   ContextBase* c = ctx_of(vm);
   StreamHost* h = c ? c->stream_host() : nullptr;
   return h ? h->header_map(static_cast<MapType>(type)) : nullptr;
@@ -378,7 +382,8 @@ int32_t proxy_done(Vm& vm, const Value*) {
 }
 
 int32_t proxy_get_status(Vm& vm, const Value* a) {
-  // No HTTP/gRPC call has completed (calls are not implemented yet): code 0, no message.
+  // It reports the status of a gRPC call, and gRPC calls are not implemented: code 0, no
+  // message (HTTP call answers carry theirs in :status).
   if (!vm.write_u32(u32(a[0]), 0)) return kIma;
   return st(vm.copy_out({}, u32(a[1]), u32(a[2])));
 }
@@ -684,19 +689,21 @@ constexpr HostFunctionDef kHostFunctions[] = {
   {Module::Env, "proxy_record_metric", kAll, "iI:i", &adapt<proxy_record_metric>},
   {Module::Env, "proxy_get_metric", kAll, "ii:i", &adapt<proxy_get_metric>},
   // not implemented yet (issue 3): UNIMPLEMENTED stubs
-  {Module::Env, "proxy_http_call", kAll, "iiiiiiiiii:i", nullptr},
+  // asynchronous calls, shared state
+  {Module::Env, "proxy_http_call", kAll, "iiiiiiiiii:i", &adapt<host::proxy_http_call>},
+  {Module::Env, "proxy_set_shared_data", kAll, "iiiii:i", &adapt<host::proxy_set_shared_data>},
+  {Module::Env, "proxy_get_shared_data", kAll, "iiiii:i", &adapt<host::proxy_get_shared_data>},
+  {Module::Env, "proxy_register_shared_queue", kAll, "iii:i", &adapt<host::proxy_register_shared_queue>},
+  {Module::Env, "proxy_resolve_shared_queue", kAll, "iiiii:i", &adapt<host::proxy_resolve_shared_queue>},
+  {Module::Env, "proxy_enqueue_shared_queue", kAll, "iii:i", &adapt<host::proxy_enqueue_shared_queue>},
+  {Module::Env, "proxy_dequeue_shared_queue", kAll, "iii:i", &adapt<host::proxy_dequeue_shared_queue>},
+  {Module::Env, "proxy_call_foreign_function", kAll, "iiiiii:i", &adapt<host::proxy_call_foreign_function>},
+  // gRPC: not implemented (UNIMPLEMENTED stubs)
   {Module::Env, "proxy_grpc_call", kAll, "iiiiiiiiiiii:i", nullptr},
   {Module::Env, "proxy_grpc_stream", kAll, "iiiiiiiii:i", nullptr},
   {Module::Env, "proxy_grpc_send", kAll, "iiii:i", nullptr},
   {Module::Env, "proxy_grpc_cancel", kAll, "i:i", nullptr},
   {Module::Env, "proxy_grpc_close", kAll, "i:i", nullptr},
-  {Module::Env, "proxy_set_shared_data", kAll, "iiiii:i", nullptr},
-  {Module::Env, "proxy_get_shared_data", kAll, "iiiii:i", nullptr},
-  {Module::Env, "proxy_register_shared_queue", kAll, "iii:i", nullptr},
-  {Module::Env, "proxy_resolve_shared_queue", kAll, "iiiii:i", nullptr},
-  {Module::Env, "proxy_enqueue_shared_queue", kAll, "iii:i", nullptr},
-  {Module::Env, "proxy_dequeue_shared_queue", kAll, "iii:i", nullptr},
-  {Module::Env, "proxy_call_foreign_function", kAll, "iiiiii:i", nullptr},
   // WASI (wasi_snapshot_preview1 and wasi_unstable)
   {Module::Wasi, "fd_write", kAll, "iiii:i", &adapt<wasi_fd_write>},
   {Module::Wasi, "fd_read", kAll, "iiii:i", &adapt<wasi_fd_read>},
@@ -816,6 +823,18 @@ Result<std::shared_ptr<const PluginModule>> PluginModule::create(
     }
   }
   return std::shared_ptr<const PluginModule>(std::move(pm));
+}
+
+// For `--mode validate` (plugin_report.h): what PluginModule::create binds to a real function.
+bool host_function_implemented(std::string_view module, std::string_view name, AbiVersion abi) {
+  const bool is_env = module == "env";
+  const bool is_wasi = module == "wasi_snapshot_preview1" || module == "wasi_unstable";
+  const uint8_t version_bit = static_cast<uint8_t>(1u << static_cast<unsigned>(abi));
+  for (const auto& d : kHostFunctions) {
+    const bool same_module = (d.module == Module::Env && is_env) || (d.module == Module::Wasi && is_wasi);
+    if (d.name == name && same_module) return d.fn != nullptr && (d.versions & version_bit) != 0;
+  }
+  return false;
 }
 
 }  // namespace weir::proxy_wasm

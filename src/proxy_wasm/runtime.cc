@@ -1,5 +1,7 @@
 // Per-thread runtimes, the watchdog, the compiled-module cache, ABI detection and the
 // per-worker plugin (failure policy, reload).
+#include <pthread.h>
+#include <signal.h>
 #include <spdlog/spdlog.h>
 
 #include <condition_variable>
@@ -24,7 +26,16 @@ class Watchdog {
   void add(const std::shared_ptr<WatchSlot>& s) {
     std::lock_guard lk(mu_);
     slots_.push_back(s);
-    if (!thread_.joinable()) thread_ = std::thread([this] { run(); });
+    if (!thread_.joinable()) {
+      // The thread must never take process signals (SIGTERM, SIGINT): the server reads
+      // them from a signalfd, and a thread that does not block them would get them with
+      // the default action (the process dies without draining).
+      sigset_t all, saved;
+      sigfillset(&all);
+      pthread_sigmask(SIG_BLOCK, &all, &saved);
+      thread_ = std::thread([this] { run(); });
+      pthread_sigmask(SIG_SETMASK, &saved, nullptr);
+    }
   }
   void remove(const WatchSlot* s) {
     std::lock_guard lk(mu_);
@@ -190,6 +201,10 @@ WorkerPlugin::WorkerPlugin(std::shared_ptr<const PluginSpec> spec,
                            std::shared_ptr<const PluginModule> module,
                            std::shared_ptr<WorkerRuntime> rt)
     : spec_(std::move(spec)), module_(std::move(module)), rt_(std::move(rt)) {}
+
+WorkerPlugin::~WorkerPlugin() {
+  if (vm_ && root_) root_->stop();
+}
 
 Result<std::shared_ptr<WorkerPlugin>> WorkerPlugin::create(std::shared_ptr<const PluginSpec> spec,
                                                            std::shared_ptr<const PluginModule> module,

@@ -5,6 +5,9 @@
 #include <cstring>
 #include <thread>
 
+#include "event/event_loop.h"
+#include "proxy/async_http_client.h"
+#include "proxy_wasm/shared_state.h"
 #include "stats/stats_store.h"
 
 namespace weir::proxy_wasm {
@@ -81,10 +84,50 @@ const std::string* ContextBase::find_property(std::string_view path) const {
 RootContext::RootContext(Vm* vm, uint32_t id, std::shared_ptr<const PluginSpec> plugin)
     : ContextBase(vm, this, id), plugin_(std::move(plugin)) {}
 
+RootContext::~RootContext() {
+  if (tick_timer_) {
+    if (event::EventLoop* loop = vm_->runtime().loop()) loop->cancel_timer(tick_timer_);
+  }
+}
+
+void RootContext::set_tick_period_ms(uint32_t ms) {
+  tick_period_ms_ = ms;
+  event::EventLoop* loop = vm_->runtime().loop();
+  if (!loop) return;  // start-up trial or unit test: no ticks
+  if (tick_timer_) loop->cancel_timer(tick_timer_);
+  tick_timer_ = 0;
+  if (ms > 0 && !stopped_) arm_tick_timer();
+}
+
+void RootContext::arm_tick_timer() {
+  tick_timer_ = vm_->runtime().loop()->add_timer(std::chrono::milliseconds(tick_period_ms_), [this] {
+    tick_timer_ = 0;
+    if (!vm_->alive() || stopped_) return;
+    on_tick();
+    // on_tick may have set a new period (and armed the timer) or stopped the ticks.
+    if (tick_timer_ == 0 && tick_period_ms_ > 0 && vm_->alive() && !stopped_) arm_tick_timer();
+  });
+}
+
 bool RootContext::on_tick() {
   bool missing = false;
   auto r = vm_->call(this, Callback::OnTick, {static_cast<int32_t>(id_)}, &missing);
   return r.has_value() || missing;
+}
+
+void RootContext::stop() {
+  if (stopped_) return;
+  stopped_ = true;
+  if (tick_timer_) {
+    if (event::EventLoop* loop = vm_->runtime().loop()) loop->cancel_timer(tick_timer_);
+    tick_timer_ = 0;
+  }
+  if (!vm_->alive()) return;
+  const int32_t id = static_cast<int32_t>(id_);
+  bool missing = false;
+  auto r = vm_->call(this, Callback::OnDone, {id}, &missing);
+  if (r && *r == 0) done_pending = true;
+  if (vm_->alive()) (void)vm_->call(this, Callback::OnDelete, {id});
 }
 
 StreamContext::StreamContext(std::shared_ptr<Vm> vm, RootContext* root, StreamHost* host)
@@ -194,6 +237,12 @@ Vm::Vm(std::shared_ptr<WorkerRuntime> rt, std::shared_ptr<const PluginModule> mo
       max_memory_bytes_(first_plugin_->max_memory_bytes) {}
 
 Vm::~Vm() {
+  // Nothing may call back into this VM once it is gone.
+  if (proxy::AsyncHttpClient* client = rt_->http_client()) {
+    for (const auto& [token, call] : http_calls_) client->cancel(call.request_id);
+  }
+  http_calls_.clear();
+  SharedQueues::instance().forget_owner(this);
   // Make sure the watchdog is not about to interrupt this instance.
   if (instance_) {
     WatchSlot& slot = rt_->watch_slot();
@@ -326,6 +375,22 @@ std::optional<int32_t> Vm::call(ContextBase* ctx, Callback cb, std::initializer_
 
 bool Vm::invoke(wasm::ExportedFunction& fn, std::span<const wasm::Value> args, wasm::Value* result,
                 const char* what) {
+  const bool outer = depth_ == 0;
+  const bool ok = invoke_once(fn, args, result, what);
+  if (outer && !after_call_.empty()) {
+    // Actions may call into the VM again (and queue more): run them until none is left.
+    std::vector<std::function<void()>> actions;
+    while (!after_call_.empty()) {
+      actions.swap(after_call_);
+      for (auto& action : actions) action();
+      actions.clear();
+    }
+  }
+  return ok;
+}
+
+bool Vm::invoke_once(wasm::ExportedFunction& fn, std::span<const wasm::Value> args, wasm::Value* result,
+                     const char* what) {
   if (!alive_) return false;
   wasm::Instance* inst = instance_ ? instance_.get() : host_instance_;
   if (!inst) return false;
@@ -345,6 +410,7 @@ bool Vm::invoke(wasm::ExportedFunction& fn, std::span<const wasm::Value> args, w
   if (outer) slot.calls.store(c + 2, std::memory_order_release);
   --depth_;
   host_instance_ = inst;
+
   if (!r.ok) {
     if (alive_) {
       if (r.interrupted) {
@@ -441,6 +507,69 @@ WasmResult Vm::copy_out(std::string_view data, uint32_t ptr_ptr, uint32_t size_p
   return WasmResult::Ok;
 }
 
+WasmResult Vm::http_call(RootContext& root, std::string_view cluster, http::HeaderMap headers,
+                          std::string body, std::optional<http::HeaderMap> trailers,
+                          std::chrono::milliseconds timeout, uint32_t* token) {
+  proxy::AsyncHttpClient* client = rt_->http_client();
+  const uint32_t t = next_http_call_token_++;
+  if (next_http_call_token_ == 0) next_http_call_token_ = 1;
+  if (!client) {
+    // The start-up trial VM is discarded right after on_configure: accept, never answer.
+    *token = t;
+    return WasmResult::Ok;
+  }
+  std::weak_ptr<Vm> self = weak_from_this();
+  uint64_t id = client->send(cluster, std::move(headers), std::move(body), std::move(trailers), timeout,
+                             [self, t](proxy::AsyncHttpResponse& response) {
+                               if (auto vm = self.lock()) vm->on_http_call_done(t, response);
+                             });
+  if (id == 0) return WasmResult::BadArgument;  // unknown cluster
+  http_calls_.emplace(t, PendingHttpCall{id, root.id()});
+  *token = t;
+  return WasmResult::Ok;
+}
+
+void Vm::on_http_call_done(uint32_t token, proxy::AsyncHttpResponse& response) {
+  auto it = http_calls_.find(token);
+  if (it == http_calls_.end()) return;
+  const uint32_t root_id = it->second.root_context_id;
+  http_calls_.erase(it);
+  ContextBase* root = find_context(root_id);
+  if (!root || !alive_) return;
+  // A failed call (connect error, reset, timeout) is delivered with no headers, as Envoy.
+  uint32_t headers = 0, trailers = 0, body = 0;
+  if (response.ok) {
+    headers = static_cast<uint32_t>(response.headers.size());
+    trailers = static_cast<uint32_t>(response.trailers.size());
+    body = static_cast<uint32_t>(response.body.size());
+  } else {
+    response.headers.clear();
+    response.body.clear();
+    response.trailers.clear();
+  }
+  http_call_response_ = &response;
+  (void)call(root, Callback::OnHttpCallResponse,
+             {static_cast<int32_t>(root_id), static_cast<int32_t>(token), static_cast<int32_t>(headers),
+              static_cast<int32_t>(body), static_cast<int32_t>(trailers)});
+  http_call_response_ = nullptr;
+}
+
+void Vm::run_after_call(std::function<void()> action) {
+  if (depth_ == 0) {
+    action();
+  } else {
+    after_call_.push_back(std::move(action));
+  }
+}
+
+void Vm::on_queue_ready(uint32_t root_context_id, uint32_t token) {
+  if (!alive_) return;
+  ContextBase* root = find_context(root_context_id);
+  if (!root || !root->is_root()) return;
+  (void)call(root, Callback::OnQueueReady,
+             {static_cast<int32_t>(root_context_id), static_cast<int32_t>(token)});
+}
+
 WasmResult Vm::define_metric(MetricType type, std::string_view name, uint32_t* id) {
   std::string key;
   key.reserve(name.size() + 2);
@@ -459,6 +588,7 @@ WasmResult Vm::define_metric(MetricType type, std::string_view name, uint32_t* i
     case MetricType::Histogram: stat = &store.histogram(name); break;
     default: return WasmResult::BadArgument;
   }
+  store.mark_plugin_defined(name);  // Prometheus: no envoy_ prefix
   // Ids start at 1 (some SDKs take 0 for "not defined").
   *id = static_cast<uint32_t>(metrics_.size() + 1);
   metrics_.push_back(MetricSlot{type, stat});

@@ -13,6 +13,7 @@
 #include <atomic>
 #include <chrono>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -26,6 +27,13 @@
 #include "proxy_wasm/types.h"
 #include "wasm/engine/engine.h"
 
+namespace weir::event {
+class EventLoop;
+}
+namespace weir::proxy {
+class AsyncHttpClient;
+struct AsyncHttpResponse;
+}  // namespace weir::proxy
 namespace weir::stats {
 class StatsStore;
 class Counter;
@@ -118,6 +126,17 @@ class WorkerRuntime : public std::enable_shared_from_this<WorkerRuntime> {
   stats::StatsStore& stats() { return stats_; }
   WatchSlot& watch_slot() { return *slot_; }
 
+  // The worker this thread serves: its loop (ticks, queue wake-ups) and HTTP client
+  // (proxy_http_call). Unset on the main thread's start-up trial and in unit tests: ticks
+  // then never fire and calls are accepted but never answered. Both must outlive every
+  // VM of this runtime.
+  void attach_worker(event::EventLoop* loop, proxy::AsyncHttpClient* http_client) {
+    loop_ = loop;
+    http_client_ = http_client;
+  }
+  event::EventLoop* loop() const { return loop_; }
+  proxy::AsyncHttpClient* http_client() const { return http_client_; }
+
   // A live VM of this thread for `key`, if any.
   std::shared_ptr<Vm> find_vm(const std::string& key);
   void register_vm(const std::string& key, const std::shared_ptr<Vm>& vm);
@@ -130,6 +149,8 @@ class WorkerRuntime : public std::enable_shared_from_this<WorkerRuntime> {
   std::unique_ptr<wasm::Runtime> runtime_;
   std::shared_ptr<WatchSlot> slot_;
   std::unordered_map<std::string, std::weak_ptr<Vm>> vms_;
+  event::EventLoop* loop_ = nullptr;
+  proxy::AsyncHttpClient* http_client_ = nullptr;
 };
 
 // Callbacks the host may call, resolved once per instance.
@@ -180,17 +201,27 @@ class ContextBase {
 class RootContext : public ContextBase {
  public:
   RootContext(Vm* vm, uint32_t id, std::shared_ptr<const PluginSpec> plugin);
+  ~RootContext() override;
   const PluginSpec& spec() const { return *plugin_; }
   const std::shared_ptr<const PluginSpec>& spec_ptr() const { return plugin_; }
   uint32_t tick_period_ms() const { return tick_period_ms_; }
-  void set_tick_period_ms(uint32_t ms) { tick_period_ms_ = ms; }
-  // Calls proxy_on_tick (for the worker's timer; ticks are not wired yet).
+  // (Re)arms the tick timer on the worker's loop (0 stops it). The first tick comes one
+  // period after the call, as in Envoy.
+  void set_tick_period_ms(uint32_t ms);
+  // Calls proxy_on_tick. False if the VM died.
   bool on_tick();
+  // proxy_on_done / proxy_on_delete when the plugin goes away (worker shutdown). A root
+  // that answers false from on_done may call proxy_done() later; weir does not wait.
+  void stop();
   bool done_pending = false;
 
  private:
+  void arm_tick_timer();
+
   std::shared_ptr<const PluginSpec> plugin_;
   uint32_t tick_period_ms_ = 0;
+  uint64_t tick_timer_ = 0;
+  bool stopped_ = false;
 };
 
 // One HTTP stream's context in one VM. Construct, then create(); the callbacks return the
@@ -242,7 +273,7 @@ struct MetricSlot {
 };
 
 // One Wasm instance of a module on one thread, with its contexts.
-class Vm {
+class Vm : public std::enable_shared_from_this<Vm> {
  public:
   // Instantiates the module (running its start section) and its start-up functions
   // (_initialize then main, or _start). `key` identifies it in the worker registry.
@@ -314,6 +345,25 @@ class Vm {
   // A reusable string for host functions (no allocation per call once warm).
   std::string& scratch() { return scratch_; }
 
+  // ---- asynchronous work (proxy_http_call, queues)
+  // Sends the call for `root` (calls belong to the root context, as in Envoy) and writes
+  // its token. BAD_ARGUMENT for an unknown cluster.
+  WasmResult http_call(RootContext& root, std::string_view cluster, http::HeaderMap headers,
+                       std::string body, std::optional<http::HeaderMap> trailers,
+                       std::chrono::milliseconds timeout, uint32_t* token);
+  // The answer being delivered (during proxy_on_http_call_response only), else nullptr.
+  proxy::AsyncHttpResponse* http_call_response() const { return http_call_response_; }
+  // proxy_on_queue_ready(root, token), on the owner's thread.
+  void on_queue_ready(uint32_t root_context_id, uint32_t token);
+
+  // Runs `action` once no call into this VM is in progress: now if none is, else right
+  // after the outermost call returns. Stream actions a plugin asks for from outside its
+  // own stream callback (continue, local reply, close from an http call answer or a
+  // queue callback) go through here, as Envoy does (proxy-wasm-cpp-host's after-VM-call
+  // actions): SDKs hold their context tables borrowed during a callback, so re-entering
+  // the VM underneath it (e.g. the local reply's response path) would make them fail.
+  void run_after_call(std::function<void()> action);
+
   uint32_t next_context_id() { return next_context_id_++; }
   void register_context(ContextBase* c) { contexts_.emplace(c->id(), c); }
   void unregister_context(uint32_t id) { contexts_.erase(id); }
@@ -322,8 +372,11 @@ class Vm {
      std::shared_ptr<const PluginSpec> first_plugin);
 
  private:
+  // Calls into Wasm; the outermost call then runs the queued after-call actions.
   bool invoke(wasm::ExportedFunction& fn, std::span<const wasm::Value> args, wasm::Value* result,
               const char* what);
+  bool invoke_once(wasm::ExportedFunction& fn, std::span<const wasm::Value> args, wasm::Value* result,
+                   const char* what);
   void resolve_exports();
 
   std::shared_ptr<WorkerRuntime> rt_;
@@ -341,6 +394,16 @@ class Vm {
   uint32_t next_context_id_ = 1;
   std::unordered_map<uint32_t, ContextBase*> contexts_;
   std::vector<std::unique_ptr<RootContext>> roots_;
+  void on_http_call_done(uint32_t token, proxy::AsyncHttpResponse& response);
+
+  struct PendingHttpCall {
+    uint64_t request_id;  // AsyncHttpClient's
+    uint32_t root_context_id;
+  };
+  std::unordered_map<uint32_t, PendingHttpCall> http_calls_;  // by token
+  uint32_t next_http_call_token_ = 1;
+  proxy::AsyncHttpResponse* http_call_response_ = nullptr;
+  std::vector<std::function<void()>> after_call_;
   std::vector<MetricSlot> metrics_;
   std::unordered_map<std::string, uint32_t> metric_ids_;
   uint64_t max_memory_bytes_;
@@ -366,6 +429,9 @@ class WorkerPlugin {
 
   WorkerPlugin(std::shared_ptr<const PluginSpec> spec, std::shared_ptr<const PluginModule> module,
                std::shared_ptr<WorkerRuntime> rt);
+  // Stops the root context (proxy_on_done, proxy_on_delete) on the owning thread.
+  ~WorkerPlugin();
+  RootContext* root() const { return root_; }
 
  private:
   Status start();

@@ -1,22 +1,29 @@
 #include "server/server.h"
 
+#include <malloc.h>
 #include <signal.h>
 #include <spdlog/spdlog.h>
 #include <sys/signalfd.h>
 #include <unistd.h>
 
 #include <chrono>
+#include <cstdio>
 #include <thread>
 
+#include "access_log/access_logger.h"
 #include "admin/admin_server.h"
+#include "admin/config_dump.h"
 #include "config/config.h"
 #include "event/event_loop.h"
+#include "extensions/bootstrap/wasm/wasm_service.h"
 #include "extensions/filters/http/wasm/wasm_filter.h"
 #include "net/socket.h"
+#include "proxy_wasm/plugin_report.h"
 #include "proxy/cluster_manager.h"
 #include "server/listener_plan.h"
 #include "server/worker.h"
 #include "stats/stats_store.h"
+#include "stats/tag_extractor.h"
 #include "wasm/engine/engine.h"
 
 namespace weir::server {
@@ -28,15 +35,30 @@ std::string listener_stat_name(const net::Address& address) {
   return address.ip() + "_" + std::to_string(address.port());
 }
 
+// Envoy's server.* memory gauges, from glibc's allocator and /proc.
+void update_memory_stats(stats::StatsStore& stats) {
+  struct mallinfo2 info = mallinfo2();
+  stats.gauge("server.memory_allocated").set(static_cast<int64_t>(info.uordblks + info.hblkhd));
+  stats.gauge("server.memory_heap_size").set(static_cast<int64_t>(info.arena + info.hblkhd));
+  long pages_resident = 0, pages_total = 0;
+  if (FILE* statm = fopen("/proc/self/statm", "r")) {
+    if (fscanf(statm, "%ld %ld", &pages_total, &pages_resident) != 2) pages_resident = 0;
+    fclose(statm);
+  }
+  stats.gauge("server.memory_physical_size").set(pages_resident * sysconf(_SC_PAGESIZE));
+}
+
 Result<std::vector<ListenerPlan>> plan_listeners(const config::BootstrapConfig& config,
                                                  wasm::Engine& engine, stats::StatsStore& stats,
                                                  bool bind_sockets) {
   std::vector<ListenerPlan> plans;
+  std::shared_ptr<access_log::FileWriter> access_log_writer;  // one thread for every log file
   for (const auto& listener : config.listeners) {
     ListenerPlan plan;
     plan.config = &listener;
     plan.routes = std::make_unique<proxy::RouteTable>(listener.http.route_config);
-    for (const auto& filter : listener.http.http_filters) {
+    for (size_t position = 0; position < listener.http.http_filters.size(); ++position) {
+      const auto& filter = listener.http.http_filters[position];
       if (filter.kind != config::HttpFilterConfig::Kind::Wasm) continue;
       auto definition = extensions::wasm::create_wasm_filter_definition(filter.wasm, engine, stats);
       if (!definition) {
@@ -44,6 +66,17 @@ Result<std::vector<ListenerPlan>> plan_listeners(const config::BootstrapConfig& 
                      "': " + definition.error()};
       }
       plan.filters.push_back(std::move(*definition));
+      // Named by the filter's position, not the plugin's name: `/stats | grep <plugin>`
+      // keeps showing exactly the plugin's own metrics, as with Envoy.
+      plan.filter_time_us.push_back(&stats.histogram("http." + listener.http.stat_prefix +
+                                                     ".wasm." + std::to_string(position) +
+                                                     ".rq_wasm_time_us"));
+    }
+    if (!listener.http.access_logs.empty()) {
+      if (!access_log_writer) access_log_writer = std::make_shared<access_log::FileWriter>();
+      auto logs = access_log::ListenerAccessLogs::create(listener.http.access_logs, access_log_writer);
+      if (!logs) return Error{logs.error()};
+      plan.access_logs = std::move(*logs);
     }
     auto address = net::resolve(listener.address.address, listener.address.port);
     if (!address) return Error{listener.location.to_string() + ": " + address.error()};
@@ -58,6 +91,24 @@ Result<std::vector<ListenerPlan>> plan_listeners(const config::BootstrapConfig& 
     plans.push_back(std::move(plan));
   }
   return plans;
+}
+
+std::vector<proxy_wasm::PluginReport> print_plugin_reports(const config::BootstrapConfig& config,
+                                                          wasm::Engine& engine) {
+  std::vector<const config::WasmPluginConfig*> plugins;
+  for (const auto& listener : config.listeners) {
+    for (const auto& filter : listener.http.http_filters) {
+      if (filter.kind == config::HttpFilterConfig::Kind::Wasm) plugins.push_back(&filter.wasm);
+    }
+  }
+  for (const auto& service : config.wasm_services) plugins.push_back(&service);
+  std::vector<proxy_wasm::PluginReport> reports;
+  for (const auto* plugin : plugins) {
+    reports.push_back(proxy_wasm::make_plugin_report(*plugin, engine));
+    std::fputs(proxy_wasm::format_plugin_report(reports.back()).c_str(), stdout);
+  }
+  std::fflush(stdout);
+  return reports;
 }
 
 void close_listeners(std::vector<ListenerPlan>& plans) {
@@ -80,6 +131,14 @@ int run(const ServerOptions& options) {
   for (const auto& w : loaded->warnings) spdlog::warn("{}", w);
   const config::BootstrapConfig& config = loaded->config;
 
+  // Signals arrive on the main loop through a signalfd; no other thread may take them.
+  // Blocked before the engine starts: its helper threads (and every thread started
+  // later) inherit the mask, else SIGTERM would kill the process without a drain.
+  sigset_t mask;
+  sigemptyset(&mask);
+  sigaddset(&mask, SIGINT);
+  sigaddset(&mask, SIGTERM);
+  pthread_sigmask(SIG_BLOCK, &mask, nullptr);
   auto engine = wasm::create_spidermonkey_engine();
   if (!engine) {
     spdlog::critical("cannot start the Wasm engine: {}", engine.error());
@@ -93,10 +152,25 @@ int run(const ServerOptions& options) {
       spdlog::critical("{}", clusters.error());
       return 1;
     }
+    // --mode validate: first a report on every plugin (what it exports, what it imports that
+    // weir lacks), printed even if a trial start below fails. Kept alive so that the trial
+    // starts reuse the compiled modules.
+    std::vector<proxy_wasm::PluginReport> plugin_reports;
+    if (options.validate_only) plugin_reports = print_plugin_reports(config, **engine);
     auto plans = plan_listeners(config, **engine, stats, !options.validate_only);
     if (!plans) {
       spdlog::critical("{}", plans.error());
       return 1;
+    }
+    Worker::WasmServices wasm_services;
+    for (const auto& service : config.wasm_services) {
+      auto definition = extensions::wasm::create_wasm_service_definition(service, **engine, stats);
+      if (!definition) {
+        spdlog::critical("{}: {}", service.location.to_string(), definition.error());
+        close_listeners(*plans);
+        return 1;
+      }
+      wasm_services.push_back(std::move(*definition));
     }
     if (options.validate_only) {
       spdlog::info("configuration '{}' OK", options.config_path);
@@ -118,21 +192,29 @@ int run(const ServerOptions& options) {
       admin_fd = *fd;
     }
 
-    // Signals arrive on the main loop through a signalfd; workers never see them.
-    sigset_t mask;
-    sigemptyset(&mask);
-    sigaddset(&mask, SIGINT);
-    sigaddset(&mask, SIGTERM);
-    pthread_sigmask(SIG_BLOCK, &mask, nullptr);
     signal(SIGPIPE, SIG_IGN);
 
     unsigned concurrency = options.concurrency ? options.concurrency
                                                : std::max(1u, std::thread::hardware_concurrency());
     stats.gauge("server.concurrency").set(concurrency);
     stats.gauge("server.live").set(1);
+    stats.gauge("server.state").set(0);  // Envoy: 0 LIVE, 1 DRAINING
+    stats.gauge("server.hot_restart_epoch").set(0);
+    std::vector<stats::TagSpecifier> tag_specifiers;
+    for (const auto& tag : config.stats_config.stats_tags) {
+      tag_specifiers.push_back({tag.tag_name, tag.regex, tag.fixed_value});
+    }
+    std::string tags_error;
+    auto tags = stats::TagExtractor::create(tag_specifiers,
+                                            config.stats_config.use_all_default_tags, &tags_error);
+    if (!tags) {
+      spdlog::critical("stats_config: {}", tags_error);
+      close_listeners(*plans);
+      return 1;
+    }
     std::vector<std::unique_ptr<Worker>> workers;
     for (unsigned i = 0; i < concurrency; ++i) {
-      workers.push_back(std::make_unique<Worker>(i, *plans, **clusters, stats));
+      workers.push_back(std::make_unique<Worker>(i, *plans, **clusters, stats, wasm_services));
       Status started = workers.back()->start();
       if (!started) {
         spdlog::critical("{}", started.error());
@@ -151,6 +233,8 @@ int run(const ServerOptions& options) {
       auto begin_shutdown = [&] {
         if (shutting_down) return;
         shutting_down = true;
+        stats.gauge("server.state").set(1);
+        stats.gauge("server.live").set(0);
         spdlog::info("shutting down: draining {} worker(s)", workers.size());
         for (auto& w : workers) w->drain();
         auto deadline = std::chrono::steady_clock::now() +
@@ -178,12 +262,31 @@ int run(const ServerOptions& options) {
         stats.gauge("server.uptime").set(std::chrono::duration_cast<std::chrono::seconds>(
                                              std::chrono::steady_clock::now() - start_time)
                                              .count());
+        update_memory_stats(stats);
+        size_t connections = 0;
+        for (auto& w : workers) connections += w->open_connections();
+        stats.gauge("server.total_connections").set(static_cast<int64_t>(connections));
         main_loop.add_timer(std::chrono::seconds(1), *uptime_timer);
       };
+      // Envoy's stats flush (5 s by default) ends a histogram interval: /stats shows the
+      // last interval's quantiles next to the cumulative ones.
+      auto flush_timer = std::make_shared<std::function<void()>>();
+      *flush_timer = [&, flush_timer] {
+        stats.flush_histogram_intervals();
+        main_loop.add_timer(std::chrono::seconds(5), *flush_timer);
+      };
+      main_loop.add_timer(std::chrono::seconds(5), *flush_timer);
       (*uptime_timer)();
       {
-        admin::AdminServer admin(main_loop, admin_fd,
-                                 admin::AdminContext{stats, concurrency, start_time, begin_shutdown});
+        admin::AdminContext admin_context{stats, concurrency, start_time, begin_shutdown};
+        admin_context.tags = &*tags;
+        admin_context.clusters = clusters->get();
+        admin_context.config_dump = admin::config_dump_json(options.config_path);
+        admin_context.config_path = options.config_path;
+        admin_context.draining = [&shutting_down] { return shutting_down; };
+        const char* remote_writes = getenv("WEIR_ADMIN_ALLOW_REMOTE_WRITES");
+        admin_context.allow_remote_writes = remote_writes && std::string(remote_writes) == "1";
+        admin::AdminServer admin(main_loop, admin_fd, std::move(admin_context));
         spdlog::info("weir {} started: {} listener(s), {} worker(s){}", WEIR_VERSION,
                      plans->size(), concurrency,
                      config.admin ? ", admin on port " + std::to_string(config.admin->address.port)

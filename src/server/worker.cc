@@ -6,11 +6,18 @@
 
 #include <cerrno>
 
+#include "stats/filter_timing.h"
+
 namespace weir::server {
 
 Worker::Worker(unsigned index, const std::vector<ListenerPlan>& listeners,
-               const proxy::ClusterManager& clusters, stats::StatsStore& stats)
-    : index_(index), listeners_(listeners), clusters_(clusters), stats_(stats) {}
+               const proxy::ClusterManager& clusters, stats::StatsStore& stats,
+               const WasmServices& wasm_services)
+    : index_(index),
+      listeners_(listeners),
+      clusters_(clusters),
+      stats_(stats),
+      wasm_services_(wasm_services) {}
 
 Worker::~Worker() {
   if (thread_.joinable()) {
@@ -39,16 +46,32 @@ void Worker::run(std::promise<Status>& ready) {
   };
   http_client_ = std::make_unique<proxy::AsyncHttpClient>(*loop_, find_pool);
   proxy::WorkerContext context{*loop_, stats_, index_, http_client_.get()};
+  // Bootstrap services first: filters may read what they share from their first request.
+  for (const auto& service : wasm_services_) {
+    if (!service->runs_on(index_)) continue;
+    auto running = service->start_on_worker(context);
+    if (!running) {
+      running_services_.clear();
+      ready.set_value(Error{"worker " + std::to_string(index_) + ": " + running.error()});
+      return;
+    }
+    running_services_.push_back(std::move(*running));
+  }
   for (size_t i = 0; i < listeners_.size(); ++i) {
     const ListenerPlan& plan = listeners_[i];
     auto setup = std::unique_ptr<proxy::ConnectionManagerSetup>(new proxy::ConnectionManagerSetup{
         plan.config->http, *plan.routes, {}, find_pool, *plan.stats, *loop_, plan.port, &draining_});
-    for (const auto& definition : plan.filters) {
-      auto factory = definition->create_worker_factory(context);
+    if (plan.access_logs) setup->access_log = plan.access_logs->create_worker_logger(*loop_);
+    for (size_t f = 0; f < plan.filters.size(); ++f) {
+      auto factory = plan.filters[f]->create_worker_factory(context);
       if (!factory) {
         setups_.clear();
+        running_services_.clear();
         ready.set_value(Error{"worker " + std::to_string(index_) + ": " + factory.error()});
         return;
+      }
+      if (f < plan.filter_time_us.size()) {
+        *factory = stats::timed_filter_factory(std::move(*factory), *plan.filter_time_us[f]);
       }
       setup->filter_factories.push_back(std::move(*factory));
     }
@@ -62,6 +85,8 @@ void Worker::run(std::promise<Status>& ready) {
   connections_.clear();
   loop_->run_deferred();
   setups_.clear();
+  loop_->run_deferred();
+  running_services_.clear();
   loop_->run_deferred();
   http_client_.reset();
   loop_->run_deferred();

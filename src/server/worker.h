@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "common/result.h"
+#include "extensions/bootstrap/wasm/wasm_service.h"
 #include "net/socket.h"
 #include "event/event_loop.h"
 #include "proxy/async_http_client.h"
@@ -22,8 +23,10 @@ namespace weir::server {
 
 class Worker {
  public:
+  using WasmServices = std::vector<std::shared_ptr<extensions::wasm::WasmServiceDefinition>>;
   Worker(unsigned index, const std::vector<ListenerPlan>& listeners,
-         const proxy::ClusterManager& clusters, stats::StatsStore& stats);
+         const proxy::ClusterManager& clusters, stats::StatsStore& stats,
+         const WasmServices& wasm_services);
   ~Worker();
 
   // Starts the thread and waits until it serves (or failed to set up its plugins).
@@ -43,6 +46,7 @@ class Worker {
   const std::vector<ListenerPlan>& listeners_;
   const proxy::ClusterManager& clusters_;
   stats::StatsStore& stats_;
+  const WasmServices& wasm_services_;
   std::thread thread_;
   std::unique_ptr<event::EventLoop> loop_;
   bool draining_ = false;
@@ -50,6 +54,7 @@ class Worker {
   std::map<std::string, std::unique_ptr<proxy::UpstreamPool>, std::less<>> pools_;
   std::unique_ptr<proxy::AsyncHttpClient> http_client_;
   std::vector<std::unique_ptr<proxy::ConnectionManagerSetup>> setups_;
+  std::vector<std::unique_ptr<extensions::wasm::RunningWasmService>> running_services_;
   std::unordered_map<proxy::HttpConnectionManager*, std::unique_ptr<proxy::HttpConnectionManager>>
       connections_;
 };

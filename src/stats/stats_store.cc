@@ -6,32 +6,43 @@
 
 namespace weir::stats {
 
-void Histogram::record(uint64_t v) {
-  auto it = std::lower_bound(kBounds.begin(), kBounds.end(), static_cast<double>(v));
-  buckets_[static_cast<size_t>(it - kBounds.begin())].fetch_add(1, std::memory_order_relaxed);
-  sum_.fetch_add(v, std::memory_order_relaxed);
-  count_.fetch_add(1, std::memory_order_relaxed);
+namespace {
+
+// Each thread sticks to one shard, handed out round-robin on its first record.
+size_t this_thread_shard() {
+  static std::atomic<size_t> next{0};
+  thread_local size_t shard = next.fetch_add(1, std::memory_order_relaxed) % Histogram::kShards;
+  return shard;
 }
 
-std::vector<uint64_t> Histogram::cumulative_buckets() const {
-  std::vector<uint64_t> out(buckets_.size());
+}  // namespace
+
+uint64_t HistogramData::count() const {
+  uint64_t total = 0;
+  for (uint64_t b : buckets) total += b;
+  return total;
+}
+
+std::vector<uint64_t> HistogramData::cumulative() const {
+  std::vector<uint64_t> out(buckets.size());
   uint64_t running = 0;
-  for (size_t i = 0; i < buckets_.size(); ++i) {
-    running += buckets_[i].load(std::memory_order_relaxed);
+  for (size_t i = 0; i < buckets.size(); ++i) {
+    running += buckets[i];
     out[i] = running;
   }
   return out;
 }
 
-double Histogram::quantile(double q) const {
-  auto cum = cumulative_buckets();
-  uint64_t total = cum.back();
+double HistogramData::quantile(double q) const {
+  const auto& bounds = Histogram::kBounds;
+  auto cum = cumulative();
+  uint64_t total = cum.empty() ? 0 : cum.back();
   if (total == 0) return std::numeric_limits<double>::quiet_NaN();
   double rank = q * static_cast<double>(total);
   for (size_t i = 0; i < cum.size(); ++i) {
-    if (static_cast<double>(cum[i]) >= rank) {
-      double lo = i == 0 ? 0.0 : kBounds[i - 1];
-      double hi = i < kBounds.size() ? kBounds[i] : kBounds.back();
+    if (static_cast<double>(cum[i]) >= rank && cum[i] > 0) {
+      double lo = i == 0 ? 0.0 : bounds[i - 1];
+      double hi = i < bounds.size() ? bounds[i] : bounds.back();
       uint64_t below = i == 0 ? 0 : cum[i - 1];
       uint64_t in_bucket = cum[i] - below;
       if (in_bucket == 0) return lo;
@@ -39,7 +50,52 @@ double Histogram::quantile(double q) const {
       return lo + (hi - lo) * std::clamp(frac, 0.0, 1.0);
     }
   }
-  return kBounds.back();
+  return bounds.back();
+}
+
+HistogramData HistogramData::minus(const HistogramData& earlier) const {
+  HistogramData out = *this;
+  for (size_t i = 0; i < out.buckets.size() && i < earlier.buckets.size(); ++i) {
+    out.buckets[i] -= earlier.buckets[i];
+  }
+  out.sum -= earlier.sum;
+  return out;
+}
+
+void Histogram::record(uint64_t v) {
+  Shard& shard = shards_[this_thread_shard()];
+  auto it = std::lower_bound(kBounds.begin(), kBounds.end(), static_cast<double>(v));
+  shard.buckets[static_cast<size_t>(it - kBounds.begin())].fetch_add(1, std::memory_order_relaxed);
+  shard.sum.fetch_add(v, std::memory_order_relaxed);
+}
+
+HistogramData Histogram::cumulative() const {
+  HistogramData out;
+  out.buckets.assign(kBounds.size() + 1, 0);
+  for (const Shard& shard : shards_) {
+    for (size_t i = 0; i < shard.buckets.size(); ++i) {
+      out.buckets[i] += shard.buckets[i].load(std::memory_order_relaxed);
+    }
+    out.sum += shard.sum.load(std::memory_order_relaxed);
+  }
+  return out;
+}
+
+HistogramData Histogram::interval() const {
+  std::lock_guard<std::mutex> lock(interval_mu_);
+  if (last_interval_.buckets.empty()) {
+    HistogramData empty;
+    empty.buckets.assign(kBounds.size() + 1, 0);
+    return empty;
+  }
+  return last_interval_;
+}
+
+void Histogram::flush_interval() {
+  HistogramData now = cumulative();
+  std::lock_guard<std::mutex> lock(interval_mu_);
+  last_interval_ = at_last_flush_.buckets.empty() ? now : now.minus(at_last_flush_);
+  at_last_flush_ = std::move(now);
 }
 
 template <typename T>
@@ -66,23 +122,35 @@ Histogram& StatsStore::histogram(std::string_view name) {
   return find_or_create(histograms_, name);
 }
 
+void StatsStore::mark_plugin_defined(std::string_view name) {
+  std::lock_guard<std::mutex> lock(mu_);
+  plugin_defined_.emplace(name);
+}
+
 std::vector<StatSnapshot> StatsStore::snapshot() const {
   std::vector<StatSnapshot> out;
   {
     std::lock_guard<std::mutex> lock(mu_);
+    auto from_plugin = [&](const std::string& name) { return plugin_defined_.contains(name); };
     for (const auto& [name, c] : counters_) {
-      out.push_back({name, StatType::Counter, static_cast<int64_t>(c->value()), c->used(), nullptr});
+      out.push_back({name, StatType::Counter, static_cast<int64_t>(c->value()), c->used(),
+                     from_plugin(name), nullptr});
     }
     for (const auto& [name, g] : gauges_) {
-      out.push_back({name, StatType::Gauge, g->value(), g->used(), nullptr});
+      out.push_back({name, StatType::Gauge, g->value(), g->used(), from_plugin(name), nullptr});
     }
     for (const auto& [name, h] : histograms_) {
-      out.push_back({name, StatType::Histogram, 0, h->used(), h.get()});
+      out.push_back({name, StatType::Histogram, 0, h->used(), from_plugin(name), h.get()});
     }
   }
-  std::sort(out.begin(), out.end(),
-            [](const StatSnapshot& a, const StatSnapshot& b) { return a.name < b.name; });
+  std::stable_sort(out.begin(), out.end(),
+                   [](const StatSnapshot& a, const StatSnapshot& b) { return a.name < b.name; });
   return out;
+}
+
+void StatsStore::flush_histogram_intervals() {
+  std::lock_guard<std::mutex> lock(mu_);
+  for (auto& [name, h] : histograms_) h->flush_interval();
 }
 
 }  // namespace weir::stats

@@ -517,10 +517,6 @@ TEST(ConfigLoaderTest, WarnsForEachKnownButUnimplementedField) {
           warning("5:3", "access_log", "envoy.config.bootstrap.v3.Admin", "admin.access_log"),
           warning("11:5", "per_connection_buffer_limit_bytes", "envoy.config.listener.v3.Listener",
                   "static_resources.listeners[0].per_connection_buffer_limit_bytes"),
-          warning("20:11", "access_log",
-                  "envoy.extensions.filters.network.http_connection_manager.v3."
-                  "HttpConnectionManager",
-                  kManagerPath + ".access_log"),
           warning("21:11", "tracing",
                   "envoy.extensions.filters.network.http_connection_manager.v3."
                   "HttpConnectionManager",

@@ -1,4 +1,5 @@
-// Native tests of the host-independent part of the C++ plugin SDK (sdk/cpp/weir/codec.h):
+// Native tests of the host-independent part of the C++ plugin SDK (sdk/cpp/weir/codec.h,
+// sdk/cpp/weir/config.h):
 // the code plugins run, compiled for the build machine instead of wasm32.
 #include <gtest/gtest.h>
 
@@ -9,6 +10,7 @@
 #include <vector>
 
 #include "../../sdk/cpp/weir/codec.h"
+#include "../../sdk/cpp/weir/config.h"
 
 namespace {
 
@@ -184,6 +186,59 @@ TEST(SdkCppTypes, AbiValues) {
   EXPECT_EQ(static_cast<uint32_t>(weir::MetricType::Histogram), 2u);
   EXPECT_EQ(static_cast<uint32_t>(weir::LogLevel::Critical), 5u);
   EXPECT_STREQ(weir::status_name(static_cast<weir::Status>(99)), "unknown");
+}
+
+TEST(SdkCppTrim, SpacesTabsAndCarriageReturns) {
+  EXPECT_EQ(weir::sdk::trim("  a b \t\r"), "a b");
+  EXPECT_EQ(weir::sdk::trim(" \t "), "");
+  EXPECT_EQ(weir::sdk::trim(""), "");
+  EXPECT_EQ(weir::sdk::trim("x"), "x");
+}
+
+TEST(SdkCppConfigLines, ParsesKeyValueLines) {
+  auto config = weir::ConfigLines::parse(
+      "# a comment\n"
+      "capacity: 3\n"
+      "\n"
+      "  header :  x-a: 1  \r\n"
+      "header: x-b: 2\n"
+      "empty:\n"
+      "capacity: 4");  // no final newline; the last value wins
+  ASSERT_TRUE(config.ok()) << config.error();
+  ASSERT_EQ(config.entries().size(), 5u);
+  EXPECT_EQ(config.entries()[1].key, "header");
+  EXPECT_EQ(config.entries()[1].value, "x-a: 1");
+  EXPECT_EQ(config.entries()[1].line, 4u);
+  EXPECT_EQ(config.get("capacity"), "4");
+  EXPECT_EQ(config.get("empty"), "");
+  EXPECT_EQ(config.get("missing"), std::nullopt);
+  EXPECT_EQ(config.get_or("missing", "dflt"), "dflt");
+  EXPECT_EQ(config.all("header"), (std::vector<std::string_view>{"x-a: 1", "x-b: 2"}));
+  EXPECT_TRUE(config.all("missing").empty());
+}
+
+TEST(SdkCppConfigLines, NumbersAndFallbacks) {
+  auto config = weir::ConfigLines::parse("n: 42\nbad: 4x\nneg: -1\n");
+  EXPECT_EQ(config.get_uint("n", 7), 42u);
+  EXPECT_EQ(config.get_uint("absent", 7), 7u);
+  EXPECT_EQ(config.get_uint("bad", 7), std::nullopt);
+  EXPECT_EQ(config.get_uint("neg", 7), std::nullopt);
+}
+
+TEST(SdkCppConfigLines, ReportsTheBadLineAndUnknownKeys) {
+  auto bad = weir::ConfigLines::parse("a: 1\nno colon here\n");
+  EXPECT_FALSE(bad.ok());
+  EXPECT_EQ(bad.error(), "line 2: expected 'key: value', got 'no colon here'");
+  EXPECT_TRUE(bad.entries().empty());
+  EXPECT_FALSE(weir::ConfigLines::parse(": value").ok());
+
+  auto config = weir::ConfigLines::parse("a: 1\n\ntypo: 2\n");
+  EXPECT_EQ(config.check_keys({"a", "typo"}), "");
+  EXPECT_EQ(config.check_keys({"a"}), "line 3: unknown key 'typo'");
+
+  auto empty = weir::ConfigLines::parse("");
+  EXPECT_TRUE(empty.ok());
+  EXPECT_TRUE(empty.entries().empty());
 }
 
 }  // namespace

@@ -144,6 +144,14 @@ inline std::optional<uint64_t> parse_uint(std::string_view s) {
   return v;
 }
 
+// Without leading and trailing spaces, tabs and CRs.
+inline std::string_view trim(std::string_view s) {
+  constexpr std::string_view kSpace = " \t\r";
+  size_t begin = s.find_first_not_of(kSpace);
+  if (begin == std::string_view::npos) return {};
+  return s.substr(begin, s.find_last_not_of(kSpace) - begin + 1);
+}
+
 // ---- Metric names -----------------------------------------------------------------------
 // A metric name is dot-separated segments: non-empty, no NUL, no empty segment
 // ("a..b", ".a", "a."). Tagged metrics put each tag in the name as "<tag>.<value>" segments

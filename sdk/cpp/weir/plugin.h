@@ -23,6 +23,7 @@
 #include <vector>
 
 #include "codec.h"
+#include "config.h"
 #include "types.h"
 
 namespace weir {
@@ -333,6 +334,36 @@ struct SharedData {
 SharedData get_shared_data(std::string_view key);
 // cas 0: unconditional. Otherwise Status::CasMismatch when someone wrote in between.
 Status set_shared_data(std::string_view key, std::string_view value, uint32_t cas = 0);
+
+// Read-modify-write with compare-and-swap, retried while other VMs write in between.
+// `update` gets the current value (std::nullopt when the key is absent) and returns the
+// value to store, or std::nullopt to store nothing; declare its return type:
+//   weir::update_shared_data("hits", [](std::optional<std::string_view> v)
+//                                        -> std::optional<std::string> {
+//     uint64_t n = v ? weir::sdk::parse_uint(*v).value_or(0) : 0;
+//     return weir::str_cat(n + 1);
+//   });
+// `update` may run several times (once per lost race): keep side effects out of it, or let
+// the last run's win. Returns Ok (stored, or nothing to store), CasMismatch after
+// `max_attempts` lost races, or the host's error. Creating an absent key is not atomic (the
+// ABI has no create-if-absent): two VMs creating it at once both succeed, the last wins.
+template <class Update>
+Status update_shared_data(std::string_view key, Update&& update, int max_attempts = 32) {
+  for (int attempt = 0; attempt < max_attempts; ++attempt) {
+    SharedData current = get_shared_data(key);
+    std::optional<std::string_view> value;
+    if (current.value.ok()) {
+      value = current.value.view();
+    } else if (current.value.status() != Status::NotFound) {
+      return current.value.status();
+    }
+    std::optional<std::string> next = update(value);
+    if (!next) return Status::Ok;
+    Status stored = set_shared_data(key, *next, current.cas);
+    if (stored != Status::CasMismatch) return stored;
+  }
+  return Status::CasMismatch;
+}
 
 std::optional<uint32_t> register_shared_queue(std::string_view name);
 std::optional<uint32_t> resolve_shared_queue(std::string_view vm_id, std::string_view name);

@@ -3,10 +3,9 @@
 #include <spdlog/spdlog.h>
 
 #include <chrono>
-#include <fstream>
 #include <optional>
-#include <sstream>
 
+#include "extensions/common/wasm/plugin_loader.h"
 #include "proxy_wasm/properties.h"
 #include "proxy_wasm/vm.h"
 
@@ -25,7 +24,10 @@ class WasmFilter final : public proxy::HttpFilter, public pw::StreamHost {
   WasmFilter(std::shared_ptr<pw::WorkerPlugin> plugin, proxy::HttpFilterCallbacks& cb)
       : plugin_(std::move(plugin)), cb_(cb) {}
 
-  ~WasmFilter() override { finish(); }
+  ~WasmFilter() override {
+    finish();
+    if (alive_) *alive_ = false;
+  }
 
   // ---- proxy::HttpFilter
   FilterStatus on_request_headers(http::HeaderMap& headers, bool end_stream) override {
@@ -82,7 +84,12 @@ class WasmFilter final : public proxy::HttpFilter, public pw::StreamHost {
 
   void send_local_response(uint32_t status, std::string_view body, http::HeaderMap headers,
                            std::string_view details, uint32_t /*grpc_status*/) override {
-    cb_.send_local_reply(status, body, headers, details);
+    if (in_own_callback()) {
+      cb_.send_local_reply(status, body, headers, details);  // the manager defers it
+      return;
+    }
+    after_vm_call([this, status, body = std::string(body), headers = std::move(headers),
+                   details = std::string(details)] { cb_.send_local_reply(status, body, headers, details); });
   }
 
   pw::WasmResult continue_stream(pw::StreamType type) override {
@@ -93,19 +100,17 @@ class WasmFilter final : public proxy::HttpFilter, public pw::StreamHost {
       return pw::WasmResult::Ok;
     }
     if (!d.stopped) return pw::WasmResult::Ok;
-    d.stopped = false;
-    d.no_buffer = false;
-    if (type == pw::StreamType::Request) {
-      cb_.continue_request();
-    } else {
-      cb_.continue_response();
-    }
+    after_vm_call([this, type] { resume(type); });
     return pw::WasmResult::Ok;
   }
 
-  pw::WasmResult close_stream(pw::StreamType type) override {
-    // No stream reset in proxy::HttpFilterCallbacks yet: answer 503 instead.
-    cb_.send_local_reply(503, "", http::HeaderMap{}, "wasm_close_stream");
+  pw::WasmResult close_stream(pw::StreamType) override {
+    // Envoy resets the stream for either direction.
+    if (in_own_callback()) {
+      cb_.reset_stream();  // the manager defers it
+    } else {
+      after_vm_call([this] { cb_.reset_stream(); });
+    }
     return pw::WasmResult::Ok;
   }
 
@@ -187,6 +192,32 @@ class WasmFilter final : public proxy::HttpFilter, public pw::StreamHost {
   };
 
   enum class Mode { Unstarted, Active, Bypass, Failed };
+
+  bool in_own_callback() const { return req_.in_callback || resp_.in_callback; }
+
+  // Resumes a direction this plugin paused (continue_stream from a later event).
+  void resume(pw::StreamType type) {
+    Direction& d = type == pw::StreamType::Request ? req_ : resp_;
+    if (!d.stopped) return;
+    d.stopped = false;
+    d.no_buffer = false;
+    if (type == pw::StreamType::Request) {
+      cb_.continue_request();
+    } else {
+      cb_.continue_response();
+    }
+  }
+
+  // A stream action asked for from outside this stream's callbacks (an http call answer,
+  // another context): run once the VM call returns (see Vm::run_after_call), if this
+  // filter still exists then.
+  template <typename F>
+  void after_vm_call(F&& action) {
+    if (!alive_) alive_ = std::make_shared<bool>(true);  // only streams that need it pay
+    ctx_->vm().run_after_call([alive = alive_, action = std::forward<F>(action)]() mutable {
+      if (*alive) action();
+    });
+  }
 
   // Creates the stream context on the first callback (also for a local reply that reaches
   // the response path first). False: the plugin is not used for this stream.
@@ -287,6 +318,7 @@ class WasmFilter final : public proxy::HttpFilter, public pw::StreamHost {
   Direction req_{true};
   Direction resp_{false};
   std::optional<pw::StreamContext> ctx_;
+  std::shared_ptr<bool> alive_;  // false once destroyed; for after_vm_call()
 };
 
 class WasmFilterFactory final : public proxy::HttpFilterFactory {
@@ -311,6 +343,7 @@ class WasmFilterDefinition final : public proxy::HttpFilterDefinition {
       proxy::WorkerContext& worker) override {
     auto rt = pw::WorkerRuntime::for_current_thread(engine_, worker.stats);
     if (!rt.ok()) return Error{rt.error()};
+    rt.value()->attach_worker(&worker.loop, worker.http_client);
     auto plugin = pw::WorkerPlugin::create(spec_, module_, rt.value());
     if (!plugin.ok()) return Error{"starting the plugin on worker " + std::to_string(worker.worker_index) +
                                    " failed: " + plugin.error()};
@@ -325,48 +358,14 @@ class WasmFilterDefinition final : public proxy::HttpFilterDefinition {
   stats::StatsStore& stats_;
 };
 
-Result<std::string> read_code(const config::WasmPluginConfig& c) {
-  if (c.code_filename.empty()) {
-    if (c.code_inline.empty()) return Error{"no code: vm_config.code.local needs a filename or inline bytes"};
-    return c.code_inline;
-  }
-  std::ifstream in(c.code_filename, std::ios::binary);
-  if (!in) return Error{"cannot read the code file '" + c.code_filename + "': " + std::strerror(errno)};
-  std::ostringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
-}
-
 }  // namespace
 
 Result<std::shared_ptr<proxy::HttpFilterDefinition>> create_wasm_filter_definition(
     const config::WasmPluginConfig& config, ::weir::wasm::Engine& engine, stats::StatsStore& stats) {
-  auto code = read_code(config);
-  if (!code.ok()) return Error{code.error()};
-  std::string source = config.code_filename.empty() ? std::string("inline code") : config.code_filename;
-  auto compiled = pw::compile_shared(engine, code.value());
-  if (!compiled.ok()) return Error{"compiling " + source + " failed: " + compiled.error()};
-  auto module = pw::PluginModule::create(compiled.value(), config.name);
-  if (!module.ok()) return Error{source + ": " + module.error()};
-  auto spec = pw::PluginSpec::from_config(config);
-
-  // Trial start on the main thread, as Envoy does with its base VM: a bad plugin fails
-  // start-up here, with the step that failed.
-  {
-    auto rt = pw::WorkerRuntime::for_current_thread(engine, stats);
-    if (!rt.ok()) return Error{rt.error()};
-    auto vm = pw::Vm::create(rt.value(), module.value(), spec);
-    if (!vm.ok()) return Error{"start-up failed: " + vm.error()};
-    auto root = vm.value()->start_plugin(spec);
-    if (!root.ok()) return Error{"start-up failed: " + root.error()};
-  }
-  spdlog::info("wasm plugin '{}' (root_id '{}', vm_id '{}'): {} loaded, Proxy-Wasm ABI {}{}", config.name,
-               config.root_id, config.vm_id, source, pw::abi_version_name(module.value()->abi()),
-               module.value()->stubbed_imports().empty()
-                   ? std::string()
-                   : ", " + std::to_string(module.value()->stubbed_imports().size()) + " import(s) stubbed");
+  auto loaded = load_and_trial_start(config, engine, stats, "wasm plugin");
+  if (!loaded.ok()) return Error{loaded.error()};
   return std::shared_ptr<proxy::HttpFilterDefinition>(
-      std::make_shared<WasmFilterDefinition>(spec, module.value(), engine, stats));
+      std::make_shared<WasmFilterDefinition>(loaded.value().spec, loaded.value().module, engine, stats));
 }
 
 }  // namespace weir::extensions::wasm

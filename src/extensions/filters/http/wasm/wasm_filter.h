@@ -11,8 +11,11 @@
 // - body >= 3 -> StopIteration; later chunks are held without calling the plugin until
 //   it continues.
 // - continue_stream() from inside a callback turns that callback's PAUSE into CONTINUE;
-//   from a later event it calls continue_*() only if this filter is the one stopped.
-// - send_local_response() -> send_local_reply(), which takes effect after the callback.
+//   from a later event (an http call answer) it calls continue_*() only if this filter is
+//   the one stopped, once the VM call has returned (Vm::run_after_call, as Envoy).
+// - send_local_response() -> send_local_reply(), which takes effect after the callback
+//   (from a later event: after the VM call).
+// - close_stream() -> reset_stream(), likewise.
 #include <memory>
 
 #include "common/result.h"

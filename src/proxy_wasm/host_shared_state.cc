@@ -1,0 +1,82 @@
+// Shared data (with compare-and-swap), shared queues and foreign functions: the state a
+// plugin shares with other VMs and workers (see shared_state.h).
+#include "proxy_wasm/host_call.h"
+#include "proxy_wasm/shared_state.h"
+
+namespace weir::proxy_wasm::host {
+
+namespace {
+// Shared data and queues are scoped by the calling VM's vm_id.
+const std::string& vm_id_of(Vm& vm) { return vm.first_plugin().vm_id; }
+}  // namespace
+
+// (key, key_size, *value_ptr, *value_size, *cas)
+int32_t proxy_get_shared_data(Vm& vm, const wasm::Value* a) {
+  auto key = vm.slice(u32(a[0]), u32(a[1]));
+  if (!key) return kIma;
+  std::string& value = vm.scratch();
+  uint32_t cas = 0;
+  if (!SharedData::instance().get(vm_id_of(vm), *key, value, cas)) return kNotFound;
+  if (WasmResult r = vm.copy_out(value, u32(a[2]), u32(a[3])); r != WasmResult::Ok) return st(r);
+  return vm.write_u32(u32(a[4]), cas) ? kOk : kIma;
+}
+
+// (key, key_size, value, value_size, cas)
+int32_t proxy_set_shared_data(Vm& vm, const wasm::Value* a) {
+  auto key = vm.slice(u32(a[0]), u32(a[1]));
+  auto value = vm.slice(u32(a[2]), u32(a[3]));
+  if (!key || !value) return kIma;
+  return st(SharedData::instance().set(vm_id_of(vm), *key, *value, u32(a[4])));
+}
+
+// (name, name_size, *token): the caller's root context owns it and gets
+// proxy_on_queue_ready on this worker.
+int32_t proxy_register_shared_queue(Vm& vm, const wasm::Value* a) {
+  auto name = vm.slice(u32(a[0]), u32(a[1]));
+  if (!name) return kIma;
+  ContextBase* ctx = vm.effective_context();
+  if (!ctx) return kBadArg;
+  QueueOwner owner;
+  owner.loop = vm.runtime().loop();
+  owner.vm = vm.weak_from_this();
+  owner.vm_key = &vm;
+  owner.root_context_id = ctx->root()->id();
+  uint32_t token = SharedQueues::instance().register_queue(vm_id_of(vm), *name, std::move(owner));
+  return vm.write_u32(u32(a[2]), token) ? kOk : kIma;
+}
+
+// (vm_id, vm_id_size, name, name_size, *token)
+int32_t proxy_resolve_shared_queue(Vm& vm, const wasm::Value* a) {
+  auto vm_id = vm.slice(u32(a[0]), u32(a[1]));
+  auto name = vm.slice(u32(a[2]), u32(a[3]));
+  if (!vm_id || !name) return kIma;
+  auto token = SharedQueues::instance().resolve(*vm_id, *name);
+  if (!token) return kNotFound;
+  return vm.write_u32(u32(a[4]), *token) ? kOk : kIma;
+}
+
+// (token, data, data_size)
+int32_t proxy_enqueue_shared_queue(Vm& vm, const wasm::Value* a) {
+  auto data = vm.slice(u32(a[1]), u32(a[2]));
+  if (!data) return kIma;
+  return st(SharedQueues::instance().enqueue(u32(a[0]), *data));
+}
+
+// (token, *data_ptr, *data_size)
+int32_t proxy_dequeue_shared_queue(Vm& vm, const wasm::Value* a) {
+  std::string& item = vm.scratch();
+  WasmResult r = SharedQueues::instance().dequeue(u32(a[0]), item);
+  if (r != WasmResult::Ok) return st(r);
+  return st(vm.copy_out(item, u32(a[1]), u32(a[2])));
+}
+
+// (name, name_size, args, args_size, *result_ptr, *result_size). Weir registers no
+// foreign functions: every name is NOT_FOUND (Envoy answers the same for an unknown one).
+int32_t proxy_call_foreign_function(Vm& vm, const wasm::Value* a) {
+  auto name = vm.slice(u32(a[0]), u32(a[1]));
+  auto args = vm.slice(u32(a[2]), u32(a[3]));
+  if (!name || !args) return kIma;
+  return kNotFound;
+}
+
+}  // namespace weir::proxy_wasm::host
