@@ -99,11 +99,15 @@ void run_streams(benchmark::State& state, const char* wasm_path) {
   }
 }
 
-void BM_CppStatFilterStream(benchmark::State& s) { run_streams(s, "build/plugins/stat_filter.wasm"); }
+void BM_CppStatFilterStream(benchmark::State& s) {
+  run_streams(s, "build/plugins/stat_filter.wasm");
+}
 void BM_RustStatFilterStream(benchmark::State& s) {
   run_streams(s, "build/plugins/rust_stat_filter_v02.wasm");
 }
-void BM_GoStatFilterStream(benchmark::State& s) { run_streams(s, "build/plugins/go_stat_filter.wasm"); }
+void BM_GoStatFilterStream(benchmark::State& s) {
+  run_streams(s, "build/plugins/go_stat_filter.wasm");
+}
 BENCHMARK(BM_CppStatFilterStream);
 BENCHMARK(BM_RustStatFilterStream);
 BENCHMARK(BM_GoStatFilterStream);

@@ -58,8 +58,8 @@ WasmPluginConfig load_wasm_service(const ConfigNode& extension) {
 }
 
 BootstrapConfig load_bootstrap(const ConfigNode& bootstrap) {
-  bootstrap.expect_fields(names::kBootstrap, {"admin", "static_resources", "bootstrap_extensions",
-                                             "stats_config"});
+  bootstrap.expect_fields(names::kBootstrap,
+                          {"admin", "static_resources", "bootstrap_extensions", "stats_config"});
   BootstrapConfig config;
   config.admin = load_admin(bootstrap.field("admin"));
   config.stats_config = load_stats_config(bootstrap.field("stats_config"));

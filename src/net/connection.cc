@@ -79,8 +79,10 @@ void Connection::read_available() {
 void Connection::redeliver() {
   if (fd_ < 0 || !reading_) return;
   if (!input_.empty() && handler_) handler_->on_data(input_);
-  if (fd_ >= 0 && !peer_closed_) read_available();
-  else if (fd_ >= 0 && peer_closed_ && !closing_) finish_close(true, "connection closed by peer");
+  if (fd_ >= 0 && !peer_closed_)
+    read_available();
+  else if (fd_ >= 0 && peer_closed_ && !closing_)
+    finish_close(true, "connection closed by peer");
 }
 
 void Connection::set_reading(bool on) {

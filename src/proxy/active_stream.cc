@@ -13,13 +13,12 @@ namespace {
 std::string make_request_id() {
   thread_local std::mt19937_64 rng{std::random_device{}()};
   uint64_t a = rng(), b = rng();
-  a = (a & 0xFFFFFFFFFFFF0FFFULL) | 0x4000ULL;            // version 4
+  a = (a & 0xFFFFFFFFFFFF0FFFULL) | 0x4000ULL;              // version 4
   b = (b & 0x3FFFFFFFFFFFFFFFULL) | 0x8000000000000000ULL;  // RFC 4122 variant
   char buf[37];
   snprintf(buf, sizeof buf, "%08x-%04x-%04x-%04x-%012llx", static_cast<unsigned>(a >> 32),
            static_cast<unsigned>((a >> 16) & 0xFFFF), static_cast<unsigned>(a & 0xFFFF),
-           static_cast<unsigned>(b >> 48),
-           static_cast<unsigned long long>(b & 0xFFFFFFFFFFFFULL));
+           static_cast<unsigned>(b >> 48), static_cast<unsigned long long>(b & 0xFFFFFFFFFFFFULL));
   return buf;
 }
 
@@ -144,7 +143,8 @@ void ActiveStream::decode_headers_from(size_t index) {
   request_headers_done_ = true;
   route_request();
   if (finished_ || local_reply_sent_) return;
-  if (!request_body_held_.empty() || (request_end_seen_ && !headers_only && !request_has_trailers_)) {
+  if (!request_body_held_.empty() ||
+      (request_end_seen_ && !headers_only && !request_has_trailers_)) {
     std::string held = std::move(request_body_held_);
     request_body_held_.clear();
     decode_body_from(0, std::move(held), request_end_seen_ && !request_has_trailers_);
@@ -265,8 +265,7 @@ void ActiveStream::continue_request_from(size_t index) {
 
 void ActiveStream::continue_response_from(size_t index) {
   bool stopped_here = (response_stopped_ && response_stop_index_ == index) ||
-                      response_body_stop_index_ == index ||
-                      response_trailers_stop_index_ == index;
+                      response_body_stop_index_ == index || response_trailers_stop_index_ == index;
   if (stopped_here || in_filter_callback_) continue_response();
 }
 
@@ -291,8 +290,8 @@ void ActiveStream::route_request() {
   }
   info_.route_name = route_->name;
   if (route_->direct_response) {
-    start_local_reply({route_->direct_response->status, route_->direct_response->body, {},
-                       "direct_response"});
+    start_local_reply(
+        {route_->direct_response->status, route_->direct_response->body, {}, "direct_response"});
     return;
   }
   const auto& action = *route_->route;
@@ -357,8 +356,8 @@ void ActiveStream::on_upstream_headers(http::HeaderMap& headers, const http::Mes
   if (auto* pool = setup_.find_pool(info_.cluster_name)) {
     pool->cluster().stats->by_class(status).inc();
   }
-  auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(event::Clock::now() -
-                                                                  upstream_start_);
+  auto ms =
+      std::chrono::duration_cast<std::chrono::milliseconds>(event::Clock::now() - upstream_start_);
   response_headers_->set("x-envoy-upstream-service-time", std::to_string(ms.count()));
   encode_headers_from(filters_.size());
 }
@@ -367,7 +366,8 @@ void ActiveStream::encode_headers_from(size_t index) {
   bool headers_only = response_end_seen_ && response_body_held_.empty() && !response_trailers_;
   for (; index > 0; --index) {
     in_filter_callback_ = true;
-    FilterStatus status = filters_[index - 1]->on_response_headers(*response_headers_, headers_only);
+    FilterStatus status =
+        filters_[index - 1]->on_response_headers(*response_headers_, headers_only);
     in_filter_callback_ = false;
     if (take_pending_local_reply() || finished_) return;
     if (status == FilterStatus::StopIteration) {
@@ -378,7 +378,8 @@ void ActiveStream::encode_headers_from(size_t index) {
   }
   response_stopped_ = false;
   write_response_headers();
-  if (!response_body_held_.empty() || (response_end_seen_ && !headers_only && !response_trailers_)) {
+  if (!response_body_held_.empty() ||
+      (response_end_seen_ && !headers_only && !response_trailers_)) {
     std::string held = std::move(response_body_held_);
     response_body_held_.clear();
     encode_body_from(filters_.size(), std::move(held), response_end_seen_ && !response_trailers_);
@@ -575,7 +576,8 @@ void ActiveStream::on_upstream_failure(UpstreamFailure kind, std::string_view re
   if (local_reply_sent_) return;
   if (!upstream_response_started_) {
     std::string body = "upstream connect error or disconnect/reset before headers. reset reason: ";
-    body += kind == UpstreamFailure::ConnectFailure ? "connection failure" : "connection termination";
+    body +=
+        kind == UpstreamFailure::ConnectFailure ? "connection failure" : "connection termination";
     spdlog::debug("stream {}: upstream failure: {}", info_.stream_id, reason);
     start_local_reply({503, body, {}, "upstream_reset_before_response_started"});
     return;
@@ -624,7 +626,8 @@ void ActiveStream::start_local_reply(LocalReply reply) {
   http::HeaderMap headers;
   headers.add(":status", std::to_string(reply.status));
   for (const auto& [k, v] : reply.headers.entries()) headers.add(k, v);
-  if (!reply.body.empty() && !headers.get("content-type")) headers.set("content-type", "text/plain");
+  if (!reply.body.empty() && !headers.get("content-type"))
+    headers.set("content-type", "text/plain");
   headers.set("content-length", std::to_string(reply.body.size()));
   response_headers_ = std::move(headers);
   response_trailers_.reset();
@@ -680,9 +683,9 @@ void ActiveStream::finish(bool close_connection) {
   setup_.stats.downstream_rq_active.sub(1);
   for (auto& f : filters_) f->on_stream_complete();
   if (setup_.access_log) {
-    setup_.access_log->log({info_, request_headers(), response_headers(), response_trailers(),
-                            std::chrono::duration_cast<std::chrono::microseconds>(
-                                event::Clock::now() - start_)});
+    setup_.access_log->log(
+        {info_, request_headers(), response_headers(), response_trailers(),
+         std::chrono::duration_cast<std::chrono::microseconds>(event::Clock::now() - start_)});
   }
   owner_.on_stream_finished(close_connection || !response_complete_);
 }

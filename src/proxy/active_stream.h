@@ -112,8 +112,8 @@ class ActiveStream : public HttpFilterCallbacks, public UpstreamRequest::Callbac
   bool request_stopped_ = false;       // a filter holds the request
   size_t request_stop_index_ = 0;
   size_t request_body_stop_index_ = SIZE_MAX;  // filter buffering the body
-  std::string request_body_held_;      // body held while stopped
-  bool request_end_seen_ = false;      // downstream sent the whole request
+  std::string request_body_held_;              // body held while stopped
+  bool request_end_seen_ = false;              // downstream sent the whole request
   bool request_end_forwarded_ = false;
   bool request_has_trailers_ = false;
   size_t request_trailers_stop_index_ = SIZE_MAX;

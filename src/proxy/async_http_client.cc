@@ -8,7 +8,10 @@ namespace weir::proxy {
 class AsyncHttpClient::Call : public UpstreamRequest::Callbacks {
  public:
   Call(AsyncHttpClient& client, uint64_t id, UpstreamPool& pool, Callback callback)
-      : client_(client), id_(id), pool_(pool), callback_(std::move(callback)),
+      : client_(client),
+        id_(id),
+        pool_(pool),
+        callback_(std::move(callback)),
         request_(std::make_unique<UpstreamRequest>(pool, *this, client.loop_)) {}
   ~Call() override {
     if (timer_) client_.loop_.cancel_timer(timer_);
@@ -66,7 +69,8 @@ class AsyncHttpClient::Call : public UpstreamRequest::Callbacks {
     client_.loop_.defer([done] {});
     response_.ok = true;
     auto status = response_.headers.get(":status").value_or("0");
-    if (!status.empty()) pool_.cluster().stats->by_class(static_cast<uint32_t>(status[0] - '0') * 100).inc();
+    if (!status.empty())
+      pool_.cluster().stats->by_class(static_cast<uint32_t>(status[0] - '0') * 100).inc();
     client_.finish(id_, std::move(response_));
   }
   void on_upstream_failure(UpstreamFailure, std::string_view reason) override {
@@ -111,7 +115,8 @@ uint64_t AsyncHttpClient::send(std::string_view cluster, http::HeaderMap headers
   // Start after send() returns, so the callback can never run inside it.
   loop_.defer([this, id, raw, headers = std::move(headers), body = std::move(body),
                trailers = std::move(trailers), timeout]() mutable {
-    if (calls_.count(id)) raw->start(std::move(headers), std::move(body), std::move(trailers), timeout);
+    if (calls_.count(id))
+      raw->start(std::move(headers), std::move(body), std::move(trailers), timeout);
   });
   return id;
 }

@@ -4,24 +4,29 @@ namespace weir::proxy {
 
 stats::Counter& ClusterStats::by_class(uint32_t status) {
   switch (status / 100) {
-    case 1: return upstream_rq_1xx;
-    case 2: return upstream_rq_2xx;
-    case 3: return upstream_rq_3xx;
-    case 4: return upstream_rq_4xx;
-    default: return upstream_rq_5xx;
+    case 1:
+      return upstream_rq_1xx;
+    case 2:
+      return upstream_rq_2xx;
+    case 3:
+      return upstream_rq_3xx;
+    case 4:
+      return upstream_rq_4xx;
+    default:
+      return upstream_rq_5xx;
   }
 }
 
 static std::unique_ptr<ClusterStats> make_cluster_stats(const std::string& name,
                                                         stats::StatsStore& s) {
   std::string p = "cluster." + name + ".";
-  return std::unique_ptr<ClusterStats>(new ClusterStats{
-      s.counter(p + "upstream_rq_total"), s.counter(p + "upstream_rq_1xx"),
-      s.counter(p + "upstream_rq_2xx"), s.counter(p + "upstream_rq_3xx"),
-      s.counter(p + "upstream_rq_4xx"), s.counter(p + "upstream_rq_5xx"),
-      s.counter(p + "upstream_rq_timeout"), s.counter(p + "upstream_cx_total"),
-      s.counter(p + "upstream_cx_connect_fail"), s.gauge(p + "upstream_cx_active"),
-      s.gauge(p + "upstream_rq_active"), s.histogram(p + "upstream_rq_time")});
+  return std::unique_ptr<ClusterStats>(
+      new ClusterStats{s.counter(p + "upstream_rq_total"), s.counter(p + "upstream_rq_1xx"),
+                       s.counter(p + "upstream_rq_2xx"), s.counter(p + "upstream_rq_3xx"),
+                       s.counter(p + "upstream_rq_4xx"), s.counter(p + "upstream_rq_5xx"),
+                       s.counter(p + "upstream_rq_timeout"), s.counter(p + "upstream_cx_total"),
+                       s.counter(p + "upstream_cx_connect_fail"), s.gauge(p + "upstream_cx_active"),
+                       s.gauge(p + "upstream_rq_active"), s.histogram(p + "upstream_rq_time")});
 }
 
 Result<std::unique_ptr<ClusterManager>> ClusterManager::create(

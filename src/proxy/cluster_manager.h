@@ -36,8 +36,8 @@ struct Cluster {
 
 class ClusterManager {
  public:
-  static Result<std::unique_ptr<ClusterManager>> create(const std::vector<config::ClusterConfig>& clusters,
-                                                        stats::StatsStore& stats);
+  static Result<std::unique_ptr<ClusterManager>> create(
+      const std::vector<config::ClusterConfig>& clusters, stats::StatsStore& stats);
   const Cluster* find(std::string_view name) const;
   const std::map<std::string, Cluster, std::less<>>& clusters() const { return clusters_; }
 

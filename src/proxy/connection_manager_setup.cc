@@ -18,11 +18,16 @@ std::unique_ptr<ConnectionManagerStats> ConnectionManagerStats::create(
 
 stats::Counter& ConnectionManagerStats::by_class(uint32_t status) {
   switch (status / 100) {
-    case 1: return downstream_rq_1xx;
-    case 2: return downstream_rq_2xx;
-    case 3: return downstream_rq_3xx;
-    case 4: return downstream_rq_4xx;
-    default: return downstream_rq_5xx;
+    case 1:
+      return downstream_rq_1xx;
+    case 2:
+      return downstream_rq_2xx;
+    case 3:
+      return downstream_rq_3xx;
+    case 4:
+      return downstream_rq_4xx;
+    default:
+      return downstream_rq_5xx;
   }
 }
 

@@ -30,7 +30,8 @@ class HttpConnectionManager : public net::Connection::Handler,
   void on_data(std::string& input) override;
   void on_close(bool by_peer, std::string_view reason) override;
   // Http1Visitor
-  void on_headers(http::HeaderMap& headers, const http::MessageHead& head, bool end_stream) override;
+  void on_headers(http::HeaderMap& headers, const http::MessageHead& head,
+                  bool end_stream) override;
   void on_body(std::string_view data, bool end_stream) override;
   void on_trailers(http::HeaderMap& trailers) override;
   void on_message_complete() override;

@@ -55,8 +55,8 @@ class HttpFilterCallbacks {
   virtual void continue_response() = 0;
   // Answer the client from here; nothing more goes upstream. `headers` are extra response
   // headers. Takes effect after the current filter callback returns.
-  virtual void send_local_reply(uint32_t status, std::string_view body, const http::HeaderMap& headers,
-                                std::string_view details) = 0;
+  virtual void send_local_reply(uint32_t status, std::string_view body,
+                                const http::HeaderMap& headers, std::string_view details) = 0;
   // nullptr while the map does not exist at this point of the stream.
   virtual http::HeaderMap* request_headers() = 0;
   virtual http::HeaderMap* response_headers() = 0;
@@ -113,7 +113,8 @@ class HttpFilterFactory {
 class HttpFilterDefinition {
  public:
   virtual ~HttpFilterDefinition() = default;
-  virtual Result<std::unique_ptr<HttpFilterFactory>> create_worker_factory(WorkerContext& worker) = 0;
+  virtual Result<std::unique_ptr<HttpFilterFactory>> create_worker_factory(
+      WorkerContext& worker) = 0;
   // Called on the main thread after every worker has dropped its factory.
   virtual void shutdown() {}
 };

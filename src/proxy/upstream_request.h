@@ -43,7 +43,8 @@ class UpstreamRequest : public net::Connection::Handler, public http::Http1Visit
   void abort();
 
   // Http1Visitor
-  void on_headers(http::HeaderMap& headers, const http::MessageHead& head, bool end_stream) override;
+  void on_headers(http::HeaderMap& headers, const http::MessageHead& head,
+                  bool end_stream) override;
   void on_body(std::string_view data, bool end_stream) override;
   void on_trailers(http::HeaderMap& trailers) override;
   void on_message_complete() override;

@@ -12,12 +12,12 @@
 #include <chrono>
 #include <cstring>
 
+#include "proxy/async_http_client.h"
 #include "proxy_wasm/host_call.h"
 #include "proxy_wasm/map_serialization.h"
 #include "proxy_wasm/plugin_report.h"
 #include "proxy_wasm/properties.h"
 #include "proxy_wasm/vm.h"
-#include "proxy/async_http_client.h"
 #include "stats/stats_store.h"
 
 namespace weir::proxy_wasm {
@@ -52,12 +52,24 @@ int32_t proxy_log(Vm& vm, const Value* a) {
 int32_t proxy_get_log_level(Vm& vm, const Value* a) {
   uint32_t l = 5;
   switch (spdlog::get_level()) {
-    case spdlog::level::trace: l = 0; break;
-    case spdlog::level::debug: l = 1; break;
-    case spdlog::level::info: l = 2; break;
-    case spdlog::level::warn: l = 3; break;
-    case spdlog::level::err: l = 4; break;
-    default: l = 5; break;
+    case spdlog::level::trace:
+      l = 0;
+      break;
+    case spdlog::level::debug:
+      l = 1;
+      break;
+    case spdlog::level::info:
+      l = 2;
+      break;
+    case spdlog::level::warn:
+      l = 3;
+      break;
+    case spdlog::level::err:
+      l = 4;
+      break;
+    default:
+      l = 5;
+      break;
   }
   return vm.write_u32(u32(a[0]), l) ? kOk : kIma;
 }
@@ -129,7 +141,8 @@ BufferRef get_buffer(Vm& vm, uint32_t type) {
       if (!c) break;
       b.view = c->plugin().plugin_configuration;
       return b;
-    default: break;
+    default:
+      break;
   }
   b.status = WasmResult::NotFound;
   return b;
@@ -193,7 +206,8 @@ http::HeaderMap* get_map(Vm& vm, uint32_t type, WasmResult* status) {
     // Only while proxy_on_http_call_response runs.
     proxy::AsyncHttpResponse* r = vm.http_call_response();
     if (!r) return nullptr;
-    return type == static_cast<uint32_t>(MapType::HttpCallResponseHeaders) ? &r->headers : &r->trailers;
+    return type == static_cast<uint32_t>(MapType::HttpCallResponseHeaders) ? &r->headers
+                                                                           : &r->trailers;
   }
   if (type > static_cast<uint32_t>(MapType::ResponseTrailers)) return nullptr;  // gRPC metadata
   ContextBase* c = ctx_of(vm);
@@ -413,7 +427,8 @@ int32_t proxy_increment_metric(Vm& vm, const Value* a) {
     case MetricType::Gauge:
       static_cast<stats::Gauge*>(m->stat)->add(delta);
       return kOk;
-    case MetricType::Histogram: return kBadArg;
+    case MetricType::Histogram:
+      return kBadArg;
   }
   return kBadArg;
 }
@@ -423,9 +438,15 @@ int32_t proxy_record_metric(Vm& vm, const Value* a) {
   if (!m) return kNotFound;
   uint64_t value = static_cast<uint64_t>(a[1].i64);
   switch (m->type) {
-    case MetricType::Counter: static_cast<stats::Counter*>(m->stat)->inc(value); return kOk;
-    case MetricType::Gauge: static_cast<stats::Gauge*>(m->stat)->set(static_cast<int64_t>(value)); return kOk;
-    case MetricType::Histogram: static_cast<stats::Histogram*>(m->stat)->record(value); return kOk;
+    case MetricType::Counter:
+      static_cast<stats::Counter*>(m->stat)->inc(value);
+      return kOk;
+    case MetricType::Gauge:
+      static_cast<stats::Gauge*>(m->stat)->set(static_cast<int64_t>(value));
+      return kOk;
+    case MetricType::Histogram:
+      static_cast<stats::Histogram*>(m->stat)->record(value);
+      return kOk;
   }
   return kBadArg;
 }
@@ -435,9 +456,14 @@ int32_t proxy_get_metric(Vm& vm, const Value* a) {
   if (!m) return kNotFound;
   uint64_t v = 0;
   switch (m->type) {
-    case MetricType::Counter: v = static_cast<stats::Counter*>(m->stat)->value(); break;
-    case MetricType::Gauge: v = static_cast<uint64_t>(static_cast<stats::Gauge*>(m->stat)->value()); break;
-    case MetricType::Histogram: return kBadArg;
+    case MetricType::Counter:
+      v = static_cast<stats::Counter*>(m->stat)->value();
+      break;
+    case MetricType::Gauge:
+      v = static_cast<uint64_t>(static_cast<stats::Gauge*>(m->stat)->value());
+      break;
+    case MetricType::Histogram:
+      return kBadArg;
   }
   return vm.write_u64(u32(a[1]), v) ? kOk : kIma;
 }
@@ -482,7 +508,8 @@ int32_t wasi_fd_write(Vm& vm, const Value* a) {
       d.remove_prefix(nl + 1);
     }
   }
-  return vm.write_u32(u32(a[3]), static_cast<uint32_t>(written)) ? errno_::kSuccess : errno_::kFault;
+  return vm.write_u32(u32(a[3]), static_cast<uint32_t>(written)) ? errno_::kSuccess
+                                                                 : errno_::kFault;
 }
 
 int32_t wasi_fd_read(Vm& vm, const Value* a) {
@@ -490,9 +517,13 @@ int32_t wasi_fd_read(Vm& vm, const Value* a) {
   return vm.write_u32(u32(a[3]), 0) ? errno_::kSuccess : errno_::kFault;  // stdin: EOF
 }
 
-int32_t wasi_fd_seek(Vm&, const Value* a) { return u32(a[0]) <= 2 ? errno_::kSpipe : errno_::kBadf; }
+int32_t wasi_fd_seek(Vm&, const Value* a) {
+  return u32(a[0]) <= 2 ? errno_::kSpipe : errno_::kBadf;
+}
 
-int32_t wasi_fd_close(Vm&, const Value* a) { return u32(a[0]) <= 2 ? errno_::kSuccess : errno_::kBadf; }
+int32_t wasi_fd_close(Vm&, const Value* a) {
+  return u32(a[0]) <= 2 ? errno_::kSuccess : errno_::kBadf;
+}
 
 int32_t wasi_fd_fdstat_get(Vm& vm, const Value* a) {
   if (u32(a[0]) > 2) return errno_::kBadf;
@@ -514,15 +545,18 @@ int32_t wasi_fd_prestat_dir_name(Vm&, const Value*) { return errno_::kBadf; }
 int32_t wasi_clock_time_get(Vm& vm, const Value* a) {
   uint64_t t;
   switch (u32(a[0])) {
-    case 0: t = now_ns(); break;  // REALTIME
-    case 1:                       // MONOTONIC
-    case 2:                       // PROCESS_CPUTIME
-    case 3:                       // THREAD_CPUTIME
+    case 0:
+      t = now_ns();
+      break;  // REALTIME
+    case 1:   // MONOTONIC
+    case 2:   // PROCESS_CPUTIME
+    case 3:   // THREAD_CPUTIME
       t = static_cast<uint64_t>(std::chrono::duration_cast<std::chrono::nanoseconds>(
                                     std::chrono::steady_clock::now().time_since_epoch())
                                     .count());
       break;
-    default: return errno_::kNotsup;
+    default:
+      return errno_::kNotsup;
   }
   return vm.write_u64(u32(a[2]), t) ? errno_::kSuccess : errno_::kFault;
 }
@@ -592,7 +626,7 @@ int32_t wasi_poll_oneoff(Vm& vm, const Value* a) {
     auto sub = vm.slice(static_cast<uint32_t>(at), 48);
     if (!sub) return errno_::kFault;
     uint8_t event[32] = {};
-    std::memcpy(event, sub->data(), 8);  // userdata
+    std::memcpy(event, sub->data(), 8);           // userdata
     event[10] = static_cast<uint8_t>((*sub)[8]);  // type = the subscription's tag
     if (!vm.write_bytes(static_cast<uint32_t>(out_at), event, sizeof event)) return errno_::kFault;
   }
@@ -645,7 +679,7 @@ struct HostFunctionDef {
   Module module;
   std::string_view name;
   uint8_t versions;
-  std::string_view sig;  // params ':' results; i = i32, I = i64
+  std::string_view sig;   // params ':' results; i = i32, I = i64
   wasm::HostFunction fn;  // nullptr: not implemented yet (UNIMPLEMENTED / ENOSYS stub)
 };
 
@@ -729,13 +763,33 @@ constexpr HostFunctionDef kHostFunctions[] = {
 // WASI functions about files and sockets: with no preopened directory every descriptor but
 // 0-2 is bad; answered by a stub (any declared type) with this errno, logged at debug.
 constexpr std::string_view kWasiBadfFunctions[] = {
-    "fd_advise",       "fd_allocate",          "fd_datasync",          "fd_filestat_get",
-    "fd_filestat_set_size", "fd_filestat_set_times", "fd_pread",        "fd_pwrite",
-    "fd_readdir",      "fd_renumber",          "fd_sync",              "fd_tell",
-    "fd_fdstat_set_rights", "path_create_directory", "path_filestat_get", "path_filestat_set_times",
-    "path_link",       "path_open",            "path_readlink",        "path_remove_directory",
-    "path_rename",     "path_symlink",         "path_unlink_file",     "sock_accept",
-    "sock_recv",       "sock_send",            "sock_shutdown",
+    "fd_advise",
+    "fd_allocate",
+    "fd_datasync",
+    "fd_filestat_get",
+    "fd_filestat_set_size",
+    "fd_filestat_set_times",
+    "fd_pread",
+    "fd_pwrite",
+    "fd_readdir",
+    "fd_renumber",
+    "fd_sync",
+    "fd_tell",
+    "fd_fdstat_set_rights",
+    "path_create_directory",
+    "path_filestat_get",
+    "path_filestat_set_times",
+    "path_link",
+    "path_open",
+    "path_readlink",
+    "path_remove_directory",
+    "path_rename",
+    "path_symlink",
+    "path_unlink_file",
+    "sock_accept",
+    "sock_recv",
+    "sock_send",
+    "sock_shutdown",
 };
 
 bool sig_matches(std::string_view sig, const wasm::FunctionType& t) {
@@ -778,8 +832,8 @@ Result<std::shared_ptr<const PluginModule>> PluginModule::create(
       pm->stubs_.push_back(std::move(s));
     }
     pm->bindings_.push_back(wasm::HostBinding{imp.module, imp.name, imp.type, kStubs[slot]});
-    spdlog::log(level, "wasm plugin '{}': import {}.{} {}: bound to a stub answering {}", plugin_name,
-                imp.module, imp.name, why, answer);
+    spdlog::log(level, "wasm plugin '{}': import {}.{} {}: bound to a stub answering {}",
+                plugin_name, imp.module, imp.name, why, answer);
     pm->stubbed_.push_back(imp.module + "." + imp.name + " (" + why + ")");
   };
 
@@ -788,16 +842,19 @@ Result<std::shared_ptr<const PluginModule>> PluginModule::create(
     const bool is_wasi = imp.module == "wasi_snapshot_preview1" || imp.module == "wasi_unstable";
     const HostFunctionDef* def = nullptr;
     for (const auto& d : kHostFunctions) {
-      if (d.name == imp.name && ((d.module == Module::Env && is_env) || (d.module == Module::Wasi && is_wasi))) {
+      if (d.name == imp.name &&
+          ((d.module == Module::Env && is_env) || (d.module == Module::Wasi && is_wasi))) {
         def = &d;
         break;
       }
     }
-    const int32_t unimpl_answer = is_wasi ? wasi_errno::kNosys : static_cast<int32_t>(WasmResult::Unimplemented);
+    const int32_t unimpl_answer =
+        is_wasi ? wasi_errno::kNosys : static_cast<int32_t>(WasmResult::Unimplemented);
     if (def) {
       if (!(def->versions & version_bit)) {
         add_stub(imp, unimpl_answer,
-                 "is not part of ABI " + std::string(abi_version_name(pm->abi_)), spdlog::level::warn);
+                 "is not part of ABI " + std::string(abi_version_name(pm->abi_)),
+                 spdlog::level::warn);
       } else if (!sig_matches(def->sig, imp.type)) {
         add_stub(imp, unimpl_answer, "is imported with an unexpected type", spdlog::level::warn);
       } else if (!def->fn) {
@@ -816,8 +873,8 @@ Result<std::shared_ptr<const PluginModule>> PluginModule::create(
         add_stub(imp, wasi_errno::kNosys, "is an unknown WASI function", spdlog::level::warn);
       }
     } else if (is_env && imp.name.starts_with("proxy_")) {
-      add_stub(imp, static_cast<int32_t>(WasmResult::Unimplemented), "is an unknown Proxy-Wasm function",
-               spdlog::level::warn);
+      add_stub(imp, static_cast<int32_t>(WasmResult::Unimplemented),
+               "is an unknown Proxy-Wasm function", spdlog::level::warn);
     } else {
       add_stub(imp, 0, "is unknown to weir", spdlog::level::warn);
     }
@@ -831,7 +888,8 @@ bool host_function_implemented(std::string_view module, std::string_view name, A
   const bool is_wasi = module == "wasi_snapshot_preview1" || module == "wasi_unstable";
   const uint8_t version_bit = static_cast<uint8_t>(1u << static_cast<unsigned>(abi));
   for (const auto& d : kHostFunctions) {
-    const bool same_module = (d.module == Module::Env && is_env) || (d.module == Module::Wasi && is_wasi);
+    const bool same_module =
+        (d.module == Module::Env && is_env) || (d.module == Module::Wasi && is_wasi);
     if (d.name == name && same_module) return d.fn != nullptr && (d.versions & version_bit) != 0;
   }
   return false;

@@ -112,7 +112,8 @@ bool resolve_property(ContextBase& ctx, std::string_view raw_path, std::string& 
     }
   }
   // Everything else about the stream, in token form.
-  if (raw_path.find('\0') == std::string_view::npos && raw_path.find('.') != std::string_view::npos) {
+  if (raw_path.find('\0') == std::string_view::npos &&
+      raw_path.find('.') != std::string_view::npos) {
     std::string tokens(raw_path);
     for (char& c : tokens) {
       if (c == '.') c = '\0';

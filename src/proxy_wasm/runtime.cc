@@ -73,8 +73,8 @@ class Watchdog {
       s.last_seen = c;
       s.since = now;
       s.fired = false;
-    } else if (!s.fired &&
-               now - s.since >= std::chrono::milliseconds(s.limit_ms.load(std::memory_order_relaxed))) {
+    } else if (!s.fired && now - s.since >= std::chrono::milliseconds(
+                                                s.limit_ms.load(std::memory_order_relaxed))) {
       wasm::Instance* inst = s.instance.load(std::memory_order_seq_cst);
       // Still the same call? (A spurious interrupt would hit the next call.)
       if (inst && s.calls.load(std::memory_order_seq_cst) == c) {
@@ -110,7 +110,10 @@ thread_local std::vector<ThreadRegistryEntry> t_runtimes;
 
 WorkerRuntime::WorkerRuntime(wasm::Engine& engine, stats::StatsStore& stats,
                              std::unique_ptr<wasm::Runtime> rt)
-    : engine_(engine), stats_(stats), runtime_(std::move(rt)), slot_(std::make_shared<WatchSlot>()) {
+    : engine_(engine),
+      stats_(stats),
+      runtime_(std::move(rt)),
+      slot_(std::make_shared<WatchSlot>()) {
   Watchdog::get().add(slot_);
 }
 
@@ -154,17 +157,17 @@ void WorkerRuntime::register_vm(const std::string& key, const std::shared_ptr<Vm
 // ---------------------------------------------------------------- module cache, ABI
 
 Result<std::shared_ptr<const wasm::CompiledModule>> compile_shared(wasm::Engine& engine,
-                                                                  std::string_view bytes) {
+                                                                   std::string_view bytes) {
   static std::mutex mu;
-  static std::map<std::pair<wasm::Engine*, std::string>, std::weak_ptr<const wasm::CompiledModule>> cache;
+  static std::map<std::pair<wasm::Engine*, std::string>, std::weak_ptr<const wasm::CompiledModule>>
+      cache;
   std::lock_guard lk(mu);
   std::erase_if(cache, [](const auto& kv) { return kv.second.expired(); });
   auto key = std::make_pair(&engine, std::string(bytes));
   if (auto it = cache.find(key); it != cache.end()) {
     if (auto m = it->second.lock()) return m;
   }
-  auto m = engine.compile(
-      std::span(reinterpret_cast<const uint8_t*>(bytes.data()), bytes.size()));
+  auto m = engine.compile(std::span(reinterpret_cast<const uint8_t*>(bytes.data()), bytes.size()));
   if (!m.ok()) return Error{m.error()};
   cache[std::move(key)] = m.value();
   return m.value();
@@ -176,9 +179,12 @@ Result<AbiVersion> detect_abi_version(const wasm::CompiledModule& module) {
   for (const auto& e : module.function_exports()) {
     if (!e.name.starts_with("proxy_abi_version_")) continue;
     std::optional<AbiVersion> v;
-    if (e.name == "proxy_abi_version_0_1_0") v = AbiVersion::V0_1_0;
-    else if (e.name == "proxy_abi_version_0_2_0") v = AbiVersion::V0_2_0;
-    else if (e.name == "proxy_abi_version_0_2_1") v = AbiVersion::V0_2_1;
+    if (e.name == "proxy_abi_version_0_1_0")
+      v = AbiVersion::V0_1_0;
+    else if (e.name == "proxy_abi_version_0_2_0")
+      v = AbiVersion::V0_2_0;
+    else if (e.name == "proxy_abi_version_0_2_1")
+      v = AbiVersion::V0_2_1;
     if (!v) {
       unknown = e.name;
       continue;
@@ -206,9 +212,9 @@ WorkerPlugin::~WorkerPlugin() {
   if (vm_ && root_) root_->stop();
 }
 
-Result<std::shared_ptr<WorkerPlugin>> WorkerPlugin::create(std::shared_ptr<const PluginSpec> spec,
-                                                           std::shared_ptr<const PluginModule> module,
-                                                           std::shared_ptr<WorkerRuntime> rt) {
+Result<std::shared_ptr<WorkerPlugin>> WorkerPlugin::create(
+    std::shared_ptr<const PluginSpec> spec, std::shared_ptr<const PluginModule> module,
+    std::shared_ptr<WorkerRuntime> rt) {
   auto p = std::make_shared<WorkerPlugin>(std::move(spec), std::move(module), std::move(rt));
   if (auto s = p->start(); !s) return Error{s.error()};
   return p;
@@ -246,9 +252,12 @@ WorkerPlugin::Decision WorkerPlugin::acquire(std::shared_ptr<Vm>& vm, RootContex
     return Decision::Use;
   }
   switch (spec_->failure_policy) {
-    case config::FailurePolicy::FailOpen: return Decision::Skip;
-    case config::FailurePolicy::FailClosed: return Decision::FailClosed;
-    case config::FailurePolicy::FailReload: break;
+    case config::FailurePolicy::FailOpen:
+      return Decision::Skip;
+    case config::FailurePolicy::FailClosed:
+      return Decision::FailClosed;
+    case config::FailurePolicy::FailReload:
+      break;
   }
   auto now = std::chrono::steady_clock::now();
   if (now < next_reload_) return Decision::FailClosed;

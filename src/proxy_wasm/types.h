@@ -58,7 +58,14 @@ enum class StreamType : uint32_t { Request = 0, Response = 1, Downstream = 2, Up
 enum class MetricType : uint32_t { Counter = 0, Gauge = 1, Histogram = 2 };
 
 // proxy_log_level_t
-enum class LogLevel : uint32_t { Trace = 0, Debug = 1, Info = 2, Warn = 3, Error = 4, Critical = 5 };
+enum class LogLevel : uint32_t {
+  Trace = 0,
+  Debug = 1,
+  Info = 2,
+  Warn = 3,
+  Error = 4,
+  Critical = 5
+};
 
 // What the host does after a stream callback returned (already interpreted per callback
 // kind, as Envoy / proxy-wasm-cpp-host run it; see HOST-NOTES).

@@ -15,22 +15,38 @@ namespace weir::proxy_wasm {
 namespace {
 
 constexpr std::array<std::string_view, static_cast<size_t>(Callback::Count)> kCallbackNames = {
-    "proxy_on_context_create",   "proxy_on_vm_start",           "proxy_on_configure",
-    "proxy_on_tick",             "proxy_on_done",               "proxy_on_log",
-    "proxy_on_delete",           "proxy_on_request_headers",    "proxy_on_request_body",
-    "proxy_on_request_trailers", "proxy_on_response_headers",   "proxy_on_response_body",
-    "proxy_on_response_trailers", "proxy_on_http_call_response", "proxy_on_queue_ready",
+    "proxy_on_context_create",
+    "proxy_on_vm_start",
+    "proxy_on_configure",
+    "proxy_on_tick",
+    "proxy_on_done",
+    "proxy_on_log",
+    "proxy_on_delete",
+    "proxy_on_request_headers",
+    "proxy_on_request_body",
+    "proxy_on_request_trailers",
+    "proxy_on_response_headers",
+    "proxy_on_response_body",
+    "proxy_on_response_trailers",
+    "proxy_on_http_call_response",
+    "proxy_on_queue_ready",
     "proxy_on_foreign_function",
 };
 
 spdlog::level::level_enum to_spdlog(LogLevel l) {
   switch (l) {
-    case LogLevel::Trace: return spdlog::level::trace;
-    case LogLevel::Debug: return spdlog::level::debug;
-    case LogLevel::Info: return spdlog::level::info;
-    case LogLevel::Warn: return spdlog::level::warn;
-    case LogLevel::Error: return spdlog::level::err;
-    case LogLevel::Critical: return spdlog::level::critical;
+    case LogLevel::Trace:
+      return spdlog::level::trace;
+    case LogLevel::Debug:
+      return spdlog::level::debug;
+    case LogLevel::Info:
+      return spdlog::level::info;
+    case LogLevel::Warn:
+      return spdlog::level::warn;
+    case LogLevel::Error:
+      return spdlog::level::err;
+    case LogLevel::Critical:
+      return spdlog::level::critical;
   }
   return spdlog::level::info;
 }
@@ -39,9 +55,12 @@ spdlog::level::level_enum to_spdlog(LogLevel l) {
 
 std::string_view abi_version_name(AbiVersion v) {
   switch (v) {
-    case AbiVersion::V0_1_0: return "0.1.0";
-    case AbiVersion::V0_2_0: return "0.2.0";
-    case AbiVersion::V0_2_1: return "0.2.1";
+    case AbiVersion::V0_1_0:
+      return "0.1.0";
+    case AbiVersion::V0_2_0:
+      return "0.2.0";
+    case AbiVersion::V0_2_1:
+      return "0.2.1";
   }
   return "?";
 }
@@ -100,13 +119,14 @@ void RootContext::set_tick_period_ms(uint32_t ms) {
 }
 
 void RootContext::arm_tick_timer() {
-  tick_timer_ = vm_->runtime().loop()->add_timer(std::chrono::milliseconds(tick_period_ms_), [this] {
-    tick_timer_ = 0;
-    if (!vm_->alive() || stopped_) return;
-    on_tick();
-    // on_tick may have set a new period (and armed the timer) or stopped the ticks.
-    if (tick_timer_ == 0 && tick_period_ms_ > 0 && vm_->alive() && !stopped_) arm_tick_timer();
-  });
+  tick_timer_ =
+      vm_->runtime().loop()->add_timer(std::chrono::milliseconds(tick_period_ms_), [this] {
+        tick_timer_ = 0;
+        if (!vm_->alive() || stopped_) return;
+        on_tick();
+        // on_tick may have set a new period (and armed the timer) or stopped the ticks.
+        if (tick_timer_ == 0 && tick_period_ms_ > 0 && vm_->alive() && !stopped_) arm_tick_timer();
+      });
 }
 
 bool RootContext::on_tick() {
@@ -135,9 +155,7 @@ StreamContext::StreamContext(std::shared_ptr<Vm> vm, RootContext* root, StreamHo
   vm_->register_context(this);
 }
 
-StreamContext::~StreamContext() {
-  finish();
-}
+StreamContext::~StreamContext() { finish(); }
 
 bool StreamContext::create() {
   if (!vm_->alive()) return false;
@@ -317,17 +335,18 @@ Result<RootContext*> Vm::start_plugin(std::shared_ptr<const PluginSpec> plugin) 
   }
   missing = false;
   current_configuration = &plugin->vm_configuration;
-  auto r = call(root, Callback::OnVmStart, {id, static_cast<int32_t>(plugin->vm_configuration.size())},
-                &missing);
+  auto r = call(root, Callback::OnVmStart,
+                {id, static_cast<int32_t>(plugin->vm_configuration.size())}, &missing);
   current_configuration = nullptr;
   if (!missing) {
     if (!r) return Error{"proxy_on_vm_start failed: " + failure_};
-    if (*r == 0) return Error{"proxy_on_vm_start returned false (the plugin rejected its VM configuration)"};
+    if (*r == 0)
+      return Error{"proxy_on_vm_start returned false (the plugin rejected its VM configuration)"};
   }
   missing = false;
   current_configuration = &plugin->plugin_configuration;
-  r = call(root, Callback::OnConfigure, {id, static_cast<int32_t>(plugin->plugin_configuration.size())},
-           &missing);
+  r = call(root, Callback::OnConfigure,
+           {id, static_cast<int32_t>(plugin->plugin_configuration.size())}, &missing);
   current_configuration = nullptr;
   if (!missing) {
     if (!r) return Error{"proxy_on_configure failed: " + failure_};
@@ -366,7 +385,8 @@ std::optional<int32_t> Vm::call(ContextBase* ctx, Callback cb, std::initializer_
   ContextBase* saved = effective_;
   effective_ = ctx;
   wasm::Value out;
-  bool ok = invoke(*f, std::span(vals.data(), n), &out, kCallbackNames[static_cast<size_t>(cb)].data());
+  bool ok =
+      invoke(*f, std::span(vals.data(), n), &out, kCallbackNames[static_cast<size_t>(cb)].data());
   effective_ = saved;
   if (!ok) return std::nullopt;
   if (type.results.empty()) return 0;
@@ -389,8 +409,8 @@ bool Vm::invoke(wasm::ExportedFunction& fn, std::span<const wasm::Value> args, w
   return ok;
 }
 
-bool Vm::invoke_once(wasm::ExportedFunction& fn, std::span<const wasm::Value> args, wasm::Value* result,
-                     const char* what) {
+bool Vm::invoke_once(wasm::ExportedFunction& fn, std::span<const wasm::Value> args,
+                     wasm::Value* result, const char* what) {
   if (!alive_) return false;
   wasm::Instance* inst = instance_ ? instance_.get() : host_instance_;
   if (!inst) return false;
@@ -462,8 +482,8 @@ bool Vm::write_bytes(uint32_t ptr, const void* data, size_t size) {
 }
 
 bool Vm::write_u32(uint32_t ptr, uint32_t v) {
-  uint8_t b[4] = {static_cast<uint8_t>(v), static_cast<uint8_t>(v >> 8), static_cast<uint8_t>(v >> 16),
-                  static_cast<uint8_t>(v >> 24)};
+  uint8_t b[4] = {static_cast<uint8_t>(v), static_cast<uint8_t>(v >> 8),
+                  static_cast<uint8_t>(v >> 16), static_cast<uint8_t>(v >> 24)};
   return write_bytes(ptr, b, 4);
 }
 
@@ -502,14 +522,15 @@ WasmResult Vm::copy_out(std::string_view data, uint32_t ptr_ptr, uint32_t size_p
     p = *a;
     if (!write_bytes(p, data.data(), data.size())) return WasmResult::InvalidMemoryAccess;
   }
-  if (!write_u32(size_ptr, static_cast<uint32_t>(data.size()))) return WasmResult::InvalidMemoryAccess;
+  if (!write_u32(size_ptr, static_cast<uint32_t>(data.size())))
+    return WasmResult::InvalidMemoryAccess;
   if (!write_u32(ptr_ptr, p)) return WasmResult::InvalidMemoryAccess;
   return WasmResult::Ok;
 }
 
 WasmResult Vm::http_call(RootContext& root, std::string_view cluster, http::HeaderMap headers,
-                          std::string body, std::optional<http::HeaderMap> trailers,
-                          std::chrono::milliseconds timeout, uint32_t* token) {
+                         std::string body, std::optional<http::HeaderMap> trailers,
+                         std::chrono::milliseconds timeout, uint32_t* token) {
   proxy::AsyncHttpClient* client = rt_->http_client();
   const uint32_t t = next_http_call_token_++;
   if (next_http_call_token_ == 0) next_http_call_token_ = 1;
@@ -519,8 +540,8 @@ WasmResult Vm::http_call(RootContext& root, std::string_view cluster, http::Head
     return WasmResult::Ok;
   }
   std::weak_ptr<Vm> self = weak_from_this();
-  uint64_t id = client->send(cluster, std::move(headers), std::move(body), std::move(trailers), timeout,
-                             [self, t](proxy::AsyncHttpResponse& response) {
+  uint64_t id = client->send(cluster, std::move(headers), std::move(body), std::move(trailers),
+                             timeout, [self, t](proxy::AsyncHttpResponse& response) {
                                if (auto vm = self.lock()) vm->on_http_call_done(t, response);
                              });
   if (id == 0) return WasmResult::BadArgument;  // unknown cluster
@@ -548,9 +569,10 @@ void Vm::on_http_call_done(uint32_t token, proxy::AsyncHttpResponse& response) {
     response.trailers.clear();
   }
   http_call_response_ = &response;
-  (void)call(root, Callback::OnHttpCallResponse,
-             {static_cast<int32_t>(root_id), static_cast<int32_t>(token), static_cast<int32_t>(headers),
-              static_cast<int32_t>(body), static_cast<int32_t>(trailers)});
+  (void)call(
+      root, Callback::OnHttpCallResponse,
+      {static_cast<int32_t>(root_id), static_cast<int32_t>(token), static_cast<int32_t>(headers),
+       static_cast<int32_t>(body), static_cast<int32_t>(trailers)});
   http_call_response_ = nullptr;
 }
 
@@ -583,10 +605,17 @@ WasmResult Vm::define_metric(MetricType type, std::string_view name, uint32_t* i
   stats::StatsStore& store = rt_->stats();
   void* stat = nullptr;
   switch (type) {
-    case MetricType::Counter: stat = &store.counter(name); break;
-    case MetricType::Gauge: stat = &store.gauge(name); break;
-    case MetricType::Histogram: stat = &store.histogram(name); break;
-    default: return WasmResult::BadArgument;
+    case MetricType::Counter:
+      stat = &store.counter(name);
+      break;
+    case MetricType::Gauge:
+      stat = &store.gauge(name);
+      break;
+    case MetricType::Histogram:
+      stat = &store.histogram(name);
+      break;
+    default:
+      return WasmResult::BadArgument;
   }
   store.mark_plugin_defined(name);  // Prometheus: no envoy_ prefix
   // Ids start at 1 (some SDKs take 0 for "not defined").

@@ -84,7 +84,9 @@ class PluginModule {
     int32_t answer = 0;
     mutable std::atomic<bool> logged{false};
   };
-  const Stub* stub(size_t slot) const { return slot < stubs_.size() ? stubs_[slot].get() : nullptr; }
+  const Stub* stub(size_t slot) const {
+    return slot < stubs_.size() ? stubs_[slot].get() : nullptr;
+  }
 
  private:
   std::shared_ptr<const wasm::CompiledModule> module_;
@@ -311,7 +313,9 @@ class Vm : public std::enable_shared_from_this<Vm> {
   ContextBase* find_context(uint32_t id) const;
   // The instance making the current host call (also during instantiation).
   void enter_host_call(wasm::Instance& inst) { host_instance_ = &inst; }
-  std::span<uint8_t> memory() { return host_instance_ ? host_instance_->memory() : std::span<uint8_t>{}; }
+  std::span<uint8_t> memory() {
+    return host_instance_ ? host_instance_->memory() : std::span<uint8_t>{};
+  }
   // Bounds-checked access to the current memory. Views are valid until the next call
   // into Wasm.
   std::optional<std::string_view> slice(uint32_t ptr, uint32_t size);
@@ -375,8 +379,8 @@ class Vm : public std::enable_shared_from_this<Vm> {
   // Calls into Wasm; the outermost call then runs the queued after-call actions.
   bool invoke(wasm::ExportedFunction& fn, std::span<const wasm::Value> args, wasm::Value* result,
               const char* what);
-  bool invoke_once(wasm::ExportedFunction& fn, std::span<const wasm::Value> args, wasm::Value* result,
-                   const char* what);
+  bool invoke_once(wasm::ExportedFunction& fn, std::span<const wasm::Value> args,
+                   wasm::Value* result, const char* what);
   void resolve_exports();
 
   std::shared_ptr<WorkerRuntime> rt_;
@@ -452,6 +456,6 @@ Result<AbiVersion> detect_abi_version(const wasm::CompiledModule& module);
 
 // Compiles `bytes`, sharing the compiled module between plugins with identical code.
 Result<std::shared_ptr<const wasm::CompiledModule>> compile_shared(wasm::Engine& engine,
-                                                                  std::string_view bytes);
+                                                                   std::string_view bytes);
 
 }  // namespace weir::proxy_wasm

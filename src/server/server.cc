@@ -18,8 +18,8 @@
 #include "extensions/bootstrap/wasm/wasm_service.h"
 #include "extensions/filters/http/wasm/wasm_filter.h"
 #include "net/socket.h"
-#include "proxy_wasm/plugin_report.h"
 #include "proxy/cluster_manager.h"
+#include "proxy_wasm/plugin_report.h"
 #include "server/listener_plan.h"
 #include "server/worker.h"
 #include "stats/stats_store.h"
@@ -74,7 +74,8 @@ Result<std::vector<ListenerPlan>> plan_listeners(const config::BootstrapConfig& 
     }
     if (!listener.http.access_logs.empty()) {
       if (!access_log_writer) access_log_writer = std::make_shared<access_log::FileWriter>();
-      auto logs = access_log::ListenerAccessLogs::create(listener.http.access_logs, access_log_writer);
+      auto logs =
+          access_log::ListenerAccessLogs::create(listener.http.access_logs, access_log_writer);
       if (!logs) return Error{logs.error()};
       plan.access_logs = std::move(*logs);
     }
@@ -94,7 +95,7 @@ Result<std::vector<ListenerPlan>> plan_listeners(const config::BootstrapConfig& 
 }
 
 std::vector<proxy_wasm::PluginReport> print_plugin_reports(const config::BootstrapConfig& config,
-                                                          wasm::Engine& engine) {
+                                                           wasm::Engine& engine) {
   std::vector<const config::WasmPluginConfig*> plugins;
   for (const auto& listener : config.listeners) {
     for (const auto& filter : listener.http.http_filters) {
@@ -237,8 +238,9 @@ int run(const ServerOptions& options) {
         stats.gauge("server.live").set(0);
         spdlog::info("shutting down: draining {} worker(s)", workers.size());
         for (auto& w : workers) w->drain();
-        auto deadline = std::chrono::steady_clock::now() +
-                        std::chrono::milliseconds(static_cast<int64_t>(options.drain_time_s * 1000));
+        auto deadline =
+            std::chrono::steady_clock::now() +
+            std::chrono::milliseconds(static_cast<int64_t>(options.drain_time_s * 1000));
         auto poll = std::make_shared<std::function<void()>>();
         *poll = [&, deadline, poll] {
           size_t open = 0;
@@ -259,9 +261,10 @@ int run(const ServerOptions& options) {
       });
       auto uptime_timer = std::make_shared<std::function<void()>>();
       *uptime_timer = [&, uptime_timer] {
-        stats.gauge("server.uptime").set(std::chrono::duration_cast<std::chrono::seconds>(
-                                             std::chrono::steady_clock::now() - start_time)
-                                             .count());
+        stats.gauge("server.uptime")
+            .set(std::chrono::duration_cast<std::chrono::seconds>(std::chrono::steady_clock::now() -
+                                                                  start_time)
+                     .count());
         update_memory_stats(stats);
         size_t connections = 0;
         for (auto& w : workers) connections += w->open_connections();
@@ -287,10 +290,10 @@ int run(const ServerOptions& options) {
         const char* remote_writes = getenv("WEIR_ADMIN_ALLOW_REMOTE_WRITES");
         admin_context.allow_remote_writes = remote_writes && std::string(remote_writes) == "1";
         admin::AdminServer admin(main_loop, admin_fd, std::move(admin_context));
-        spdlog::info("weir {} started: {} listener(s), {} worker(s){}", WEIR_VERSION,
-                     plans->size(), concurrency,
-                     config.admin ? ", admin on port " + std::to_string(config.admin->address.port)
-                                  : "");
+        spdlog::info(
+            "weir {} started: {} listener(s), {} worker(s){}", WEIR_VERSION, plans->size(),
+            concurrency,
+            config.admin ? ", admin on port " + std::to_string(config.admin->address.port) : "");
         main_loop.run();
         main_loop.unwatch(sig_fd);
         close(sig_fd);

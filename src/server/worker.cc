@@ -59,8 +59,15 @@ void Worker::run(std::promise<Status>& ready) {
   }
   for (size_t i = 0; i < listeners_.size(); ++i) {
     const ListenerPlan& plan = listeners_[i];
-    auto setup = std::unique_ptr<proxy::ConnectionManagerSetup>(new proxy::ConnectionManagerSetup{
-        plan.config->http, *plan.routes, {}, find_pool, *plan.stats, *loop_, plan.port, &draining_});
+    auto setup = std::unique_ptr<proxy::ConnectionManagerSetup>(
+        new proxy::ConnectionManagerSetup{plan.config->http,
+                                          *plan.routes,
+                                          {},
+                                          find_pool,
+                                          *plan.stats,
+                                          *loop_,
+                                          plan.port,
+                                          &draining_});
     if (plan.access_logs) setup->access_log = plan.access_logs->create_worker_logger(*loop_);
     for (size_t f = 0; f < plan.filters.size(); ++f) {
       auto factory = plan.filters[f]->create_worker_factory(context);

@@ -11,9 +11,9 @@
 #include <vector>
 
 #include "common/result.h"
+#include "event/event_loop.h"
 #include "extensions/bootstrap/wasm/wasm_service.h"
 #include "net/socket.h"
-#include "event/event_loop.h"
 #include "proxy/async_http_client.h"
 #include "proxy/connection_manager_setup.h"
 #include "proxy/http_connection_manager.h"

@@ -113,9 +113,10 @@ std::string wat(const std::string& text) {
 const std::string& test_plugin() {
   static std::string bytes = [] {
     std::string out = tmp_dir() + "/test_plugin.wasm";
-    std::string log = run(std::string("clang-14 --target=wasm32-wasi -mexec-model=reactor -O2 "
-                                      "-Wl,--export=malloc -Wl,--strip-debug -Wl,--allow-undefined -o '") +
-                          out + "' '" + WEIR_TEST_DATA_DIR + "/proxy_wasm/test_plugin.c'");
+    std::string log =
+        run(std::string("clang-14 --target=wasm32-wasi -mexec-model=reactor -O2 "
+                        "-Wl,--export=malloc -Wl,--strip-debug -Wl,--allow-undefined -o '") +
+            out + "' '" + WEIR_TEST_DATA_DIR + "/proxy_wasm/test_plugin.c'");
     EXPECT_EQ(log, "");
     return read_file(out);
   }();
@@ -154,17 +155,21 @@ class FakeStream : public StreamHost {
 
   http::HeaderMap* header_map(MapType t) override {
     switch (t) {
-      case MapType::RequestHeaders: return &request_headers;
-      case MapType::RequestTrailers: return has_request_trailers ? &request_trailers : nullptr;
-      case MapType::ResponseHeaders: return has_response ? &response_headers : nullptr;
-      default: return nullptr;
+      case MapType::RequestHeaders:
+        return &request_headers;
+      case MapType::RequestTrailers:
+        return has_request_trailers ? &request_trailers : nullptr;
+      case MapType::ResponseHeaders:
+        return has_response ? &response_headers : nullptr;
+      default:
+        return nullptr;
     }
   }
   std::string* body_buffer(BufferType t) override {
     return t == BufferType::HttpRequestBody && has_body ? &body : nullptr;
   }
-  void send_local_response(uint32_t status, std::string_view b, http::HeaderMap h, std::string_view d,
-                           uint32_t) override {
+  void send_local_response(uint32_t status, std::string_view b, http::HeaderMap h,
+                           std::string_view d, uint32_t) override {
     replies.push_back({status, std::string(b), std::move(h), std::string(d)});
   }
   WasmResult continue_stream(StreamType t) override {
@@ -262,21 +267,25 @@ TEST(ProxyWasmMapTest, LenientAndMalformed) {
   EXPECT_EQ(parse_map(std::string_view("\0", 1)).value().size(), 0u);
   EXPECT_FALSE(parse_map("ab").has_value());
   EXPECT_FALSE(parse_map(std::string_view("\xff\xff\xff\xff", 4)).has_value());  // count too big
-  EXPECT_FALSE(parse_map(std::string_view("\1\0\0\0\xff\0\0\0\1\0\0\0", 12)).has_value());  // key too long
+  EXPECT_FALSE(
+      parse_map(std::string_view("\1\0\0\0\xff\0\0\0\1\0\0\0", 12)).has_value());  // key too long
 }
 
 // ---------------------------------------------------------------- ABI detection
 
 TEST_F(ProxyWasmTest, AbiDetection) {
-  auto none = module_of(wat("(module (func (export \"proxy_on_vm_start\") (param i32 i32) (result i32) i32.const 1))"));
+  auto none = module_of(wat(
+      "(module (func (export \"proxy_on_vm_start\") (param i32 i32) (result i32) i32.const 1))"));
   ASSERT_FALSE(none.ok());
   EXPECT_NE(none.error().find("proxy_abi_version"), std::string::npos) << none.error();
   auto unknown = module_of(wat("(module (func (export \"proxy_abi_version_9_9_9\")))"));
   ASSERT_FALSE(unknown.ok());
   EXPECT_NE(unknown.error().find("proxy_abi_version_9_9_9"), std::string::npos) << unknown.error();
-  for (auto [name, v] : {std::pair{"0_1_0", AbiVersion::V0_1_0}, std::pair{"0_2_0", AbiVersion::V0_2_0},
-                         std::pair{"0_2_1", AbiVersion::V0_2_1}}) {
-    auto m = module_of(wat(std::string("(module (func (export \"proxy_abi_version_") + name + "\")))"));
+  for (auto [name, v] :
+       {std::pair{"0_1_0", AbiVersion::V0_1_0}, std::pair{"0_2_0", AbiVersion::V0_2_0},
+        std::pair{"0_2_1", AbiVersion::V0_2_1}}) {
+    auto m =
+        module_of(wat(std::string("(module (func (export \"proxy_abi_version_") + name + "\")))"));
     ASSERT_TRUE(m.ok()) << m.error();
     EXPECT_EQ(m.value()->abi(), v);
   }
@@ -289,7 +298,8 @@ std::string startup_module(bool with_initialize, const std::string& abi = "0_2_1
   (memory (export "memory") 1)
   (data (i32.const 0) "IMSCVG")
   (func $l (param i32) (drop (call $log (i32.const 2) (local.get 0) (i32.const 1))))
-  (func (export "proxy_abi_version_)" + abi + R"("))
+  (func (export "proxy_abi_version_)" +
+                  abi + R"("))
   (func (export "main") (param i32 i32) (result i32) (call $l (i32.const 1)) (i32.const 0))
   (func (export "_start") (call $l (i32.const 2)))
   (func (export "proxy_on_context_create") (param i32 i32) (call $l (i32.const 3)))
@@ -350,7 +360,8 @@ TEST_F(ProxyWasmTest, PluginStartsAndReadsRootIdConfigAndEnvironment) {
   auto l = load(test_plugin(), spec("cfg1"));
   ASSERT_TRUE(l.ok()) << l.error();
   EXPECT_TRUE(sink_->contains("plugin_root_id status 0 value 'my_root'"));
-  EXPECT_TRUE(sink_->contains("wasm log test_plugin my_root: configured with 'cfg1', TEST_ENV=hello"));
+  EXPECT_TRUE(
+      sink_->contains("wasm log test_plugin my_root: configured with 'cfg1', TEST_ENV=hello"));
   EXPECT_EQ(l.value().root->tick_period_ms(), 500u);
   EXPECT_EQ(l.value().vm->abi(), AbiVersion::V0_2_1);
   // Unknown imports are stubbed and reported.
@@ -389,7 +400,7 @@ TEST_F(ProxyWasmTest, HeaderMapOperations) {
   EXPECT_EQ(get(h, "x-zero-log"), "0");
   EXPECT_EQ(get(h, "x-unknown-proxy"), "12");  // UNIMPLEMENTED stub
   EXPECT_EQ(get(h, "x-unknown-wasi"), "52");   // ENOSYS stub
-  EXPECT_EQ(get(h, "x-http-call"), "2");  // no :method/:path/:authority: BAD_ARGUMENT
+  EXPECT_EQ(get(h, "x-http-call"), "2");       // no :method/:path/:authority: BAD_ARGUMENT
   EXPECT_TRUE(l.value().vm->alive());
 }
 
@@ -550,10 +561,13 @@ TEST_F(ProxyWasmTest, WatchdogInterruptsAnInfiniteLoop) {
   ASSERT_TRUE(ctx.create());
   auto t0 = std::chrono::steady_clock::now();
   EXPECT_EQ(ctx.on_request_headers(1, true), Action::Failed);
-  auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - t0).count();
+  auto ms =
+      std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - t0)
+          .count();
   EXPECT_GE(ms, 150);
   EXPECT_LT(ms, 5000);
-  EXPECT_NE(l.value().vm->failure().find("time limit"), std::string::npos) << l.value().vm->failure();
+  EXPECT_NE(l.value().vm->failure().find("time limit"), std::string::npos)
+      << l.value().vm->failure();
   set_watchdog_tick(std::chrono::milliseconds(50));
 }
 
@@ -607,8 +621,8 @@ class FakeCallbacks : public proxy::HttpFilterCallbacks {
   bool reset = false;
 };
 
-std::unique_ptr<proxy::HttpFilterFactory> filter_factory(config::FailurePolicy policy,
-                                                         std::shared_ptr<proxy::HttpFilterDefinition>* def) {
+std::unique_ptr<proxy::HttpFilterFactory> filter_factory(
+    config::FailurePolicy policy, std::shared_ptr<proxy::HttpFilterDefinition>* def) {
   config::WasmPluginConfig c;
   c.name = "filter_plugin";
   c.root_id = "r";
@@ -731,7 +745,9 @@ TEST_F(ProxyWasmTest, PerStreamCostIsSmall) {
     ctx.on_request_headers(2, true);
     ctx.finish();
   }
-  auto ns = std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::steady_clock::now() - t0).count();
+  auto ns =
+      std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::steady_clock::now() - t0)
+          .count();
   // create + headers (with one get_header_map_value) + done + log (one more) + delete.
   std::printf("[ perf ] %.2f us per stream (5 callbacks, ~4 host calls)\n", ns / 1000.0 / kStreams);
   EXPECT_TRUE(l.value().vm->alive());

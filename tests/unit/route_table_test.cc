@@ -1,6 +1,6 @@
-#include <gtest/gtest.h>
-
 #include "proxy/route_table.h"
+
+#include <gtest/gtest.h>
 
 namespace weir::proxy {
 namespace {

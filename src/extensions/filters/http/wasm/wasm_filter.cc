@@ -44,7 +44,8 @@ class WasmFilter final : public proxy::HttpFilter, public pw::StreamHost {
   FilterStatus on_request_trailers(http::HeaderMap& trailers) override {
     if (!ensure_context()) return passive(req_);
     if (req_.stopped) return FilterStatus::StopIteration;
-    return run(req_, [&] { return ctx_->on_request_trailers(static_cast<uint32_t>(trailers.size())); });
+    return run(req_,
+               [&] { return ctx_->on_request_trailers(static_cast<uint32_t>(trailers.size())); });
   }
 
   FilterStatus on_response_headers(http::HeaderMap& headers, bool end_stream) override {
@@ -61,7 +62,8 @@ class WasmFilter final : public proxy::HttpFilter, public pw::StreamHost {
   FilterStatus on_response_trailers(http::HeaderMap& trailers) override {
     if (!ensure_context()) return passive(resp_);
     if (resp_.stopped) return FilterStatus::StopIteration;
-    return run(resp_, [&] { return ctx_->on_response_trailers(static_cast<uint32_t>(trailers.size())); });
+    return run(resp_,
+               [&] { return ctx_->on_response_trailers(static_cast<uint32_t>(trailers.size())); });
   }
 
   void on_stream_complete() override { finish(); }
@@ -69,11 +71,16 @@ class WasmFilter final : public proxy::HttpFilter, public pw::StreamHost {
   // ---- pw::StreamHost
   http::HeaderMap* header_map(pw::MapType type) override {
     switch (type) {
-      case pw::MapType::RequestHeaders: return cb_.request_headers();
-      case pw::MapType::RequestTrailers: return cb_.request_trailers();
-      case pw::MapType::ResponseHeaders: return cb_.response_headers();
-      case pw::MapType::ResponseTrailers: return cb_.response_trailers();
-      default: return nullptr;
+      case pw::MapType::RequestHeaders:
+        return cb_.request_headers();
+      case pw::MapType::RequestTrailers:
+        return cb_.request_trailers();
+      case pw::MapType::ResponseHeaders:
+        return cb_.response_headers();
+      case pw::MapType::ResponseTrailers:
+        return cb_.response_trailers();
+      default:
+        return nullptr;
     }
   }
 
@@ -88,8 +95,9 @@ class WasmFilter final : public proxy::HttpFilter, public pw::StreamHost {
       cb_.send_local_reply(status, body, headers, details);  // the manager defers it
       return;
     }
-    after_vm_call([this, status, body = std::string(body), headers = std::move(headers),
-                   details = std::string(details)] { cb_.send_local_reply(status, body, headers, details); });
+    after_vm_call(
+        [this, status, body = std::string(body), headers = std::move(headers),
+         details = std::string(details)] { cb_.send_local_reply(status, body, headers, details); });
   }
 
   pw::WasmResult continue_stream(pw::StreamType type) override {
@@ -137,30 +145,35 @@ class WasmFilter final : public proxy::HttpFilter, public pw::StreamHost {
     auto addr = [&](const std::string& ip, uint16_t port) {
       if (ip.empty()) return false;
       out = ip.find(':') != std::string::npos ? "[" + ip + "]:" + std::to_string(port)
-                                               : ip + ":" + std::to_string(port);
+                                              : ip + ":" + std::to_string(port);
       return true;
     };
     if (is("request.protocol")) return str(si.protocol);
     if (is("request.time")) {
-      return num(std::chrono::duration_cast<std::chrono::nanoseconds>(si.start_time.time_since_epoch())
-                     .count());
+      return num(
+          std::chrono::duration_cast<std::chrono::nanoseconds>(si.start_time.time_since_epoch())
+              .count());
     }
     if (is("request.duration")) {
-      return num(std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::system_clock::now() -
-                                                                      si.start_time)
+      return num(std::chrono::duration_cast<std::chrono::nanoseconds>(
+                     std::chrono::system_clock::now() - si.start_time)
                      .count());
     }
-    if (is("request.size") || is("request.total_size")) return num(static_cast<int64_t>(si.bytes_received));
+    if (is("request.size") || is("request.total_size"))
+      return num(static_cast<int64_t>(si.bytes_received));
     if (is("response.code")) {
       if (si.response_code == 0) return false;
       return num(si.response_code);
     }
-    if (is("response.code_details")) return si.response_code_details.empty() ? false : str(si.response_code_details);
-    if (is("response.size") || is("response.total_size")) return num(static_cast<int64_t>(si.bytes_sent));
+    if (is("response.code_details"))
+      return si.response_code_details.empty() ? false : str(si.response_code_details);
+    if (is("response.size") || is("response.total_size"))
+      return num(static_cast<int64_t>(si.bytes_sent));
     if (is("response.flags")) return num(0);
     if (is("source.address")) return addr(si.downstream_remote_address, si.downstream_remote_port);
     if (is("source.port")) return num(si.downstream_remote_port);
-    if (is("destination.address")) return addr(si.downstream_local_address, si.downstream_local_port);
+    if (is("destination.address"))
+      return addr(si.downstream_local_address, si.downstream_local_port);
     if (is("destination.port")) return num(si.downstream_local_port);
     if (is("connection.id")) return num(static_cast<int64_t>(si.connection_id));
     if (is("connection.mtls")) {
@@ -186,8 +199,8 @@ class WasmFilter final : public proxy::HttpFilter, public pw::StreamHost {
     bool request = true;
     bool in_callback = false;
     bool continue_requested = false;
-    bool stopped = false;    // this filter holds the direction (paused by the plugin)
-    bool no_buffer = false;  // body >= 3: hold later chunks without calling the plugin
+    bool stopped = false;         // this filter holds the direction (paused by the plugin)
+    bool no_buffer = false;       // body >= 3: hold later chunks without calling the plugin
     std::string* body = nullptr;  // during a body callback
   };
 
@@ -227,9 +240,14 @@ class WasmFilter final : public proxy::HttpFilter, public pw::StreamHost {
     std::shared_ptr<pw::Vm> vm;
     pw::RootContext* root = nullptr;
     switch (plugin_->acquire(vm, root)) {
-      case pw::WorkerPlugin::Decision::Use: break;
-      case pw::WorkerPlugin::Decision::Skip: mode_ = Mode::Bypass; return false;
-      case pw::WorkerPlugin::Decision::FailClosed: fail_closed(); return false;
+      case pw::WorkerPlugin::Decision::Use:
+        break;
+      case pw::WorkerPlugin::Decision::Skip:
+        mode_ = Mode::Bypass;
+        return false;
+      case pw::WorkerPlugin::Decision::FailClosed:
+        fail_closed();
+        return false;
     }
     ctx_.emplace(std::move(vm), root, this);
     mode_ = Mode::Active;
@@ -273,8 +291,10 @@ class WasmFilter final : public proxy::HttpFilter, public pw::StreamHost {
 
   FilterStatus apply(Direction& d, pw::Action a) {
     switch (a) {
-      case pw::Action::Continue: return FilterStatus::Continue;
-      case pw::Action::LocalReply: return FilterStatus::StopIteration;
+      case pw::Action::Continue:
+        return FilterStatus::Continue;
+      case pw::Action::LocalReply:
+        return FilterStatus::StopIteration;
       case pw::Action::Failed:
         on_failure();
         return mode_ == Mode::Bypass ? FilterStatus::Continue : passive(d);
@@ -323,7 +343,8 @@ class WasmFilter final : public proxy::HttpFilter, public pw::StreamHost {
 
 class WasmFilterFactory final : public proxy::HttpFilterFactory {
  public:
-  explicit WasmFilterFactory(std::shared_ptr<pw::WorkerPlugin> plugin) : plugin_(std::move(plugin)) {}
+  explicit WasmFilterFactory(std::shared_ptr<pw::WorkerPlugin> plugin)
+      : plugin_(std::move(plugin)) {}
   std::unique_ptr<proxy::HttpFilter> create_filter(proxy::HttpFilterCallbacks& callbacks) override {
     return std::make_unique<WasmFilter>(plugin_, callbacks);
   }
@@ -345,8 +366,9 @@ class WasmFilterDefinition final : public proxy::HttpFilterDefinition {
     if (!rt.ok()) return Error{rt.error()};
     rt.value()->attach_worker(&worker.loop, worker.http_client);
     auto plugin = pw::WorkerPlugin::create(spec_, module_, rt.value());
-    if (!plugin.ok()) return Error{"starting the plugin on worker " + std::to_string(worker.worker_index) +
-                                   " failed: " + plugin.error()};
+    if (!plugin.ok())
+      return Error{"starting the plugin on worker " + std::to_string(worker.worker_index) +
+                   " failed: " + plugin.error()};
     return std::unique_ptr<proxy::HttpFilterFactory>(
         std::make_unique<WasmFilterFactory>(std::move(plugin.value())));
   }
@@ -361,11 +383,12 @@ class WasmFilterDefinition final : public proxy::HttpFilterDefinition {
 }  // namespace
 
 Result<std::shared_ptr<proxy::HttpFilterDefinition>> create_wasm_filter_definition(
-    const config::WasmPluginConfig& config, ::weir::wasm::Engine& engine, stats::StatsStore& stats) {
+    const config::WasmPluginConfig& config, ::weir::wasm::Engine& engine,
+    stats::StatsStore& stats) {
   auto loaded = load_and_trial_start(config, engine, stats, "wasm plugin");
   if (!loaded.ok()) return Error{loaded.error()};
-  return std::shared_ptr<proxy::HttpFilterDefinition>(
-      std::make_shared<WasmFilterDefinition>(loaded.value().spec, loaded.value().module, engine, stats));
+  return std::shared_ptr<proxy::HttpFilterDefinition>(std::make_shared<WasmFilterDefinition>(
+      loaded.value().spec, loaded.value().module, engine, stats));
 }
 
 }  // namespace weir::extensions::wasm
