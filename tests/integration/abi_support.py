@@ -3,21 +3,7 @@
 import json
 import time
 
-from weir_harness import Weir, free_port, request, stats
-
-
-def cluster(name, port, connect_timeout="1s"):
-    return f"""
-    - name: {name}
-      type: STATIC
-      connect_timeout: {connect_timeout}
-      load_assignment:
-        cluster_name: {name}
-        endpoints:
-          - lb_endpoints:
-              - endpoint:
-                  address:
-                    socket_address: {{ address: 127.0.0.1, port_value: {port} }}"""
+from weir_harness import Weir, cluster, free_port, proxy_config, request, stats
 
 
 def wasm_service(name, wasm_path, root_id, vm_id, configuration="", singleton=True):
@@ -42,35 +28,9 @@ def wasm_service(name, wasm_path, root_id, vm_id, configuration="", singleton=Tr
 
 def config(listen, admin, clusters, filters="", services="", hcm_extra=""):
     """`clusters`: {name: port}; requests are routed to the cluster named upstream."""
-    boot = f"bootstrap_extensions:{services}\n" if services else ""
-    return f"""{boot}
-admin:
-  address:
-    socket_address: {{ address: 127.0.0.1, port_value: {admin} }}
-static_resources:
-  listeners:
-    - name: ingress
-      address:
-        socket_address: {{ address: 127.0.0.1, port_value: {listen} }}
-      filter_chains:
-        - filters:
-            - name: envoy.filters.network.http_connection_manager
-              typed_config:
-                "@type": type.googleapis.com/envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager
-                stat_prefix: ingress_http{hcm_extra}
-                route_config:
-                  name: local
-                  virtual_hosts:
-                    - name: all
-                      domains: ["*"]
-                      routes:
-                        - match: {{ prefix: "/" }}
-                          route:
-                            cluster: upstream
-                http_filters:{filters}
-                  - name: envoy.filters.http.router
-  clusters:{"".join(cluster(n, p) for n, p in clusters.items())}
-"""
+    extra = {n: p for n, p in clusters.items() if n != "upstream"}
+    return proxy_config(listen, admin, clusters["upstream"], filters=filters,
+                        hcm_extra=hcm_extra, extra_clusters=extra, services=services)
 
 
 def start(clusters, filters="", services="", hcm_extra="", concurrency=1):

@@ -140,10 +140,29 @@ def wasm_filter(name, wasm_path, root_id=None, configuration=None, vm_id=None, e
                               filename: {wasm_path}"""
 
 
-def proxy_config(listen_port, admin_port, upstream_port, filters="", hcm_extra="",
-                 route_extra="", cluster_extra=""):
-    """A listener proxying everything to one upstream, with optional wasm filters."""
+def cluster(name, port, connect_timeout="1s", extra=""):
+    """A STATIC cluster with one endpoint on 127.0.0.1."""
     return f"""
+    - name: {name}
+      type: STATIC
+      connect_timeout: {connect_timeout}{extra}
+      load_assignment:
+        cluster_name: {name}
+        endpoints:
+          - lb_endpoints:
+              - endpoint:
+                  address:
+                    socket_address: {{ address: 127.0.0.1, port_value: {port} }}"""
+
+
+def proxy_config(listen_port, admin_port, upstream_port, filters="", hcm_extra="",
+                 route_extra="", cluster_extra="", extra_clusters=None, services=""):
+    """A listener proxying everything to the cluster `upstream`, with optional wasm filters,
+    more clusters ({name: port}) and bootstrap WasmServices."""
+    boot = f"bootstrap_extensions:{services}\n" if services else ""
+    clusters = cluster("upstream", upstream_port, extra=cluster_extra)
+    clusters += "".join(cluster(n, p) for n, p in (extra_clusters or {}).items())
+    return f"""{boot}
 admin:
   address:
     socket_address: {{ address: 127.0.0.1, port_value: {admin_port} }}
@@ -169,17 +188,7 @@ static_resources:
                             cluster: upstream{route_extra}
                 http_filters:{filters}
                   - name: envoy.filters.http.router
-  clusters:
-    - name: upstream
-      type: STATIC
-      connect_timeout: 1s{cluster_extra}
-      load_assignment:
-        cluster_name: upstream
-        endpoints:
-          - lb_endpoints:
-              - endpoint:
-                  address:
-                    socket_address: {{ address: 127.0.0.1, port_value: {upstream_port} }}
+  clusters:{clusters}
 """
 
 
