@@ -94,8 +94,8 @@ HttpConnectionManagerConfig load_filter_chain(const ConfigNode& filter_chain) {
 }  // namespace
 
 ListenerConfig load_listener(const ConfigNode& listener) {
-  listener.expect_fields(names::kListener,
-                         {"name", "address", "filter_chains", "traffic_direction"});
+  listener.expect_fields(names::kListener, {"name", "address", "filter_chains", "traffic_direction",
+                                           "per_connection_buffer_limit_bytes"});
   ListenerConfig result;
   result.location = listener.location();
 
@@ -129,6 +129,12 @@ ListenerConfig load_listener(const ConfigNode& listener) {
         "implemented)");
   }
   result.http = load_filter_chain(chains[0]);
+  // Envoy's per-connection limit also bounds what a stream may buffer (e.g. a plugin
+  // pausing until the end of a body): over it, 413 on requests, 500 on responses.
+  if (listener.has("per_connection_buffer_limit_bytes")) {
+    result.http.per_stream_buffer_limit_bytes = static_cast<uint32_t>(
+        listener.field("per_connection_buffer_limit_bytes").as_uint(1, UINT32_MAX));
+  }
   return result;
 }
 

@@ -63,7 +63,6 @@ const std::map<std::string_view, std::set<std::string_view>>& unimplemented_fiel
         "filter_chain_matcher",
         "use_original_dst",
         "default_filter_chain",
-        "per_connection_buffer_limit_bytes",
         "metadata",
         "deprecated_v1",
         "drain_type",

@@ -10,6 +10,7 @@
 #include <thread>
 
 #include "proxy_wasm/vm.h"
+#include "stats/stats_store.h"
 
 namespace weir::proxy_wasm {
 
@@ -270,12 +271,15 @@ WorkerPlugin::Decision WorkerPlugin::acquire(std::shared_ptr<Vm>& vm, RootContex
   // Drop the dead VM first (its instance goes once the last stream using it ends).
   vm_.reset();
   root_ = nullptr;
+  rt_->stats().counter("wasm.plugin." + spec_->name + ".vm_reload").inc();
   if (auto s = start(); !s) {
+    rt_->stats().counter("wasm.plugin." + spec_->name + ".vm_reload_failure").inc();
     spdlog::error("wasm plugin '{}': reloading the VM failed (next try in {} ms): {}", spec_->name,
                   std::chrono::duration_cast<std::chrono::milliseconds>(next_reload_ - now).count(),
                   s.error());
     return Decision::FailClosed;
   }
+  rt_->stats().counter("wasm.plugin." + spec_->name + ".vm_reload_success").inc();
   spdlog::info("wasm plugin '{}': VM reloaded", spec_->name);
   vm = vm_;
   root = root_;

@@ -254,7 +254,19 @@ Vm::Vm(std::shared_ptr<WorkerRuntime> rt, std::shared_ptr<const PluginModule> mo
       first_plugin_(std::move(first_plugin)),
       max_memory_bytes_(first_plugin_->max_memory_bytes) {}
 
+namespace {
+// Engine-wide VM stats, Envoy's names with weir's engine: wasm.envoy.wasm.runtime.<engine>.*
+constexpr std::string_view kRuntimeStatPrefix = "wasm.envoy.wasm.runtime.spidermonkey.";
+std::string runtime_stat(std::string_view name) {
+  return std::string(kRuntimeStatPrefix) + std::string(name);
+}
+}  // namespace
+
 Vm::~Vm() {
+  if (counted_) {
+    rt_->stats().gauge(runtime_stat("active")).sub(1);
+    rt_->stats().gauge(runtime_stat("memory_bytes")).sub(reported_memory_bytes_);
+  }
   // Nothing may call back into this VM once it is gone.
   if (proxy::AsyncHttpClient* client = rt_->http_client()) {
     for (const auto& [token, call] : http_calls_) client->cancel(call.request_id);
@@ -285,6 +297,12 @@ Result<std::shared_ptr<Vm>> Vm::create(std::shared_ptr<WorkerRuntime> rt,
   if (!vm->alive_) return Error{"instantiating the module failed: " + vm->failure_};
   vm->instance_ = std::move(inst.value());
   vm->host_instance_ = vm->instance_.get();
+  stats::StatsStore& stats = rt->stats();
+  stats.counter(runtime_stat("created")).inc();
+  stats.gauge(runtime_stat("active")).add(1);
+  vm->reported_memory_bytes_ = static_cast<int64_t>(vm->instance_->memory().size());
+  stats.gauge(runtime_stat("memory_bytes")).add(vm->reported_memory_bytes_);
+  vm->counted_ = true;
   vm->resolve_exports();
 
   auto run = [&](const char* name) -> Status {
@@ -459,6 +477,8 @@ void Vm::fail(std::string_view why) {
   const PluginSpec& p = effective_ ? effective_->plugin() : *first_plugin_;
   spdlog::error("wasm plugin '{}' (root_id '{}', vm_id '{}'): VM failed, instance discarded: {}",
                 p.name, p.root_id, p.vm_id, why);
+  // Created on the first failure only: a healthy plugin adds no stats beside its own.
+  rt_->stats().counter("wasm.plugin." + p.name + ".vm_failures").inc();
 }
 
 void Vm::plugin_log(LogLevel level, std::string_view msg) {

@@ -68,6 +68,7 @@ def test_trap_fails_the_request_with_503_and_proxy_keeps_serving():
         assert request(weir.listen)[0] == 503
         assert request(weir.admin, path="/ready")[0] == 200
         assert weir.proc.poll() is None
+        assert stats(weir.admin)["wasm.plugin.tf.vm_failures"] == "1"
 
 
 def test_fail_open_skips_a_dead_plugin():
@@ -92,6 +93,12 @@ def test_fail_reload_brings_a_fresh_instance():
             time.sleep(0.2)
         else:
             raise AssertionError("plugin never reloaded\n" + weir.logs())
+        s = stats(weir.admin)
+        assert s["wasm.plugin.tf.vm_failures"] == "1"
+        assert int(s["wasm.plugin.tf.vm_reload_success"]) >= 1
+        assert int(s["wasm.envoy.wasm.runtime.spidermonkey.active"]) >= 1
+        assert int(s["wasm.envoy.wasm.runtime.spidermonkey.created"]) >= 3  # trial, worker, reload
+        assert int(s["wasm.envoy.wasm.runtime.spidermonkey.memory_bytes"]) > 0
 
 
 def test_infinite_loop_is_interrupted():
@@ -146,3 +153,15 @@ def test_assemblyscript_plugin_headers():
         assert status == 200, weir.logs()
         assert headers["x-as-root-id"] == "as_headers"
         assert seen_headers(body)["x-as-config"] == "asc"
+
+
+def test_buffer_limit_follows_per_connection_buffer_limit_bytes():
+    path = plugin_or_skip("body_filter.wasm")
+    with Upstream() as up:
+        listen, admin = free_port(), free_port()
+        cfg = proxy_config(listen, admin, up.port, filters=wasm_filter("body", path, root_id=""),
+                           listener_extra="\n      per_connection_buffer_limit_bytes: 4096")
+        with Weir(cfg, wait_ports=(listen, admin)) as weir:
+            assert request(listen, method="POST", body=b"a" * 1000)[0] == 200
+            status, _, _ = request(listen, method="POST", body=b"a" * 200000)
+            assert status == 413, weir.logs()

@@ -156,7 +156,8 @@ def cluster(name, port, connect_timeout="1s", extra=""):
 
 
 def proxy_config(listen_port, admin_port, upstream_port, filters="", hcm_extra="",
-                 route_extra="", cluster_extra="", extra_clusters=None, services=""):
+                 route_extra="", cluster_extra="", extra_clusters=None, services="",
+                 listener_extra=""):
     """A listener proxying everything to the cluster `upstream`, with optional wasm filters,
     more clusters ({name: port}) and bootstrap WasmServices."""
     boot = f"bootstrap_extensions:{services}\n" if services else ""
@@ -168,7 +169,7 @@ admin:
     socket_address: {{ address: 127.0.0.1, port_value: {admin_port} }}
 static_resources:
   listeners:
-    - name: ingress
+    - name: ingress{listener_extra}
       address:
         socket_address: {{ address: 127.0.0.1, port_value: {listen_port} }}
       filter_chains:

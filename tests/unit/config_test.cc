@@ -515,8 +515,6 @@ TEST(ConfigLoaderTest, WarnsForEachKnownButUnimplementedField) {
           warning("2:1", "layered_runtime", "envoy.config.bootstrap.v3.Bootstrap",
                   "layered_runtime"),
           warning("5:3", "access_log", "envoy.config.bootstrap.v3.Admin", "admin.access_log"),
-          warning("11:5", "per_connection_buffer_limit_bytes", "envoy.config.listener.v3.Listener",
-                  "static_resources.listeners[0].per_connection_buffer_limit_bytes"),
           warning("21:11", "tracing",
                   "envoy.extensions.filters.network.http_connection_manager.v3."
                   "HttpConnectionManager",
@@ -530,6 +528,8 @@ TEST(ConfigLoaderTest, WarnsForEachKnownButUnimplementedField) {
           file + ":37:29: HTTP/2 to upstreams is not implemented yet: weir talks HTTP/1.1 to "
                  "cluster \"backend\" (at static_resources.clusters[0].http2_protocol_options)"}));
   EXPECT_TRUE(outcome.config.clusters.at(0).http2);
+  // Implemented: bounds what one stream may buffer.
+  EXPECT_EQ(outcome.config.listeners.at(0).http.per_stream_buffer_limit_bytes, 32768u);
 }
 
 }  // namespace
