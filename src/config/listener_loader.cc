@@ -95,7 +95,7 @@ HttpConnectionManagerConfig load_filter_chain(const ConfigNode& filter_chain) {
 
 ListenerConfig load_listener(const ConfigNode& listener) {
   listener.expect_fields(names::kListener, {"name", "address", "filter_chains", "traffic_direction",
-                                           "per_connection_buffer_limit_bytes"});
+                                            "per_connection_buffer_limit_bytes"});
   ListenerConfig result;
   result.location = listener.location();
 

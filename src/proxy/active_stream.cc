@@ -515,7 +515,7 @@ void ActiveStream::write_response_headers() {
   setup_.stats.by_class(status).inc();
   std::string out;
   http::write_response_head(h, out);
-  info_.bytes_sent += out.size();
+  info_.header_bytes_sent += out.size();
   owner_.write_downstream(out);
   response_headers_written_ = true;
 }
@@ -527,7 +527,7 @@ void ActiveStream::write_response_body(std::string_view data, bool end_stream) {
     if (response_chunked_) {
       http::write_chunk(data, out);
       if (end_stream) http::write_last_chunk(nullptr, out);
-      info_.bytes_sent += out.size();
+      info_.bytes_sent += data.size();
       owner_.write_downstream(out);
     } else if (!data.empty()) {
       info_.bytes_sent += data.size();

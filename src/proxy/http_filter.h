@@ -41,7 +41,8 @@ struct StreamInfo {
   uint32_t response_code = 0;
   std::string response_code_details;
   uint64_t bytes_received = 0;
-  uint64_t bytes_sent = 0;
+  uint64_t bytes_sent = 0;         // response body bytes (Envoy's %BYTES_SENT%)
+  uint64_t header_bytes_sent = 0;  // response head bytes
 };
 
 // Each filter gets its own callbacks object: continue_*() resumes the stream only where

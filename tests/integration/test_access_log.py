@@ -33,19 +33,21 @@ def test_custom_format(tmp_path):
     fmt = """
                       log_format:
                         text_format_source:
-                          inline_string: "%REQ(:METHOD)% %REQ(X-ENVOY-ORIGINAL-PATH?:PATH)% %PROTOCOL% %RESPONSE_CODE% %BYTES_RECEIVED% %RESP(X-UP)% %RESPONSE_FLAGS% %UPSTREAM_HOST% %DOWNSTREAM_REMOTE_ADDRESS_WITHOUT_PORT%\\n\""""
+                          inline_string: "%REQ(:METHOD)% %REQ(X-ENVOY-ORIGINAL-PATH?:PATH)% %PROTOCOL% %RESPONSE_CODE% %BYTES_RECEIVED% %BYTES_SENT% %RESP(X-UP)% %RESPONSE_FLAGS% %UPSTREAM_HOST% %DOWNSTREAM_REMOTE_ADDRESS_WITHOUT_PORT%\\n\""""
     listen, admin = free_port(), free_port()
     with Upstream() as upstream:
         with Weir(proxy_config(listen, admin, upstream.port, hcm_extra=access_log(log, fmt)),
                   wait_ports=(listen, admin)) as weir:
-            assert request(listen, method="POST", path="/echo", body=b"12345")[0] == 200
+            status, _, body = request(listen, method="POST", path="/echo", body=b"12345")
+            assert status == 200
             assert request(listen, path="/status/404")[0] == 404
             lines = wait_for_lines(log, 2)
     # Each worker buffers its own lines: requests served by different workers may be
     # written in either order.
     assert sorted(lines) == sorted([
-        f"POST /echo HTTP/1.1 200 5 - - 127.0.0.1:{upstream.port} 127.0.0.1",
-        f"GET /status/404 HTTP/1.1 404 0 - - 127.0.0.1:{upstream.port} 127.0.0.1"])
+        # %BYTES_SENT% counts body bytes only, as in Envoy.
+        f"POST /echo HTTP/1.1 200 5 {len(body)} - - 127.0.0.1:{upstream.port} 127.0.0.1",
+        f"GET /status/404 HTTP/1.1 404 0 0 - - 127.0.0.1:{upstream.port} 127.0.0.1"])
 
 
 def test_default_format(tmp_path):

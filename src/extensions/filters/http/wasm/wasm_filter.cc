@@ -167,8 +167,9 @@ class WasmFilter final : public proxy::HttpFilter, public pw::StreamHost {
     }
     if (is("response.code_details"))
       return si.response_code_details.empty() ? false : str(si.response_code_details);
-    if (is("response.size") || is("response.total_size"))
-      return num(static_cast<int64_t>(si.bytes_sent));
+    if (is("response.size")) return num(static_cast<int64_t>(si.bytes_sent));
+    if (is("response.total_size"))
+      return num(static_cast<int64_t>(si.bytes_sent + si.header_bytes_sent));
     if (is("response.flags")) return num(0);
     if (is("source.address")) return addr(si.downstream_remote_address, si.downstream_remote_port);
     if (is("source.port")) return num(si.downstream_remote_port);
