@@ -40,6 +40,9 @@ class StreamHost {
   // encoded value (see properties.h) to `out` and return true, or return false for
   // NOT_FOUND.
   virtual bool get_stream_property(std::string_view path, std::string& out) = 0;
+  // The VM died outside this stream's own callbacks (e.g. in the root context's http call
+  // answer): a stream the plugin holds must get the failure policy now, not hang.
+  virtual void on_vm_failed() {}
 };
 
 }  // namespace weir::proxy_wasm

@@ -8,6 +8,7 @@
 #include "event/event_loop.h"
 #include "proxy/async_http_client.h"
 #include "proxy_wasm/shared_state.h"
+#include "proxy_wasm/stream_host.h"
 #include "stats/stats_store.h"
 
 namespace weir::proxy_wasm {
@@ -479,6 +480,11 @@ void Vm::fail(std::string_view why) {
                 p.name, p.root_id, p.vm_id, why);
   // Created on the first failure only: a healthy plugin adds no stats beside its own.
   rt_->stats().counter("wasm.plugin." + p.name + ".vm_failures").inc();
+  std::vector<StreamHost*> hosts;
+  for (const auto& [id, context] : contexts_) {
+    if (StreamHost* host = context->stream_host()) hosts.push_back(host);
+  }
+  for (StreamHost* host : hosts) host->on_vm_failed();
 }
 
 void Vm::plugin_log(LogLevel level, std::string_view msg) {

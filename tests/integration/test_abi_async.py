@@ -45,6 +45,21 @@ def test_http_call_authorization(plugin, root_id, configuration, allowed_header)
         assert request(weir.listen, headers={"x-auth-path": "/status/200"})[0] == 200
 
 
+@pytest.mark.parametrize("policy,expected", [("FAIL_CLOSED", 503), ("FAIL_OPEN", 200)])
+def test_trap_in_http_call_answer_applies_failure_policy_to_the_waiting_stream(policy, expected):
+    path = plugin_or_skip("auth_filter.wasm")
+    extra = f"\n                        failure_policy: {policy}"
+    with Upstream() as up, Upstream() as auth, start(
+            {"upstream": up.port, "auth": auth.port},
+            wasm_filter("authz", path, root_id="", configuration="auth 2000", extra=extra),
+            hcm_extra="\n                stream_idle_timeout: 30s") as weir:
+        t = time.time()
+        status, _, _ = request(weir.listen, headers={"x-auth-path": "/status/599"}, timeout=20)
+        assert status == expected, weir.logs()
+        assert time.time() - t < 5  # right away, not at the stream idle timeout
+        assert weir.proc.poll() is None
+
+
 def test_http_call_to_a_dead_cluster_answers_500():
     path = plugin_or_skip("auth_filter.wasm")
     dead = free_port()  # nothing listens there

@@ -209,6 +209,23 @@ class WasmFilter final : public proxy::HttpFilter, public pw::StreamHost {
 
   bool in_own_callback() const { return req_.in_callback || resp_.in_callback; }
 
+  // The VM died in another context's callback (the root context's http call answer,
+  // say): if the plugin holds this stream, apply the failure policy once the VM call has
+  // unwound, instead of leaving the stream to its idle timeout.
+  void on_vm_failed() override {
+    if (in_own_callback() || mode_ != Mode::Active) return;  // apply() handles our own
+    after_vm_call([this] {
+      if (mode_ != Mode::Active || (!req_.stopped && !resp_.stopped)) return;
+      if (plugin_->failure_policy() == config::FailurePolicy::FailOpen) {
+        mode_ = Mode::Bypass;
+        resume(pw::StreamType::Request);
+        resume(pw::StreamType::Response);
+      } else {
+        fail_closed();  // the stream resets instead if its response already went out
+      }
+    });
+  }
+
   // Resumes a direction this plugin paused (continue_stream from a later event).
   void resume(pw::StreamType type) {
     Direction& d = type == pw::StreamType::Request ? req_ : resp_;
