@@ -690,12 +690,26 @@ void ActiveStream::finish(bool close_connection) {
   owner_.on_stream_finished(close_connection || !response_complete_);
 }
 
+// Activity only moves a timestamp: re-arming the timer on every event would cost a heap
+// push, a hash insert and an allocation per body chunk. The timer, when it fires, checks
+// whether the stream was really idle that long and otherwise waits the rest.
 void ActiveStream::arm_idle_timer() {
   auto timeout = setup_.config.stream_idle_timeout;
   if (timeout.count() <= 0) return;
-  if (idle_timer_) setup_.loop.cancel_timer(idle_timer_);
-  idle_timer_ = setup_.loop.add_timer(timeout, [this] {
+  last_activity_ = setup_.loop.now();
+  if (!idle_timer_) schedule_idle_check(timeout);
+}
+
+void ActiveStream::schedule_idle_check(std::chrono::milliseconds delay) {
+  idle_timer_ = setup_.loop.add_timer(delay, [this] {
     idle_timer_ = 0;
+    auto timeout = setup_.config.stream_idle_timeout;
+    auto idle =
+        std::chrono::duration_cast<std::chrono::milliseconds>(setup_.loop.now() - last_activity_);
+    if (idle < timeout) {
+      schedule_idle_check(timeout - idle);
+      return;
+    }
     on_idle_timeout();
   });
 }

@@ -411,7 +411,7 @@ class Vm : public std::enable_shared_from_this<Vm> {
   std::vector<MetricSlot> metrics_;
   std::unordered_map<std::string, uint32_t> metric_ids_;
   uint64_t max_memory_bytes_;
-  bool counted_ = false;              // in the runtime's created/active stats
+  bool counted_ = false;               // in the runtime's created/active stats
   int64_t reported_memory_bytes_ = 0;  // what memory_bytes holds for this VM
   std::string scratch_;
 };
