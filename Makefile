@@ -2,6 +2,9 @@
 BUILD_DIR ?= build
 JOBS ?= $(shell nproc)
 CONFIG ?= examples/custom-metrics/envoy.yaml
+# ccache: paths relative to the checkout, so clones and worktrees share the cache.
+export CCACHE_BASEDIR := $(CURDIR)
+export CCACHE_NOHASHDIR := 1
 
 .PHONY: all setup build run sdk-plugins test unit integration bench fuzz format tidy clean
 

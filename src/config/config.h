@@ -31,6 +31,28 @@ struct SocketAddress {
 
 enum class FailurePolicy { FailClosed, FailOpen, FailReload };
 
+// Bounds on what one plugin VM may use (`vm_config.weir_limits`, a weir extension: Envoy
+// has no such knobs). Past a bound the plugin gets an error status (or, for time and
+// memory, the VM is stopped and the failure policy applies), never an unbounded
+// allocation in the host.
+struct WasmLimits {
+  // CPU time one call into the plugin may take (a callback, the start function, the
+  // allocator), including the host calls it makes.
+  std::chrono::milliseconds call_deadline{100};
+  // Linear memory of the VM: memory.grow past it fails inside the plugin.
+  uint64_t max_memory_bytes = 256ull * 1024 * 1024;
+  // proxy_http_call (and gRPC calls) in flight per VM.
+  uint32_t max_outstanding_calls = 1024;
+  // Body of an http_call response the host buffers for the plugin.
+  uint64_t max_call_response_bytes = 4ull * 1024 * 1024;
+  // Items waiting in one shared queue.
+  uint32_t max_shared_queue_items = 10000;
+  // Keys plus values in the shared data of one vm_id.
+  uint64_t max_shared_data_bytes = 16ull * 1024 * 1024;
+  // One proxy_log message (longer ones are cut, marked "...[truncated]").
+  uint32_t max_log_line_bytes = 16 * 1024;
+};
+
 struct WasmPluginConfig {
   std::string name;
   std::string root_id;
@@ -42,6 +64,7 @@ struct WasmPluginConfig {
   std::string vm_configuration;
   std::map<std::string, std::string> environment;  // vm_config.environment_variables
   FailurePolicy failure_policy = FailurePolicy::FailClosed;
+  WasmLimits limits;        // vm_config.weir_limits
   bool singleton = false;   // bootstrap WasmService only: one VM on the main thread
   SourceLocation location;  // of the filter's typed_config
 };

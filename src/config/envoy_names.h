@@ -59,6 +59,8 @@ inline constexpr std::string_view kWasmFilter = "envoy.extensions.filters.http.w
 inline constexpr std::string_view kWasmService = "envoy.extensions.wasm.v3.WasmService";
 inline constexpr std::string_view kPluginConfig = "envoy.extensions.wasm.v3.PluginConfig";
 inline constexpr std::string_view kVmConfig = "envoy.extensions.wasm.v3.VmConfig";
+// weir's own extension of VmConfig (not an Envoy message).
+inline constexpr std::string_view kWeirLimits = "weir.wasm.v1.Limits";
 inline constexpr std::string_view kEnvironmentVariables =
     "envoy.extensions.wasm.v3.EnvironmentVariables";
 inline constexpr std::string_view kUdpaTypedStruct = "udpa.type.v1.TypedStruct";

@@ -63,9 +63,45 @@ void load_environment(const ConfigNode& environment, WasmPluginConfig& plugin) {
   }
 }
 
+void load_limits(const ConfigNode& limits, WasmLimits& out) {
+  if (!limits.present()) return;
+  limits.expect_fields(
+      names::kWeirLimits,
+      {"call_deadline", "max_memory_bytes", "max_outstanding_calls", "max_call_response_bytes",
+       "max_shared_queue_items", "max_shared_data_bytes", "max_log_line_bytes"});
+  if (const ConfigNode n = limits.field("call_deadline"); n.present()) {
+    out.call_deadline = n.as_duration();
+    if (out.call_deadline < std::chrono::milliseconds(1) ||
+        out.call_deadline > std::chrono::milliseconds(60'000)) {
+      n.fail("call_deadline must be between 1ms and 60s");
+    }
+  }
+  constexpr uint64_t kPage = 64 * 1024;
+  if (const ConfigNode n = limits.field("max_memory_bytes"); n.present()) {
+    out.max_memory_bytes = n.as_uint(kPage, 4ull * 1024 * 1024 * 1024);
+  }
+  if (const ConfigNode n = limits.field("max_outstanding_calls"); n.present()) {
+    out.max_outstanding_calls = static_cast<uint32_t>(n.as_uint(1, 1'000'000));
+  }
+  if (const ConfigNode n = limits.field("max_call_response_bytes"); n.present()) {
+    out.max_call_response_bytes = n.as_uint(0, 1ull << 32);
+  }
+  if (const ConfigNode n = limits.field("max_shared_queue_items"); n.present()) {
+    out.max_shared_queue_items = static_cast<uint32_t>(n.as_uint(1, 100'000'000));
+  }
+  if (const ConfigNode n = limits.field("max_shared_data_bytes"); n.present()) {
+    out.max_shared_data_bytes = n.as_uint(0, 1ull << 40);
+  }
+  if (const ConfigNode n = limits.field("max_log_line_bytes"); n.present()) {
+    out.max_log_line_bytes = static_cast<uint32_t>(n.as_uint(64, 1u << 24));
+  }
+}
+
 void load_vm_config(const ConfigNode& vm_config, WasmPluginConfig& plugin) {
-  vm_config.expect_fields(names::kVmConfig, {"vm_id", "runtime", "code", "configuration",
-                                             "allow_precompiled", "environment_variables"});
+  vm_config.expect_fields(names::kVmConfig,
+                          {"vm_id", "runtime", "code", "configuration", "allow_precompiled",
+                           "environment_variables", "weir_limits"});
+  load_limits(vm_config.field("weir_limits"), plugin.limits);
   if (vm_config.has("vm_id")) plugin.vm_id = vm_config.field("vm_id").as_string();
   if (vm_config.has("runtime")) plugin.runtime = vm_config.field("runtime").as_string();
   plugin.vm_configuration = any_configuration_bytes(vm_config.field("configuration"));

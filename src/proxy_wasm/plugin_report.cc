@@ -81,7 +81,7 @@ PluginReport make_plugin_report(const config::WasmPluginConfig& config, wasm::En
   report.root_id = config.root_id;
   report.vm_id = config.vm_id;
   report.source = config.code_filename.empty() ? "inline code" : config.code_filename;
-  report.memory_limit_bytes = PluginSpec::from_config(config)->max_memory_bytes;
+  report.memory_limit_bytes = config.limits.max_memory_bytes;
   auto code = read_code(config);
   if (!code.ok()) {
     report.error = code.error();

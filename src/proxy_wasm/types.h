@@ -89,15 +89,6 @@ constexpr int32_t kNotsup = 58;
 constexpr int32_t kSpipe = 70;
 }  // namespace wasi_errno
 
-// Limits. The per-call CPU budget: one call into Wasm (a callback, including the host
-// calls it makes) running longer than this is interrupted and the VM is treated as
-// crashed. Envoy has none (issue #14126); 1 s is far above what any sane plugin needs per
-// callback and short enough that a runaway plugin does not stall a worker for long.
-// TODO(config): make it a per-plugin knob.
-constexpr std::chrono::milliseconds kDefaultCallTimeLimit{1000};
-// A VM whose linear memory grows past this is treated as crashed (checked after every
-// outermost call into Wasm).
-constexpr uint64_t kDefaultMaxMemoryBytes = 256ull * 1024 * 1024;
 // FAIL_RELOAD backoff: first retry after this, doubling up to the max.
 constexpr std::chrono::milliseconds kReloadBackoffInitial{1000};
 constexpr std::chrono::milliseconds kReloadBackoffMax{30000};

@@ -77,6 +77,7 @@ std::shared_ptr<const PluginSpec> PluginSpec::from_config(const config::WasmPlug
   s->plugin_configuration = c.plugin_configuration;
   for (const auto& [k, v] : c.environment) s->environment.push_back(k + "=" + v);
   s->failure_policy = c.failure_policy;
+  s->limits = c.limits;
   return s;
 }
 
@@ -253,7 +254,7 @@ Vm::Vm(std::shared_ptr<WorkerRuntime> rt, std::shared_ptr<const PluginModule> mo
     : rt_(std::move(rt)),
       module_(std::move(module)),
       first_plugin_(std::move(first_plugin)),
-      max_memory_bytes_(first_plugin_->max_memory_bytes) {}
+      max_memory_bytes_(first_plugin_->limits.max_memory_bytes) {}
 
 namespace {
 // Engine-wide VM stats, Envoy's names with weir's engine: wasm.envoy.wasm.runtime.<engine>.*
@@ -437,7 +438,7 @@ bool Vm::invoke_once(wasm::ExportedFunction& fn, std::span<const wasm::Value> ar
   const bool outer = depth_++ == 0;
   uint64_t c = 0;
   if (outer) {
-    const int64_t limit = first_plugin_->call_time_limit.count();
+    const int64_t limit = first_plugin_->limits.call_deadline.count();
     if (slot.limit_ms.load(std::memory_order_relaxed) != limit) {
       slot.limit_ms.store(limit, std::memory_order_relaxed);
     }
@@ -454,7 +455,7 @@ bool Vm::invoke_once(wasm::ExportedFunction& fn, std::span<const wasm::Value> ar
     if (alive_) {
       if (r.interrupted) {
         fail(fmt::format("{}: interrupted after exceeding the per-call time limit of {} ms", what,
-                         first_plugin_->call_time_limit.count()));
+                         first_plugin_->limits.call_deadline.count()));
       } else {
         fail(fmt::format("{}: {}", what, r.error));
       }

@@ -57,8 +57,7 @@ struct PluginSpec {
   std::string plugin_configuration;
   std::vector<std::string> environment;  // "KEY=VALUE", for WASI environ_get
   config::FailurePolicy failure_policy = config::FailurePolicy::FailClosed;
-  std::chrono::milliseconds call_time_limit = kDefaultCallTimeLimit;
-  uint64_t max_memory_bytes = kDefaultMaxMemoryBytes;
+  config::WasmLimits limits;
 
   static std::shared_ptr<const PluginSpec> from_config(const config::WasmPluginConfig& c);
 };

@@ -8,7 +8,7 @@ import time
 import pytest
 
 from abi_support import request, start, stat, wait_for, wasm_service
-from test_custom_metrics_story import plugin_or_skip
+from weir_harness import sdk_plugin
 from upstream import Upstream
 from weir_harness import free_port, wasm_filter
 
@@ -24,7 +24,7 @@ def seen_headers(body):
     ("rust_auth_v01.wasm", "", None, ("x-rust-auth", "allowed")),  # Rust 0.1.4, ABI 0.1.0
 ])
 def test_http_call_authorization(plugin, root_id, configuration, allowed_header):
-    path = plugin_or_skip(plugin)
+    path = sdk_plugin(plugin)
     with Upstream() as up, Upstream() as auth, start(
             {"upstream": up.port, "auth": auth.port},
             wasm_filter("authz", path, root_id=root_id, configuration=configuration)) as weir:
@@ -47,7 +47,7 @@ def test_http_call_authorization(plugin, root_id, configuration, allowed_header)
 
 @pytest.mark.parametrize("policy,expected", [("FAIL_CLOSED", 503), ("FAIL_OPEN", 200)])
 def test_trap_in_http_call_answer_applies_failure_policy_to_the_waiting_stream(policy, expected):
-    path = plugin_or_skip("auth_filter.wasm")
+    path = sdk_plugin("auth_filter.wasm")
     extra = f"\n                        failure_policy: {policy}"
     with Upstream() as up, Upstream() as auth, start(
             {"upstream": up.port, "auth": auth.port},
@@ -61,7 +61,7 @@ def test_trap_in_http_call_answer_applies_failure_policy_to_the_waiting_stream(p
 
 
 def test_http_call_to_a_dead_cluster_answers_500():
-    path = plugin_or_skip("auth_filter.wasm")
+    path = sdk_plugin("auth_filter.wasm")
     dead = free_port()  # nothing listens there
     with Upstream() as up, start({"upstream": up.port, "auth": dead},
                                  wasm_filter("authz", path, root_id="", configuration="auth 1000")) as weir:
@@ -71,7 +71,7 @@ def test_http_call_to_a_dead_cluster_answers_500():
 
 
 def test_http_call_to_an_unknown_cluster_is_bad_argument():
-    path = plugin_or_skip("auth_filter.wasm")
+    path = sdk_plugin("auth_filter.wasm")
     with Upstream() as up, start({"upstream": up.port},
                                  wasm_filter("authz", path, root_id="", configuration="nosuch 1000")) as weir:
         status, headers, _ = request(weir.listen)
@@ -80,7 +80,7 @@ def test_http_call_to_an_unknown_cluster_is_bad_argument():
 
 
 def test_go_plugin_ticks_and_counts_with_cas():
-    path = plugin_or_skip("go_auth.wasm")
+    path = sdk_plugin("go_auth.wasm")
     with Upstream() as up, Upstream() as auth, start(
             {"upstream": up.port, "auth": auth.port},
             wasm_filter("authz", path, root_id="", configuration="auth"), concurrency=2) as weir:
@@ -95,7 +95,7 @@ def test_go_plugin_ticks_and_counts_with_cas():
 
 
 def test_singleton_service_refreshes_a_token_read_by_filters_on_every_worker():
-    path = plugin_or_skip("token_service.wasm")
+    path = sdk_plugin("token_service.wasm")
     with Upstream() as up, Upstream() as tokens, start(
             {"upstream": up.port, "token": tokens.port},
             wasm_filter("reader", path, root_id="token_reader", vm_id="tokens"),
@@ -120,7 +120,7 @@ def test_singleton_service_refreshes_a_token_read_by_filters_on_every_worker():
 
 
 def test_queue_items_from_every_worker_wake_the_owner():
-    path = plugin_or_skip("token_service.wasm")
+    path = sdk_plugin("token_service.wasm")
     with Upstream() as up, Upstream() as tokens, start(
             {"upstream": up.port, "token": tokens.port},
             wasm_filter("reader", path, root_id="token_reader", vm_id="tokens"),
@@ -138,7 +138,7 @@ def test_queue_items_from_every_worker_wake_the_owner():
 
 
 def test_rust_queue_ticks_properties_and_trailers():
-    path = plugin_or_skip("rust_queue.wasm")
+    path = sdk_plugin("rust_queue.wasm")
     with Upstream() as up, start({"upstream": up.port},
                                  wasm_filter("rq", path, root_id="", vm_id="rq_vm"),
                                  concurrency=2) as weir:
@@ -167,8 +167,8 @@ def test_rust_queue_ticks_properties_and_trailers():
 
 def test_sigterm_with_a_service_and_a_call_in_flight_exits_cleanly():
     import socket
-    token = plugin_or_skip("token_service.wasm")
-    auth = plugin_or_skip("auth_filter.wasm")
+    token = sdk_plugin("token_service.wasm")
+    auth = sdk_plugin("auth_filter.wasm")
     with Upstream() as up, Upstream() as slow:
         weir = start({"upstream": up.port, "token": slow.port, "auth": slow.port},
                      wasm_filter("authz", auth, root_id="", configuration="auth 5000"),

@@ -10,7 +10,7 @@ import socket
 import pytest
 
 from abi_support import request, start, stat, wait_for
-from test_custom_metrics_story import plugin_or_skip
+from weir_harness import sdk_plugin
 from upstream import Upstream
 from weir_harness import wasm_filter
 
@@ -20,7 +20,7 @@ def probe_lines(body):
 
 
 def test_error_paths_answer_statuses_and_never_crash():
-    path = plugin_or_skip("abi_probe.wasm")
+    path = sdk_plugin("abi_probe.wasm")
     with Upstream() as up, start({"upstream": up.port}, wasm_filter("probe", path, root_id="")) as weir:
         status, _, body = request(weir.listen, headers={"x-probe": "errors"})
         assert status == 200, weir.logs()
@@ -52,7 +52,7 @@ def lifecycle_counts(weir):
 
 
 def test_paused_forever_ends_at_stream_idle_timeout_with_callbacks_once():
-    path = plugin_or_skip("abi_probe.wasm")
+    path = sdk_plugin("abi_probe.wasm")
     with Upstream() as up, start({"upstream": up.port}, wasm_filter("probe", path, root_id=""),
                                  hcm_extra="\n                stream_idle_timeout: 1s") as weir:
         status, _, _ = request(weir.listen, headers={"x-probe": "pause"}, timeout=10)
@@ -64,7 +64,7 @@ def test_paused_forever_ends_at_stream_idle_timeout_with_callbacks_once():
 
 
 def test_lifecycle_on_client_reset_local_reply_and_close_stream():
-    path = plugin_or_skip("abi_probe.wasm")
+    path = sdk_plugin("abi_probe.wasm")
     with Upstream() as up, start({"upstream": up.port}, wasm_filter("probe", path, root_id="")) as weir:
         # Client goes away while the plugin holds the request.
         with socket.create_connection(("127.0.0.1", weir.listen)) as s:
@@ -86,7 +86,7 @@ def test_lifecycle_on_client_reset_local_reply_and_close_stream():
 
 
 def test_properties_from_a_real_stream():
-    path = plugin_or_skip("abi_probe.wasm")
+    path = sdk_plugin("abi_probe.wasm")
     with Upstream() as up, start({"upstream": up.port},
                                  wasm_filter("probe", path, root_id="probe_root", vm_id="probe_vm")) as weir:
         status, _, body = request(weir.listen, path="/p?q=1", headers={"x-probe": "props"})
@@ -105,8 +105,8 @@ def test_properties_from_a_real_stream():
 
 
 def test_plugins_in_chain_see_earlier_header_changes():
-    hf = plugin_or_skip("header_filter.wasm")
-    probe = plugin_or_skip("abi_probe.wasm")
+    hf = sdk_plugin("header_filter.wasm")
+    probe = sdk_plugin("abi_probe.wasm")
     filters = wasm_filter("hf", hf, configuration="from-first") + wasm_filter("probe", probe, root_id="")
     with Upstream() as up, start({"upstream": up.port}, filters) as weir:
         status, _, body = request(weir.listen, headers={"x-probe": "chain"})
@@ -116,7 +116,7 @@ def test_plugins_in_chain_see_earlier_header_changes():
 
 
 def test_plugins_with_one_vm_id_share_one_vm():
-    probe = plugin_or_skip("abi_probe.wasm")
+    probe = sdk_plugin("abi_probe.wasm")
     shared = (wasm_filter("a", probe, root_id="ra", vm_id="shared")
               + wasm_filter("b", probe, root_id="rb", vm_id="shared"))
     separate = (wasm_filter("a", probe, root_id="ra", vm_id="va")
@@ -130,7 +130,7 @@ def test_plugins_with_one_vm_id_share_one_vm():
 
 
 def test_body_rewrite_with_buffering_and_the_request_limit():
-    path = plugin_or_skip("body_filter.wasm")
+    path = sdk_plugin("body_filter.wasm")
     with Upstream() as up, start({"upstream": up.port}, wasm_filter("body", path, root_id="")) as weir:
         status, _, body = request(weir.listen, method="POST", body=b"hello body " * 1000)
         assert status == 200
@@ -143,7 +143,7 @@ def test_body_rewrite_with_buffering_and_the_request_limit():
 
 
 def test_response_buffering_until_end_of_stream_and_its_limit():
-    path = plugin_or_skip("abi_probe.wasm")
+    path = sdk_plugin("abi_probe.wasm")
     with Upstream() as up, start({"upstream": up.port}, wasm_filter("probe", path, root_id="")) as weir:
         status, _, body = request(weir.listen, path="/big/300000", headers={"x-probe": "buffer-response"})
         assert status == 200 and body == b"x" * 300000
@@ -156,7 +156,7 @@ def test_response_buffering_until_end_of_stream_and_its_limit():
 
 
 def test_lifecycle_when_the_upstream_fails():
-    path = plugin_or_skip("abi_probe.wasm")
+    path = sdk_plugin("abi_probe.wasm")
     from weir_harness import free_port
     with start({"upstream": free_port()}, wasm_filter("probe", path, root_id="")) as weir:
         status, _, _ = request(weir.listen)

@@ -1,11 +1,10 @@
 """The story every user starts with: the seed config, a stat_filter plugin, /stats."""
-import os
 import subprocess
 
 import pytest
 
-from weir_harness import (PLUGIN_DIR, SOURCE_DIR, Weir, free_port, request, seed_config,
-                          stats)
+from weir_harness import (PLUGIN_DIR, SOURCE_DIR, Weir, free_port, request, sdk_plugin,
+                          seed_config, stats)
 
 METRIC_LINES = ("stat_filter.custom_metric.num_of_request",
                 "stat_filter.custom_metric.num_of_response")
@@ -27,15 +26,6 @@ def test_example_config_unchanged_on_default_ports():
         assert grep_stat_filter(9901) == [f"{METRIC_LINES[0]}: 1", f"{METRIC_LINES[1]}: 1"]
 
 
-def plugin_or_skip(name):
-    path = PLUGIN_DIR / name
-    if not path.exists():
-        if os.environ.get("CI") == "true":
-            pytest.fail(f"{path} was not built")
-        pytest.skip(f"{path} not built (toolchain missing: see scripts/setup)")
-    return path
-
-
 @pytest.mark.parametrize("plugin", [
     "stat_filter.wasm",              # weir's C++ SDK
     "rust_stat_filter_v01.wasm",     # Rust proxy-wasm 0.1.4, ABI 0.1.0, registers in _start
@@ -44,7 +34,7 @@ def plugin_or_skip(name):
     "as_stat_filter.wasm",           # AssemblyScript proxy-runtime 0.1.8, ABI 0.2.0
 ])
 def test_seed_config_with_sdk_plugin(plugin):
-    path = plugin_or_skip(plugin)
+    path = sdk_plugin(plugin)
     listen, admin, mock = free_port(), free_port(), free_port()
     config = seed_config(path, listen, admin, mock)
     if plugin.startswith("as_"):
@@ -61,7 +51,7 @@ def test_seed_config_with_sdk_plugin(plugin):
 
 
 def test_counts_add_up_across_workers_and_connections():
-    path = plugin_or_skip("stat_filter.wasm")
+    path = sdk_plugin("stat_filter.wasm")
     listen, admin, mock = free_port(), free_port(), free_port()
     with Weir(seed_config(path, listen, admin, mock), args=("--concurrency", "2"),
               wait_ports=(listen, admin, mock)):

@@ -8,7 +8,7 @@ import time
 
 import pytest
 
-from weir_harness import PLUGIN_DIR, SOURCE_DIR, WEIR_BIN, Weir, free_port, request, stats
+from weir_harness import PLUGIN_DIR, SOURCE_DIR, WEIR_BIN, Weir, free_port, request, require, stats
 
 
 def example_config(name):
@@ -139,9 +139,9 @@ def test_redact_body_masks_the_configured_patterns():
 
 # ---- the author's workflow
 
-@pytest.mark.skipif(shutil.which("clang-14") is None, reason="clang-14 not installed (scripts/setup)")
 def test_build_script_builds_a_small_plugin(tmp_path):
     """`make plugin SRC=...` runs scripts/build-cpp-plugin; the custom-metrics plugin stays small."""
+    require(shutil.which("clang-14") is not None, "clang-14 not installed")
     out = tmp_path / "stat_filter.wasm"
     run = subprocess.run(["scripts/build-cpp-plugin", "-o", str(out),
                           "examples/custom-metrics/stat_filter.cc"],

@@ -1,7 +1,6 @@
 """Plugin and built-in metrics as a real Prometheus server scrapes them from
 /stats/prometheus, and as promtool parses them."""
 import json
-import os
 import shutil
 import subprocess
 import tempfile
@@ -13,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from upstream import Upstream
-from weir_harness import (PLUGIN_DIR, Weir, free_port, proxy_config, request, stats,
+from weir_harness import (PLUGIN_DIR, Weir, free_port, proxy_config, request, require, sdk_plugin, stats,
                           wait_for_port, wasm_filter)
 
 STATS_TAGS = r"""
@@ -24,18 +23,9 @@ stats_config:
 """
 
 
-def plugin_or_skip(name):
-    path = PLUGIN_DIR / name
-    if not path.exists():
-        if os.environ.get("CI") == "true":
-            pytest.fail(f"{path} was not built")
-        pytest.skip(f"{path} not built (toolchain missing: see scripts/setup)")
-    return path
-
-
 @pytest.fixture
 def weir_with_metrics_plugin():
-    plugin = plugin_or_skip("metrics_filter.wasm")
+    plugin = sdk_plugin("metrics_filter.wasm")
     listen, admin = free_port(), free_port()
     with Upstream() as upstream:
         config = STATS_TAGS + proxy_config(
@@ -96,8 +86,7 @@ def test_prometheus_output_has_types_tags_and_plugin_names(weir_with_metrics_plu
 
 def test_promtool_parses_the_output(weir_with_metrics_plugin):
     promtool = shutil.which("promtool")
-    if promtool is None:
-        pytest.skip("promtool missing (scripts/setup test installs prometheus)")
+    require(promtool is not None, "promtool missing (scripts/setup test installs prometheus)")
     weir, listen, admin, _ = weir_with_metrics_plugin
     send_traffic(listen)
     proc = subprocess.run([promtool, "check", "metrics"], input=prometheus_text(admin).encode(),
@@ -138,8 +127,7 @@ def wait_until_ready(prom_port, timeout=30):
 
 def test_a_real_prometheus_scrapes_weir(weir_with_metrics_plugin, tmp_path):
     prometheus = shutil.which("prometheus")
-    if prometheus is None:
-        pytest.skip("prometheus missing (scripts/setup test installs it)")
+    require(prometheus is not None, "prometheus missing (scripts/setup test installs it)")
     weir, listen, admin, _ = weir_with_metrics_plugin
     send_traffic(listen)
     prom_port = free_port()

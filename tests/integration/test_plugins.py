@@ -5,7 +5,7 @@ import time
 
 import pytest
 
-from test_custom_metrics_story import plugin_or_skip
+from weir_harness import sdk_plugin
 from upstream import Upstream
 from weir_harness import Weir, free_port, proxy_config, request, stats, wasm_filter
 
@@ -23,7 +23,7 @@ def seen_headers(body):
 
 
 def test_cpp_header_filter_changes_both_directions():
-    path = plugin_or_skip("header_filter.wasm")
+    path = sdk_plugin("header_filter.wasm")
     with Upstream() as up, start(wasm_filter("hf", path, root_id="my_root",
                                              configuration="from-config"), up) as weir:
         status, headers, body = request(weir.listen, headers={"x-remove-me": "1",
@@ -37,7 +37,7 @@ def test_cpp_header_filter_changes_both_directions():
 
 
 def test_local_reply_from_plugin_never_reaches_upstream():
-    path = plugin_or_skip("header_filter.wasm")
+    path = sdk_plugin("header_filter.wasm")
     with Upstream() as up, start(wasm_filter("hf", path), up) as weir:
         status, headers, body = request(weir.listen, headers={"x-local-reply": "418"})
         assert status == 418
@@ -48,8 +48,8 @@ def test_local_reply_from_plugin_never_reaches_upstream():
 
 
 def test_two_plugins_in_chain_in_config_order():
-    hf = plugin_or_skip("header_filter.wasm")
-    tf = plugin_or_skip("trap_filter.wasm")
+    hf = sdk_plugin("header_filter.wasm")
+    tf = sdk_plugin("trap_filter.wasm")
     filters = wasm_filter("hf", hf, configuration="c1") + wasm_filter("tf", tf)
     with Upstream() as up, start(filters, up) as weir:
         status, headers, body = request(weir.listen)
@@ -58,7 +58,7 @@ def test_two_plugins_in_chain_in_config_order():
 
 
 def test_trap_fails_the_request_with_503_and_proxy_keeps_serving():
-    path = plugin_or_skip("trap_filter.wasm")
+    path = sdk_plugin("trap_filter.wasm")
     with Upstream() as up, start(wasm_filter("tf", path), up) as weir:
         assert request(weir.listen)[1]["x-trap-filter"] == "ok"
         status, _, _ = request(weir.listen, headers={"x-weir-trap": "1"})
@@ -72,7 +72,7 @@ def test_trap_fails_the_request_with_503_and_proxy_keeps_serving():
 
 
 def test_fail_open_skips_a_dead_plugin():
-    path = plugin_or_skip("trap_filter.wasm")
+    path = sdk_plugin("trap_filter.wasm")
     with Upstream() as up, start(wasm_filter("tf", path, extra="\n                        fail_open: true"), up) as weir:
         request(weir.listen, headers={"x-weir-trap": "1"})
         status, headers, _ = request(weir.listen)
@@ -80,7 +80,7 @@ def test_fail_open_skips_a_dead_plugin():
 
 
 def test_fail_reload_brings_a_fresh_instance():
-    path = plugin_or_skip("trap_filter.wasm")
+    path = sdk_plugin("trap_filter.wasm")
     extra = "\n                        failure_policy: FAIL_RELOAD"
     with Upstream() as up, start(wasm_filter("tf", path, extra=extra), up) as weir:
         assert request(weir.listen, headers={"x-weir-trap": "1"})[0] == 503
@@ -102,7 +102,7 @@ def test_fail_reload_brings_a_fresh_instance():
 
 
 def test_infinite_loop_is_interrupted():
-    path = plugin_or_skip("trap_filter.wasm")
+    path = sdk_plugin("trap_filter.wasm")
     extra = "\n                        failure_policy: FAIL_RELOAD"
     with Upstream() as up, start(wasm_filter("tf", path, extra=extra), up) as weir:
         t = time.time()
@@ -113,7 +113,7 @@ def test_infinite_loop_is_interrupted():
 
 
 def test_memory_bomb_is_stopped():
-    path = plugin_or_skip("trap_filter.wasm")
+    path = sdk_plugin("trap_filter.wasm")
     with Upstream() as up, start(wasm_filter("tf", path), up) as weir:
         status, _, _ = request(weir.listen, headers={"x-weir-grow": "1"}, timeout=60)
         assert status == 503
@@ -121,7 +121,7 @@ def test_memory_bomb_is_stopped():
 
 
 def test_rust_plugin_reads_configuration_and_sets_headers():
-    path = plugin_or_skip("rust_headers.wasm")
+    path = sdk_plugin("rust_headers.wasm")
     with Upstream() as up, start(wasm_filter("rh", path, configuration="rusty"), up) as weir:
         status, headers, body = request(weir.listen, path="/r?q=1")
         assert status == 200, weir.logs()
@@ -135,7 +135,7 @@ def test_rust_plugin_reads_configuration_and_sets_headers():
 
 
 def test_go_plugin_headers_and_local_reply():
-    path = plugin_or_skip("go_headers.wasm")
+    path = sdk_plugin("go_headers.wasm")
     with Upstream() as up, start(wasm_filter("gh", path, configuration="gopher"), up) as weir:
         status, headers, body = request(weir.listen, path="/g")
         assert status == 200, weir.logs()
@@ -146,7 +146,7 @@ def test_go_plugin_headers_and_local_reply():
 
 
 def test_assemblyscript_plugin_headers():
-    path = plugin_or_skip("as_headers.wasm")
+    path = sdk_plugin("as_headers.wasm")
     with Upstream() as up, start(wasm_filter("ash", path, root_id="as_headers",
                                              configuration="asc"), up) as weir:
         status, headers, body = request(weir.listen)
@@ -156,7 +156,7 @@ def test_assemblyscript_plugin_headers():
 
 
 def test_buffer_limit_follows_per_connection_buffer_limit_bytes():
-    path = plugin_or_skip("body_filter.wasm")
+    path = sdk_plugin("body_filter.wasm")
     with Upstream() as up:
         listen, admin = free_port(), free_port()
         cfg = proxy_config(listen, admin, up.port, filters=wasm_filter("body", path, root_id=""),

@@ -285,6 +285,58 @@ TEST(ConfigLoaderTest, WasmConfigMistakesAreLocated) {
       Contains(unsupported_configuration.error(), "unsupported configuration type \"my.Proto\""));
 }
 
+TEST(ConfigLoaderTest, WeirLimitsDefaultAndOverride) {
+  Result<LoadOutcome> defaults = load_with_filter(R"(
+          - name: envoy.filters.http.wasm
+            typed_config:
+              "@type": type.googleapis.com/envoy.extensions.filters.http.wasm.v3.Wasm
+              config: {vm_config: {code: {local: {inline_string: x}}}}
+)");
+  ASSERT_TRUE(defaults.ok()) << defaults.error();
+  const WasmLimits& d = defaults->config.listeners[0].http.http_filters.at(0).wasm.limits;
+  EXPECT_EQ(d.call_deadline, std::chrono::milliseconds(100));
+  EXPECT_EQ(d.max_memory_bytes, 256ull << 20);
+
+  Result<LoadOutcome> set = load_with_filter(R"(
+          - name: envoy.filters.http.wasm
+            typed_config:
+              "@type": type.googleapis.com/envoy.extensions.filters.http.wasm.v3.Wasm
+              config:
+                vm_config:
+                  code: {local: {inline_string: x}}
+                  weir_limits: {call_deadline: 0.25s, max_memory_bytes: 1048576,
+                                max_outstanding_calls: 3, max_shared_queue_items: 7,
+                                max_log_line_bytes: 100}
+)");
+  ASSERT_TRUE(set.ok()) << set.error();
+  const WasmLimits& l = set->config.listeners[0].http.http_filters.at(0).wasm.limits;
+  EXPECT_EQ(l.call_deadline, std::chrono::milliseconds(250));
+  EXPECT_EQ(l.max_memory_bytes, 1048576u);
+  EXPECT_EQ(l.max_outstanding_calls, 3u);
+  EXPECT_EQ(l.max_shared_queue_items, 7u);
+  EXPECT_EQ(l.max_log_line_bytes, 100u);
+
+  Result<LoadOutcome> too_long = load_with_filter(R"(
+          - name: envoy.filters.http.wasm
+            typed_config:
+              "@type": type.googleapis.com/envoy.extensions.filters.http.wasm.v3.Wasm
+              config:
+                vm_config: {code: {local: {inline_string: x}}, weir_limits: {call_deadline: 3600s}}
+)");
+  ASSERT_FALSE(too_long.ok());
+  EXPECT_TRUE(Contains(too_long.error(), "call_deadline must be between 1ms and 60s"));
+
+  Result<LoadOutcome> unknown = load_with_filter(R"(
+          - name: envoy.filters.http.wasm
+            typed_config:
+              "@type": type.googleapis.com/envoy.extensions.filters.http.wasm.v3.Wasm
+              config:
+                vm_config: {code: {local: {inline_string: x}}, weir_limits: {max_cpu: 1}}
+)");
+  ASSERT_FALSE(unknown.ok());
+  EXPECT_TRUE(Contains(unknown.error(), "max_cpu")) << unknown.error();
+}
+
 // --- Leniency ---------------------------------------------------------------------------
 
 TEST(ConfigLoaderTest, LowerCaseEnumsSingleMappingsAsListsAndDurationForms) {

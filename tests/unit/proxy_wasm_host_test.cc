@@ -552,7 +552,7 @@ TEST_F(ProxyWasmTest, MemoryBombKillsTheVm) { expect_dies("/grow", "past the lim
 TEST_F(ProxyWasmTest, WatchdogInterruptsAnInfiniteLoop) {
   set_watchdog_tick(std::chrono::milliseconds(10));
   auto s = spec();
-  s->call_time_limit = std::chrono::milliseconds(200);
+  s->limits.call_deadline = std::chrono::milliseconds(200);
   auto l = load(test_plugin(), s);
   ASSERT_TRUE(l.ok()) << l.error();
   FakeStream fs;
