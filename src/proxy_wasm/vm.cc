@@ -450,7 +450,7 @@ bool Vm::invoke_once(wasm::ExportedFunction& fn, std::span<const wasm::Value> ar
     if (alive_) {
       std::string backtrace = r.backtrace.empty() ? "" : " (wasm backtrace: " + r.backtrace + ")";
       if (r.interrupted) {
-        fail(fmt::format("{}: interrupted after exceeding the per-call time limit of {} ms{}", what,
+        fail(fmt::format("{}: stopped after exceeding the call deadline of {} ms{}", what,
                          first_plugin_->limits.call_deadline.count(), backtrace));
       } else {
         fail(fmt::format("{}: {}{}", what, r.error, backtrace));
