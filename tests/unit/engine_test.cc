@@ -227,6 +227,21 @@ TEST_F(EngineTest, ModuleImportingItsMemoryIsRejected) {
       << module.error();
 }
 
+// The C API aborts the process when asked the kind of a v128 (or GC reference) type, so
+// the engine must never ask: a hostile module would take weir down.
+TEST_F(EngineTest, VectorTypesAreLeftOutOrRefusedNotFatal) {
+  std::shared_ptr<const CompiledModule> module = compile("simd_types");
+  ASSERT_EQ(module->function_exports().size(), 1u);
+  EXPECT_EQ(module->function_exports()[0].name, "add");
+  std::unique_ptr<Instance> instance = instantiate(module);
+  EXPECT_EQ(instance->function("splat"), nullptr);
+
+  Result<std::shared_ptr<const CompiledModule>> importing =
+      engine().compile(wasm_bytes("simd_import"));
+  ASSERT_FALSE(importing.ok());
+  EXPECT_NE(importing.error().find("env.take_vector"), std::string::npos) << importing.error();
+}
+
 // --- instantiating ---------------------------------------------------------------------------
 
 TEST_F(EngineTest, MissingOrMistypedBindingFailsNamingTheImport) {
