@@ -912,6 +912,29 @@ TEST(CodeCache, EntryForOtherCodeIsNotUsed) {
   EXPECT_EQ(cached, 1);
 }
 
+TEST(CodeCache, LeastRecentlyUsedEntriesGoPastTheSizeBound) {
+  const std::string dir = fresh_dir("cache_bound");
+  CodeCache cache(dir, /*max_bytes=*/2500);
+  auto key = [](uint8_t n) {
+    Sha256 k{};
+    k[0] = n;
+    return k;
+  };
+  const std::vector<uint8_t> payload(1000, 7);  // 1000 + the header per entry
+  cache.store(key(1), payload);
+  cache.store(key(2), payload);
+  // Entry 1 is the older one, until it is used: then entry 2 is the one to go.
+  const auto now = std::filesystem::file_time_type::clock::now();
+  std::filesystem::last_write_time(cache.path_for(key(1)), now - std::chrono::seconds(20));
+  std::filesystem::last_write_time(cache.path_for(key(2)), now - std::chrono::seconds(10));
+  ASSERT_TRUE(cache.load(key(1)).has_value());
+  cache.store(key(3), payload);
+  EXPECT_TRUE(cache.load(key(1)).has_value());
+  EXPECT_FALSE(cache.load(key(2)).has_value());
+  EXPECT_TRUE(cache.load(key(3)).has_value());
+  EXPECT_EQ(cache_entries(dir).size(), 2u);
+}
+
 TEST(CodeCache, DirectoryOthersCanWriteIsNotUsed) {
   const std::string dir = fresh_dir("cache_open");
   std::filesystem::create_directories(dir);

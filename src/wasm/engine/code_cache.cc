@@ -5,8 +5,11 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
+#include <chrono>
 #include <cstring>
+#include <filesystem>
 
 namespace weir::wasm {
 
@@ -52,7 +55,8 @@ bool write_all(int fd, std::span<const uint8_t> bytes) {
 
 }  // namespace
 
-CodeCache::CodeCache(std::string dir) : dir_(std::move(dir)) {
+CodeCache::CodeCache(std::string dir, uint64_t max_bytes)
+    : dir_(std::move(dir)), max_bytes_(max_bytes) {
   if (dir_.empty()) return;
   while (dir_.size() > 1 && dir_.back() == '/') dir_.pop_back();
   if (!make_directories(dir_)) {
@@ -129,6 +133,7 @@ std::optional<std::vector<uint8_t>> CodeCache::load(const Sha256& key) const {
   at += recorded.size();
   std::span<const uint8_t> payload(at, static_cast<size_t>(size));
   if (sha256({payload}) != recorded) return ignore("checksum mismatch (corrupt)");
+  utimensat(AT_FDCWD, path.c_str(), nullptr, 0);  // recently used: pruned last
   return std::vector<uint8_t>(payload.begin(), payload.end());
 }
 
@@ -158,6 +163,45 @@ void CodeCache::store(const Sha256& key, std::span<const uint8_t> payload) const
     return;
   }
   spdlog::debug("wasm code cache: stored {} ({} bytes)", path, payload.size());
+  prune();
+}
+
+void CodeCache::prune() const {
+  struct Entry {
+    std::filesystem::path path;
+    std::filesystem::file_time_type used;
+    uint64_t size;
+  };
+  std::vector<Entry> entries;
+  uint64_t total = 0;
+  std::error_code error;
+  const auto stale_before = std::filesystem::file_time_type::clock::now() - std::chrono::hours(1);
+  for (const auto& item : std::filesystem::directory_iterator(dir_, error)) {
+    const std::string name = item.path().filename().string();
+    std::error_code item_error;
+    const auto used = item.last_write_time(item_error);
+    if (item_error || !item.is_regular_file(item_error)) continue;
+    if (name.starts_with(".tmp-")) {
+      if (used < stale_before) std::filesystem::remove(item.path(), item_error);
+      continue;
+    }
+    if (!name.ends_with(".cwasm")) continue;
+    const uint64_t size = item.file_size(item_error);
+    if (item_error) continue;
+    entries.push_back({item.path(), used, size});
+    total += size;
+  }
+  if (total <= max_bytes_) return;
+  std::sort(entries.begin(), entries.end(),
+            [](const Entry& a, const Entry& b) { return a.used < b.used; });
+  for (const Entry& entry : entries) {
+    if (total <= max_bytes_) break;
+    std::error_code remove_error;
+    if (std::filesystem::remove(entry.path, remove_error)) {
+      total -= entry.size;
+      spdlog::debug("wasm code cache: removed {} (least recently used)", entry.path.string());
+    }
+  }
 }
 
 }  // namespace weir::wasm

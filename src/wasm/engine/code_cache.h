@@ -9,7 +9,8 @@
 // directory must belong to the user running weir and be writable by no one else (it is
 // created 0700); otherwise the cache is off, with a warning. Writes are atomic (a
 // temporary file renamed into place), so concurrent writers and crashes leave whole
-// entries or none.
+// entries or none. The directory is bounded: past `max_bytes` of entries, the least
+// recently used go (a load counts as a use).
 #include <cstdint>
 #include <optional>
 #include <span>
@@ -22,8 +23,10 @@ namespace weir::wasm {
 
 class CodeCache {
  public:
+  static constexpr uint64_t kDefaultMaxBytes = uint64_t{1} << 30;
+
   // `dir` empty: the cache is off.
-  explicit CodeCache(std::string dir);
+  explicit CodeCache(std::string dir, uint64_t max_bytes = kDefaultMaxBytes);
 
   bool enabled() const { return enabled_; }
   const std::string& dir() const { return dir_; }
@@ -36,7 +39,12 @@ class CodeCache {
   std::string path_for(const Sha256& key) const;
 
  private:
+  // Removes the least recently used entries past max_bytes_, and temporary files a crashed
+  // writer left.
+  void prune() const;
+
   std::string dir_;
+  uint64_t max_bytes_;
   bool enabled_ = false;
 };
 
