@@ -87,11 +87,11 @@ struct HostCall {
 };
 
 // What a host function returns: a value (ignored for functions without a result), or a
-// trap that unwinds the Wasm call stack (e.g. WASI proc_exit).
+// trap that unwinds the Wasm call stack (e.g. WASI proc_exit). The message is behind a
+// pointer so that the common case, a value, constructs and destroys nothing.
 struct HostResult {
   Value value;
-  bool trap = false;
-  std::string trap_message;
+  std::unique_ptr<std::string> trap;  // why, when the call traps
   static HostResult of(Value v) {
     HostResult r;
     r.value = v;
@@ -101,8 +101,7 @@ struct HostResult {
   static HostResult none() { return HostResult{}; }
   static HostResult trap_with(std::string why) {
     HostResult r;
-    r.trap = true;
-    r.trap_message = std::move(why);
+    r.trap = std::make_unique<std::string>(std::move(why));
     return r;
   }
 };

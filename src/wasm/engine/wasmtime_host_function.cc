@@ -1,7 +1,7 @@
 #include "wasm/engine/wasmtime_host_function.h"
 
-#include <array>
 #include <exception>
+#include <memory>
 #include <vector>
 
 #include "wasm/engine/wasmtime_instance.h"
@@ -26,17 +26,23 @@ wasm_trap_t* host_function_trampoline(void* env, wasmtime_caller_t* caller,
   wasmtime_context_t* context = wasmtime_caller_context(caller);
   auto& instance = *static_cast<WtInstance*>(wasmtime_context_get_data(context));
 
-  // Proxy-Wasm's widest function takes 12 arguments.
+  // Proxy-Wasm's widest function takes 12 arguments. Only the arguments are constructed:
+  // this runs on every host call.
   constexpr size_t kInline = 16;
-  std::array<Value, kInline> inline_args;
+  union InlineArgs {
+    InlineArgs() {}
+    Value values[kInline];
+  } inline_args;
   std::vector<Value> heap_args;
   const size_t arity = bound.type.params.size();
-  Value* args = inline_args.data();
+  Value* args = inline_args.values;
   if (arity > kInline) {
     heap_args.resize(arity);
     args = heap_args.data();
   }
-  for (size_t i = 0; i < arity; ++i) args[i] = from_raw(args_and_results[i], bound.type.params[i]);
+  for (size_t i = 0; i < arity; ++i) {
+    std::construct_at(args + i, from_raw(args_and_results[i], bound.type.params[i]));
+  }
 
   wasmtime_caller_t* outer = instance.enter_host_function(caller);
   HostCall call{instance, instance.host_data(), std::span<const Value>(args, arity)};
@@ -51,7 +57,7 @@ wasm_trap_t* host_function_trampoline(void* env, wasmtime_caller_t* caller,
     return trap(instance, bound.qualified_name + " threw an exception");
   }
   instance.leave_host_function(outer);
-  if (result.trap) return trap(instance, std::move(result.trap_message));
+  if (result.trap) return trap(instance, std::move(*result.trap));
   if (!bound.type.results.empty() && count > 0) {
     // The host may answer with the other integer width; the declared type decides.
     Value value = result.value;
