@@ -1,6 +1,6 @@
 # Wasmtime, weir's Wasm engine: the crates.io C API (rust/wasmtime-capi pins it) built with
 # rustup's cargo into a cache outside the build tree, keyed by everything that changes the
-# library, so a fresh machine pays the build once (~7 minutes on 2 cores) and every later
+# library, so a fresh machine pays the build once (7-12 minutes on 2 cores) and every later
 # configure, worktree or clean build reuses it.
 #
 #   ${WEIR_CACHE_DIR:-$HOME/.cache/weir}/wasmtime/<key>/{lib/libweir_wasmtime.a,include/}
@@ -55,7 +55,8 @@ if(NOT EXISTS ${_wt_stamp})
   # Worktrees configuring at once build it once: the others wait here, then find it done.
   file(LOCK ${_wt_root}/build.lock GUARD PROCESS TIMEOUT 3600)
   if(NOT EXISTS ${_wt_stamp})
-    message(STATUS "Wasmtime: building ${_wt_key} (${_wt_rustc}) once into ${WEIR_WASMTIME_DIR}; "
+    # NOTICE (stderr): `make build` hides configure's stdout, and this takes minutes.
+    message(NOTICE "Wasmtime: building ${_wt_key} (${_wt_rustc}) once into ${WEIR_WASMTIME_DIR}; "
                    "this takes several minutes, log in ${_wt_root}/build-${_wt_key}.log")
     file(REMOVE_RECURSE ${WEIR_WASMTIME_DIR})
     set(_wt_target ${_wt_root}/target)
@@ -78,7 +79,7 @@ if(NOT EXISTS ${_wt_stamp})
     string(TIMESTAMP _wt_finished "%s")
     math(EXPR _wt_seconds "${_wt_finished} - ${_wt_started}")
     file(WRITE ${_wt_stamp} "${_wt_rustc}\nbuilt in ${_wt_seconds} s\n")
-    message(STATUS "Wasmtime: built in ${_wt_seconds} s")
+    message(NOTICE "Wasmtime: built in ${_wt_seconds} s")
   endif()
   file(LOCK ${_wt_root}/build.lock RELEASE)
 endif()
