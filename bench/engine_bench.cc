@@ -1,16 +1,7 @@
-// Micro-benchmarks of the SpiderMonkey engine layer: call costs across the Wasm boundary,
-// memory views, instantiation, and what the compiler tiers cost and give (compile time of
-// a ~1 MB module, speed of the code). Needs wat2wasm (wabt) on PATH.
-//
-// Build, from the repository root (or in bench/CMakeLists.txt: weir_add_benchmark plus
-// WEIR_TEST_DATA_DIR as for the unit tests):
-//   g++ -std=c++20 -O2 -Isrc $(pkg-config --cflags mozjs-102) \
-//     -DWEIR_TEST_DATA_DIR="\"$PWD/tests/unit/testdata\"" bench/engine_bench.cc \
-//     src/wasm/engine/*.cc $(pkg-config --libs mozjs-102) -lbenchmark_main -lbenchmark \
-//     -lpthread -o /tmp/engine_bench
-//   /tmp/engine_bench   # --benchmark_filter=Compile|BigModule for the tier comparison
+// Micro-benchmarks of the Wasm engine layer (Wasmtime): call costs across the Wasm
+// boundary, memory views, instantiation, and compile time of a ~1 MB module cold and from
+// the code cache. Needs wat2wasm (wabt) on PATH. Built by bench/CMakeLists.txt.
 #include <benchmark/benchmark.h>
-#include <sys/resource.h>
 #include <unistd.h>
 
 #include <chrono>
@@ -20,11 +11,9 @@
 #include <iterator>
 #include <stdexcept>
 #include <string>
-#include <thread>
 #include <vector>
 
 #include "wasm/engine/engine.h"
-#include "wasm/engine/spidermonkey_tiers.h"
 
 #ifndef WEIR_TEST_DATA_DIR
 #define WEIR_TEST_DATA_DIR "tests/unit/testdata"
@@ -32,8 +21,6 @@
 
 namespace weir::wasm {
 namespace {
-
-using sm::WasmTiers;
 
 std::string temp_dir() {
   static const std::string dir = [] {
@@ -122,24 +109,14 @@ const std::vector<uint8_t>& big_module_bytes() {
 
 Engine& engine() {
   static std::unique_ptr<Engine> engine = [] {
-    Result<std::unique_ptr<Engine>> created = create_spidermonkey_engine();
+    Result<std::unique_ptr<Engine>> created = create_wasmtime_engine();
     if (!created) throw std::runtime_error(created.error());
     return std::move(*created);
   }();
   return *engine;
 }
 
-Runtime& runtime() {
-  static std::unique_ptr<Runtime> runtime = [] {
-    Result<std::unique_ptr<Runtime>> created = engine().create_runtime();
-    if (!created) throw std::runtime_error(created.error());
-    return std::move(*created);
-  }();
-  return *runtime;
-}
-
-std::shared_ptr<const CompiledModule> compile(const std::vector<uint8_t>& bytes, WasmTiers tiers) {
-  sm::set_wasm_tiers(tiers);
+std::shared_ptr<const CompiledModule> compile(const std::vector<uint8_t>& bytes) {
   Result<std::shared_ptr<const CompiledModule>> module = engine().compile(bytes);
   if (!module) throw std::runtime_error(module.error());
   return *module;
@@ -155,7 +132,7 @@ HostResult half_f64(HostCall& call) {
 HostResult note(HostCall&) { return HostResult::none(); }
 HostResult fail(HostCall&) { return HostResult::trap_with("fail"); }
 
-std::unique_ptr<Instance> instantiate(const CompiledModule& module) {
+std::shared_ptr<const LinkedModule> link(std::shared_ptr<const CompiledModule> module) {
   using enum ValType;
   std::vector<HostBinding> bindings = {
       {"env", "add_i32", {{I32, I32}, {I32}}, add_i32},
@@ -164,21 +141,31 @@ std::unique_ptr<Instance> instantiate(const CompiledModule& module) {
       {"env", "note", {{I32}, {}}, note},
       {"env", "fail", {{I32}, {I32}}, fail},
   };
-  Result<std::unique_ptr<Instance>> instance = runtime().instantiate(module, bindings, nullptr);
+  Result<std::shared_ptr<const LinkedModule>> linked = engine().link(std::move(module), bindings);
+  if (!linked) throw std::runtime_error(linked.error());
+  return *linked;
+}
+
+// As weir runs plugins: a deadline and a memory cap on every call.
+std::unique_ptr<Instance> instantiate(const LinkedModule& linked) {
+  InstanceLimits limits;
+  limits.call_deadline = std::chrono::milliseconds(100);
+  limits.max_memory_bytes = uint64_t{256} << 20;
+  Result<std::unique_ptr<Instance>> instance = linked.instantiate(nullptr, limits);
   if (!instance) throw std::runtime_error(instance.error());
   return std::move(*instance);
 }
 
 struct HostCallsInstance {
-  std::shared_ptr<const CompiledModule> module;
+  std::shared_ptr<const LinkedModule> linked;
   std::unique_ptr<Instance> instance;
 };
 
 HostCallsInstance& host_calls() {
   static HostCallsInstance loaded = [] {
     HostCallsInstance result;
-    result.module = compile(testdata_module("host_calls"), sm::wasm_tiers());
-    result.instance = instantiate(*result.module);
+    result.linked = link(compile(testdata_module("host_calls")));
+    result.instance = instantiate(*result.linked);
     return result;
   }();
   return loaded;
@@ -208,7 +195,7 @@ void BM_HostToWasm_AddI32(benchmark::State& state) {
 }
 BENCHMARK(BM_HostToWasm_AddI32);
 
-// i64 both ways and across both boundaries: host -> wasm -> host, BigInts all along.
+// i64 both ways and across both boundaries: host -> wasm -> host.
 void BM_HostToWasmToHost_I64(benchmark::State& state) {
   Instance& instance = *host_calls().instance;
   ExportedFunction* add = instance.function("call_add_i64");
@@ -242,94 +229,44 @@ BENCHMARK(BM_MemoryView);
 // --- instances ------------------------------------------------------------------------------
 
 void BM_Instantiate(benchmark::State& state) {
-  const CompiledModule& module = *host_calls().module;
-  for (auto _ : state) benchmark::DoNotOptimize(instantiate(module));
+  const LinkedModule& linked = *host_calls().linked;
+  for (auto _ : state) benchmark::DoNotOptimize(instantiate(linked));
 }
 BENCHMARK(BM_Instantiate)->Unit(benchmark::kMicrosecond);
 
-// --- tiers ----------------------------------------------------------------------------------
+// --- compiling -------------------------------------------------------------------------------
 
-const char* tier_name(int64_t tier) {
-  switch (static_cast<WasmTiers>(tier)) {
-    case WasmTiers::kBaselineOnly:
-      return "baseline";
-    case WasmTiers::kOptimizingOnly:
-      return "ion";
-    case WasmTiers::kTiered:
-      return "tiered";
-  }
-  return "?";
-}
-
-void tier_args(benchmark::internal::Benchmark* benchmark) {
-  benchmark->ArgName("tiers");
-  for (WasmTiers tiers :
-       {WasmTiers::kBaselineOnly, WasmTiers::kOptimizingOnly, WasmTiers::kTiered}) {
-    benchmark->Arg(static_cast<int64_t>(tiers));
-  }
-}
-
-double process_cpu_seconds() {
-  rusage usage;
-  getrusage(RUSAGE_SELF, &usage);
-  auto seconds = [](const timeval& t) { return t.tv_sec + t.tv_usec * 1e-6; };
-  return seconds(usage.ru_utime) + seconds(usage.ru_stime);
-}
-
-// Wall time is what a config load waits; SpiderMonkey compiles on its helper threads, so
-// the CPU time of this thread means little: "cpu_ms_all_threads" is the whole process'.
+// Wall time is what a config load waits (Cranelift compiles functions on several threads).
 void BM_Compile1MB(benchmark::State& state) {
-  auto tiers = static_cast<WasmTiers>(state.range(0));
   const std::vector<uint8_t>& bytes = big_module_bytes();
-  double cpu = 0;
+  for (auto _ : state) benchmark::DoNotOptimize(compile(bytes));
+  state.SetLabel(std::to_string(bytes.size() / 1024) + " KiB, no cache");
+}
+BENCHMARK(BM_Compile1MB)->Unit(benchmark::kMillisecond)->UseRealTime()->Iterations(3);
+
+// The same module from the compiled-code cache: checked (sha256) and deserialized.
+void BM_Compile1MB_FromCodeCache(benchmark::State& state) {
+  const std::vector<uint8_t>& bytes = big_module_bytes();
+  std::string dir = temp_dir() + "/code-cache";
+  Result<std::unique_ptr<Engine>> cached_engine = create_wasmtime_engine({dir});
+  if (!cached_engine) throw std::runtime_error(cached_engine.error());
+  (void)(*cached_engine)->compile(bytes);  // fills the cache
   for (auto _ : state) {
-    double start = process_cpu_seconds();
-    benchmark::DoNotOptimize(compile(bytes, tiers));
-    cpu += process_cpu_seconds() - start;
-    state.PauseTiming();
-    // Let background Ion work (tiered) finish before the next compile.
-    std::this_thread::sleep_for(std::chrono::seconds(1));
-    state.ResumeTiming();
+    Result<std::shared_ptr<const CompiledModule>> module = (*cached_engine)->compile(bytes);
+    if (!module || !(*module)->from_code_cache()) state.SkipWithError("not from the cache");
+    benchmark::DoNotOptimize(module);
   }
-  state.counters["cpu_ms_all_threads"] = cpu * 1e3 / state.iterations();
-  state.SetLabel(std::string(tier_name(state.range(0))) + ", " +
-                 std::to_string(bytes.size() / 1024) + " KiB");
 }
-BENCHMARK(BM_Compile1MB)
-    ->Apply(tier_args)
-    ->Unit(benchmark::kMillisecond)
-    ->UseRealTime()
-    ->Iterations(5);
+BENCHMARK(BM_Compile1MB_FromCodeCache)->Unit(benchmark::kMillisecond)->UseRealTime();
 
-// Host -> wasm call cost and compute speed of the big module's code. `fresh` runs right
-// after compiling, when tiered code is still baseline code.
-void run_big_module(benchmark::State& state, bool fresh, const char* export_name) {
-  auto tiers = static_cast<WasmTiers>(state.range(0));
-  std::shared_ptr<const CompiledModule> module = compile(big_module_bytes(), tiers);
-  std::unique_ptr<Instance> instance = instantiate(*module);
-  if (!fresh) std::this_thread::sleep_for(std::chrono::seconds(2));  // tier-up, if any
-  ExportedFunction* function = instance->function(export_name);
-  bool fnv = std::string_view(export_name) == "fnv";
-  std::vector<Value> args =
-      fnv ? std::vector<Value>{Value::from_i32(0), Value::from_i32(65536), Value::from_i32(10)}
-          : std::vector<Value>{Value::from_i32(1), Value::from_i32(2)};
+// Compute speed of the compiled code.
+void BM_BigModule_Fnv640KB(benchmark::State& state) {
+  std::unique_ptr<Instance> instance = instantiate(*link(compile(big_module_bytes())));
+  ExportedFunction* function = instance->function("fnv");
+  std::vector<Value> args = {Value::from_i32(0), Value::from_i32(65536), Value::from_i32(10)};
   for (auto _ : state) check(instance->call(*function, args), state);
-  state.SetLabel(tier_name(state.range(0)));
 }
-
-void BM_BigModule_AddCall(benchmark::State& state) { run_big_module(state, false, "add"); }
-BENCHMARK(BM_BigModule_AddCall)->Apply(tier_args);
-
-void BM_BigModule_Fnv640KB(benchmark::State& state) { run_big_module(state, false, "fnv"); }
-BENCHMARK(BM_BigModule_Fnv640KB)->Apply(tier_args)->Unit(benchmark::kMillisecond);
-
-void BM_BigModule_Fnv640KB_RightAfterCompile(benchmark::State& state) {
-  run_big_module(state, true, "fnv");
-}
-BENCHMARK(BM_BigModule_Fnv640KB_RightAfterCompile)
-    ->Apply(tier_args)
-    ->Unit(benchmark::kMillisecond)
-    ->Iterations(3);
+BENCHMARK(BM_BigModule_Fnv640KB)->Unit(benchmark::kMillisecond);
 
 }  // namespace
 }  // namespace weir::wasm

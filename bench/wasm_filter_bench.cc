@@ -31,10 +31,10 @@ class StreamCallbacks : public proxy::HttpFilterCallbacks {
   proxy::StreamInfo info;
 };
 
-// SpiderMonkey initializes once per process: one engine for every benchmark.
+// One engine for every benchmark, as in weir.
 wasm::Engine& shared_engine() {
   static std::unique_ptr<wasm::Engine> engine = [] {
-    auto made = wasm::create_spidermonkey_engine();
+    auto made = wasm::create_wasmtime_engine();
     if (!made) {
       fprintf(stderr, "engine: %s\n", made.error().c_str());
       std::abort();

@@ -2,8 +2,21 @@
 #include <spdlog/spdlog.h>
 
 #include <CLI/CLI.hpp>
+#include <cstdlib>
 
 #include "server/server.h"
+
+namespace {
+
+std::string default_code_cache_dir() {
+  const char* xdg = std::getenv("XDG_CACHE_HOME");
+  if (xdg && *xdg == '/') return std::string(xdg) + "/weir/code-cache";
+  const char* home = std::getenv("HOME");
+  if (home && *home == '/') return std::string(home) + "/.cache/weir/code-cache";
+  return "";  // nowhere sensible: no cache
+}
+
+}  // namespace
 
 int main(int argc, char** argv) {
   CLI::App app{"weir: a small, fast HTTP proxy for Proxy-Wasm plugins, configured like Envoy"};
@@ -21,6 +34,10 @@ int main(int argc, char** argv) {
                "warn about unknown config fields instead of rejecting them");
   app.add_option("--drain-time-s", options.drain_time_s,
                  "seconds in-flight requests get to finish at shutdown (default 10)");
+  options.code_cache_dir = default_code_cache_dir();
+  app.add_option("--code-cache-dir", options.code_cache_dir,
+                 "where compiled plugin code is kept between runs (default "
+                 "${XDG_CACHE_HOME:-$HOME/.cache}/weir/code-cache; empty: no cache)");
   app.set_version_flag("--version", "weir version " WEIR_VERSION);
   CLI11_PARSE(app, argc, argv);
 

@@ -57,7 +57,7 @@ struct WasmPluginConfig {
   std::string name;
   std::string root_id;
   std::string vm_id;
-  std::string runtime;               // accepted whatever it names; weir runs its own engine
+  std::string runtime;               // v8, wasmtime or empty: all run on Wasmtime
   std::string code_filename;         // code.local.filename (resolved relative to cwd)
   std::string code_inline;           // code.local.inline_bytes / inline_string, if no filename
   std::string plugin_configuration;  // passed raw (StringValue/BytesValue) or as JSON (Struct)

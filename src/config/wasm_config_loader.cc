@@ -103,7 +103,18 @@ void load_vm_config(const ConfigNode& vm_config, WasmPluginConfig& plugin) {
                            "environment_variables", "weir_limits"});
   load_limits(vm_config.field("weir_limits"), plugin.limits);
   if (vm_config.has("vm_id")) plugin.vm_id = vm_config.field("vm_id").as_string();
-  if (vm_config.has("runtime")) plugin.runtime = vm_config.field("runtime").as_string();
+  if (vm_config.has("runtime")) {
+    const ConfigNode runtime = vm_config.field("runtime");
+    plugin.runtime = runtime.as_string();
+    // Envoy configs name V8; weir runs every plugin on Wasmtime, which runs the same
+    // modules. The null VM (native code) and other engines are not something it can be.
+    if (!plugin.runtime.empty() && plugin.runtime != "envoy.wasm.runtime.v8" &&
+        plugin.runtime != "envoy.wasm.runtime.wasmtime") {
+      runtime.fail("unsupported runtime '" + plugin.runtime +
+                   "': weir runs plugins on Wasmtime and accepts envoy.wasm.runtime.v8 or "
+                   "envoy.wasm.runtime.wasmtime (or no runtime)");
+    }
+  }
   plugin.vm_configuration = any_configuration_bytes(vm_config.field("configuration"));
   // Only a permission to use precompiled code: weir has none, so it changes nothing.
   if (vm_config.has("allow_precompiled")) vm_config.field("allow_precompiled").as_bool();

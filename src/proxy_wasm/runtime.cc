@@ -1,102 +1,15 @@
-// Per-thread runtimes, the watchdog, the compiled-module cache, ABI detection and the
-// per-worker plugin (failure policy, reload).
-#include <pthread.h>
-#include <signal.h>
+// Per-thread runtimes, the compiled-module cache, ABI detection and the per-worker plugin
+// (failure policy, reload).
 #include <spdlog/spdlog.h>
 
-#include <condition_variable>
+#include <chrono>
 #include <map>
 #include <mutex>
-#include <thread>
 
 #include "proxy_wasm/vm.h"
 #include "stats/stats_store.h"
 
 namespace weir::proxy_wasm {
-
-// ---------------------------------------------------------------- watchdog
-
-namespace {
-
-class Watchdog {
- public:
-  static Watchdog& get() {
-    static Watchdog w;
-    return w;
-  }
-  void add(const std::shared_ptr<WatchSlot>& s) {
-    std::lock_guard lk(mu_);
-    slots_.push_back(s);
-    if (!thread_.joinable()) {
-      // The thread must never take process signals (SIGTERM, SIGINT): the server reads
-      // them from a signalfd, and a thread that does not block them would get them with
-      // the default action (the process dies without draining).
-      sigset_t all, saved;
-      sigfillset(&all);
-      pthread_sigmask(SIG_BLOCK, &all, &saved);
-      thread_ = std::thread([this] { run(); });
-      pthread_sigmask(SIG_SETMASK, &saved, nullptr);
-    }
-  }
-  void remove(const WatchSlot* s) {
-    std::lock_guard lk(mu_);
-    std::erase_if(slots_, [&](const auto& p) { return p.get() == s; });
-  }
-  void set_tick(std::chrono::milliseconds t) {
-    std::lock_guard lk(mu_);
-    tick_ = t;
-  }
-  ~Watchdog() {
-    {
-      std::lock_guard lk(mu_);
-      stop_ = true;
-    }
-    cv_.notify_all();
-    if (thread_.joinable()) thread_.join();
-  }
-
- private:
-  void run() {
-    std::unique_lock lk(mu_);
-    while (!stop_) {
-      cv_.wait_for(lk, tick_);
-      if (stop_) break;
-      auto now = std::chrono::steady_clock::now();
-      for (auto& s : slots_) check(*s, now);
-    }
-  }
-  static void check(WatchSlot& s, std::chrono::steady_clock::time_point now) {
-    s.busy.store(true, std::memory_order_seq_cst);
-    uint64_t c = s.calls.load(std::memory_order_seq_cst);
-    if ((c & 1) == 0) {
-      s.fired = false;
-    } else if (c != s.last_seen) {
-      s.last_seen = c;
-      s.since = now;
-      s.fired = false;
-    } else if (!s.fired && now - s.since >= std::chrono::milliseconds(
-                                                s.limit_ms.load(std::memory_order_relaxed))) {
-      wasm::Instance* inst = s.instance.load(std::memory_order_seq_cst);
-      // Still the same call? (A spurious interrupt would hit the next call.)
-      if (inst && s.calls.load(std::memory_order_seq_cst) == c) {
-        inst->request_interrupt();
-        s.fired = true;
-      }
-    }
-    s.busy.store(false, std::memory_order_seq_cst);
-  }
-
-  std::mutex mu_;
-  std::condition_variable cv_;
-  std::vector<std::shared_ptr<WatchSlot>> slots_;
-  std::chrono::milliseconds tick_{50};
-  bool stop_ = false;
-  std::thread thread_;
-};
-
-}  // namespace
-
-void set_watchdog_tick(std::chrono::milliseconds tick) { Watchdog::get().set_tick(tick); }
 
 // ---------------------------------------------------------------- WorkerRuntime
 
@@ -109,20 +22,10 @@ struct ThreadRegistryEntry {
 thread_local std::vector<ThreadRegistryEntry> t_runtimes;
 }  // namespace
 
-WorkerRuntime::WorkerRuntime(wasm::Engine& engine, stats::StatsStore& stats,
-                             std::unique_ptr<wasm::Runtime> rt)
-    : engine_(engine),
-      stats_(stats),
-      runtime_(std::move(rt)),
-      slot_(std::make_shared<WatchSlot>()) {
-  Watchdog::get().add(slot_);
-}
+WorkerRuntime::WorkerRuntime(wasm::Engine& engine, stats::StatsStore& stats)
+    : engine_(engine), stats_(stats) {}
 
-WorkerRuntime::~WorkerRuntime() {
-  Watchdog::get().remove(slot_.get());
-  vms_.clear();
-  runtime_.reset();
-}
+WorkerRuntime::~WorkerRuntime() { vms_.clear(); }
 
 Result<std::shared_ptr<WorkerRuntime>> WorkerRuntime::for_current_thread(wasm::Engine& engine,
                                                                          stats::StatsStore& stats) {
@@ -132,9 +35,7 @@ Result<std::shared_ptr<WorkerRuntime>> WorkerRuntime::for_current_thread(wasm::E
       if (auto rt = e.runtime.lock()) return rt;
     }
   }
-  auto rt = engine.create_runtime();
-  if (!rt.ok()) return Error{"creating the Wasm runtime for this thread failed: " + rt.error()};
-  auto w = std::make_shared<WorkerRuntime>(engine, stats, std::move(rt.value()));
+  auto w = std::make_shared<WorkerRuntime>(engine, stats);
   t_runtimes.push_back({&engine, w});
   return w;
 }
@@ -168,8 +69,15 @@ Result<std::shared_ptr<const wasm::CompiledModule>> compile_shared(wasm::Engine&
   if (auto it = cache.find(key); it != cache.end()) {
     if (auto m = it->second.lock()) return m;
   }
+  const auto started = std::chrono::steady_clock::now();
   auto m = engine.compile(std::span(reinterpret_cast<const uint8_t*>(bytes.data()), bytes.size()));
   if (!m.ok()) return Error{m.error()};
+  const auto ms =
+      std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - started);
+  spdlog::info("wasm: {} module of {} bytes in {:.1f} ms",
+               m.value()->from_code_cache() ? "loaded compiled code from the code cache for a"
+                                            : "compiled a",
+               bytes.size(), ms.count());
   cache[std::move(key)] = m.value();
   return m.value();
 }

@@ -3,7 +3,6 @@
 #include <spdlog/spdlog.h>
 
 #include <cstring>
-#include <thread>
 
 #include "event/event_loop.h"
 #include "proxy/async_http_client.h"
@@ -79,6 +78,18 @@ std::shared_ptr<const PluginSpec> PluginSpec::from_config(const config::WasmPlug
   s->failure_policy = c.failure_policy;
   s->limits = c.limits;
   return s;
+}
+
+// ---------------------------------------------------------------- PluginModule
+
+Result<std::shared_ptr<const wasm::LinkedModule>> PluginModule::linked(wasm::Engine& engine) const {
+  std::lock_guard lock(link_mutex_);
+  if (!linked_) {
+    auto made = engine.link(module_, bindings_);
+    if (!made) return Error{made.error()};
+    linked_ = std::move(*made);
+  }
+  return linked_;
 }
 
 // ---------------------------------------------------------------- contexts
@@ -251,14 +262,11 @@ void StreamContext::finish() {
 
 Vm::Vm(std::shared_ptr<WorkerRuntime> rt, std::shared_ptr<const PluginModule> module,
        std::shared_ptr<const PluginSpec> first_plugin)
-    : rt_(std::move(rt)),
-      module_(std::move(module)),
-      first_plugin_(std::move(first_plugin)),
-      max_memory_bytes_(first_plugin_->limits.max_memory_bytes) {}
+    : rt_(std::move(rt)), module_(std::move(module)), first_plugin_(std::move(first_plugin)) {}
 
 namespace {
 // Engine-wide VM stats, Envoy's names with weir's engine: wasm.envoy.wasm.runtime.<engine>.*
-constexpr std::string_view kRuntimeStatPrefix = "wasm.envoy.wasm.runtime.spidermonkey.";
+constexpr std::string_view kRuntimeStatPrefix = "wasm.envoy.wasm.runtime.wasmtime.";
 std::string runtime_stat(std::string_view name) {
   return std::string(kRuntimeStatPrefix) + std::string(name);
 }
@@ -275,13 +283,6 @@ Vm::~Vm() {
   }
   http_calls_.clear();
   SharedQueues::instance().forget_owner(this);
-  // Make sure the watchdog is not about to interrupt this instance.
-  if (instance_) {
-    WatchSlot& slot = rt_->watch_slot();
-    wasm::Instance* mine = instance_.get();
-    slot.instance.compare_exchange_strong(mine, nullptr, std::memory_order_seq_cst);
-    while (slot.busy.load(std::memory_order_seq_cst)) std::this_thread::yield();
-  }
   contexts_.clear();
   roots_.clear();
   instance_.reset();
@@ -290,8 +291,14 @@ Vm::~Vm() {
 Result<std::shared_ptr<Vm>> Vm::create(std::shared_ptr<WorkerRuntime> rt,
                                        std::shared_ptr<const PluginModule> module,
                                        std::shared_ptr<const PluginSpec> first_plugin) {
+  auto linked = module->linked(rt->engine());
+  if (!linked) return Error{"linking the module failed: " + linked.error()};
   auto vm = std::make_shared<Vm>(rt, module, first_plugin);
-  auto inst = rt->runtime().instantiate(module->module(), module->bindings(), vm.get());
+  // The deadline and the memory cap hold from the start function on, inside every call.
+  wasm::InstanceLimits limits;
+  limits.call_deadline = first_plugin->limits.call_deadline;
+  limits.max_memory_bytes = first_plugin->limits.max_memory_bytes;
+  auto inst = (*linked)->instantiate(vm.get(), limits);
   if (!inst.ok()) {
     std::string why = vm->failure_.empty() ? inst.error() : vm->failure_;
     return Error{"instantiating the module failed: " + why};
@@ -434,40 +441,24 @@ bool Vm::invoke_once(wasm::ExportedFunction& fn, std::span<const wasm::Value> ar
   if (!alive_) return false;
   wasm::Instance* inst = instance_ ? instance_.get() : host_instance_;
   if (!inst) return false;
-  WatchSlot& slot = rt_->watch_slot();
-  const bool outer = depth_++ == 0;
-  uint64_t c = 0;
-  if (outer) {
-    const int64_t limit = first_plugin_->limits.call_deadline.count();
-    if (slot.limit_ms.load(std::memory_order_relaxed) != limit) {
-      slot.limit_ms.store(limit, std::memory_order_relaxed);
-    }
-    slot.instance.store(inst, std::memory_order_relaxed);
-    c = slot.calls.load(std::memory_order_relaxed);
-    slot.calls.store(c + 1, std::memory_order_release);
-  }
+  ++depth_;
   wasm::CallResult r = inst->call(fn, args);
-  if (outer) slot.calls.store(c + 2, std::memory_order_release);
   --depth_;
   host_instance_ = inst;
 
   if (!r.ok) {
     if (alive_) {
+      std::string backtrace = r.backtrace.empty() ? "" : " (wasm backtrace: " + r.backtrace + ")";
       if (r.interrupted) {
-        fail(fmt::format("{}: interrupted after exceeding the per-call time limit of {} ms", what,
-                         first_plugin_->limits.call_deadline.count()));
+        fail(fmt::format("{}: stopped after exceeding the call deadline of {} ms{}", what,
+                         first_plugin_->limits.call_deadline.count(), backtrace));
       } else {
-        fail(fmt::format("{}: {}", what, r.error));
+        fail(fmt::format("{}: {}{}", what, r.error, backtrace));
       }
     }
     return false;
   }
   if (!alive_) return false;  // died in a nested call
-  if (outer && inst->memory().size() > max_memory_bytes_) {
-    fail(fmt::format("{}: linear memory grew to {} bytes, past the limit of {} bytes", what,
-                     inst->memory().size(), max_memory_bytes_));
-    return false;
-  }
   if (result) *result = r.value;
   return true;
 }

@@ -15,6 +15,7 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <mutex>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -71,6 +72,9 @@ class PluginModule {
       std::shared_ptr<const wasm::CompiledModule> module, std::string_view plugin_name);
 
   const wasm::CompiledModule& module() const { return *module_; }
+  // The module with its imports bound to `bindings()`, linked on first use (once for all
+  // threads): what VMs are instantiated from.
+  Result<std::shared_ptr<const wasm::LinkedModule>> linked(wasm::Engine& engine) const;
   AbiVersion abi() const { return abi_; }
   const std::vector<wasm::HostBinding>& bindings() const { return bindings_; }
   // Imports bound to a stub ("module.name (why)"), for `--mode validate` and the log.
@@ -93,27 +97,12 @@ class PluginModule {
   std::vector<wasm::HostBinding> bindings_;
   std::vector<std::unique_ptr<Stub>> stubs_;
   std::vector<std::string> stubbed_;
+  mutable std::mutex link_mutex_;
+  mutable std::shared_ptr<const wasm::LinkedModule> linked_;
 };
 
-// Watched by the process-wide watchdog thread: a call into Wasm running longer than the
-// limit gets Instance::request_interrupt(). The owning thread only does two plain atomic
-// stores per outermost call (no lock, no clock read).
-struct WatchSlot {
-  std::atomic<uint64_t> calls{0};  // odd while a call runs
-  std::atomic<wasm::Instance*> instance{nullptr};
-  std::atomic<int64_t> limit_ms{1000};
-  std::atomic<bool> busy{false};  // the watchdog is looking at `instance`
-  // Watchdog-private.
-  uint64_t last_seen = 0;
-  std::chrono::steady_clock::time_point since{};
-  bool fired = false;
-};
-
-// Sets the watchdog's sampling period (tests use a short one). Process-wide.
-void set_watchdog_tick(std::chrono::milliseconds tick);
-
-// Per thread (and engine): the wasm::Runtime, the watch slot and the VMs of this thread,
-// shared between plugins with the same vm_id and code.
+// Per thread (and engine): the VMs of this thread, shared between plugins with the same
+// vm_id and code, and the worker they serve.
 class WorkerRuntime : public std::enable_shared_from_this<WorkerRuntime> {
  public:
   // The calling thread's runtime for `engine`, created on first use. Kept alive by the
@@ -122,10 +111,8 @@ class WorkerRuntime : public std::enable_shared_from_this<WorkerRuntime> {
                                                                    stats::StatsStore& stats);
   ~WorkerRuntime();
 
-  wasm::Runtime& runtime() { return *runtime_; }
   wasm::Engine& engine() { return engine_; }
   stats::StatsStore& stats() { return stats_; }
-  WatchSlot& watch_slot() { return *slot_; }
 
   // The worker this thread serves: its loop (ticks, queue wake-ups) and HTTP client
   // (proxy_http_call). Unset on the main thread's start-up trial and in unit tests: ticks
@@ -142,13 +129,11 @@ class WorkerRuntime : public std::enable_shared_from_this<WorkerRuntime> {
   std::shared_ptr<Vm> find_vm(const std::string& key);
   void register_vm(const std::string& key, const std::shared_ptr<Vm>& vm);
 
-  WorkerRuntime(wasm::Engine& engine, stats::StatsStore& stats, std::unique_ptr<wasm::Runtime> rt);
+  WorkerRuntime(wasm::Engine& engine, stats::StatsStore& stats);
 
  private:
   wasm::Engine& engine_;
   stats::StatsStore& stats_;
-  std::unique_ptr<wasm::Runtime> runtime_;
-  std::shared_ptr<WatchSlot> slot_;
   std::unordered_map<std::string, std::weak_ptr<Vm>> vms_;
   event::EventLoop* loop_ = nullptr;
   proxy::AsyncHttpClient* http_client_ = nullptr;
@@ -303,7 +288,7 @@ class Vm : public std::enable_shared_from_this<Vm> {
   std::optional<int32_t> call(ContextBase* ctx, Callback cb, std::initializer_list<int32_t> args,
                               bool* missing = nullptr);
 
-  // Marks the VM dead (trap, proc_exit, timeout, memory) and logs why, once.
+  // Marks the VM dead (trap, proc_exit, deadline) and logs why, once.
   void fail(std::string_view why);
 
   // ---- for host functions ----
@@ -409,7 +394,6 @@ class Vm : public std::enable_shared_from_this<Vm> {
   std::vector<std::function<void()>> after_call_;
   std::vector<MetricSlot> metrics_;
   std::unordered_map<std::string, uint32_t> metric_ids_;
-  uint64_t max_memory_bytes_;
   bool counted_ = false;               // in the runtime's created/active stats
   int64_t reported_memory_bytes_ = 0;  // what memory_bytes holds for this VM
   std::string scratch_;

@@ -140,7 +140,9 @@ int run(const ServerOptions& options) {
   sigaddset(&mask, SIGINT);
   sigaddset(&mask, SIGTERM);
   pthread_sigmask(SIG_BLOCK, &mask, nullptr);
-  auto engine = wasm::create_spidermonkey_engine();
+  wasm::EngineOptions engine_options;
+  engine_options.code_cache_dir = options.code_cache_dir;
+  auto engine = wasm::create_wasmtime_engine(engine_options);
   if (!engine) {
     spdlog::critical("cannot start the Wasm engine: {}", engine.error());
     return 1;

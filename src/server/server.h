@@ -10,7 +10,8 @@ struct ServerOptions {
   unsigned concurrency = 0;  // 0: one worker per core
   bool validate_only = false;
   bool allow_unknown_fields = false;
-  double drain_time_s = 10;  // how long in-flight requests may take to finish at shutdown
+  double drain_time_s = 10;    // how long in-flight requests may take to finish at shutdown
+  std::string code_cache_dir;  // compiled plugin code kept between runs; empty: none
 };
 
 // Returns the process exit code.

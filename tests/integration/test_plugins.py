@@ -96,9 +96,9 @@ def test_fail_reload_brings_a_fresh_instance():
         s = stats(weir.admin)
         assert s["wasm.plugin.tf.vm_failures"] == "1"
         assert int(s["wasm.plugin.tf.vm_reload_success"]) >= 1
-        assert int(s["wasm.envoy.wasm.runtime.spidermonkey.active"]) >= 1
-        assert int(s["wasm.envoy.wasm.runtime.spidermonkey.created"]) >= 3  # trial, worker, reload
-        assert int(s["wasm.envoy.wasm.runtime.spidermonkey.memory_bytes"]) > 0
+        assert int(s["wasm.envoy.wasm.runtime.wasmtime.active"]) >= 1
+        assert int(s["wasm.envoy.wasm.runtime.wasmtime.created"]) >= 3  # trial, worker, reload
+        assert int(s["wasm.envoy.wasm.runtime.wasmtime.memory_bytes"]) > 0
 
 
 def test_infinite_loop_is_interrupted():

@@ -337,6 +337,34 @@ TEST(ConfigLoaderTest, WeirLimitsDefaultAndOverride) {
   EXPECT_TRUE(Contains(unknown.error(), "max_cpu")) << unknown.error();
 }
 
+// Envoy configs name V8 (or Wasmtime): both run on weir's Wasmtime. The null VM (native
+// code) and other engines are something weir cannot be: a config error naming what works.
+TEST(ConfigLoaderTest, WasmRuntimeIsV8WasmtimeOrNone) {
+  auto with_runtime = [](const std::string& runtime) {
+    return load_with_filter(R"(
+          - name: envoy.filters.http.wasm
+            typed_config:
+              "@type": type.googleapis.com/envoy.extensions.filters.http.wasm.v3.Wasm
+              config:
+                vm_config: {code: {local: {inline_string: x}}, runtime: ")" +
+                            runtime + R"("}
+)");
+  };
+  for (const char* accepted : {"envoy.wasm.runtime.v8", "envoy.wasm.runtime.wasmtime", ""}) {
+    Result<LoadOutcome> ok = with_runtime(accepted);
+    EXPECT_TRUE(ok.ok()) << accepted << ": " << ok.error();
+  }
+  for (const char* refused :
+       {"envoy.wasm.runtime.null", "envoy.wasm.runtime.wamr", "envoy.wasm.runtime.wavm", "v8"}) {
+    Result<LoadOutcome> bad = with_runtime(refused);
+    ASSERT_FALSE(bad.ok()) << refused;
+    EXPECT_TRUE(Contains(bad.error(), std::string("unsupported runtime '") + refused + "'"))
+        << bad.error();
+    EXPECT_TRUE(Contains(bad.error(), "envoy.wasm.runtime.v8 or envoy.wasm.runtime.wasmtime"))
+        << bad.error();
+  }
+}
+
 // --- Leniency ---------------------------------------------------------------------------
 
 TEST(ConfigLoaderTest, LowerCaseEnumsSingleMappingsAsListsAndDurationForms) {

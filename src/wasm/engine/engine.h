@@ -1,12 +1,12 @@
 #pragma once
 // The Wasm engine interface. It knows WebAssembly only: modules, imports, exports,
-// linear memory, traps and interrupts. Nothing here knows Proxy-Wasm; the host layer
-// (src/proxy_wasm) is written against this interface so another engine can be added.
+// linear memory, traps, deadlines and memory caps. Nothing here knows Proxy-Wasm; the host
+// layer (src/proxy_wasm) is written against this interface. Implemented on Wasmtime.
 //
-// Threading: an Engine is process-wide and thread-safe. A CompiledModule is immutable
-// and may be shared by every thread. A Runtime belongs to the thread that created it
-// (SpiderMonkey: one JSContext per thread), and so do the Instances it creates; only
-// Instance::request_interrupt() may be called from another thread.
+// Threading: an Engine is process-wide and thread-safe. CompiledModule and LinkedModule
+// are immutable and shared by every thread. An Instance (with its own store: its deadline
+// and memory cap) belongs to the thread that created it.
+#include <chrono>
 #include <cstddef>
 #include <cstdint>
 #include <memory>
@@ -87,11 +87,11 @@ struct HostCall {
 };
 
 // What a host function returns: a value (ignored for functions without a result), or a
-// trap that unwinds the Wasm call stack (e.g. WASI proc_exit).
+// trap that unwinds the Wasm call stack (e.g. WASI proc_exit). The message is behind a
+// pointer so that the common case, a value, constructs and destroys nothing.
 struct HostResult {
   Value value;
-  bool trap = false;
-  std::string trap_message;
+  std::unique_ptr<std::string> trap;  // why, when the call traps
   static HostResult of(Value v) {
     HostResult r;
     r.value = v;
@@ -101,8 +101,7 @@ struct HostResult {
   static HostResult none() { return HostResult{}; }
   static HostResult trap_with(std::string why) {
     HostResult r;
-    r.trap = true;
-    r.trap_message = std::move(why);
+    r.trap = std::make_unique<std::string>(std::move(why));
     return r;
   }
 };
@@ -123,9 +122,37 @@ class CompiledModule {
   virtual ~CompiledModule() = default;
   virtual const std::vector<FunctionImport>& function_imports() const = 0;
   virtual const std::vector<FunctionExport>& function_exports() const = 0;
-  // Minimum size of the module's own memory in 64 KiB pages (0 if it has none).
+  // Minimum size of the module's exported memory in 64 KiB pages (0 if it has none).
   virtual uint32_t initial_memory_pages() const = 0;
+  // True when the machine code came from the code cache instead of the compiler.
+  virtual bool from_code_cache() const = 0;
   bool exports_function(std::string_view name) const;
+};
+
+// What one instance may use: checked inside every call, not after it.
+struct InstanceLimits {
+  // Wall-clock time of one outermost call into Wasm (the start function and every call
+  // from the host), host functions included. Past it the call stops with
+  // CallResult::interrupted. 0: no deadline.
+  std::chrono::milliseconds call_deadline{0};
+  // Linear memory: memory.grow past it returns -1 inside the module, and a module that
+  // asks for more at instantiation fails to instantiate. 0: no cap.
+  uint64_t max_memory_bytes = 0;
+};
+
+class Instance;
+
+// A module with its function imports bound to host functions, ready to be instantiated
+// any number of times, on any thread, cheaply.
+class LinkedModule {
+ public:
+  virtual ~LinkedModule() = default;
+  virtual const CompiledModule& module() const = 0;
+  // Makes an instance in a store of its own, with `host_data` attached (host functions see
+  // it) and `limits` in force. Code in the module's start section runs here, under the
+  // deadline; a trap or a stop there fails instantiation.
+  virtual Result<std::unique_ptr<Instance>> instantiate(void* host_data,
+                                                        const InstanceLimits& limits) const = 0;
 };
 
 // A pre-resolved exported function: look it up once, call it many times.
@@ -135,12 +162,13 @@ class ExportedFunction {
   virtual const FunctionType& type() const = 0;
 };
 
-// The outcome of calling into Wasm. On a trap (or an interrupt) the instance's state is
-// suspect: the host layer discards the instance.
+// The outcome of calling into Wasm. On a trap (or a stop at the deadline) the instance's
+// state is suspect: the host layer discards the instance.
 struct CallResult {
   bool ok = true;
-  bool interrupted = false;  // stopped by request_interrupt()
+  bool interrupted = false;  // stopped at the call deadline
   std::string error;         // trap message when !ok
+  std::string backtrace;     // the Wasm frames of a trap, innermost first ("" if none)
   Value value;               // the result, for functions that return one
 };
 
@@ -153,35 +181,19 @@ class Instance {
   // The exported linear memory as it is now. Valid until the next call into Wasm (which
   // may grow and move it): never keep it across calls. Empty if there is no memory.
   virtual std::span<uint8_t> memory() = 0;
-  // Thread-safe: makes the call running on the owning thread (if any) stop with
-  // CallResult::interrupted. A request made while no call runs affects the next call.
-  virtual void request_interrupt() = 0;
   void* host_data() const { return host_data_; }
 
   // Size of the linear memory in 64 KiB pages (0 if there is none).
   uint32_t memory_pages() { return static_cast<uint32_t>(memory().size() / kWasmPageSize); }
-  // Memory-bomb guard. Once the memory has grown beyond `pages`, the running call fails at
-  // its next host function call (as a trap) or when it returns, and so does every later
-  // call (CallResult::error says why): discard the instance. 0 means no limit (default).
-  void set_memory_limit_pages(uint32_t pages) { memory_limit_pages_ = pages; }
-  uint32_t memory_limit_pages() const { return memory_limit_pages_; }
 
  protected:
   void* host_data_ = nullptr;
-  uint32_t memory_limit_pages_ = 0;
 };
 
-// Per-thread engine state. Destroy its Instances before it, on its thread.
-class Runtime {
- public:
-  virtual ~Runtime() = default;
-  // Instantiates `module`, binding every function import from `bindings` (an import
-  // without a binding fails instantiation with a message naming it). Code in the
-  // module's start section runs here, so host functions may be called during it, with
-  // `host_data` already attached.
-  virtual Result<std::unique_ptr<Instance>> instantiate(const CompiledModule& module,
-                                                        const std::vector<HostBinding>& bindings,
-                                                        void* host_data) = 0;
+struct EngineOptions {
+  // Where compiled machine code is kept between runs, keyed by the module's sha256 and the
+  // engine's version and settings. Empty: no cache.
+  std::string code_cache_dir;
 };
 
 class Engine {
@@ -189,14 +201,14 @@ class Engine {
   virtual ~Engine() = default;
   virtual std::string_view name() const = 0;
   virtual Result<std::shared_ptr<const CompiledModule>> compile(std::span<const uint8_t> bytes) = 0;
-  // Creates the calling thread's runtime. Destroy it on the same thread, before the
-  // Engine.
-  virtual Result<std::unique_ptr<Runtime>> create_runtime() = 0;
+  // Binds every function import of `module` to the binding of the same module and name
+  // (an import without one, or with another type, fails naming it).
+  virtual Result<std::shared_ptr<const LinkedModule>> link(
+      std::shared_ptr<const CompiledModule> module, const std::vector<HostBinding>& bindings) = 0;
 };
 
-// The process-wide SpiderMonkey engine. Create once (from the main thread) and destroy
-// last, after every Runtime. SpiderMonkey cannot be initialized twice: once the last Engine
-// (and every Runtime, Instance and CompiledModule) is gone, this fails for good.
-Result<std::unique_ptr<Engine>> create_spidermonkey_engine();
+// The process-wide Wasmtime engine (Cranelift), with its epoch ticker thread. Destroy it
+// last, after every module and instance.
+Result<std::unique_ptr<Engine>> create_wasmtime_engine(const EngineOptions& options = {});
 
 }  // namespace weir::wasm

@@ -104,7 +104,13 @@ EXPORT(proxy_on_request_headers) int on_request_headers(uint32_t id, size_t head
   if (path_is(path, pn, "/trap")) __builtin_trap();
   if (path_is(path, pn, "/loop")) { volatile int x = 0; for (;;) x++; }
   if (path_is(path, pn, "/exit")) wasi_proc_exit(3);
-  if (path_is(path, pn, "/grow")) { __builtin_wasm_memory_grow(0, 5000); return 0; }
+  if (path_is(path, pn, "/grow")) {
+    // 5000 pages (312.5 MiB) is past the default cap: memory.grow answers -1 here.
+    char b[32];
+    int n = snprintf(b, sizeof b, "%ld", (long)__builtin_wasm_memory_grow(0, 5000));
+    proxy_add_header_map_value(0, "x-grow", 6, b, (size_t)n);
+    return 0;
+  }
   if (path_is(path, pn, "/pause")) return 1;
   if (path_is(path, pn, "/pause-continue")) { proxy_continue_stream(0); return 1; }
   if (path_is(path, pn, "/local")) {

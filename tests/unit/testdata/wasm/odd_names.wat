@@ -1,5 +1,5 @@
-;; Import and export names that are awkward as JS property keys. (Not NUL bytes:
-;; SpiderMonkey 102 keeps Wasm names as C strings, cut at the first NUL.)
+;; Import and export names that are awkward in other languages' maps (JS property keys,
+;; non-ASCII): names are bytes.
 (module
   (import "__proto__" "f" (func $proto (param i32)))
   (import "env" "toString" (func $to_string (param i32)))

@@ -1,4 +1,4 @@
-;; Exports a function under the name the engine would give the start function.
+;; Exports a function under a name an engine might give the start function.
 (module
   (import "env" "note" (func $note (param i32)))
   (func $start i32.const 1 call $note)

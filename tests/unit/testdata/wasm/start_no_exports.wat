@@ -1,5 +1,4 @@
-;; A start function in a module without an export section, named like the engine's own
-;; export for it would be if the module had one.
+;; A start function in a module without an export section (and no memory).
 (module
   (import "env" "note" (func $note (param i32)))
   (start $note_seven)

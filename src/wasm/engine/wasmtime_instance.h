@@ -1,0 +1,77 @@
+#pragma once
+// An instance in a store of its own: the store carries the instance's call deadline and
+// memory cap, and goes with the instance (a trapped instance is dropped whole).
+#include <wasmtime.h>
+
+#include <map>
+#include <memory>
+#include <string>
+
+#include "common/result.h"
+#include "wasm/engine/engine.h"
+#include "wasm/engine/wasmtime_module.h"
+
+namespace weir::wasm::wt {
+
+class WtInstance;
+
+class WtExportedFunction final : public ExportedFunction {
+ public:
+  WtExportedFunction(const WtInstance* owner, const FunctionType* type, wasmtime_func_t func)
+      : owner_(owner), type_(type), func_(func) {}
+  const FunctionType& type() const override { return *type_; }
+  const WtInstance* owner() const { return owner_; }
+  const wasmtime_func_t& func() const { return func_; }
+
+ private:
+  const WtInstance* owner_;
+  const FunctionType* type_;  // owned by the compiled module
+  wasmtime_func_t func_;
+};
+
+class WtInstance final : public Instance {
+ public:
+  static Result<std::unique_ptr<Instance>> create(std::shared_ptr<const WtLinkedModule> module,
+                                                  void* host_data, const InstanceLimits& limits);
+  ~WtInstance() override;
+
+  ExportedFunction* function(std::string_view name) override;
+  CallResult call(ExportedFunction& fn, std::span<const Value> args) override;
+  std::span<uint8_t> memory() override;
+
+  // For the host-function trampoline. The caller lets exports be found while the start
+  // function runs (before the instance handle exists); scopes nest with re-entry.
+  wasmtime_caller_t* enter_host_function(wasmtime_caller_t* caller) {
+    wasmtime_caller_t* outer = caller_;
+    caller_ = caller;
+    return outer;
+  }
+  void leave_host_function(wasmtime_caller_t* outer) { caller_ = outer; }
+  // The message of the trap a host function is about to raise.
+  void note_host_trap(std::string message) { host_trap_ = std::move(message); }
+
+ private:
+  WtInstance(std::shared_ptr<const WtLinkedModule> module, void* host_data,
+             const InstanceLimits& limits);
+  Status instantiate();
+  // Before an outermost call: the deadline counts from now.
+  void arm_deadline();
+  bool find_export(std::string_view name, wasmtime_extern_t* item);
+  std::string deadline_message() const;
+
+  std::shared_ptr<const WtLinkedModule> module_;
+  InstanceLimits limits_;
+  std::chrono::milliseconds effective_deadline_{0};
+  wasmtime_store_t* store_ = nullptr;
+  wasmtime_context_t* context_ = nullptr;
+  wasmtime_instance_t instance_{};
+  bool instantiated_ = false;
+  wasmtime_caller_t* caller_ = nullptr;
+  int depth_ = 0;  // calls into Wasm on the stack (> 1 when a host function re-enters)
+  bool has_memory_ = false;
+  wasmtime_memory_t memory_{};
+  std::string host_trap_;
+  std::map<std::string, std::unique_ptr<WtExportedFunction>, std::less<>> functions_;
+};
+
+}  // namespace weir::wasm::wt
