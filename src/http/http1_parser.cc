@@ -1,13 +1,13 @@
 #include "http/http1_parser.h"
 
-#include <arpa/inet.h>
-
 #include <array>
 #include <cassert>
 #include <cstring>
 #include <exception>
 #include <utility>
 #include <vector>
+
+#include "http/http1_syntax.h"
 
 // How it works: a head (start line and fields) or a trailer section is parsed one complete
 // line at a time, in place in the fed buffer; fields are kept as offsets into it, and the
@@ -17,432 +17,13 @@
 // fed buffer. Everything is bounded as it arrives, before a line is complete.
 
 namespace weir::http {
+
+using namespace syntax;  // NOLINT(google-build-using-namespace): the grammar the parser applies
+
 namespace {
 
-// --- Character classes (RFC 9110 §5.6.2, §5.5; RFC 3986 §3.2.2) ---------------------------
-
-enum : uint8_t {
-  kTokenChar = 1 << 0,    // tchar
-  kHexChar = 1 << 1,      // HEXDIG
-  kRegNameChar = 1 << 2,  // unreserved / sub-delims (pct-encoded is checked apart)
-  kQdTextChar = 1 << 3,   // qdtext of a quoted-string
-  kMethodChar = 1 << 4,   // what nginx takes in a method: A-Z, '-' and '_'
-};
-
-constexpr std::array<uint8_t, 256> kCharClass = [] {
-  std::array<uint8_t, 256> table{};
-  auto add = [&](std::string_view chars, uint8_t cls) {
-    for (char c : chars) {
-      table[static_cast<unsigned char>(c)] |= cls;
-    }
-  };
-  for (int c = 0; c < 256; ++c) {
-    const bool alpha = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z');
-    const bool digit = c >= '0' && c <= '9';
-    if (alpha || digit) {
-      table[c] |= kTokenChar | kRegNameChar;
-    }
-    if (digit || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F')) {
-      table[c] |= kHexChar;
-    }
-    if (c == '\t' || c == ' ' || c == 0x21 || (c >= 0x23 && c <= 0x5b) ||
-        (c >= 0x5d && c <= 0x7e) || c >= 0x80) {
-      table[c] |= kQdTextChar;
-    }
-  }
-  add("!#$%&'*+-.^_`|~", kTokenChar);
-  add("ABCDEFGHIJKLMNOPQRSTUVWXYZ-_", kMethodChar);
-  add("-._~!$&'()*+,;=", kRegNameChar);
-  return table;
-}();
-
-bool is(char c, uint8_t cls) { return (kCharClass[static_cast<unsigned char>(c)] & cls) != 0; }
-bool is_digit(char c) { return c >= '0' && c <= '9'; }
-bool is_ows(char c) { return c == ' ' || c == '\t'; }
-
-// Whether any byte of `word` is below `limit` (at most 0x80) or is DEL. Exact as a yes/no
-// answer (the classic "has less than" and "has zero byte" word tricks); lets the checks
-// below look at 8 bytes per step, since they run over every header byte.
-constexpr bool word_may_have_control(uint64_t word, uint8_t limit) {
-  constexpr uint64_t kOnes = 0x0101010101010101ULL;
-  constexpr uint64_t kHighBits = 0x8080808080808080ULL;
-  const uint64_t below = (word - kOnes * limit) & ~word & kHighBits;
-  const uint64_t del_bytes = word ^ (kOnes * 0x7f);
-  const uint64_t del = (del_bytes - kOnes) & ~del_bytes & kHighBits;
-  return (below | del) != 0;
-}
-
-// True if no byte is below kLimit or DEL, HTAB excepted when kAllowTab.
-template <uint8_t kLimit, bool kAllowTab>
-bool no_control_bytes(const char* data, size_t size) {
-  const auto allowed = [](unsigned char c) {
-    return (c >= kLimit && c != 0x7f) || (kAllowTab && c == '\t');
-  };
-  size_t i = 0;
-  for (; i + 8 <= size; i += 8) {
-    uint64_t word;
-    std::memcpy(&word, data + i, sizeof(word));
-    if (!word_may_have_control(word, kLimit)) {
-      continue;
-    }
-    for (size_t j = i; j < i + 8; ++j) {
-      if (!allowed(static_cast<unsigned char>(data[j]))) {
-        return false;
-      }
-    }
-  }
-  for (; i < size; ++i) {
-    if (!allowed(static_cast<unsigned char>(data[i]))) {
-      return false;
-    }
-  }
-  return true;
-}
-
-// Field values (and reason phrases): HTAB, SP, VCHAR and obs-text; a CR is a control byte,
-// so a bare CR inside a line is refused here too.
-bool valid_field_value(const char* data, size_t size) {
-  return no_control_bytes<0x20, true>(data, size);
-}
-
-// Request targets: visible bytes only. Bytes >= 0x80 are allowed (raw UTF-8 from lax
-// clients), since nobody reads them as separators.
-bool valid_target(const char* data, size_t size) {
-  return no_control_bytes<0x21, false>(data, size);
-}
-
-bool all_of_class(std::string_view s, uint8_t cls) {
-  for (char c : s) {
-    if (!is(c, cls)) {
-      return false;
-    }
-  }
-  return true;
-}
-
-// `name` (token bytes) equals `lower` (lower-case letters, digits and '-') ignoring case.
-// Setting bit 0x20 maps exactly the upper-case letters onto lower-case ones among tchars.
-bool name_is(std::string_view name, std::string_view lower) {
-  if (name.size() != lower.size()) {
-    return false;
-  }
-  for (size_t i = 0; i < name.size(); ++i) {
-    if ((name[i] | 0x20) != lower[i]) {
-      return false;
-    }
-  }
-  return true;
-}
-
-bool ascii_iequals(std::string_view a, std::string_view lower) {
-  if (a.size() != lower.size()) {
-    return false;
-  }
-  for (size_t i = 0; i < a.size(); ++i) {
-    char c = a[i];
-    if (c >= 'A' && c <= 'Z') {
-      c = static_cast<char>(c - 'A' + 'a');
-    }
-    if (c != lower[i]) {
-      return false;
-    }
-  }
-  return true;
-}
-
-std::string_view trim(std::string_view s, bool tabs) {
-  const auto ws = [tabs](char c) { return c == ' ' || (tabs && c == '\t'); };
-  while (!s.empty() && ws(s.front())) {
-    s.remove_prefix(1);
-  }
-  while (!s.empty() && ws(s.back())) {
-    s.remove_suffix(1);
-  }
-  return s;
-}
-
-// Calls `fn` with each element of a comma-separated list, trimmed (empty ones included).
-template <typename Fn>
-void for_each_element(std::string_view list, Fn&& fn) {
-  for (;;) {
-    const size_t comma = list.find(',');
-    fn(trim(list.substr(0, comma), true));
-    if (comma == std::string_view::npos) {
-      return;
-    }
-    list.remove_prefix(comma + 1);
-  }
-}
-
-// --- Authority (RFC 3986 §3.2.2, RFC 9112 §3.2) --------------------------------------------
-
-bool valid_port(std::string_view port, bool required) {
-  if (port.empty()) {
-    return !required;
-  }
-  if (port.size() > 5) {
-    return false;
-  }
-  uint32_t value = 0;
-  for (char c : port) {
-    if (!is_digit(c)) {
-      return false;
-    }
-    value = value * 10 + static_cast<uint32_t>(c - '0');
-  }
-  return value <= 65535;
-}
-
-// reg-name (which covers IPv4 addresses), not empty, without an empty DNS label ("a..b":
-// nginx refuses it too, since $host may end up in a file path).
-bool valid_reg_name(std::string_view host) {
-  if (host.empty()) {
-    return false;
-  }
-  char previous = 0;
-  for (size_t i = 0; i < host.size(); ++i) {
-    const char c = host[i];
-    if (c == '%') {
-      if (i + 2 >= host.size() || !is(host[i + 1], kHexChar) || !is(host[i + 2], kHexChar)) {
-        return false;
-      }
-      i += 2;
-    } else if (!is(c, kRegNameChar) || (c == '.' && previous == '.')) {
-      return false;
-    }
-    previous = c;
-  }
-  return true;
-}
-
-// The inside of "[...]": an IPv6 address or an IPvFuture.
-bool valid_ip_literal(std::string_view inside) {
-  if (inside.empty()) {
-    return false;
-  }
-  if (inside[0] == 'v' || inside[0] == 'V') {
-    const size_t dot = inside.find('.');
-    if (dot == std::string_view::npos || dot < 2 || dot + 1 == inside.size()) {
-      return false;
-    }
-    if (!all_of_class(inside.substr(1, dot - 1), kHexChar)) {
-      return false;
-    }
-    for (char c : inside.substr(dot + 1)) {
-      if (!is(c, kRegNameChar) && c != ':') {
-        return false;
-      }
-    }
-    return true;
-  }
-  char text[INET6_ADDRSTRLEN];
-  if (inside.size() >= sizeof(text)) {
-    return false;
-  }
-  std::memcpy(text, inside.data(), inside.size());
-  text[inside.size()] = '\0';
-  in6_addr address;
-  return inet_pton(AF_INET6, text, &address) == 1;
-}
-
-// host [":" port], without userinfo.
-bool valid_authority(std::string_view authority, bool port_required) {
-  if (authority.empty()) {
-    return false;
-  }
-  std::string_view rest;
-  if (authority[0] == '[') {
-    const size_t close = authority.find(']');
-    if (close == std::string_view::npos || !valid_ip_literal(authority.substr(1, close - 1))) {
-      return false;
-    }
-    rest = authority.substr(close + 1);
-  } else {
-    const size_t colon = authority.find(':');
-    if (!valid_reg_name(authority.substr(0, colon))) {
-      return false;
-    }
-    rest = colon == std::string_view::npos ? std::string_view() : authority.substr(colon);
-  }
-  if (rest.empty()) {
-    return !port_required;
-  }
-  return rest[0] == ':' && valid_port(rest.substr(1), port_required);
-}
-
-// --- Framing fields ------------------------------------------------------------------------
-
-enum class Coding { kChunked, kMalformed, kChunkedNotFinal, kUnsupported };
-
-// A Transfer-Encoding value. Only exactly "chunked" (any case, SP around it) is framing
-// weir can use; a list ending in chunked has codings weir does not decode.
-Coding classify_transfer_encoding(std::string_view value) {
-  if (value.find('\t') != std::string_view::npos) {
-    return Coding::kMalformed;
-  }
-  if (ascii_iequals(value, "chunked")) {
-    return Coding::kChunked;
-  }
-  size_t chunked_count = 0;
-  bool malformed = false;
-  std::string_view last;
-  for_each_element(value, [&](std::string_view element) {
-    // transfer-coding = token *( OWS ";" OWS transfer-parameter )
-    const std::string_view name = trim(element.substr(0, element.find(';')), true);
-    if (name.empty() || !all_of_class(name, kTokenChar)) {
-      malformed = true;
-    }
-    for (char c : element) {
-      if (!is(c, kTokenChar) && c != ';' && c != '=' && c != ' ' && c != '"') {
-        malformed = true;
-      }
-    }
-    chunked_count += ascii_iequals(name, "chunked") ? 1 : 0;
-    last = name;
-  });
-  if (malformed) {
-    return Coding::kMalformed;
-  }
-  if (!ascii_iequals(last, "chunked")) {
-    return Coding::kChunkedNotFinal;
-  }
-  // chunked twice, or with parameters it does not have.
-  if (chunked_count > 1 || trim(value.substr(value.rfind(',') + 1), true) != last) {
-    return Coding::kMalformed;
-  }
-  return Coding::kUnsupported;
-}
-
-enum class Length { kValid, kMalformed, kTooLarge };
-
-Length parse_content_length(std::string_view value, uint64_t max, uint64_t& out) {
-  if (value.empty()) {
-    return Length::kMalformed;
-  }
-  uint64_t n = 0;
-  bool too_large = false;
-  for (char c : value) {
-    if (!is_digit(c)) {
-      return Length::kMalformed;
-    }
-    const uint64_t digit = static_cast<uint64_t>(c - '0');
-    if (n > (UINT64_MAX - digit) / 10) {
-      too_large = true;  // keep checking the syntax: a malformed value is a 400
-    } else {
-      n = n * 10 + digit;
-    }
-  }
-  if (too_large || n > max) {
-    return Length::kTooLarge;
-  }
-  out = n;
-  return Length::kValid;
-}
-
-// chunk-ext = *( BWS ";" BWS chunk-ext-name [ BWS "=" BWS chunk-ext-val ] )
-bool valid_chunk_extensions(std::string_view s) {
-  size_t i = 0;
-  const auto skip_bws = [&] {
-    while (i < s.size() && is_ows(s[i])) {
-      ++i;
-    }
-  };
-  const auto token = [&] {
-    const size_t start = i;
-    while (i < s.size() && is(s[i], kTokenChar)) {
-      ++i;
-    }
-    return i > start;
-  };
-  while (i < s.size()) {
-    // Whitespace only before ";" or "=": "5 \r\n" or "5;a \r\n" are refused.
-    skip_bws();
-    if (i == s.size() || s[i] != ';') {
-      return false;
-    }
-    ++i;
-    skip_bws();
-    if (!token()) {
-      return false;
-    }
-    const size_t after_name = i;
-    skip_bws();
-    if (i == s.size() || s[i] != '=') {
-      i = after_name;
-      continue;
-    }
-    ++i;
-    skip_bws();
-    if (i < s.size() && s[i] == '"') {
-      ++i;
-      for (;;) {
-        if (i == s.size()) {
-          return false;
-        }
-        const char c = s[i++];
-        if (c == '"') {
-          break;
-        }
-        if (c == '\\') {
-          // quoted-pair = "\" ( HTAB / SP / VCHAR / obs-text )
-          if (i == s.size() || !(is(s[i], kQdTextChar) || s[i] == '"' || s[i] == '\\')) {
-            return false;
-          }
-          ++i;
-        } else if (!is(c, kQdTextChar)) {
-          return false;
-        }
-      }
-    } else if (!token()) {
-      return false;
-    }
-  }
-  return true;
-}
-
-// Fields dropped from trailers: they can only be acted on before the body (RFC 9110
-// §6.5.1): framing, routing, hop-by-hop fields, authentication, request modifiers and
-// content format. The list follows the one Go's net/http refuses (RFC 7230 §4.1.2) with the
-// other hop-by-hop fields (upgrade), cookies and conditional fields added.
-constexpr std::string_view kForbiddenTrailers[] = {"authorization",
-                                                   "cache-control",
-                                                   "connection",
-                                                   "content-encoding",
-                                                   "content-length",
-                                                   "content-range",
-                                                   "content-type",
-                                                   "cookie",
-                                                   "expect",
-                                                   "host",
-                                                   "if-match",
-                                                   "if-modified-since",
-                                                   "if-none-match",
-                                                   "if-range",
-                                                   "if-unmodified-since",
-                                                   "keep-alive",
-                                                   "max-forwards",
-                                                   "pragma",
-                                                   "proxy-authenticate",
-                                                   "proxy-authorization",
-                                                   "proxy-connection",
-                                                   "range",
-                                                   "set-cookie",
-                                                   "te",
-                                                   "trailer",
-                                                   "transfer-encoding",
-                                                   "upgrade",
-                                                   "www-authenticate"};
-
-bool forbidden_in_trailers(std::string_view name) {
-  for (std::string_view forbidden : kForbiddenTrailers) {
-    if (name_is(name, forbidden)) {
-      return true;
-    }
-  }
-  return false;
-}
-
-std::string_view request_line_problem(std::string_view line, bool complete);
+// How much of an incomplete request line is checked before its end arrives.
+constexpr size_t kEarlyCheckBytes = 1024;
 
 }  // namespace
 
@@ -589,9 +170,11 @@ bool Http1Parser::Impl::parse_section(const char*& p, const char* end) {
         if (!check_partial_line(base, pos, size - pos)) {
           return false;
         }
-        // The section continues in the next feed: keep what we have.
-        buffer.assign(base, size);
-        line_start = pos;
+        // The section continues in the next feed: keep what we have (but empty lines before
+        // a start line, which nothing refers to).
+        const size_t keep_from = state == State::kHead && !start_line_done ? pos : 0;
+        buffer.assign(base + keep_from, size - keep_from);
+        line_start = pos - keep_from;
         p = end;
         return false;
       }
@@ -631,6 +214,10 @@ bool Http1Parser::Impl::parse_section(const char*& p, const char* end) {
       finish_trailers(buffer.data());
       return true;
     }
+    if (state == State::kHead && !start_line_done) {
+      buffer.clear();  // an empty line before the start line: nothing to keep
+      line_start = 0;
+    }
     if (p == end) {
       return false;
     }
@@ -651,7 +238,10 @@ bool Http1Parser::Impl::check_partial_line(const char* base, size_t start, size_
     if (size > limits.max_request_line_bytes) {
       return fail(414, request ? "request line too long" : "status line too long");
     }
-    if (request) {
+    // Garbage (a TLS handshake, say) shows in the first bytes: refuse it without waiting
+    // for a line end. Only a short prefix, so that a line trickled in byte by byte costs
+    // linear time; the whole line is checked when it ends.
+    if (request && size <= kEarlyCheckBytes) {
       const std::string_view problem = request_line_problem(std::string_view(line, size), false);
       if (!problem.empty()) {
         return fail(400, problem);
@@ -695,56 +285,6 @@ Http1Parser::Impl::LineResult Http1Parser::Impl::process_line(const char* base, 
   }
   return parse_field_line(base, start, size);
 }
-
-// Why `line` is not a request line (or, when `complete` is false, cannot begin one); empty
-// if it is. One function for both, so that where a read splits a line never changes the
-// verdict: the first byte that cannot fit decides it.
-namespace {
-
-std::string_view request_line_problem(std::string_view line, bool complete) {
-  const size_t sp1 = line.find(' ');
-  if (sp1 == 0) {
-    return "malformed request line";
-  }
-  // A method is a token (RFC 9110 §9.1); like nginx, weir takes only upper-case letters, '-'
-  // and '_', which every registered method fits. A lower-case "method" is most often the
-  // leftover body of a previous request whose framing the client got wrong ("helloGET").
-  if (!all_of_class(line.substr(0, sp1), kMethodChar)) {
-    return "invalid method";
-  }
-  if (sp1 == std::string_view::npos) {
-    return complete ? "malformed request line" : "";
-  }
-  const size_t sp2 = line.find(' ', sp1 + 1);
-  const std::string_view target_text = line.substr(sp1 + 1, sp2 - sp1 - 1);
-  if (sp2 == sp1 + 1 || !valid_target(target_text.data(), target_text.size())) {
-    return "invalid request target";
-  }
-  if (sp2 == std::string_view::npos) {
-    // "GET /" alone is HTTP/0.9, which has no headers to end it: refuse it at once.
-    return complete ? "missing HTTP version" : "";
-  }
-  const std::string_view version = line.substr(sp2 + 1);
-  constexpr std::string_view kPattern = "HTTP/1.0";
-  for (size_t i = 0; i < version.size(); ++i) {
-    if (i >= kPattern.size()) {
-      return "malformed HTTP version";
-    }
-    if (i == 5 || i == 7) {
-      if (!is_digit(version[i])) {
-        return "malformed HTTP version";
-      }
-      if (i == 5 && version[i] != '1') {
-        return "unsupported HTTP version";
-      }
-    } else if (version[i] != kPattern[i]) {
-      return "malformed HTTP version";
-    }
-  }
-  return complete && version.size() != kPattern.size() ? "malformed HTTP version" : "";
-}
-
-}  // namespace
 
 Http1Parser::Impl::LineResult Http1Parser::Impl::parse_request_line(const char* base, size_t start,
                                                                     size_t size) {

@@ -1089,6 +1089,33 @@ TEST(Http1ParserTest, OneEmptyLineBeforeTheRequestLineIsSkipped) {
   EXPECT_EQ(v.messages.size(), 2u);
 }
 
+TEST(Http1ParserTest, EmptyLinesThenEofAreNotAMessage) {
+  for (bool bytewise : {false, true}) {
+    RecordingVisitor v;
+    Http1Parser parser(MessageType::Response, v);
+    const std::string_view data = "HTTP/1.1 204 No Content\r\n\r\n\r\n\r\n";
+    bytewise ? feed_bytewise(parser, data) : feed_all(parser, data);
+    parser.feed_eof();
+    EXPECT_FALSE(parser.has_error()) << parser.error().reason;
+    EXPECT_EQ(v.messages.size(), 1u);
+  }
+}
+
+TEST(Http1ParserTest, RequestLineTrickledInIsCheckedWhenItEnds) {
+  // Past its first KiB an incomplete request line is only measured (so that a slow client
+  // costs linear time); the rest of the check comes with the line end.
+  RecordingVisitor v;
+  Http1Parser parser(MessageType::Request, v);
+  const std::string line = "GET /" + std::string(2000, 'a') + "\x01 HTTP/1.1\r\n";
+  for (size_t i = 0; i + 2 < line.size(); ++i) {
+    parser.feed(line.substr(i, 1));
+    ASSERT_FALSE(parser.has_error()) << i;
+  }
+  parser.feed(line.substr(line.size() - 2));
+  ASSERT_TRUE(parser.has_error());
+  EXPECT_EQ(parser.error().reason, "invalid request target");
+}
+
 TEST(Http1ParserTest, PrefixedTransferEncodingNameIsJustAField) {
   // http-parser took any name starting with "transfer-encoding" for one; it is another
   // field, so this request has no body and "hello" starts the next request.
