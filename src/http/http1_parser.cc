@@ -73,6 +73,7 @@ struct Http1Parser::Impl {
   LineResult process_line(const char* base, size_t start, size_t size);
   bool line_content(const char* line, size_t& size);
   bool check_partial_line(const char* base, size_t start, size_t size);
+  bool check_request_line_start(std::string_view line);
   LineResult parse_request_line(const char* base, size_t start, size_t size);
   LineResult parse_status_line(const char* line, size_t size);
   LineResult parse_field_line(const char* base, size_t start, size_t size);
@@ -106,6 +107,7 @@ struct Http1Parser::Impl {
   size_t field_count = 0;
   size_t header_bytes = 0;
   bool start_line_done = false;
+  bool request_line_start_checked = false;  // its first kEarlyCheckBytes passed
   int leading_empty_lines = 0;
 
   // Per message: the start line, as offsets from the head's first byte.
@@ -141,6 +143,7 @@ void Http1Parser::Impl::start_message() {
   state = State::kHead;
   start_section();
   start_line_done = false;
+  request_line_start_checked = false;
   leading_empty_lines = 0;
   head = MessageHead{};
   informational = false;
@@ -235,17 +238,11 @@ bool Http1Parser::Impl::check_partial_line(const char* base, size_t start, size_
     if (size == 0) {
       return true;
     }
+    if (request && !check_request_line_start(std::string_view(line, size))) {
+      return false;
+    }
     if (size > limits.max_request_line_bytes) {
       return fail(414, request ? "request line too long" : "status line too long");
-    }
-    // Garbage (a TLS handshake, say) shows in the first bytes: refuse it without waiting
-    // for a line end. Only a short prefix, so that a line trickled in byte by byte costs
-    // linear time; the whole line is checked when it ends.
-    if (request && size <= kEarlyCheckBytes) {
-      const std::string_view problem = request_line_problem(std::string_view(line, size), false);
-      if (!problem.empty()) {
-        return fail(400, problem);
-      }
     }
     if (!request) {
       const std::string_view expected = "HTTP/";
@@ -276,6 +273,10 @@ Http1Parser::Impl::LineResult Http1Parser::Impl::process_line(const char* base, 
       }
       return LineResult::kNext;
     }
+    // (In the same order as for an incomplete line.)
+    if (request && !check_request_line_start(std::string_view(base + start, size))) {
+      return LineResult::kError;
+    }
     if (size > limits.max_request_line_bytes) {
       fail(414, request ? "request line too long" : "status line too long");
       return LineResult::kError;
@@ -284,6 +285,23 @@ Http1Parser::Impl::LineResult Http1Parser::Impl::process_line(const char* base, 
     return request ? parse_request_line(base, start, size) : parse_status_line(base + start, size);
   }
   return parse_field_line(base, start, size);
+}
+
+// Garbage (a TLS handshake, say) shows in the first bytes of a request line: they are
+// checked as they arrive, without waiting for the line end. Only the first kEarlyCheckBytes,
+// and each byte of them about once, so that a line trickled in byte by byte costs linear
+// time; the whole line is checked when it ends. The same bytes are checked however the line
+// was split into reads, so that the verdict never depends on it.
+bool Http1Parser::Impl::check_request_line_start(std::string_view line) {
+  if (request_line_start_checked) {
+    return true;
+  }
+  const std::string_view problem = request_line_problem(line.substr(0, kEarlyCheckBytes), false);
+  if (!problem.empty()) {
+    return fail(400, problem);
+  }
+  request_line_start_checked = line.size() >= kEarlyCheckBytes;
+  return true;
 }
 
 Http1Parser::Impl::LineResult Http1Parser::Impl::parse_request_line(const char* base, size_t start,

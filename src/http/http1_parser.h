@@ -76,7 +76,9 @@ class Http1Visitor {
 //   400  anything malformed, in particular (RFC 9112, as strict as nginx or stricter):
 //        - a request line other than `method SP target SP HTTP/1.x CRLF` (method a token
 //          of upper-case letters, '-' and '_' as nginx takes; no version, i.e. HTTP/0.9; a
-//          major version other than 1; extra whitespace);
+//          major version other than 1, HTTP/2.0 included (nginx answers 505 there; a
+//          client that sends it speaks no HTTP weir knows, so 400 as for any other); extra
+//          whitespace);
 //        - a target that is not origin-form, absolute-form (http/https, no userinfo),
 //          asterisk-form with OPTIONS, or authority-form (host:port) with CONNECT, or has a
 //          control byte or space; CONNECT with a body;

@@ -1116,6 +1116,21 @@ TEST(Http1ParserTest, RequestLineTrickledInIsCheckedWhenItEnds) {
   EXPECT_EQ(parser.error().reason, "invalid request target");
 }
 
+TEST(Http1ParserTest, LongGarbageLineFailsHoweverItIsRead) {
+  // Found by the fuzzer: a bad method in a line longer than the early-check window, with no
+  // line end yet, failed when read in pieces but not when read at once.
+  const std::string data = "N" + std::string(2000, '\0');
+  for (size_t piece : {data.size(), size_t{1}, size_t{7}, size_t{1500}}) {
+    RecordingVisitor v;
+    Http1Parser parser(MessageType::Request, v);
+    for (size_t i = 0; i < data.size() && !parser.has_error(); i += piece) {
+      parser.feed(std::string_view(data).substr(i, piece));
+    }
+    ASSERT_TRUE(parser.has_error()) << piece;
+    EXPECT_EQ(parser.error().reason, "invalid method") << piece;
+  }
+}
+
 TEST(Http1ParserTest, PrefixedTransferEncodingNameIsJustAField) {
   // http-parser took any name starting with "transfer-encoding" for one; it is another
   // field, so this request has no body and "hello" starts the next request.
@@ -1398,6 +1413,27 @@ TEST(Http1ParserTest, TooManyTrailersAre431) {
   EXPECT_EQ(parser.error().http_status, 431);
   ASSERT_EQ(v.messages.size(), 1u);
   EXPECT_FALSE(v.messages[0].complete);
+}
+
+TEST(Http1ParserTest, TrailerBytesHaveTheirOwnLimit) {
+  ParserLimits limits;
+  limits.max_header_bytes = 64;
+  const std::string head = "POST / HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n";
+  {
+    // The head's bytes do not count against the trailers: 60 bytes of trailers fit.
+    RecordingVisitor v;
+    Http1Parser parser(MessageType::Request, v, limits);
+    feed_all(parser, head + "X: " + std::string(58, 't') + "\r\n\r\n");
+    EXPECT_FALSE(parser.has_error()) << parser.error().reason;
+    ASSERT_EQ(v.messages.size(), 1u);
+    EXPECT_TRUE(v.messages[0].complete);
+  }
+  RecordingVisitor v;
+  Http1Parser parser(MessageType::Request, v, limits);
+  feed_all(parser, head + "X: " + std::string(64, 't'));  // 66 counted, no line end yet
+  ASSERT_TRUE(parser.has_error());
+  EXPECT_EQ(parser.error().http_status, 431);
+  EXPECT_EQ(parser.error().reason, "trailers too large");
 }
 
 TEST(Http1ParserTest, OversizedResponseHeadIs502) {
