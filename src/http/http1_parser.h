@@ -1,8 +1,10 @@
 #pragma once
-// Incremental HTTP/1.x parser for requests or responses (a thin layer over Debian's
-// http-parser). Feed it bytes as they arrive; it calls the visitor for each part of each
-// message, in order, and handles pipelining (several messages in one feed) itself.
-// It knows HTTP only: nothing of filters or plugins.
+// Incremental HTTP/1.x parser for requests or responses (RFC 9112), weir's own: it scans
+// the fed buffer line by line and hands the visitor whole heads, body pieces that point into
+// the buffer, and trailers. Feed it bytes as they arrive; it calls the visitor for each part
+// of each message, in order, and handles pipelining (several messages in one feed) itself.
+// It is as strict as nginx where peers could disagree about a message (request smuggling);
+// the rules are listed at ParseError. It knows HTTP only: nothing of filters or plugins.
 #include <cstddef>
 #include <cstdint>
 #include <memory>
@@ -47,37 +49,89 @@ class Http1Visitor {
  public:
   virtual ~Http1Visitor() = default;
   // `headers` holds the message's fields with lower-case names, in order, repeated fields
-  // as separate entries, values trimmed of surrounding whitespace (an obs-fold continuation
-  // is joined on, keeping its leading whitespace), plus pseudo headers first:
-  // requests get :method, :path (the request target as sent), :authority (the Host value;
-  // absent when there is no Host; the host field itself is not repeated in the map) and
-  // :scheme ("http"); responses get :status. content-length and transfer-encoding stay as
+  // as separate entries, values trimmed of surrounding whitespace (obs-fold is an error,
+  // never joined), plus pseudo headers first:
+  // requests get :method, :path, :authority and :scheme; responses get :status.
+  // :path is the request target as sent, except for an absolute-form target
+  // ("GET http://host/p?q HTTP/1.1"), whose path and query it gets ("/" when empty).
+  // :authority is the Host value, or the target's authority for an absolute-form target or
+  // CONNECT (which win over Host, RFC 9112 §3.2.2); absent when there is none. The host
+  // field itself is not repeated in the map. :scheme is "http", or the absolute-form
+  // target's scheme ("http" or "https"). content-length and transfer-encoding stay as
   // received. The visitor may move from `headers`.
   virtual void on_headers(HeaderMap& headers, const MessageHead& head, bool end_stream) = 0;
   // `data` points into the fed buffer: copy it to keep it. Never empty unless end_stream.
   virtual void on_body(std::string_view data, bool end_stream) = 0;
   // Trailers of a chunked message (never empty when called); end of message follows.
+  // Fields that may not appear in trailers are dropped (see kForbiddenTrailers in
+  // http1_parser.cc: framing, routing, hop-by-hop, authentication, request modifiers and
+  // content format, after RFC 9110 §6.5.1); if none is left, the message ends with an empty
+  // on_body instead.
   virtual void on_trailers(HeaderMap& trailers) = 0;
   // The message is complete. Called after on_headers/on_body/on_trailers said end_stream.
   virtual void on_message_complete() = 0;
 };
 
-// Malformed start line, fields or chunk framing, an HTTP major version other than 1,
-// content-length together with transfer-encoding, duplicate content-length (even equal
-// ones: http-parser refuses them), several Host fields, a request transfer-encoding not
-// ending in chunked, or a message cut short by EOF: 400. Header limits: 431.
+// Why parsing stopped. For a request, `http_status` is what to answer the client:
+//   400  anything malformed, in particular (RFC 9112, as strict as nginx or stricter):
+//        - a request line other than `method SP target SP HTTP/1.x CRLF` (method a token
+//          of upper-case letters, '-' and '_' as nginx takes; no version, i.e. HTTP/0.9; a
+//          major version other than 1, HTTP/2.0 included (nginx answers 505 there; a
+//          client that sends it speaks no HTTP weir knows, so 400 as for any other); extra
+//          whitespace);
+//        - a target that is not origin-form, absolute-form (http/https, no userinfo),
+//          asterisk-form with OPTIONS, or authority-form (host:port) with CONNECT, or has a
+//          control byte or space; CONNECT with a body;
+//        - a line ending other than CRLF anywhere (bare LF or bare CR in the start line,
+//          field lines, the end of the head, chunk lines, after chunk data, trailers);
+//          more than kMaxLeadingEmptyLines empty lines before the request line;
+//        - a field name that is not a token, whitespace before the colon, a control byte
+//          other than HTAB in a value, obs-fold (a line starting with SP or HTAB);
+//        - framing: two Transfer-Encoding fields, two Content-Length fields (even equal),
+//          both; a Transfer-Encoding whose last coding is not chunked or that applies it
+//          twice; a Content-Length that is not plain digits; a chunk size that is not plain
+//          hex or overflows 64 bits; a chunk extension that is not `;name[=token|"quoted"]`;
+//          a chunk line over kMaxChunkLineBytes; HTAB in a framing field (nginx does not
+//          trim it, so peers would read the value differently);
+//        - HTTP/1.1 without exactly one Host, several Host fields in any version, or a Host
+//          that is not an authority (reg-name, IPv4 or [IPv6], optional :port; no empty
+//          DNS label, as nginx);
+//        - a message cut short by EOF.
+//   413  a Content-Length or chunk size above ParserLimits::max_content_length (or past 64
+//        bits).
+//   414  a request line over ParserLimits::max_request_line_bytes.
+//   431  a header or trailer section over max_header_bytes or max_headers.
+//   501  Transfer-Encoding codings weir does not decode before a final chunked
+//        ("gzip, chunked"): never dropped silently.
+// HTTP/1.0 with Transfer-Encoding: chunked is parsed, with keep_alive false (RFC 9112
+// §6.1: close after responding).
+// For a response every error has http_status 502 (what a proxy answers its client for a
+// malformed upstream response); the same rules apply, except that a bare LF ends a line
+// (as nginx, which is lenient with upstreams: being strict there only makes 502s), the
+// reason phrase may be missing, and any Transfer-Encoding but chunked is an error.
 struct ParseError {
-  int http_status = 400;  // what to answer the peer: 400, or 413/431 for oversized parts
+  int http_status = 400;  // what to answer the peer: see above
   std::string reason;     // for logs and response_code_details
 };
 
 // Applied to the header section and, separately, to the trailer section. Header bytes are
-// those of the request target and of field names and values. http-parser itself refuses
-// header sections over 80 KiB, whatever the limit here.
+// those of each line but its line ending, less the request line's spaces and version and
+// each field line's colon: the method, the request target, field names and values (with any
+// whitespace around them).
 struct ParserLimits {
   size_t max_header_bytes = 60 * 1024;  // Envoy's default max_request_headers_kb
   size_t max_headers = 100;
+  // The request (or status) line, all of it but the line ending.
+  size_t max_request_line_bytes = 60 * 1024;
+  // Above this a Content-Length is refused (413) rather than streamed: no real body comes
+  // near it, and it bounds what counters and plugins must represent.
+  uint64_t max_content_length = uint64_t{1} << 40;  // 1 TiB
 };
+
+// Longest chunk-size line (size and extensions) accepted.
+inline constexpr size_t kMaxChunkLineBytes = 4096;
+// Empty lines accepted before a start line (RFC 9112 §2.2 asks for at least one).
+inline constexpr int kMaxLeadingEmptyLines = 8;
 
 class Http1Parser {
  public:

@@ -61,9 +61,8 @@ void HttpConnectionManager::answer_protocol_error() {
     if (!closed_) connection_.close();
     return;
   }
-  std::string body = "Bad Request";
-  if (err.http_status == 431) body = "Request Header Fields Too Large";
-  if (err.http_status == 413) body = "Payload Too Large";
+  // The parser's status (400, 413, 414, 431 or 501) with its reason phrase as the body.
+  std::string body(http::reason_phrase(err.http_status));
   http::HeaderMap h;
   h.add(":status", std::to_string(err.http_status));
   h.add("content-length", std::to_string(body.size()));
@@ -73,7 +72,7 @@ void HttpConnectionManager::answer_protocol_error() {
   http::write_response_head(h, out);
   out += body;
   connection_.write(out);
-  setup_.stats.downstream_rq_4xx.inc();
+  setup_.stats.by_class(err.http_status).inc();
   connection_.close();
 }
 
