@@ -132,25 +132,25 @@ static int map_has(const char* p, size_t n, const char* key, char* value_out, si
 
 enum Attack {
   A_NONE,
-  A_GROW_MAP,        // add a 64 KiB header, replace :path, remove x-one
-  A_KILL_VALUE,      // remove x-victim and add 200 headers (the map's storage moves)
-  A_REPLACE_BODY,    // replace the buffer g_buffer_type with "short"
-  A_SET_SHARED,      // set the shared data being read to 100 KiB
-  A_SET_PROPERTY,    // replace my_prop and set 100 more properties (storage moves)
-  A_ADD_HEADER,      // add x-attack to the request headers
-  A_LOCAL_REPLY,     // send a 403 local reply
-  A_CLOSE,           // close the stream
-  A_RECURSE,         // make the same host call again, from every allocation
-  A_GROW_MEMORY,     // memory.grow(g_grow_pages)
-  A_EFFECTIVE,       // switch to the root context and try to add a header there
-  A_DEQUEUE,         // enqueue "second" and dequeue it
-  A_CALL_HEADERS,    // add a 64 KiB header to the http call response headers
-  A_CONFIG,          // read the plugin configuration again
-  A_LOG,             // log 256 KiB, and write 256 KiB to stdout without a newline
-  A_BAD_PTR,         // answer a pointer far past the memory
-  A_PTR_END,         // answer a block that straddles the end of the memory
-  A_ZERO,            // answer 0
-  A_OVERLAP,         // answer the address of the call's own out-pointers
+  A_GROW_MAP,      // add a 64 KiB header, replace :path, remove x-one
+  A_KILL_VALUE,    // remove x-victim and add 200 headers (the map's storage moves)
+  A_REPLACE_BODY,  // replace the buffer g_buffer_type with "short"
+  A_SET_SHARED,    // set the shared data being read to 100 KiB
+  A_SET_PROPERTY,  // replace my_prop and set 100 more properties (storage moves)
+  A_ADD_HEADER,    // add x-attack to the request headers
+  A_LOCAL_REPLY,   // send a 403 local reply
+  A_CLOSE,         // close the stream
+  A_RECURSE,       // make the same host call again, from every allocation
+  A_GROW_MEMORY,   // memory.grow(g_grow_pages)
+  A_EFFECTIVE,     // switch to the root context and try to add a header there
+  A_DEQUEUE,       // enqueue "second" and dequeue it
+  A_CALL_HEADERS,  // add a 64 KiB header to the http call response headers
+  A_CONFIG,        // read the plugin configuration again
+  A_LOG,           // log 256 KiB, and write 256 KiB to stdout without a newline
+  A_BAD_PTR,       // answer a pointer far past the memory
+  A_PTR_END,       // answer a block that straddles the end of the memory
+  A_ZERO,          // answer 0
+  A_OVERLAP,       // answer the address of the call's own out-pointers
 };
 
 static enum Attack g_attack = A_NONE;
@@ -651,34 +651,56 @@ EXPORT(proxy_on_configure) int on_configure(uint32_t id, size_t size) {
 
 static int is(const char* path) { return strcmp(g_path, path) == 0; }
 
+static void case_grow_some(void) { case_grow(512); }          // 32 MiB
+static void case_grow_past_limit(void) { case_grow(16384); }  // 1 GiB
+static void case_bad_pointer(void) { case_pointer(A_BAD_PTR); }
+static void case_pointer_at_end(void) { case_pointer(A_PTR_END); }
+static void case_zero_pointer(void) { case_pointer(A_ZERO); }
+static void case_effective_here(void) { case_effective(g_stream_id); }
+static void case_40_calls(void) { case_calls(40); }
+
+// Cases answered with the report (a local reply 200).
+static const struct {
+  const char* path;
+  void (*run)(void);
+} kCases[] = {
+    {"/pairs", case_pairs},
+    {"/value", case_value},
+    {"/property", case_property},
+    {"/property-headers", case_property_headers},
+    {"/shared", case_shared},
+    {"/config", case_config},
+    {"/recurse", case_recurse},
+    {"/grow", case_grow_some},
+    {"/grow-past-limit", case_grow_past_limit},
+    {"/bad-pointer", case_bad_pointer},
+    {"/pointer-at-end", case_pointer_at_end},
+    {"/zero-pointer", case_zero_pointer},
+    {"/overlap", case_overlap},
+    {"/effective", case_effective_here},
+    {"/dequeue", case_dequeue},
+    {"/log", case_log},
+    {"/iovecs", case_iovecs},
+    {"/calls", case_40_calls},
+    {"/shared-flood", case_shared_flood},
+    {"/queue-flood", case_queue_flood},
+    {"/metrics", case_metrics},
+    {"/big-log", case_big_log},
+};
+
 EXPORT(proxy_on_request_headers) int on_request_headers(uint32_t id, uint32_t n, int eos) {
   g_report_len = 0;
   g_stream_id = id;
   int st = 0;
   header_value(":path", g_path, sizeof g_path, &st);
-  if (is("/pairs")) case_pairs();
-  else if (is("/value")) case_value();
-  else if (is("/property")) case_property();
-  else if (is("/property-headers")) case_property_headers();
-  else if (is("/shared")) case_shared();
-  else if (is("/config")) case_config();
-  else if (is("/recurse")) case_recurse();
-  else if (is("/grow")) case_grow(512);              // 32 MiB
-  else if (is("/grow-past-limit")) case_grow(16384);  // 1 GiB
-  else if (is("/bad-pointer")) case_pointer(A_BAD_PTR);
-  else if (is("/pointer-at-end")) case_pointer(A_PTR_END);
-  else if (is("/zero-pointer")) case_pointer(A_ZERO);
-  else if (is("/overlap")) case_overlap();
-  else if (is("/effective")) case_effective(id);
-  else if (is("/dequeue")) case_dequeue();
-  else if (is("/log")) case_log();
-  else if (is("/iovecs")) case_iovecs();
-  else if (is("/calls")) case_calls(40);
-  else if (is("/shared-flood")) case_shared_flood();
-  else if (is("/queue-flood")) case_queue_flood();
-  else if (is("/metrics")) case_metrics();
-  else if (is("/big-log")) case_big_log();
-  else if (is("/local-reply") || is("/close")) {
+  for (size_t i = 0; i < sizeof kCases / sizeof kCases[0]; ++i) {
+    if (is(kCases[i].path)) {
+      kCases[i].run();
+      answer();
+      return 1;
+    }
+  }
+  if (is("/local-reply") || is("/close")) {
     char* p = 0;
     size_t len = 0;
     g_attack = is("/close") ? A_CLOSE : A_LOCAL_REPLY;
@@ -688,18 +710,14 @@ EXPORT(proxy_on_request_headers) int on_request_headers(uint32_t id, uint32_t n,
     snprintf(msg, sizeof msg, "%s: status %d", g_path, s);
     proxy_log(2, msg, strlen(msg));
     return 0;  // the allocator answered (or closed) already
-  } else if (is("/body")) {
-    return 0;  // on_request_body
-  } else if (strncmp(g_path, "/call/", 6) == 0) {
-    // Upstream path after /call: the answer comes in on_http_call_response.
-    g_report_len = 0;
+  }
+  if (strncmp(g_path, "/call/", 6) == 0) {
+    // The rest of the path goes to the upstream; the answer comes in
+    // on_http_call_response.
     call_upstream(g_path + 5);
     return 1;
-  } else {
-    return 0;  // not a hostile case: proxied as is
   }
-  answer();
-  return 1;
+  return 0;  // "/body" (see on_request_body), or not a hostile case: proxied as is
 }
 
 EXPORT(proxy_on_request_body) int on_request_body(uint32_t id, uint32_t size, int eos) {
