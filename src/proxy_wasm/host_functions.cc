@@ -591,12 +591,15 @@ int32_t wasi_environ_sizes_get(Vm& vm, const Value* a) {
 int32_t wasi_environ_get(Vm& vm, const Value* a) {
   const auto& env = vm.first_plugin().environment;
   uint32_t array = u32(a[0]);
-  uint32_t buf = u32(a[1]);
+  uint64_t buf = u32(a[1]);
   for (size_t i = 0; i < env.size(); ++i) {
     uint64_t at = static_cast<uint64_t>(array) + 4ull * i;
-    if (at > UINT32_MAX || !vm.write_u32(static_cast<uint32_t>(at), buf)) return errno_::kFault;
-    if (!vm.write_bytes(buf, env[i].c_str(), env[i].size() + 1)) return errno_::kFault;
-    buf += static_cast<uint32_t>(env[i].size() + 1);
+    if (at > UINT32_MAX || buf > UINT32_MAX) return errno_::kFault;
+    if (!vm.write_u32(static_cast<uint32_t>(at), static_cast<uint32_t>(buf)) ||
+        !vm.write_bytes(static_cast<uint32_t>(buf), env[i].c_str(), env[i].size() + 1)) {
+      return errno_::kFault;
+    }
+    buf += env[i].size() + 1;
   }
   return errno_::kSuccess;
 }

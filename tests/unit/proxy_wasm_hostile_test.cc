@@ -293,7 +293,7 @@ TEST_F(HostileTest, SharedDataSetByTheAllocatorWhileBeingReturned) {
   EXPECT_EQ(o.report["status"], "0");
   EXPECT_EQ(o.report["value"], "small value");
   EXPECT_EQ(o.report["same_cas"], "1");  // the value and its cas go together
-  EXPECT_EQ(o.report["size_now"], "102400");
+  EXPECT_EQ(o.report["size_now"], "10240");
   EXPECT_EQ(o.report["cas_changed"], "1");
 }
 
@@ -421,6 +421,17 @@ TEST_F(HostileTest, OutstandingHttpCallsAreBounded) {
   EXPECT_EQ(o.report["refused_status"], "10");  // INTERNAL_FAILURE
   EXPECT_EQ(counter("wasm.plugin." + p.name + ".http_calls_over_limit"), before + 30);
   EXPECT_TRUE(p.vm->alive());
+}
+
+TEST_F(HostileTest, HttpCallRequestsAreBounded) {
+  auto spec = hostile_spec();
+  spec->limits.max_call_response_bytes = 1024 * 1024;
+  Plugin p = load(spec);
+  EXPECT_EQ(run(p, "/big-request").report["status"], "2");  // BAD_ARGUMENT: 2 MiB body
+  spec = hostile_spec();
+  spec->limits.max_call_response_bytes = 4 * 1024 * 1024;
+  Plugin q = load(spec);
+  EXPECT_EQ(run(q, "/big-request").report["status"], "0");
 }
 
 TEST_F(HostileTest, SharedDataBytesAreBounded) {

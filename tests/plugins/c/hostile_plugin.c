@@ -135,7 +135,7 @@ enum Attack {
   A_GROW_MAP,      // add a 64 KiB header, replace :path, remove x-one
   A_KILL_VALUE,    // remove x-victim and add 200 headers (the map's storage moves)
   A_REPLACE_BODY,  // replace the buffer g_buffer_type with "short"
-  A_SET_SHARED,    // set the shared data being read to 100 KiB
+  A_SET_SHARED,    // set the shared data being read to 10 KiB
   A_SET_PROPERTY,  // replace my_prop and set 100 more properties (storage moves)
   A_ADD_HEADER,    // add x-attack to the request headers
   A_LOCAL_REPLY,   // send a 403 local reply
@@ -188,7 +188,7 @@ static void attack(enum Attack a, size_t size) {
       proxy_set_buffer_bytes(g_buffer_type, 0, 0xFFFFFFFFu, STR("short"));
       break;
     case A_SET_SHARED:
-      proxy_set_shared_data(STR("hostile-k"), g_big, 100 * 1024, 0);
+      proxy_set_shared_data(STR("hostile-k"), g_big, 10 * 1024, 0);
       break;
     case A_SET_PROPERTY:
       proxy_set_property(STR("my_prop"), STR("replaced"));
@@ -511,7 +511,7 @@ static void case_calls(int n) {
   int ok = 0, refused = 0;
   for (int i = 0; i < n; ++i) {
     uint32_t token = 0;
-    int s = proxy_http_call(STR("blackhole"), hdrs, sizeof hdrs - 1, 0, 0, 0, 0, 60000, &token);
+    int s = proxy_http_call(STR("blackhole"), hdrs, sizeof hdrs - 1, 0, 0, 0, 0, 500, &token);
     if (s == 0) {
       ++ok;
     } else if (!refused) {
@@ -522,9 +522,9 @@ static void case_calls(int n) {
   rep("refused_status", "%d", refused);
 }
 
-static int g_calls_in_flight;
+static uint32_t g_call_token;  // the call of the current /call/ request
 
-static void call_upstream(const char* path) {
+static int call_upstream(const char* path) {
   char hdrs[256];
   size_t plen = strlen(path);
   uint32_t c = 3, k1 = 7, v1 = 3, k2 = 5, v2 = (uint32_t)plen, k3 = 10, v3 = 7;
@@ -540,7 +540,28 @@ static void call_upstream(const char* path) {
   uint32_t token = 0;
   int s = proxy_http_call(STR("upstream"), hdrs, (size_t)(w - hdrs), 0, 0, 0, 0, 5000, &token);
   rep("call_status", "%d", s);
-  if (s == 0) ++g_calls_in_flight;
+  g_call_token = token;
+  return s;
+}
+
+// An http call whose request is larger than the plugin's max_call_response_bytes (1 MiB in
+// the tests): the host would copy and hold it for as long as the call lasts.
+static void case_big_request(void) {
+  size_t size = 2 * 1024 * 1024;
+  char* body = malloc(size);
+  memset(body, 'r', size);
+  static const char hdrs[] =
+      "\x03\0\0\0"
+      "\x07\0\0\0\x04\0\0\0"
+      "\x05\0\0\0\x05\0\0\0"
+      "\x0a\0\0\0\x07\0\0\0"
+      ":method\0POST\0"
+      ":path\0/echo\0"
+      ":authority\0hostile\0";
+  uint32_t token = 0;
+  rep("status", "%d",
+      proxy_http_call(STR("upstream"), hdrs, sizeof hdrs - 1, body, size, 0, 0, 1000, &token));
+  free(body);
 }
 
 static void case_shared_flood(void) {
@@ -686,6 +707,7 @@ static const struct {
     {"/queue-flood", case_queue_flood},
     {"/metrics", case_metrics},
     {"/big-log", case_big_log},
+    {"/big-request", case_big_request},
 };
 
 EXPORT(proxy_on_request_headers) int on_request_headers(uint32_t id, uint32_t n, int eos) {
@@ -714,7 +736,7 @@ EXPORT(proxy_on_request_headers) int on_request_headers(uint32_t id, uint32_t n,
   if (strncmp(g_path, "/call/", 6) == 0) {
     // The rest of the path goes to the upstream; the answer comes in
     // on_http_call_response.
-    call_upstream(g_path + 5);
+    if (call_upstream(g_path + 5) != 0) answer();
     return 1;
   }
   return 0;  // "/body" (see on_request_body), or not a hostile case: proxied as is
@@ -745,7 +767,7 @@ EXPORT(proxy_on_request_body) int on_request_body(uint32_t id, uint32_t size, in
 EXPORT(proxy_on_http_call_response)
 void on_http_call_response(uint32_t root, uint32_t token, uint32_t headers, uint32_t body_size,
                            uint32_t trailers) {
-  --g_calls_in_flight;
+  if (token != g_call_token) return;  // one of the /calls flood, answered late
   char* p = 0;
   size_t n = 0;
   rep("headers", "%u", headers);
