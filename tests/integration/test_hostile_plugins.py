@@ -1,6 +1,6 @@
 """Hostile plugins against a real weir process (issue 8, "Plugins").
 
-- The 286-byte plugin that crashed weir: its allocator adds a header to the map that
+- A 278-byte plugin like the one that crashed weir: its allocator adds a header to the map that
   proxy_get_header_map_pairs is returning.
 - tests/plugins/c/hostile_plugin.c: its allocator attacks every host call that returns
   data (changes or frees what is being returned, answers or closes the stream, re-enters,
