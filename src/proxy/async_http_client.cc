@@ -7,10 +7,12 @@ namespace weir::proxy {
 
 class AsyncHttpClient::Call : public UpstreamRequest::Callbacks {
  public:
-  Call(AsyncHttpClient& client, uint64_t id, UpstreamPool& pool, Callback callback)
+  Call(AsyncHttpClient& client, uint64_t id, UpstreamPool& pool, uint64_t max_body_bytes,
+       Callback callback)
       : client_(client),
         id_(id),
         pool_(pool),
+        max_body_bytes_(max_body_bytes),
         callback_(std::move(callback)),
         request_(std::make_unique<UpstreamRequest>(pool, *this, client.loop_)) {}
   ~Call() override {
@@ -60,7 +62,20 @@ class AsyncHttpClient::Call : public UpstreamRequest::Callbacks {
   void on_upstream_headers(http::HeaderMap& headers, const http::MessageHead&, bool) override {
     response_.headers = std::move(headers);
   }
-  void on_upstream_body(std::string_view data, bool) override { response_.body.append(data); }
+  void on_upstream_body(std::string_view data, bool) override {
+    if (response_.body.size() + data.size() > max_body_bytes_) {
+      // Stop reading: the connection closes (never back to the pool mid-body).
+      request_->abort();
+      auto aborted = std::shared_ptr<UpstreamRequest>(request_.release());
+      client_.loop_.defer([aborted] {});
+      AsyncHttpResponse r;
+      r.body_too_large = true;
+      r.failure = "response body larger than " + std::to_string(max_body_bytes_) + " bytes";
+      client_.finish(id_, std::move(r));
+      return;
+    }
+    response_.body.append(data);
+  }
   void on_upstream_trailers(http::HeaderMap& trailers) override {
     response_.trailers = std::move(trailers);
   }
@@ -91,6 +106,7 @@ class AsyncHttpClient::Call : public UpstreamRequest::Callbacks {
   AsyncHttpClient& client_;
   uint64_t id_;
   UpstreamPool& pool_;
+  uint64_t max_body_bytes_;
   Callback callback_;
   std::unique_ptr<UpstreamRequest> request_;
   AsyncHttpResponse response_;
@@ -105,11 +121,13 @@ AsyncHttpClient::~AsyncHttpClient() { calls_.clear(); }
 
 uint64_t AsyncHttpClient::send(std::string_view cluster, http::HeaderMap headers, std::string body,
                                std::optional<http::HeaderMap> trailers,
-                               std::chrono::milliseconds timeout, Callback callback) {
+                               std::chrono::milliseconds timeout, uint64_t max_response_body_bytes,
+                               Callback callback) {
   UpstreamPool* pool = find_pool_(cluster);
   if (!pool) return 0;
   uint64_t id = next_id_++;
-  auto call = std::make_unique<Call>(*this, id, *pool, std::move(callback));
+  auto call =
+      std::make_unique<Call>(*this, id, *pool, max_response_body_bytes, std::move(callback));
   Call* raw = call.get();
   calls_.emplace(id, std::move(call));
   // Start after send() returns, so the callback can never run inside it.

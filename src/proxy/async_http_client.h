@@ -16,9 +16,10 @@
 namespace weir::proxy {
 
 struct AsyncHttpResponse {
-  bool ok = false;          // false: connect failure, reset or timeout (no usable response)
-  std::string failure;      // why, when !ok
-  http::HeaderMap headers;  // with :status
+  bool ok = false;              // false: connect failure, reset, timeout or body too large
+  bool body_too_large = false;  // the body passed the call's bound: reading stopped there
+  std::string failure;          // why, when !ok
+  http::HeaderMap headers;      // with :status
   std::string body;
   http::HeaderMap trailers;
 };
@@ -32,10 +33,12 @@ class AsyncHttpClient {
   bool has_cluster(std::string_view cluster) const { return find_pool_(cluster) != nullptr; }
   // Sends `headers` (with :method, :path, :authority), `body` and `trailers` to `cluster`.
   // Returns 0 if the cluster is unknown; otherwise an id, and `callback` runs exactly once,
-  // later, on this loop (never inside send()). A zero timeout means none.
+  // later, on this loop (never inside send()). A zero timeout means none. A response body
+  // longer than `max_response_body_bytes` fails the call (body_too_large) as soon as it
+  // passes the bound: the upstream connection is closed, nothing more is buffered.
   uint64_t send(std::string_view cluster, http::HeaderMap headers, std::string body,
                 std::optional<http::HeaderMap> trailers, std::chrono::milliseconds timeout,
-                Callback callback);
+                uint64_t max_response_body_bytes, Callback callback);
   // The callback of a cancelled request never runs.
   void cancel(uint64_t id);
   size_t in_flight() const { return calls_.size(); }

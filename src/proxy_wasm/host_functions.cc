@@ -4,8 +4,12 @@
 //
 // Every implementation receives the Vm (the instance's host_data) and the arguments as
 // the module declared them; the current context is vm.effective_context(). Every
-// pointer/length is bounds-checked against the current memory; results go out through
-// the plugin's allocator.
+// pointer/length is bounds-checked against the current memory (64-bit arithmetic).
+//
+// Results go out through the plugin's allocator, which is guest code that may call any
+// host function (see Vm::OutBuffer): a function that returns data first serializes it
+// into a Vm::OutBuffer, then calls copy_out(), and uses nothing it looked up before
+// (a map, a context, a view into guest or host memory) after that.
 #include <spdlog/spdlog.h>
 #include <sys/random.h>
 
@@ -95,7 +99,9 @@ int32_t proxy_get_configuration(Vm& vm, const Value* a) {
   const std::string* conf = vm.current_configuration;
   ContextBase* c = ctx_of(vm);
   if (!conf && c) conf = &c->plugin().plugin_configuration;
-  return st(vm.copy_out(conf ? std::string_view(*conf) : std::string_view(), u32(a[0]), u32(a[1])));
+  Vm::OutBuffer out(vm);
+  if (conf) out.str().assign(*conf);
+  return st(vm.copy_out(out, u32(a[0]), u32(a[1])));
 }
 
 // ---------------------------------------------------------------- buffers
@@ -158,7 +164,9 @@ int32_t proxy_get_buffer_bytes(Vm& vm, const Value* a) {
   // Like Envoy, nothing is written for an empty answer: AssemblyScript's SDK passes a
   // size where an out-pointer belongs, and a write there would clobber its memory.
   if (len == 0) return kOk;
-  return st(vm.copy_out(b.view.substr(start, len), u32(a[3]), u32(a[4])));
+  Vm::OutBuffer out(vm);
+  out.str().assign(b.view.substr(start, len));
+  return st(vm.copy_out(out, u32(a[3]), u32(a[4])));
 }
 
 int32_t proxy_get_buffer_status(Vm& vm, const Value* a) {
@@ -228,32 +236,28 @@ int32_t proxy_get_header_map_value(Vm& vm, const Value* a) {
   auto key = vm.slice(u32(a[1]), u32(a[2]));
   if (!key) return kIma;
   const bool v010 = vm.abi() == AbiVersion::V0_1_0;
+  Vm::OutBuffer out(vm);
   if (!map) {
-    if (in_log_phase(vm)) {
-      return v010 ? st(vm.copy_out({}, u32(a[3]), u32(a[4]))) : kNotFound;
-    }
+    if (in_log_phase(vm)) return v010 ? st(vm.copy_out(out, u32(a[3]), u32(a[4]))) : kNotFound;
     return kBadArg;
   }
   auto v = map->get(*key);
-  if (!v) return v010 ? st(vm.copy_out({}, u32(a[3]), u32(a[4]))) : kNotFound;
-  return st(vm.copy_out(*v, u32(a[3]), u32(a[4])));
+  if (!v) return v010 ? st(vm.copy_out(out, u32(a[3]), u32(a[4]))) : kNotFound;
+  out.str().assign(*v);  // the allocator may remove or replace this very header
+  return st(vm.copy_out(out, u32(a[3]), u32(a[4])));
 }
 
 int32_t proxy_get_header_map_pairs(Vm& vm, const Value* a) {
   WasmResult status;
   http::HeaderMap* map = get_map(vm, u32(a[0]), &status);
   if (status != WasmResult::Ok) return st(status);
-  if (!map || map->empty()) return st(vm.copy_out({}, u32(a[1]), u32(a[2])));
-  size_t size = serialized_map_size(*map);
-  if (size > UINT32_MAX) return st(WasmResult::InternalFailure);
-  auto p = vm.allocate(static_cast<uint32_t>(size));
-  if (!p) return kIma;
-  auto mem = vm.memory();
-  if (static_cast<uint64_t>(*p) + size > mem.size()) return kIma;
-  serialize_map(*map, mem.data() + *p);
-  if (!vm.write_u32(u32(a[2]), static_cast<uint32_t>(size))) return kIma;
-  if (!vm.write_u32(u32(a[1]), *p)) return kIma;
-  return kOk;
+  // The map as it is now: the allocator may add to it, remove from it, or clear it.
+  Vm::OutBuffer out(vm);
+  if (map && !map->empty()) {
+    out.str().resize(serialized_map_size(*map));
+    serialize_map(*map, reinterpret_cast<uint8_t*>(out.str().data()));
+  }
+  return st(vm.copy_out(out, u32(a[1]), u32(a[2])));
 }
 
 int32_t proxy_set_header_map_pairs(Vm& vm, const Value* a) {
@@ -313,9 +317,8 @@ int32_t proxy_get_property(Vm& vm, const Value* a) {
   if (!path) return kIma;
   ContextBase* c = ctx_of(vm);
   if (!c) return kNotFound;
-  std::string& out = vm.scratch();
-  out.clear();
-  if (!resolve_property(*c, *path, out)) return kNotFound;
+  Vm::OutBuffer out(vm);
+  if (!resolve_property(*c, *path, out.str())) return kNotFound;
   return st(vm.copy_out(out, u32(a[2]), u32(a[3])));
 }
 
@@ -399,7 +402,8 @@ int32_t proxy_get_status(Vm& vm, const Value* a) {
   // It reports the status of a gRPC call, and gRPC calls are not implemented: code 0, no
   // message (HTTP call answers carry theirs in :status).
   if (!vm.write_u32(u32(a[0]), 0)) return kIma;
-  return st(vm.copy_out({}, u32(a[1]), u32(a[2])));
+  Vm::OutBuffer none(vm);
+  return st(vm.copy_out(none, u32(a[1]), u32(a[2])));
 }
 
 // ---------------------------------------------------------------- metrics
@@ -472,41 +476,34 @@ int32_t proxy_get_metric(Vm& vm, const Value* a) {
 
 namespace errno_ = wasi_errno;
 
+// A host function cannot be interrupted by the call deadline, so one fd_write does
+// bounded work: at most kMaxIovecs iovecs (POSIX IOV_MAX; more is EINVAL) and
+// kMaxWriteBytes bytes. Past that it is a short write (the count says what was taken),
+// which WASI libcs and the Go and Rust runtimes retry.
+constexpr uint32_t kMaxIovecs = 1024;
+constexpr uint64_t kMaxWriteBytes = 1024 * 1024;
+
 int32_t wasi_fd_write(Vm& vm, const Value* a) {
   uint32_t fd = u32(a[0]);
   if (fd != 1 && fd != 2) return errno_::kBadf;
   uint32_t iovs = u32(a[1]);
   uint32_t n = u32(a[2]);
-  std::string& line = fd == 1 ? vm.stdout_line : vm.stderr_line;
+  if (n > kMaxIovecs) return errno_::kInval;
+  if (!vm.in_bounds(iovs, 8ull * n) || !vm.in_bounds(u32(a[3]), 4)) return errno_::kFault;
+  Vm::LineBuffer& line = fd == 1 ? vm.stdout_line : vm.stderr_line;
   const LogLevel level = fd == 1 ? LogLevel::Info : LogLevel::Error;
   uint64_t written = 0;
-  for (uint32_t i = 0; i < n; ++i) {
-    uint64_t at = static_cast<uint64_t>(iovs) + 8ull * i;
-    if (at > UINT32_MAX) return errno_::kFault;
-    auto iov = vm.slice(static_cast<uint32_t>(at), 8);
+  for (uint32_t i = 0; i < n && written < kMaxWriteBytes; ++i) {
+    auto iov = vm.slice(static_cast<uint32_t>(iovs + 8ull * i), 8);  // in bounds: checked
     if (!iov) return errno_::kFault;
     uint32_t ptr, len;
     std::memcpy(&ptr, iov->data(), 4);
     std::memcpy(&len, iov->data() + 4, 4);
     auto data = vm.slice(ptr, len);
     if (!data) return errno_::kFault;
-    written += len;
-    std::string_view d = *data;
-    while (!d.empty()) {
-      size_t nl = d.find('\n');
-      if (nl == std::string_view::npos) {
-        line.append(d);
-        if (line.size() > 64 * 1024) {  // no newline in sight: flush anyway
-          vm.plugin_log(level, line);
-          line.clear();
-        }
-        break;
-      }
-      line.append(d.substr(0, nl));
-      vm.plugin_log(level, line);
-      line.clear();
-      d.remove_prefix(nl + 1);
-    }
+    std::string_view taken = data->substr(0, kMaxWriteBytes - written);
+    vm.write_output(line, level, taken);
+    written += taken.size();
   }
   return vm.write_u32(u32(a[3]), static_cast<uint32_t>(written)) ? errno_::kSuccess
                                                                  : errno_::kFault;
@@ -594,12 +591,15 @@ int32_t wasi_environ_sizes_get(Vm& vm, const Value* a) {
 int32_t wasi_environ_get(Vm& vm, const Value* a) {
   const auto& env = vm.first_plugin().environment;
   uint32_t array = u32(a[0]);
-  uint32_t buf = u32(a[1]);
+  uint64_t buf = u32(a[1]);
   for (size_t i = 0; i < env.size(); ++i) {
     uint64_t at = static_cast<uint64_t>(array) + 4ull * i;
-    if (at > UINT32_MAX || !vm.write_u32(static_cast<uint32_t>(at), buf)) return errno_::kFault;
-    if (!vm.write_bytes(buf, env[i].c_str(), env[i].size() + 1)) return errno_::kFault;
-    buf += static_cast<uint32_t>(env[i].size() + 1);
+    if (at > UINT32_MAX || buf > UINT32_MAX) return errno_::kFault;
+    if (!vm.write_u32(static_cast<uint32_t>(at), static_cast<uint32_t>(buf)) ||
+        !vm.write_bytes(static_cast<uint32_t>(buf), env[i].c_str(), env[i].size() + 1)) {
+      return errno_::kFault;
+    }
+    buf += env[i].size() + 1;
   }
   return errno_::kSuccess;
 }

@@ -24,6 +24,10 @@ int32_t proxy_http_call(Vm& vm, const wasm::Value* a) {
   auto body = vm.slice(u32(a[4]), u32(a[5]));
   auto trailers_bytes = vm.slice(u32(a[6]), u32(a[7]));
   if (!cluster || !headers_bytes || !body || !trailers_bytes) return kIma;
+  // What the host copies and holds until the call ends: up to max_outstanding_calls of
+  // these, so each is bounded like an answer is.
+  const uint64_t request_bytes = headers_bytes->size() + body->size() + trailers_bytes->size();
+  if (request_bytes > vm.first_plugin().limits.max_call_response_bytes) return kBadArg;
   ContextBase* ctx = vm.effective_context();
   if (!ctx) return kBadArg;
   auto headers = to_header_map(*headers_bytes);

@@ -14,9 +14,11 @@ const std::string& vm_id_of(Vm& vm) { return vm.first_plugin().vm_id; }
 int32_t proxy_get_shared_data(Vm& vm, const wasm::Value* a) {
   auto key = vm.slice(u32(a[0]), u32(a[1]));
   if (!key) return kIma;
-  std::string& value = vm.scratch();
+  // The value and its cas as they are now (the allocator may set the key again).
+  Vm::OutBuffer value(vm);
   uint32_t cas = 0;
-  if (!SharedData::instance().get(vm_id_of(vm), *key, value, cas)) return kNotFound;
+  if (!SharedData::instance().get(vm_id_of(vm), *key, value.str(), cas)) return kNotFound;
+  if (!vm.in_bounds(u32(a[4]), 4)) return kIma;
   if (WasmResult r = vm.copy_out(value, u32(a[2]), u32(a[3])); r != WasmResult::Ok) return st(r);
   return vm.write_u32(u32(a[4]), cas) ? kOk : kIma;
 }
@@ -26,7 +28,21 @@ int32_t proxy_set_shared_data(Vm& vm, const wasm::Value* a) {
   auto key = vm.slice(u32(a[0]), u32(a[1]));
   auto value = vm.slice(u32(a[2]), u32(a[3]));
   if (!key || !value) return kIma;
-  return st(SharedData::instance().set(vm_id_of(vm), *key, *value, u32(a[4])));
+  switch (SharedData::instance().set(vm_id_of(vm), *key, *value, u32(a[4]),
+                                     vm.first_plugin().limits.max_shared_data_bytes)) {
+    case SharedWrite::Ok:
+      return kOk;
+    case SharedWrite::Full:
+      // Past max_shared_data_bytes. CAS_MISMATCH: the only error the Rust SDK's
+      // set_shared_data returns rather than panicking on (see docs/ABI.md).
+      vm.count_refusal(Vm::Refusal::SharedDataFull);
+      return st(WasmResult::CasMismatch);
+    case SharedWrite::CasMismatch:
+      return st(WasmResult::CasMismatch);
+    case SharedWrite::NotFound:
+      break;
+  }
+  return kNotFound;
 }
 
 // (name, name_size, *token): the caller's root context owns it and gets
@@ -41,6 +57,8 @@ int32_t proxy_register_shared_queue(Vm& vm, const wasm::Value* a) {
   owner.vm = vm.weak_from_this();
   owner.vm_key = &vm;
   owner.root_context_id = ctx->root()->id();
+  owner.max_items = vm.first_plugin().limits.max_shared_queue_items;
+  owner.max_bytes = vm.first_plugin().limits.max_shared_data_bytes;
   uint32_t token = SharedQueues::instance().register_queue(vm_id_of(vm), *name, std::move(owner));
   return vm.write_u32(u32(a[2]), token) ? kOk : kIma;
 }
@@ -59,13 +77,29 @@ int32_t proxy_resolve_shared_queue(Vm& vm, const wasm::Value* a) {
 int32_t proxy_enqueue_shared_queue(Vm& vm, const wasm::Value* a) {
   auto data = vm.slice(u32(a[1]), u32(a[2]));
   if (!data) return kIma;
-  return st(SharedQueues::instance().enqueue(u32(a[0]), *data));
+  switch (SharedQueues::instance().enqueue(u32(a[0]), *data)) {
+    case SharedWrite::Ok:
+      return kOk;
+    case SharedWrite::Full:
+      // Past the owner's max_shared_queue_items (or max_shared_data_bytes of queued
+      // bytes). NOT_FOUND: the only error the Rust SDK's enqueue_shared_queue returns
+      // rather than panicking on (see docs/ABI.md).
+      vm.count_refusal(Vm::Refusal::SharedQueueFull);
+      return kNotFound;
+    case SharedWrite::NotFound:
+    case SharedWrite::CasMismatch:
+      break;
+  }
+  return kNotFound;
 }
 
 // (token, *data_ptr, *data_size)
 int32_t proxy_dequeue_shared_queue(Vm& vm, const wasm::Value* a) {
-  std::string& item = vm.scratch();
-  WasmResult r = SharedQueues::instance().dequeue(u32(a[0]), item);
+  // Taken off the queue before the allocator runs (it may dequeue the next one itself);
+  // bad out-pointers lose no item.
+  if (!vm.in_bounds(u32(a[1]), 4) || !vm.in_bounds(u32(a[2]), 4)) return kIma;
+  Vm::OutBuffer item(vm);
+  WasmResult r = SharedQueues::instance().dequeue(u32(a[0]), item.str());
   if (r != WasmResult::Ok) return st(r);
   return st(vm.copy_out(item, u32(a[1]), u32(a[2])));
 }

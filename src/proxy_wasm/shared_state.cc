@@ -34,17 +34,31 @@ bool SharedData::get(std::string_view vm_id, std::string_view key, std::string& 
   return true;
 }
 
-WasmResult SharedData::set(std::string_view vm_id, std::string_view key, std::string_view value,
-                           uint32_t cas) {
+SharedWrite SharedData::set(std::string_view vm_id, std::string_view key, std::string_view value,
+                            uint32_t cas, uint64_t max_bytes) {
   std::string k = scoped_key(vm_id, key);
   std::lock_guard lk(mu_);
   auto it = entries_.find(k);
-  if (it != entries_.end() && cas != 0 && cas != it->second.cas) return WasmResult::CasMismatch;
+  if (it != entries_.end() && cas != 0 && cas != it->second.cas) return SharedWrite::CasMismatch;
+  auto used = bytes_.find(vm_id);
+  if (used == bytes_.end()) used = bytes_.emplace(std::string(vm_id), 0).first;
+  const uint64_t before =
+      it == entries_.end() ? 0 : key.size() + it->second.value.size() + kEntryOverheadBytes;
+  const uint64_t after = key.size() + value.size() + kEntryOverheadBytes;
+  if (after > before && used->second - before + after > max_bytes) return SharedWrite::Full;
   if (it == entries_.end()) it = entries_.emplace(std::move(k), Entry{}).first;
   it->second.value.assign(value);
+  if (value.size() < it->second.value.capacity() / 2) it->second.value.shrink_to_fit();
+  used->second = used->second - before + after;
   it->second.cas = next_cas_++;
   if (next_cas_ == 0) next_cas_ = 1;  // 0 means "no cas"
-  return WasmResult::Ok;
+  return SharedWrite::Ok;
+}
+
+uint64_t SharedData::bytes(std::string_view vm_id) {
+  std::lock_guard lk(mu_);
+  auto it = bytes_.find(vm_id);
+  return it == bytes_.end() ? 0 : it->second;
 }
 
 // ---------------------------------------------------------------- shared queues
@@ -79,11 +93,15 @@ std::optional<uint32_t> SharedQueues::resolve(std::string_view vm_id, std::strin
   return it->second;
 }
 
-WasmResult SharedQueues::enqueue(uint32_t token, std::string_view data) {
+SharedWrite SharedQueues::enqueue(uint32_t token, std::string_view data) {
   std::lock_guard lk(mu_);
-  if (token == 0 || token > queues_.size()) return WasmResult::NotFound;
+  if (token == 0 || token > queues_.size()) return SharedWrite::NotFound;
   Queue& q = *queues_[token - 1];
+  if (q.items.size() >= q.owner.max_items || q.bytes + data.size() > q.owner.max_bytes) {
+    return SharedWrite::Full;
+  }
   q.items.emplace_back(data);
+  q.bytes += data.size();
   // Posted under the lock: forget_owner() (run before the owner's loop goes away) cannot
   // slip in between reading the loop pointer and posting to it.
   if (q.owner.loop) {
@@ -92,7 +110,7 @@ WasmResult SharedQueues::enqueue(uint32_t token, std::string_view data) {
       if (owner) owner->on_queue_ready(root_id, token);
     });
   }
-  return WasmResult::Ok;
+  return SharedWrite::Ok;
 }
 
 WasmResult SharedQueues::dequeue(uint32_t token, std::string& out) {
@@ -100,7 +118,8 @@ WasmResult SharedQueues::dequeue(uint32_t token, std::string& out) {
   if (token == 0 || token > queues_.size()) return WasmResult::NotFound;
   Queue& q = *queues_[token - 1];
   if (q.items.empty()) return WasmResult::Empty;
-  out = std::move(q.items.front());
+  out.assign(q.items.front());  // into the caller's buffer, keeping its capacity
+  q.bytes -= q.items.front().size();
   q.items.pop_front();
   return WasmResult::Ok;
 }
@@ -108,7 +127,13 @@ WasmResult SharedQueues::dequeue(uint32_t token, std::string& out) {
 void SharedQueues::forget_owner(const Vm* vm) {
   std::lock_guard lk(mu_);
   for (auto& q : queues_) {
-    if (q->owner.vm_key == vm) q->owner = QueueOwner{};
+    if (q->owner.vm_key == vm) {
+      // Nobody to wake; the bounds stay.
+      q->owner.loop = nullptr;
+      q->owner.vm.reset();
+      q->owner.vm_key = nullptr;
+      q->owner.root_context_id = 0;
+    }
   }
 }
 

@@ -479,11 +479,73 @@ void Vm::fail(std::string_view why) {
   for (StreamHost* host : hosts) host->on_vm_failed();
 }
 
+namespace {
+constexpr std::string_view kTruncatedMarker = "...[truncated]";
+// An OutBuffer keeps its capacity for the next host call up to this; a larger answer (a
+// body) is freed when the call ends.
+constexpr size_t kKeptOutBufferBytes = 64 * 1024;
+}  // namespace
+
 void Vm::plugin_log(LogLevel level, std::string_view msg) {
+  const uint32_t max = first_plugin_->limits.max_log_line_bytes;
+  if (msg.size() > max) {
+    log_line(level, msg.substr(0, max), true);
+  } else {
+    log_line(level, msg, false);
+  }
+}
+
+void Vm::log_line(LogLevel level, std::string_view msg, bool cut) {
   auto lvl = to_spdlog(level);
   if (!spdlog::should_log(lvl)) return;
   const PluginSpec& p = effective_ ? effective_->plugin() : *first_plugin_;
-  spdlog::log(lvl, "wasm log {} {}: {}", p.name, p.root_id, msg);
+  if (!cut) {
+    spdlog::log(lvl, "wasm log {} {}: {}", p.name, p.root_id, msg);
+    return;
+  }
+  count_refusal(Refusal::LogLineTruncated);
+  spdlog::log(lvl, "wasm log {} {}: {}{}", p.name, p.root_id, msg, kTruncatedMarker);
+}
+
+void Vm::write_output(LineBuffer& out, LogLevel level, std::string_view data) {
+  const size_t max = first_plugin_->limits.max_log_line_bytes;
+  while (!data.empty()) {
+    const size_t newline = data.find('\n');
+    std::string_view part = data.substr(0, newline);
+    if (!out.cut) {
+      const size_t room = max - std::min(max, out.line.size());
+      if (part.size() > room) {
+        // Logged now, cut, and the rest of the line skipped: the buffer never holds more
+        // than max_log_line_bytes, however long a plugin writes without a newline.
+        out.line.append(part.substr(0, room));
+        log_line(level, out.line, true);
+        out.line.clear();
+        out.cut = true;
+      } else {
+        out.line.append(part);
+      }
+    }
+    if (newline == std::string_view::npos) break;
+    if (!out.cut) log_line(level, out.line, false);
+    out.line.clear();
+    out.cut = false;
+    data.remove_prefix(newline + 1);
+  }
+}
+
+void Vm::count_refusal(Refusal what, const PluginSpec* plugin) {
+  static constexpr std::array<std::string_view, static_cast<size_t>(Refusal::Count)> kNames = {
+      "http_calls_over_limit", "http_call_responses_too_large", "shared_queue_full",
+      "shared_data_full",      "log_lines_truncated",           "metrics_refused",
+  };
+  if (!plugin) plugin = effective_ ? &effective_->plugin() : first_plugin_.get();
+  std::string name = "wasm.plugin." + plugin->name + ".";
+  name.append(kNames[static_cast<size_t>(what)]);
+  rt_->stats().counter(name).inc();
+}
+
+bool Vm::in_bounds(uint32_t ptr, uint64_t size) {
+  return static_cast<uint64_t>(ptr) + size <= memory().size();
 }
 
 std::optional<std::string_view> Vm::slice(uint32_t ptr, uint32_t size) {
@@ -511,57 +573,106 @@ bool Vm::write_u64(uint32_t ptr, uint64_t v) {
   return write_bytes(ptr, b, 8);
 }
 
-std::optional<uint32_t> Vm::allocate(uint32_t size) {
+Vm::OutBuffer::OutBuffer(Vm& vm) : vm_(vm) {
+  if (vm.out_buffers_in_use_ == vm.out_buffers_.size()) {
+    vm.out_buffers_.push_back(std::make_unique<std::string>());
+  }
+  buffer_ = vm.out_buffers_[vm.out_buffers_in_use_++].get();
+  buffer_->clear();
+}
+
+Vm::OutBuffer::~OutBuffer() {
+  if (buffer_->capacity() > kKeptOutBufferBytes) std::string().swap(*buffer_);
+  --vm_.out_buffers_in_use_;
+}
+
+std::optional<uint32_t> Vm::allocate(uint32_t size, WasmResult* why) {
+  auto failed = [why](WasmResult r) -> std::optional<uint32_t> {
+    if (why) *why = r;
+    return std::nullopt;
+  };
   if (!allocator_resolved_ && host_instance_) {
     // During instantiation (start section) the exports are not resolved yet.
     allocator_ = host_instance_->function("proxy_on_memory_allocate");
     if (!allocator_) allocator_ = host_instance_->function("malloc");
     allocator_resolved_ = allocator_ != nullptr;
   }
-  if (!allocator_) return std::nullopt;
+  if (!allocator_) return failed(WasmResult::InvalidMemoryAccess);
+  // Real allocators make no host calls; one that answers every allocation with another
+  // host call that allocates would recurse until the native stack runs out.
+  if (allocation_depth_ >= kMaxNestedAllocations) return failed(WasmResult::InternalFailure);
   wasm::Value arg = wasm::Value::from_i32(static_cast<int32_t>(size));
   if (allocator_->type().params.size() == 1 && allocator_->type().params[0] == wasm::ValType::I64) {
     arg = wasm::Value::from_i64(size);
   }
+  ContextBase* const context = effective_;
+  const uint32_t context_id = context ? context->id() : 0;
   wasm::Value out;
-  if (!invoke(*allocator_, std::span(&arg, 1), &out, "memory allocator")) return std::nullopt;
+  ++allocation_depth_;
+  const bool ok = invoke(*allocator_, std::span(&arg, 1), &out, "memory allocator");
+  --allocation_depth_;
+  // The allocator may have switched contexts (proxy_set_effective_context): the host call
+  // that asked for memory goes on in its own. (Contexts are not destroyed during a call
+  // into the VM, since stream actions are deferred; check rather than rely on it.)
+  effective_ = context && find_context(context_id) == context ? context : nullptr;
+  if (!ok) return failed(WasmResult::InvalidMemoryAccess);
   uint32_t p = static_cast<uint32_t>(out.type == wasm::ValType::I64 ? out.i64 : out.i32);
-  if (p == 0 && size > 0) return std::nullopt;
-  if (static_cast<uint64_t>(p) + size > memory().size()) return std::nullopt;
+  if (p == 0 && size > 0) return failed(WasmResult::InvalidMemoryAccess);
+  // Against the memory as the allocator left it (it may have grown and moved).
+  if (!in_bounds(p, size)) return failed(WasmResult::InvalidMemoryAccess);
   return p;
 }
 
-WasmResult Vm::copy_out(std::string_view data, uint32_t ptr_ptr, uint32_t size_ptr) {
+WasmResult Vm::copy_out(const OutBuffer& out, uint32_t ptr_ptr, uint32_t size_ptr) {
+  std::string_view data = out.view();
+  if (data.size() > UINT32_MAX) return WasmResult::InternalFailure;
+  const auto size = static_cast<uint32_t>(data.size());
+  // Checked before the allocator runs, so bad out-pointers leave no block behind that the
+  // plugin would never learn of (memory only grows: they stay valid).
+  if (!in_bounds(ptr_ptr, 4) || !in_bounds(size_ptr, 4)) return WasmResult::InvalidMemoryAccess;
   uint32_t p = 0;
-  if (!data.empty()) {
-    if (data.size() > UINT32_MAX) return WasmResult::InternalFailure;
-    auto a = allocate(static_cast<uint32_t>(data.size()));
-    if (!a) return WasmResult::InvalidMemoryAccess;
-    p = *a;
-    if (!write_bytes(p, data.data(), data.size())) return WasmResult::InvalidMemoryAccess;
+  if (size > 0) {
+    WasmResult why = WasmResult::InvalidMemoryAccess;
+    auto block = allocate(size, &why);
+    if (!block) return why;
+    p = *block;
+    // `data` is this call's own buffer: nothing the allocator did can have changed it.
+    if (!write_bytes(p, data.data(), size)) return WasmResult::InvalidMemoryAccess;
   }
-  if (!write_u32(size_ptr, static_cast<uint32_t>(data.size())))
-    return WasmResult::InvalidMemoryAccess;
-  if (!write_u32(ptr_ptr, p)) return WasmResult::InvalidMemoryAccess;
+  // A block overlapping the out-pointers is the plugin's own memory: the data is written
+  // first, then the size and the pointer, as in Envoy.
+  if (!write_u32(size_ptr, size) || !write_u32(ptr_ptr, p)) return WasmResult::InvalidMemoryAccess;
   return WasmResult::Ok;
 }
 
 WasmResult Vm::http_call(RootContext& root, std::string_view cluster, http::HeaderMap headers,
                          std::string body, std::optional<http::HeaderMap> trailers,
                          std::chrono::milliseconds timeout, uint32_t* token) {
+  const config::WasmLimits& limits = first_plugin_->limits;
+  if (http_calls_.size() >= limits.max_outstanding_calls) {
+    // INTERNAL_FAILURE: the Rust SDK's dispatch_http_call returns it as an error (any
+    // status but OK, BAD_ARGUMENT and INTERNAL_FAILURE makes it panic).
+    count_refusal(Refusal::HttpCallsOutstanding, &root.spec());
+    return WasmResult::InternalFailure;
+  }
+  uint32_t t = next_http_call_token_;
+  // Tokens wrap after 2^32 calls: skip one still in flight.
+  while (t == 0 || http_calls_.contains(t)) ++t;
+  next_http_call_token_ = t + 1;
   proxy::AsyncHttpClient* client = rt_->http_client();
-  const uint32_t t = next_http_call_token_++;
-  if (next_http_call_token_ == 0) next_http_call_token_ = 1;
   if (!client) {
-    // The start-up trial VM is discarded right after on_configure: accept, never answer.
+    // The start-up trial VM is discarded right after on_configure: accept, never answer
+    // (counted as in flight, so the bound holds there too).
+    http_calls_.emplace(t, PendingHttpCall{0, root.id()});
     *token = t;
     return WasmResult::Ok;
   }
   std::weak_ptr<Vm> self = weak_from_this();
-  uint64_t id = client->send(cluster, std::move(headers), std::move(body), std::move(trailers),
-                             timeout, [self, t](proxy::AsyncHttpResponse& response) {
-                               if (auto vm = self.lock()) vm->on_http_call_done(t, response);
-                             });
+  uint64_t id =
+      client->send(cluster, std::move(headers), std::move(body), std::move(trailers), timeout,
+                   limits.max_call_response_bytes, [self, t](proxy::AsyncHttpResponse& response) {
+                     if (auto vm = self.lock()) vm->on_http_call_done(t, response);
+                   });
   if (id == 0) return WasmResult::BadArgument;  // unknown cluster
   http_calls_.emplace(t, PendingHttpCall{id, root.id()});
   *token = t;
@@ -575,7 +686,9 @@ void Vm::on_http_call_done(uint32_t token, proxy::AsyncHttpResponse& response) {
   http_calls_.erase(it);
   ContextBase* root = find_context(root_id);
   if (!root || !alive_) return;
-  // A failed call (connect error, reset, timeout) is delivered with no headers, as Envoy.
+  if (response.body_too_large) count_refusal(Refusal::HttpCallResponseTooLarge, &root->plugin());
+  // A failed call (connect error, reset, timeout, a body past max_call_response_bytes) is
+  // delivered with no headers, as Envoy does for the first three.
   uint32_t headers = 0, trailers = 0, body = 0;
   if (response.ok) {
     headers = static_cast<uint32_t>(response.headers.size());
@@ -610,6 +723,35 @@ void Vm::on_queue_ready(uint32_t root_context_id, uint32_t token) {
              {static_cast<int32_t>(root_context_id), static_cast<int32_t>(token)});
 }
 
+bool is_reserved_metric_name(std::string_view name) {
+  // The first dot-separated part: weir's stat namespaces and Envoy's (a name a future
+  // weir stat may take is refused today rather than aliased tomorrow).
+  static constexpr std::string_view kReservedRoots[] = {
+      "cluster",       "cluster_manager",
+      "control_plane", "filesystem",
+      "http",          "http1",
+      "http2",         "http3",
+      "listener",      "listener_manager",
+      "main_thread",   "overload",
+      "runtime",       "server",
+      "stats",         "vhost",
+      "wasm",          "workers",
+  };
+  const std::string_view root = name.substr(0, name.find('.'));
+  for (std::string_view reserved : kReservedRoots) {
+    if (root == reserved) return true;
+  }
+  // Prometheus output renders weir's own stats as envoy_<name with '_' for anything
+  // outside [A-Za-z0-9_]> and plugin metrics without a prefix: "envoy.x", "envoy_x" and
+  // "envoy-x" would alias one of them there.
+  if (name.size() > 5 && name.starts_with("envoy")) {
+    const char c = name[5];
+    const bool alnum = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9');
+    if (!alnum) return true;
+  }
+  return false;
+}
+
 WasmResult Vm::define_metric(MetricType type, std::string_view name, uint32_t* id) {
   std::string key;
   key.reserve(name.size() + 2);
@@ -617,25 +759,55 @@ WasmResult Vm::define_metric(MetricType type, std::string_view name, uint32_t* i
   key.push_back(':');
   key.append(name);
   if (auto it = metric_ids_.find(key); it != metric_ids_.end()) {
+    if (it->second == 0) return WasmResult::BadArgument;  // refused before
     *id = it->second;
     return WasmResult::Ok;
   }
+  if (type != MetricType::Counter && type != MetricType::Gauge && type != MetricType::Histogram) {
+    return WasmResult::BadArgument;
+  }
+  // Every name defined here stays in the process-wide store for good: bound them.
+  const char* refused = nullptr;
+  if (metric_ids_.size() >= kMaxMetricNamesPerVm) {
+    refused = "the plugin defined too many metrics";
+  } else if (name.empty() || name.size() > kMaxMetricNameBytes) {
+    refused = "a metric name must have 1 to 1024 bytes";
+  } else if (is_reserved_metric_name(name)) {
+    refused = "the name belongs to weir's own stats";
+  }
   stats::StatsStore& store = rt_->stats();
   void* stat = nullptr;
-  switch (type) {
-    case MetricType::Counter:
-      stat = &store.counter(name);
-      break;
-    case MetricType::Gauge:
-      stat = &store.gauge(name);
-      break;
-    case MetricType::Histogram:
-      stat = &store.histogram(name);
-      break;
-    default:
-      return WasmResult::BadArgument;
+  if (!refused) {
+    switch (type) {
+      case MetricType::Counter:
+        stat = store.plugin_counter(name);
+        break;
+      case MetricType::Gauge:
+        stat = store.plugin_gauge(name);
+        break;
+      case MetricType::Histogram:
+        stat = store.plugin_histogram(name);
+        break;
+    }
+    if (!stat) refused = "the name is taken by another stat (of weir's own, or of another type)";
   }
-  store.mark_plugin_defined(name);  // Prometheus: no envoy_ prefix
+  if (refused) {
+    count_refusal(Refusal::MetricName);
+    if (metric_ids_.size() < kMaxMetricNamesPerVm) {
+      // Remembered (as id 0), so a plugin that retries gets its answer without a lock and
+      // the log says it once.
+      const PluginSpec& p = effective_ ? effective_->plugin() : *first_plugin_;
+      spdlog::warn("wasm plugin '{}': proxy_define_metric('{}') refused (BAD_ARGUMENT): {}", p.name,
+                   name.substr(0, 256), refused);
+      metric_ids_.emplace(std::move(key), 0);
+    } else if (!metric_limit_logged_) {
+      metric_limit_logged_ = true;
+      const PluginSpec& p = effective_ ? effective_->plugin() : *first_plugin_;
+      spdlog::warn("wasm plugin '{}': proxy_define_metric refused (BAD_ARGUMENT): {} (limit {})",
+                   p.name, refused, kMaxMetricNamesPerVm);
+    }
+    return WasmResult::BadArgument;
+  }
   // Ids start at 1 (some SDKs take 0 for "not defined").
   *id = static_cast<uint32_t>(metrics_.size() + 1);
   metrics_.push_back(MetricSlot{type, stat});

@@ -300,38 +300,92 @@ class Vm : public std::enable_shared_from_this<Vm> {
   std::span<uint8_t> memory() {
     return host_instance_ ? host_instance_->memory() : std::span<uint8_t>{};
   }
-  // Bounds-checked access to the current memory. Views are valid until the next call
-  // into Wasm.
+  // Bounds-checked access to the current memory (64-bit arithmetic: ptr + size never
+  // wraps). Views are valid until the next call into Wasm: a host function never keeps
+  // one across allocate() / copy_out().
   std::optional<std::string_view> slice(uint32_t ptr, uint32_t size);
+  bool in_bounds(uint32_t ptr, uint64_t size);
   bool write_u32(uint32_t ptr, uint32_t v);
   bool write_u64(uint32_t ptr, uint64_t v);
   bool write_bytes(uint32_t ptr, const void* data, size_t size);
-  // Calls the plugin's allocator. nullopt if it failed (returned 0, out of range, or the
-  // call trapped: then alive() is false).
-  std::optional<uint32_t> allocate(uint32_t size);
-  // Allocates, copies `data` (host memory) in and writes the pointer and size to the
-  // out-pointers (size 0: pointer 0, no allocation).
-  WasmResult copy_out(std::string_view data, uint32_t ptr_ptr, uint32_t size_ptr);
+
+  // What one host call returns, in host memory only that call owns while the plugin's
+  // allocator runs. The allocator is guest code: it may make host calls itself (each
+  // takes its own buffer; leases nest), change or free the very data the outer call is
+  // returning (a header, a body, shared data, a property), grow memory or switch the
+  // effective context. So a host function serializes its answer here first, then
+  // copy_out() allocates and copies from here, never from a view into host state.
+  class OutBuffer {
+   public:
+    explicit OutBuffer(Vm& vm);
+    ~OutBuffer();
+    OutBuffer(const OutBuffer&) = delete;
+    OutBuffer& operator=(const OutBuffer&) = delete;
+    std::string& str() { return *buffer_; }
+    std::string_view view() const { return *buffer_; }
+
+   private:
+    Vm& vm_;
+    std::string* buffer_;
+  };
+
+  // Calls the plugin's allocator with the effective context of the host call (restored
+  // afterwards, whatever the allocator did with proxy_set_effective_context). nullopt
+  // with *why set if it failed: INVALID_MEMORY_ACCESS (no allocator, it returned 0 or a
+  // block outside the memory as it is after the call, or it trapped: then alive() is
+  // false), INTERNAL_FAILURE (allocations nested kMaxNestedAllocations deep: an
+  // allocator that keeps re-entering the host).
+  std::optional<uint32_t> allocate(uint32_t size, WasmResult* why = nullptr);
+  static constexpr int kMaxNestedAllocations = 8;
+  // Allocates, copies `data` in and writes the pointer and size to the out-pointers (size
+  // 0: pointer 0, no allocation). The out-pointers are checked before the allocator runs
+  // and written after the data; the block is checked against the memory as the
+  // allocator left it.
+  WasmResult copy_out(const OutBuffer& data, uint32_t ptr_ptr, uint32_t size_ptr);
 
   // The configuration a 0.1.0 proxy_get_configuration returns now.
   const std::string* current_configuration = nullptr;
 
   // Metrics (ids are indexes; resolved to stats pointers here, so the request path
-  // takes no lock).
+  // takes no lock). BAD_ARGUMENT (logged once per name) for a name of weir's own stats or
+  // under its reserved prefixes (is_reserved_metric_name), a name another plugin (or this
+  // one) defined with another type, an empty name or one past kMaxMetricNameBytes, and
+  // past kMaxMetricNamesPerVm names: every defined name stays in the store for good.
   WasmResult define_metric(MetricType type, std::string_view name, uint32_t* id);
+  static constexpr size_t kMaxMetricNamesPerVm = 10000;
+  static constexpr size_t kMaxMetricNameBytes = 1024;
   MetricSlot* metric(uint32_t id) {
     return id >= 1 && id <= metrics_.size() ? &metrics_[id - 1] : nullptr;
   }
 
-  // WASI stdout/stderr line buffers.
-  std::string stdout_line;
-  std::string stderr_line;
+  // WASI stdout/stderr: bytes of the line being written, at most max_log_line_bytes;
+  // a longer line is logged cut (and the rest of it skipped up to its newline).
+  struct LineBuffer {
+    std::string line;
+    bool cut = false;  // logged already; skipping to the end of the line
+  };
+  LineBuffer stdout_line;
+  LineBuffer stderr_line;
+  // Appends what a plugin wrote to fd 1 or 2, logging each complete line.
+  void write_output(LineBuffer& out, LogLevel level, std::string_view data);
 
-  // Logs a plugin message as "wasm log <plugin> <root_id>: msg".
+  // Logs a plugin message as "wasm log <plugin> <root_id>: msg", cut to the plugin's
+  // max_log_line_bytes with a "...[truncated]" marker.
   void plugin_log(LogLevel level, std::string_view msg);
 
-  // A reusable string for host functions (no allocation per call once warm).
-  std::string& scratch() { return scratch_; }
+  // Counts one refusal of a host-side resource bound, as wasm.plugin.<name>.<what> of
+  // the effective context's plugin (created on first use: a plugin within its bounds adds
+  // no stats). Not on any per-request path of a well-behaved plugin.
+  enum class Refusal : uint8_t {
+    HttpCallsOutstanding,
+    HttpCallResponseTooLarge,
+    SharedQueueFull,
+    SharedDataFull,
+    LogLineTruncated,
+    MetricName,
+    Count
+  };
+  void count_refusal(Refusal what, const PluginSpec* plugin = nullptr);
 
   // ---- asynchronous work (proxy_http_call, queues)
   // Sends the call for `root` (calls belong to the root context, as in Envoy) and writes
@@ -366,6 +420,7 @@ class Vm : public std::enable_shared_from_this<Vm> {
   bool invoke_once(wasm::ExportedFunction& fn, std::span<const wasm::Value> args,
                    wasm::Value* result, const char* what);
   void resolve_exports();
+  void log_line(LogLevel level, std::string_view msg, bool cut);
 
   std::shared_ptr<WorkerRuntime> rt_;
   std::shared_ptr<const PluginModule> module_;
@@ -393,10 +448,14 @@ class Vm : public std::enable_shared_from_this<Vm> {
   proxy::AsyncHttpResponse* http_call_response_ = nullptr;
   std::vector<std::function<void()>> after_call_;
   std::vector<MetricSlot> metrics_;
-  std::unordered_map<std::string, uint32_t> metric_ids_;
+  std::unordered_map<std::string, uint32_t> metric_ids_;  // "<type>:<name>" -> id, 0: refused
+  bool metric_limit_logged_ = false;
   bool counted_ = false;               // in the runtime's created/active stats
   int64_t reported_memory_bytes_ = 0;  // what memory_bytes holds for this VM
-  std::string scratch_;
+  // OutBuffer leases: the first out_buffers_in_use_ are held by host calls in progress.
+  std::vector<std::unique_ptr<std::string>> out_buffers_;
+  size_t out_buffers_in_use_ = 0;
+  int allocation_depth_ = 0;
 };
 
 // Per plugin per worker: the VM and root context streams use, and the failure policy.
@@ -435,6 +494,12 @@ class WorkerPlugin {
   std::chrono::steady_clock::time_point last_reload_{};
   std::chrono::milliseconds backoff_ = kReloadBackoffInitial;
 };
+
+// Whether a plugin may not define a metric of that name: the name's first dot-separated
+// part is one of weir's (or Envoy's) stat namespaces (cluster, http, listener, server, wasm,
+// runtime, ...), or Prometheus output would render it with the envoy_ prefix of weir's own
+// stats ("envoy.x", "envoy_x").
+bool is_reserved_metric_name(std::string_view name);
 
 // Reads the ABI version a module declares.
 Result<AbiVersion> detect_abi_version(const wasm::CompiledModule& module);

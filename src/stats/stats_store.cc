@@ -127,6 +127,27 @@ void StatsStore::mark_plugin_defined(std::string_view name) {
   plugin_defined_.emplace(name);
 }
 
+template <typename T>
+T* StatsStore::plugin_stat(std::map<std::string, std::unique_ptr<T>, std::less<>>& mine,
+                           std::string_view name) {
+  std::lock_guard<std::mutex> lock(mu_);
+  auto taken = [&](const auto& m) { return m.find(name) != m.end(); };
+  const bool exists = taken(mine);
+  if (exists && !plugin_defined_.contains(name)) return nullptr;  // one of weir's own
+  if (!exists && (taken(counters_) || taken(gauges_) || taken(histograms_))) {
+    return nullptr;  // another type (weir's own, or another plugin's)
+  }
+  T& stat = find_or_create(mine, name);
+  if (!exists) plugin_defined_.emplace(name);
+  return &stat;
+}
+
+Counter* StatsStore::plugin_counter(std::string_view name) { return plugin_stat(counters_, name); }
+Gauge* StatsStore::plugin_gauge(std::string_view name) { return plugin_stat(gauges_, name); }
+Histogram* StatsStore::plugin_histogram(std::string_view name) {
+  return plugin_stat(histograms_, name);
+}
+
 std::vector<StatSnapshot> StatsStore::snapshot() const {
   std::vector<StatSnapshot> out;
   {

@@ -119,6 +119,12 @@ class StatsStore {
   // Marks `name` as a plugin's own metric: Prometheus output then keeps it free of the
   // envoy_ prefix, as Envoy does for plugin metrics.
   void mark_plugin_defined(std::string_view name);
+  // A Wasm plugin's metric (proxy_define_metric): found or created, and marked
+  // plugin-defined, under one lock. nullptr when `name` is taken by one of weir's own
+  // stats or by a plugin metric of another type: one name is one stat.
+  Counter* plugin_counter(std::string_view name);
+  Gauge* plugin_gauge(std::string_view name);
+  Histogram* plugin_histogram(std::string_view name);
   // Every stat, sorted by name.
   std::vector<StatSnapshot> snapshot() const;
   // Ends the current histogram interval (Envoy's stats flush).
@@ -130,6 +136,10 @@ class StatsStore {
   std::map<std::string, std::unique_ptr<Gauge>, std::less<>> gauges_;
   std::map<std::string, std::unique_ptr<Histogram>, std::less<>> histograms_;
   std::set<std::string, std::less<>> plugin_defined_;
+
+  template <typename T>
+  T* plugin_stat(std::map<std::string, std::unique_ptr<T>, std::less<>>& mine,
+                 std::string_view name);
 };
 
 }  // namespace weir::stats
