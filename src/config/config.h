@@ -9,6 +9,7 @@
 #include <string_view>
 #include <vector>
 
+#include "common/regex.h"
 #include "common/result.h"
 
 namespace weir::config {
@@ -77,18 +78,38 @@ struct HttpFilterConfig {
   SourceLocation location;
 };
 
+// envoy.type.matcher.v3.StringMatcher, and the HeaderMatcher fields that imitate it
+// (exact_match, prefix_match, suffix_match, contains_match, safe_regex_match).
+struct StringMatch {
+  enum class Kind { Exact, Prefix, Suffix, Contains, Regex };
+  Kind kind = Kind::Exact;
+  std::string value;         // every kind but Regex
+  RegexPtr regex;            // Kind::Regex: compiled at load, matches the whole value
+  bool ignore_case = false;  // not with Regex (Envoy refuses the combination)
+};
+
+// envoy.config.route.v3.HeaderMatcher, with Envoy's semantics: a header sent more than
+// once is matched as its values joined with ","; a missing header fails every match but
+// present_match: false (inverted or not), unless treat_missing_header_as_empty.
 struct HeaderMatcher {
+  enum class Kind { Present, String, Range };
   std::string name;
-  std::optional<std::string> exact_match;  // string_match.exact or exact_match
-  std::optional<std::string> prefix_match;
-  std::optional<bool> present_match;
+  Kind kind = Kind::Present;
+  bool present = true;      // Kind::Present: present_match's value (no specifier: true)
+  StringMatch string;       // Kind::String
+  int64_t range_start = 0;  // Kind::Range: the value is an integer in [start, end)
+  int64_t range_end = 0;
   bool invert_match = false;
+  bool treat_missing_as_empty = false;
 };
 
 struct RouteMatch {
   std::optional<std::string> prefix;
   std::optional<std::string> path;
-  std::optional<std::string> safe_regex;
+  RegexPtr safe_regex;  // matches the whole path without query and fragment
+  // Only prefix and path compare case-insensitively when false (as in Envoy, a regex is
+  // never affected).
+  bool case_sensitive = true;
   std::vector<HeaderMatcher> headers;
 };
 

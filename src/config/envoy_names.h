@@ -10,6 +10,12 @@ inline constexpr std::string_view kBootstrap = "envoy.config.bootstrap.v3.Bootst
 inline constexpr std::string_view kStaticResources =
     "envoy.config.bootstrap.v3.Bootstrap.StaticResources";
 inline constexpr std::string_view kAdmin = "envoy.config.bootstrap.v3.Admin";
+inline constexpr std::string_view kLayeredRuntime = "envoy.config.bootstrap.v3.LayeredRuntime";
+inline constexpr std::string_view kRuntimeLayer = "envoy.config.bootstrap.v3.RuntimeLayer";
+inline constexpr std::string_view kOverloadManager = "envoy.config.overload.v3.OverloadManager";
+inline constexpr std::string_view kResourceMonitor = "envoy.config.overload.v3.ResourceMonitor";
+inline constexpr std::string_view kDownstreamConnectionsConfig =
+    "envoy.extensions.resource_monitors.downstream_connections.v3.DownstreamConnectionsConfig";
 inline constexpr std::string_view kTypedExtensionConfig =
     "envoy.config.core.v3.TypedExtensionConfig";
 inline constexpr std::string_view kAddress = "envoy.config.core.v3.Address";
@@ -31,6 +37,8 @@ inline constexpr std::string_view kVirtualHost = "envoy.config.route.v3.VirtualH
 inline constexpr std::string_view kRoute = "envoy.config.route.v3.Route";
 inline constexpr std::string_view kRouteMatch = "envoy.config.route.v3.RouteMatch";
 inline constexpr std::string_view kRegexMatcher = "envoy.type.matcher.v3.RegexMatcher";
+inline constexpr std::string_view kGoogleRe2 = "envoy.type.matcher.v3.RegexMatcher.GoogleRE2";
+inline constexpr std::string_view kInt64Range = "envoy.type.v3.Int64Range";
 inline constexpr std::string_view kHeaderMatcher = "envoy.config.route.v3.HeaderMatcher";
 inline constexpr std::string_view kStringMatcher = "envoy.type.matcher.v3.StringMatcher";
 inline constexpr std::string_view kRouteAction = "envoy.config.route.v3.RouteAction";
@@ -78,6 +86,12 @@ inline constexpr std::string_view kHttpConnectionManagerOldName = "envoy.http_co
 inline constexpr std::string_view kRouterName = "envoy.filters.http.router";
 inline constexpr std::string_view kRouterOldName = "envoy.router";
 inline constexpr std::string_view kWasmFilterName = "envoy.filters.http.wasm";
+// The overload manager's resource monitor for a global connection limit (its extension
+// is named envoy.resource_monitors.downstream_connections; configs use either name).
+inline constexpr std::string_view kGlobalDownstreamMaxConnections =
+    "envoy.resource_monitors.global_downstream_max_connections";
+inline constexpr std::string_view kDownstreamConnectionsName =
+    "envoy.resource_monitors.downstream_connections";
 inline constexpr std::string_view kWasmServiceName = "envoy.bootstrap.wasm";
 inline constexpr std::string_view kFileAccessLogName = "envoy.access_loggers.file";
 inline constexpr std::string_view kStdoutAccessLogName = "envoy.access_loggers.stdout";

@@ -58,8 +58,16 @@ WasmPluginConfig load_wasm_service(const ConfigNode& extension) {
 }
 
 BootstrapConfig load_bootstrap(const ConfigNode& bootstrap) {
-  bootstrap.expect_fields(names::kBootstrap,
-                          {"admin", "static_resources", "bootstrap_extensions", "stats_config"});
+  bootstrap.expect_fields(names::kBootstrap, {"admin", "static_resources", "bootstrap_extensions",
+                                              "stats_config", "layered_runtime"});
+  LoadContext& context = bootstrap.context();
+  load_layered_runtime(bootstrap.field("layered_runtime"));
+  if (auto level = runtime_uint(context, "re2.max_program_size.error_level", 0, UINT32_MAX)) {
+    context.regex_max_program_size = static_cast<uint32_t>(*level);
+  }
+  if (auto level = runtime_uint(context, "re2.max_program_size.warn_level", 0, UINT32_MAX)) {
+    context.regex_warn_program_size = static_cast<uint32_t>(*level);
+  }
   BootstrapConfig config;
   config.admin = load_admin(bootstrap.field("admin"));
   config.stats_config = load_stats_config(bootstrap.field("stats_config"));
@@ -75,6 +83,7 @@ BootstrapConfig load_bootstrap(const ConfigNode& bootstrap) {
   for (const ConfigNode& extension : bootstrap.field("bootstrap_extensions").items()) {
     config.wasm_services.push_back(load_wasm_service(extension));
   }
+  warn_unread_runtime_keys(context);
   return config;
 }
 
@@ -88,7 +97,9 @@ std::string located(const std::string& file, const YAML::Mark& mark, const std::
 
 Result<LoadOutcome> load_bootstrap_string(const std::string& yaml, const std::string& file_name,
                                           const LoadOptions& options) {
-  LoadContext context{file_name, options, {}};
+  LoadContext context;
+  context.file = file_name;
+  context.options = options;
   try {
     const YAML::Node root = YAML::Load(yaml);
     LoadOutcome outcome;

@@ -367,15 +367,20 @@ TEST(ConfigLoaderTest, LowerCaseEnumsSingleMappingsAsListsAndDurationForms) {
   EXPECT_FALSE(exact.match.prefix.has_value());
   ASSERT_EQ(exact.match.headers.size(), 3u);
   EXPECT_EQ(exact.match.headers[0].name, "x-a");
-  EXPECT_EQ(exact.match.headers[0].exact_match, "one");
-  EXPECT_EQ(exact.match.headers[1].prefix_match, "pre");
+  EXPECT_EQ(exact.match.headers[0].kind, HeaderMatcher::Kind::String);
+  EXPECT_EQ(exact.match.headers[0].string.kind, StringMatch::Kind::Exact);
+  EXPECT_EQ(exact.match.headers[0].string.value, "one");
+  EXPECT_EQ(exact.match.headers[1].string.kind, StringMatch::Kind::Prefix);
+  EXPECT_EQ(exact.match.headers[1].string.value, "pre");
   EXPECT_TRUE(exact.match.headers[1].invert_match);
-  EXPECT_EQ(exact.match.headers[2].present_match, true);
+  EXPECT_EQ(exact.match.headers[2].kind, HeaderMatcher::Kind::Present);
+  EXPECT_TRUE(exact.match.headers[2].present);
   EXPECT_EQ(exact.route->cluster, "dns");
   EXPECT_EQ(exact.route->prefix_rewrite, "/new");
   EXPECT_EQ(exact.route->timeout, milliseconds(0));
   const Route& regex = virtual_host.routes[1];
-  EXPECT_EQ(regex.match.safe_regex, "^/r.*");
+  ASSERT_TRUE(regex.match.safe_regex);
+  EXPECT_EQ(regex.match.safe_regex->pattern(), "^/r.*");
   EXPECT_EQ(regex.direct_response->status, 404u);
   EXPECT_EQ(regex.direct_response->body, "nope");
 
@@ -550,6 +555,169 @@ TEST(ConfigLoaderErrorTest, CrossChecksAndValueRules) {
                "variation.yaml:12:11: duplicate field \"stat_prefix\""));
 }
 
+// minimal.yaml with `from` replaced by `to`, loaded; fails the test if it does not load.
+LoadOutcome load_variation(const std::string& from, const std::string& to,
+                           const std::string& prefix = "") {
+  std::string yaml = read_testdata("minimal.yaml");
+  const size_t at = yaml.find(from);
+  EXPECT_NE(at, std::string::npos) << from;
+  if (at != std::string::npos) yaml.replace(at, from.size(), to);
+  Result<LoadOutcome> outcome = load_bootstrap_string(prefix + yaml, "variation.yaml", {});
+  EXPECT_TRUE(outcome.ok()) << outcome.error();
+  return outcome.ok() ? std::move(outcome.value()) : LoadOutcome{};
+}
+
+std::string load_prefixed_error(const std::string& prefix, const std::string& from = "",
+                                const std::string& to = "") {
+  std::string yaml = read_testdata("minimal.yaml");
+  if (!from.empty()) {
+    const size_t at = yaml.find(from);
+    EXPECT_NE(at, std::string::npos) << from;
+    if (at != std::string::npos) yaml.replace(at, from.size(), to);
+  }
+  Result<LoadOutcome> outcome = load_bootstrap_string(prefix + yaml, "variation.yaml", {});
+  EXPECT_FALSE(outcome.ok());
+  return outcome.ok() ? "" : outcome.error();
+}
+
+const std::string kPrefixMatch = "- match: {prefix: \"/\"}";
+// Envoy's own example of a pattern over the default limit: RE2 program size 144 > 100.
+const std::string kBigRegex =
+    "/asdf/.*/asdf/.*/asdf/.*/asdf/.*/asdf/.*/asdf/.*/asdf/.*/asdf/.*/asdf/.*/asdf/.*";
+
+// --- Regexes: RE2, compiled at load -----------------------------------------------------
+
+TEST(ConfigRegexTest, RouteAndHeaderRegexesCompileAtLoad) {
+  const LoadOutcome outcome = load_variation(
+      kPrefixMatch,
+      "- match: {safe_regex: {regex: \"/api/v[0-9]+/.*\"}, headers: [{name: x-a, "
+      "safe_regex_match: {regex: \"a+\"}}, {name: x-b, string_match: {safe_regex: {regex: "
+      "\"b+\"}}}]}");
+  const RouteMatch& match =
+      outcome.config.listeners.at(0).http.route_config.virtual_hosts.at(0).routes.at(0).match;
+  ASSERT_TRUE(match.safe_regex);
+  EXPECT_TRUE(match.safe_regex->full_match("/api/v2/x"));
+  EXPECT_FALSE(match.safe_regex->full_match("/api/v2"));
+  ASSERT_EQ(match.headers.size(), 2u);
+  EXPECT_EQ(match.headers[0].string.kind, StringMatch::Kind::Regex);
+  EXPECT_TRUE(match.headers[0].string.regex->full_match("aaa"));
+  EXPECT_TRUE(match.headers[1].string.regex->full_match("bb"));
+  EXPECT_EQ(outcome.warnings, Strings{});
+}
+
+TEST(ConfigRegexTest, InvalidPatternIsALocatedError) {
+  EXPECT_EQ(load_variation_error(kPrefixMatch, "- match: {safe_regex: {regex: \"/api/(\"}}"),
+            "variation.yaml:17:45: invalid regex \"/api/(\": missing ): /api/( (at " +
+                kRouteZeroPath + ".match.safe_regex.regex)");
+  // Lookahead and backreferences are not RE2: refused, never run by another engine.
+  EXPECT_TRUE(Contains(load_variation_error(kPrefixMatch,
+                                            "- match: {prefix: /, headers: [{name: x, "
+                                            "safe_regex_match: {regex: \"(a)\\\\1\"}}]}"),
+                       "variation.yaml:17:82: invalid regex \"(a)\\1\": invalid escape sequence"));
+  EXPECT_TRUE(Contains(load_variation_error(kPrefixMatch, "- match: {safe_regex: {regex: \"\"}}"),
+                       "variation.yaml:17:45: must not be empty"));
+}
+
+TEST(ConfigRegexTest, ProgramSizeOverEnvoysDefaultLimitIsAnError) {
+  EXPECT_EQ(
+      load_variation_error(kPrefixMatch, "- match: {safe_regex: {regex: \"" + kBigRegex + "\"}}"),
+      "variation.yaml:17:45: regex \"" + kBigRegex +
+          "\" compiles to an RE2 program of size 144, over the limit of 100 (runtime key "
+          "re2.max_program_size.error_level): simplify the pattern or raise the limit (at " +
+          kRouteZeroPath + ".match.safe_regex.regex)");
+  // In header matchers too.
+  EXPECT_TRUE(Contains(load_variation_error(kPrefixMatch,
+                                            "- match: {prefix: /, headers: [{name: x, "
+                                            "string_match: {safe_regex: {regex: \"" +
+                                                kBigRegex + "\"}}}]}"),
+                       "program of size 144, over the limit of 100"));
+}
+
+TEST(ConfigRegexTest, RuntimeAndGoogleRe2SetTheProgramSizeLimits) {
+  const std::string big_route = "- match: {safe_regex: {regex: \"" + kBigRegex + "\"}}";
+  // Raised by the runtime (nested or dotted keys, later layers win).
+  LoadOutcome raised = load_variation(kPrefixMatch, big_route,
+                                      "layered_runtime:\n"
+                                      "  layers:\n"
+                                      "  - name: a\n"
+                                      "    static_layer: {re2.max_program_size.error_level: 50}\n"
+                                      "  - name: b\n"
+                                      "    static_layer:\n"
+                                      "      re2: {max_program_size: {error_level: 144, "
+                                      "warn_level: 143}}\n");
+  ASSERT_EQ(raised.warnings.size(), 1u);
+  EXPECT_TRUE(Contains(raised.warnings[0],
+                       "variation.yaml:24:45: regex \"" + kBigRegex +
+                           "\" compiles to an RE2 program of size 144, over the warning level of "
+                           "143 (runtime key re2.max_program_size.warn_level)"));
+  // Lowered: a pattern under Envoy's default fails.
+  EXPECT_TRUE(
+      Contains(load_prefixed_error("layered_runtime: {layers: [{name: a, static_layer: "
+                                   "{re2.max_program_size.error_level: 5}}]}\n",
+                                   kPrefixMatch, "- match: {safe_regex: {regex: \"/api/.*\"}}"),
+               "compiles to an RE2 program of size 17, over the limit of 5"));
+  // google_re2.max_program_size (deprecated in Envoy) sets one pattern's limit.
+  load_variation(kPrefixMatch,
+                 "- match: {safe_regex: {google_re2: {max_program_size: 200}, "
+                 "regex: \"" +
+                     kBigRegex + "\"}}");
+  EXPECT_TRUE(Contains(load_variation_error(kPrefixMatch,
+                                            "- match: {safe_regex: {google_re2: "
+                                            "{max_program_size: 10}, regex: \"/api/.*\"}}"),
+                       "program of size 17, over the limit of 10"));
+  // A runtime value that is not a number is located.
+  EXPECT_EQ(load_prefixed_error("layered_runtime: {layers: [{name: a, static_layer: "
+                                "{re2.max_program_size.error_level: lots}}]}\n"),
+            "variation.yaml:1:87: runtime key re2.max_program_size.error_level takes an integer "
+            "from 0 to 4294967295, got \"lots\" (at "
+            "layered_runtime.layers[0].static_layer.re2.max_program_size.error_level)");
+}
+
+TEST(ConfigRegexTest, UnusedRuntimeKeysWarn) {
+  LoadOutcome outcome =
+      load_variation("", "",
+                     "layered_runtime: {layers: [{name: a, static_layer: {envoy.reloadable_features"
+                     ".foo: true}}]}\n");
+  EXPECT_EQ(outcome.warnings,
+            Strings{"variation.yaml:1:84: runtime key envoy.reloadable_features.foo is not used "
+                    "by weir and has no effect (at "
+                    "layered_runtime.layers[0].static_layer.envoy.reloadable_features.foo)"});
+}
+
+TEST(ConfigRegexTest, StringMatcherRules) {
+  EXPECT_TRUE(Contains(
+      load_variation_error(kPrefixMatch,
+                           "- match: {prefix: /, headers: [{name: x, string_match: {safe_regex: "
+                           "{regex: a}, ignore_case: true}}]}"),
+      "ignore_case has no effect on safe_regex"));
+  EXPECT_TRUE(Contains(load_variation_error(kPrefixMatch,
+                                            "- match: {prefix: /, headers: [{name: x, "
+                                            "string_match: {exact: a, suffix: b}}]}"),
+                       "a string matcher takes exactly one of"));
+  EXPECT_TRUE(Contains(load_variation_error(kPrefixMatch,
+                                            "- match: {prefix: /, headers: [{name: x, "
+                                            "range_match: {start: 5, end: 5}}]}"),
+                       "a range match needs start < end"));
+  const LoadOutcome outcome =
+      load_variation(kPrefixMatch,
+                     "- match: {prefix: /A, case_sensitive: false, headers: [{name: x, "
+                     "range_match: {start: \"-3\", end: 7}}, {name: y, contains_match: c, "
+                     "treat_missing_header_as_empty: true}, {name: z, string_match: {suffix: s, "
+                     "ignore_case: true}}]}");
+  const RouteMatch& match =
+      outcome.config.listeners.at(0).http.route_config.virtual_hosts.at(0).routes.at(0).match;
+  EXPECT_FALSE(match.case_sensitive);
+  ASSERT_EQ(match.headers.size(), 3u);
+  EXPECT_EQ(match.headers[0].kind, HeaderMatcher::Kind::Range);
+  EXPECT_EQ(match.headers[0].range_start, -3);
+  EXPECT_EQ(match.headers[0].range_end, 7);
+  EXPECT_EQ(match.headers[1].string.kind, StringMatch::Kind::Contains);
+  EXPECT_TRUE(match.headers[1].treat_missing_as_empty);
+  EXPECT_EQ(match.headers[2].string.kind, StringMatch::Kind::Suffix);
+  EXPECT_TRUE(match.headers[2].string.ignore_case);
+  EXPECT_EQ(outcome.warnings, Strings{});
+}
+
 // --- Warnings ---------------------------------------------------------------------------
 
 TEST(ConfigLoaderTest, WarnsForEachKnownButUnimplementedField) {
@@ -564,8 +732,6 @@ TEST(ConfigLoaderTest, WarnsForEachKnownButUnimplementedField) {
       outcome.warnings,
       (Strings{
           warning("1:1", "node", "envoy.config.bootstrap.v3.Bootstrap", "node"),
-          warning("2:1", "layered_runtime", "envoy.config.bootstrap.v3.Bootstrap",
-                  "layered_runtime"),
           warning("5:3", "access_log", "envoy.config.bootstrap.v3.Admin", "admin.access_log"),
           warning("21:11", "tracing",
                   "envoy.extensions.filters.network.http_connection_manager.v3."
