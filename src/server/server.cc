@@ -8,6 +8,7 @@
 
 #include <chrono>
 #include <cstdio>
+#include <cstring>
 #include <thread>
 
 #include "access_log/access_logger.h"
@@ -255,10 +256,18 @@ int run(const ServerOptions& options) {
       };
 
       int sig_fd = signalfd(-1, &mask, SFD_NONBLOCK | SFD_CLOEXEC);
-      main_loop.watch(sig_fd, [&](uint32_t) {
-        signalfd_siginfo info;
-        while (read(sig_fd, &info, sizeof info) == sizeof info) begin_shutdown();
-      });
+      // Without its signalfd, weir could not drain on SIGTERM: that is a failed start.
+      if (sig_fd < 0 || !main_loop.watch(sig_fd, [&](uint32_t events) {
+            if (events & event::kWatchFailed) return;
+            signalfd_siginfo info;
+            while (read(sig_fd, &info, sizeof info) == sizeof info) begin_shutdown();
+          })) {
+        spdlog::critical("cannot receive signals: {}", strerror(errno));
+        for (auto& w : workers) w->stop();
+        for (auto& w : workers) w->join();
+        close_listeners(*plans);
+        return 1;
+      }
       auto uptime_timer = std::make_shared<std::function<void()>>();
       *uptime_timer = [&, uptime_timer] {
         stats.gauge("server.uptime")
