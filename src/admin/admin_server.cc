@@ -111,8 +111,9 @@ bool is_loopback(const sockaddr_storage& peer) {
 // One admin client connection; requests are answered one at a time.
 class AdminServer::Session : public net::Connection::Handler, public http::Http1Visitor {
  public:
-  Session(AdminServer& server, int fd, bool from_loopback)
+  Session(AdminServer& server, int fd, bool from_loopback, std::shared_ptr<void> admission)
       : server_(server),
+        admission_(std::move(admission)),
         from_loopback_(from_loopback),
         connection_(server.loop_, fd, false),
         parser_(http::MessageType::Request, *this) {
@@ -160,6 +161,7 @@ class AdminServer::Session : public net::Connection::Handler, public http::Http1
   }
 
   AdminServer& server_;
+  std::shared_ptr<void> admission_;  // this connection's share of the connection limits
   bool from_loopback_;
   net::Connection connection_;
   http::Http1Parser parser_;
@@ -170,28 +172,34 @@ class AdminServer::Session : public net::Connection::Handler, public http::Http1
 
 AdminServer::AdminServer(event::EventLoop& loop, int listen_fd, AdminContext context)
     : loop_(loop), listen_fd_(listen_fd), context_(std::move(context)) {
-  if (listen_fd_ >= 0) loop_.watch_shared_listener(listen_fd_, [this](uint32_t) { accept_all(); });
+  if (listen_fd_ < 0) return;
+  stats::Counter& paused = context_.stats.counter("listener.admin.downstream_cx_accept_paused");
+  acceptor_ = std::make_unique<net::Acceptor>(
+      loop_, listen_fd_, net::Acceptor::Options{"admin", 16},
+      [this](int fd, const net::Address& peer) { on_accept(fd, peer); },
+      [&paused](int) { paused.inc(); });
 }
 
 AdminServer::~AdminServer() {
-  if (listen_fd_ >= 0) {
-    loop_.unwatch(listen_fd_);
-    close(listen_fd_);
-  }
+  acceptor_.reset();
+  if (listen_fd_ >= 0) close(listen_fd_);
   sessions_.clear();
 }
 
-void AdminServer::accept_all() {
-  for (int i = 0; i < 16; ++i) {
-    sockaddr_storage peer{};
-    socklen_t peer_length = sizeof peer;
-    int fd = accept4(listen_fd_, reinterpret_cast<sockaddr*>(&peer), &peer_length,
-                     SOCK_NONBLOCK | SOCK_CLOEXEC);
-    if (fd < 0) return;
-    auto session = std::make_unique<Session>(*this, fd, is_loopback(peer));
-    auto* raw = session.get();
-    sessions_.emplace(raw, std::move(session));
+void AdminServer::on_accept(int fd, const net::Address& peer) {
+  std::shared_ptr<void> admission;
+  if (context_.admit_connection) {
+    auto admitted = context_.admit_connection();
+    if (!admitted) {
+      close(fd);
+      return;
+    }
+    admission = std::move(*admitted);
   }
+  auto session =
+      std::make_unique<Session>(*this, fd, is_loopback(peer.storage), std::move(admission));
+  auto* raw = session.get();
+  sessions_.emplace(raw, std::move(session));
 }
 
 AdminResponse AdminServer::handle(std::string_view method, std::string_view path_and_query,

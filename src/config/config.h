@@ -173,6 +173,15 @@ struct ListenerConfig {
   SocketAddress address;
   TrafficDirection traffic_direction = TrafficDirection::Unspecified;
   HttpConnectionManagerConfig http;
+  // Runtime key envoy.resource_limits.listener.<name>.connection_limit: open connections
+  // past it are accepted and closed at once (listener.<address>.downstream_cx_overflow).
+  std::optional<uint64_t> connection_limit;
+  bool ignore_global_conn_limit = false;
+  // More pending connections wait for the next wake-up (Envoy accepts all that are
+  // pending; weir bounds a wake-up so a flood cannot starve established connections).
+  uint32_t max_connections_to_accept_per_socket_event = 64;
+  // listen() backlog; unset: the kernel's net.core.somaxconn, as in Envoy.
+  std::optional<uint32_t> tcp_backlog_size;
   SourceLocation location;
 };
 
@@ -192,6 +201,14 @@ struct ClusterConfig {
 struct AdminConfig {
   SocketAddress address;
   std::string access_log_path;
+  bool ignore_global_conn_limit = false;  // admin connections count toward the global limit
+};
+
+// Bootstrap.overload_manager: weir implements the proactive resource monitor
+// envoy.resource_monitors.global_downstream_max_connections (or the runtime key
+// overload.global_downstream_max_connections Envoy used before it).
+struct OverloadConfig {
+  std::optional<uint64_t> max_active_downstream_connections;
 };
 
 // stats_config.stats_tags[]: turns part of a stat name into a tag (a Prometheus label).
@@ -209,6 +226,7 @@ struct StatsConfig {
 
 struct BootstrapConfig {
   StatsConfig stats_config;
+  OverloadConfig overload;
   std::optional<AdminConfig> admin;
   std::vector<ListenerConfig> listeners;
   std::vector<ClusterConfig> clusters;

@@ -27,6 +27,10 @@ std::optional<uint64_t> runtime_uint(LoadContext& context, std::string_view key,
 // One warning per runtime key no loader read.
 void warn_unread_runtime_keys(LoadContext& context);
 
+// overload_manager_loader.cc: Bootstrap.overload_manager (read after the runtime, whose
+// overload.global_downstream_max_connections it honours when no monitor is configured).
+OverloadConfig load_overload_manager(const ConfigNode& overload_manager);
+
 // matcher_loader.cc: envoy.type.matcher.v3 RegexMatcher and StringMatcher.
 // A pattern compiled with the runtime's program-size limit, or `max_program_size`.
 RegexPtr compile_regex(const ConfigNode& pattern,

@@ -30,7 +30,6 @@ const std::map<std::string_view, std::set<std::string_view>>& unimplemented_fiel
         "watchdogs",
         "tracing",
         "runtime",
-        "overload_manager",
         "enable_dispatcher_stats",
         "header_prefix",
         "stats_server_version_override",
@@ -52,7 +51,7 @@ const std::map<std::string_view, std::set<std::string_view>>& unimplemented_fiel
         "grpc_async_client_manager_config",
         "memory_allocator_manager"}},
       {names::kStaticResources, {"secrets"}},
-      {names::kAdmin, {"access_log", "profile_path", "socket_options", "ignore_global_conn_limit"}},
+      {names::kAdmin, {"access_log", "profile_path", "socket_options"}},
       {names::kSocketAddress, {"protocol", "named_port", "resolver_name", "ipv4_compat"}},
       {names::kAddress, {"pipe", "envoy_internal_address"}},
       {names::kDataSource, {"environment_variable", "watched_directory"}},
@@ -78,12 +77,9 @@ const std::map<std::string_view, std::set<std::string_view>>& unimplemented_fiel
         "reuse_port",
         "enable_reuse_port",
         "access_log",
-        "tcp_backlog_size",
-        "max_connections_to_accept_per_socket_event",
         "bind_to_port",
         "internal_listener",
         "enable_mptcp",
-        "ignore_global_conn_limit",
         "bypass_overload_manager"}},
       {names::kFilterChain,
        {"filter_chain_match", "use_proxy_proto", "metadata", "transport_socket",
@@ -265,7 +261,31 @@ const std::map<std::string_view, std::set<std::string_view>>& unimplemented_fiel
   return *fields;
 }
 
+using Refusals = std::map<std::string_view, RefusedField>;
+
+// Per message, the unimplemented fields whose absence would weaken security. A field is
+// here or in the table above, never in both.
+const std::map<std::string_view, Refusals>& refused_fields() {
+  static const auto* const fields = new std::map<std::string_view, Refusals>{
+      {names::kOverloadManager,
+       {{"actions", {"overload actions (load shedding)", {}}},
+        {"loadshed_points", {"overload load shedding", {}}},
+        {"buffer_factory_config", {"overload memory accounting", {}}}}},
+  };
+  return *fields;
+}
+
 }  // namespace
+
+std::optional<RefusedField> find_refused_field(std::string_view message_type,
+                                               std::string_view field) {
+  const auto& fields = refused_fields();
+  const auto message = fields.find(message_type);
+  if (message == fields.end()) return std::nullopt;
+  const auto refusal = message->second.find(field);
+  if (refusal == message->second.end()) return std::nullopt;
+  return refusal->second;
+}
 
 bool is_known_unimplemented_field(std::string_view message_type, std::string_view field) {
   const auto& fields = unimplemented_fields();

@@ -19,7 +19,7 @@ namespace names = envoy_names;
 
 std::optional<AdminConfig> load_admin(const ConfigNode& admin) {
   if (!admin.present()) return std::nullopt;
-  admin.expect_fields(names::kAdmin, {"access_log_path", "address"});
+  admin.expect_fields(names::kAdmin, {"access_log_path", "address", "ignore_global_conn_limit"});
   if (!admin.has("address")) {
     admin.warn("admin has no address: the admin interface is disabled");
     return std::nullopt;
@@ -33,6 +33,9 @@ std::optional<AdminConfig> load_admin(const ConfigNode& admin) {
   }
   if (admin.has("access_log_path")) {
     result.access_log_path = admin.field("access_log_path").as_string();
+  }
+  if (admin.has("ignore_global_conn_limit")) {
+    result.ignore_global_conn_limit = admin.field("ignore_global_conn_limit").as_bool();
   }
   return result;
 }
@@ -58,8 +61,9 @@ WasmPluginConfig load_wasm_service(const ConfigNode& extension) {
 }
 
 BootstrapConfig load_bootstrap(const ConfigNode& bootstrap) {
-  bootstrap.expect_fields(names::kBootstrap, {"admin", "static_resources", "bootstrap_extensions",
-                                              "stats_config", "layered_runtime"});
+  bootstrap.expect_fields(names::kBootstrap,
+                          {"admin", "static_resources", "bootstrap_extensions", "stats_config",
+                           "layered_runtime", "overload_manager"});
   LoadContext& context = bootstrap.context();
   load_layered_runtime(bootstrap.field("layered_runtime"));
   if (auto level = runtime_uint(context, "re2.max_program_size.error_level", 0, UINT32_MAX)) {
@@ -69,6 +73,7 @@ BootstrapConfig load_bootstrap(const ConfigNode& bootstrap) {
     context.regex_warn_program_size = static_cast<uint32_t>(*level);
   }
   BootstrapConfig config;
+  config.overload = load_overload_manager(bootstrap.field("overload_manager"));
   config.admin = load_admin(bootstrap.field("admin"));
   config.stats_config = load_stats_config(bootstrap.field("stats_config"));
 

@@ -1,15 +1,14 @@
 """Hostile clients at the edge: a regex route fed a huge path, running out of file
 descriptors, connection limits. Real weir processes, real sockets. Every case ends by
 checking that weir is still up, its admin answers and a normal request is served."""
+import http.client
 import os
 import resource
 import socket
 import time
 
-import pytest
-
 from upstream import Upstream
-from weir_harness import WEIR_BIN, Weir, free_port, request, stats, wait_for_port
+from weir_harness import Weir, free_port, request, stats
 
 
 def regex_config(listen_port, admin_port, upstream_port, runtime="", listener_extra="",
@@ -124,3 +123,146 @@ def test_regex_over_the_program_size_limit_fails_the_load_and_runtime_raises_it(
         status, _, body = request(port, path="/asdf/" * 10)
         assert (status, body) == (200, b"api")
         assert_still_serving(weir, port, admin)
+
+
+# --- Running out of file descriptors -----------------------------------------------------
+
+def cpu_seconds(pid):
+    fields = open(f"/proc/{pid}/stat").read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def poll(condition, timeout=10.0, what="condition"):
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        value = condition()
+        if value:
+            return value
+        time.sleep(0.02)
+    raise AssertionError(f"timed out waiting for {what}")
+
+
+def served(port, path="/echo"):
+    try:
+        return request(port, path=path, timeout=2)[0] == 200
+    except OSError:
+        return False
+
+
+def test_fd_exhaustion_pauses_accepting_instead_of_spinning():
+    # With 64 descriptors and 120 clients, accept() fails with EMFILE on a listener that
+    # stays readable: weir used to spin a core and write ~10 MB of log lines a second.
+    port, admin = free_port(), free_port()
+
+    def low_fd_limit():
+        resource.setrlimit(resource.RLIMIT_NOFILE, (64, 64))
+
+    with Upstream() as up, Weir(regex_config(port, admin, up.port), wait_ports=[port, admin],
+                                args=["--concurrency", "1"], preexec_fn=low_fd_limit) as weir:
+        clients = [socket.create_connection(("127.0.0.1", port)) for _ in range(120)]
+        try:
+            poll(lambda: "Too many open files" in weir.logs(), what="the EMFILE log line")
+            cpu_before = cpu_seconds(weir.proc.pid)
+            window_start = time.time()
+            # A measurement window, not a synchronization: how much CPU weir burns while
+            # it cannot accept. Spinning took ~0.4 s per second here.
+            time.sleep(3)
+            burnt = cpu_seconds(weir.proc.pid) - cpu_before
+            assert burnt < 0.5, f"{burnt:.2f} CPU-seconds in {time.time() - window_start:.1f} s"
+            log = weir.logs()
+            assert len(log) < 10_000, f"{len(log)} bytes of log"
+            assert log.count("Too many open files") == 1, log
+            assert weir.proc.poll() is None
+        finally:
+            for c in clients:
+                c.close()
+        # Once the clients leave, weir accepts again (the queued ones, then new ones).
+        poll(lambda: served(port), what="a request served after the clients left")
+        s = stats(admin)
+        assert int(s[f"listener.127.0.0.1_{port}.downstream_cx_accept_paused"]) >= 1
+        assert_still_serving(weir, port, admin)
+
+
+# --- Connection limits ---------------------------------------------------------------------
+
+def open_served_connection(port):
+    """A keep-alive connection that weir admitted and served once."""
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=5)
+    conn.request("GET", "/echo")
+    resp = conn.getresponse()
+    resp.read()
+    assert resp.status == 200
+    return conn
+
+
+def closed_at_once(port):
+    """Connects; True when weir closes the connection without a word."""
+    with socket.create_connection(("127.0.0.1", port), timeout=5) as s:
+        try:
+            return s.recv(1) == b""
+        except ConnectionResetError:
+            return True
+
+
+def test_listener_connection_limit_from_the_runtime():
+    port, admin = free_port(), free_port()
+    runtime = """layered_runtime:
+  layers:
+    - name: limits
+      static_layer:
+        envoy.resource_limits.listener.ingress.connection_limit: 3
+"""
+    with Upstream() as up, Weir(regex_config(port, admin, up.port, runtime=runtime),
+                                wait_ports=[admin]) as weir:
+        # The port probe of wait_for_port would take a slot: poll for the first serve.
+        poll(lambda: served(port), what="the listener")
+        held = [open_served_connection(port) for _ in range(3)]
+        assert closed_at_once(port)
+        assert closed_at_once(port)
+        overflow = f"listener.127.0.0.1_{port}.downstream_cx_overflow"
+        assert int(stats(admin)[overflow]) == 2
+        # A freed slot is usable again.
+        held.pop().close()
+        poll(lambda: served(port), what="a slot freed by a closed connection")
+        for conn in held:
+            conn.close()
+        assert "runtime key" not in weir.logs()  # the key was read, not warned about
+        assert_still_serving(weir, port, admin)
+
+
+def test_global_connection_limit_of_the_overload_manager():
+    port, other_port, admin = free_port(), free_port(), free_port()
+    overload = """overload_manager:
+  resource_monitors:
+    - name: envoy.resource_monitors.global_downstream_max_connections
+      typed_config:
+        "@type": type.googleapis.com/envoy.extensions.resource_monitors.downstream_connections.v3.DownstreamConnectionsConfig
+        max_active_downstream_connections: 2
+"""
+    config = regex_config(port, admin, 1, overload=overload)
+    # A second listener that opts out of the global limit.
+    second = config[config.index("    - name: ingress"):config.index("  clusters:")]
+    second = second.replace("- name: ingress", "- name: exempt\n      ignore_global_conn_limit: true")
+    second = second.replace(f"port_value: {port}", f"port_value: {other_port}")
+    with Upstream() as up:
+        config = regex_config(port, admin, up.port, overload=overload)
+        config = config.replace("  clusters:", second + "  clusters:")
+        with Weir(config) as weir:
+            poll(lambda: served(port), what="the listener")
+            held = [open_served_connection(port) for _ in range(2)]
+            assert closed_at_once(port)
+            # The admin counts toward the global limit, as in Envoy...
+            assert closed_at_once(admin)
+            # ... the exempt listener does not.
+            assert served(other_port)
+            held.pop().close()
+            poll(lambda: served(admin, "/ready"), what="the admin after a slot freed")
+            s = stats(admin)
+            assert int(s[f"listener.127.0.0.1_{port}.downstream_global_cx_overflow"]) >= 1
+            assert int(s["listener.admin.downstream_global_cx_overflow"]) >= 1
+            assert int(s["overload.envoy.resource_monitors.global_downstream_max_connections"
+                         ".failed_updates"]) >= 2
+            for conn in held:
+                conn.close()
+            poll(lambda: served(port), what="the listener after the clients left")
+            assert_still_serving(weir, port, admin)

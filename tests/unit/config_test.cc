@@ -718,6 +718,101 @@ TEST(ConfigRegexTest, StringMatcherRules) {
   EXPECT_EQ(outcome.warnings, Strings{});
 }
 
+// --- Connection limits ------------------------------------------------------------------
+
+const std::string kDownstreamConnectionsMonitor =
+    "overload_manager:\n"
+    "  resource_monitors:\n"
+    "  - name: envoy.resource_monitors.global_downstream_max_connections\n"
+    "    typed_config:\n"
+    "      \"@type\": type.googleapis.com/envoy.extensions.resource_monitors."
+    "downstream_connections.v3.DownstreamConnectionsConfig\n";
+
+TEST(ConfigLimitsTest, GlobalLimitFromTheOverloadManagerOrTheRuntime) {
+  LoadOutcome monitor = load_variation(
+      "", "", kDownstreamConnectionsMonitor + "      max_active_downstream_connections: 5000\n");
+  EXPECT_EQ(monitor.config.overload.max_active_downstream_connections, 5000u);
+  EXPECT_EQ(monitor.warnings, Strings{});
+  // The runtime key Envoy used before the monitor, honoured alone...
+  LoadOutcome runtime =
+      load_variation("", "",
+                     "layered_runtime: {layers: [{name: a, static_layer: {overload: "
+                     "{global_downstream_max_connections: 70}}}]}\n");
+  EXPECT_EQ(runtime.config.overload.max_active_downstream_connections, 70u);
+  EXPECT_EQ(runtime.warnings, Strings{});
+  // ... and overridden by the monitor, with a warning.
+  LoadOutcome both = load_variation("", "",
+                                    "layered_runtime: {layers: [{name: a, static_layer: "
+                                    "{overload.global_downstream_max_connections: 70}}]}\n" +
+                                        kDownstreamConnectionsMonitor +
+                                        "      max_active_downstream_connections: 9\n");
+  EXPECT_EQ(both.config.overload.max_active_downstream_connections, 9u);
+  ASSERT_EQ(both.warnings.size(), 1u);
+  EXPECT_TRUE(Contains(both.warnings[0], "overload.global_downstream_max_connections is ignored"));
+  // No limit by default.
+  EXPECT_FALSE(load_variation("", "").config.overload.max_active_downstream_connections);
+}
+
+TEST(ConfigLimitsTest, OverloadManagerMistakesAndUnimplementedParts) {
+  // Envoy requires the limit, greater than 0.
+  EXPECT_TRUE(Contains(load_prefixed_error(kDownstreamConnectionsMonitor),
+                       "variation.yaml:5:7: missing required field "
+                       "\"max_active_downstream_connections\""));
+  EXPECT_TRUE(Contains(load_prefixed_error(kDownstreamConnectionsMonitor +
+                                           "      max_active_downstream_connections: 0\n"),
+                       "variation.yaml:6:42: expected an integer from 1 to"));
+  // Overload actions would shed load weir cannot shed: refused, never ignored.
+  EXPECT_EQ(load_prefixed_error("overload_manager:\n"
+                                "  actions:\n"
+                                "  - name: envoy.overload_actions.stop_accepting_requests\n"),
+            "variation.yaml:2:3: field \"actions\" of envoy.config.overload.v3.OverloadManager "
+            "(overload actions (load shedding)) is not implemented by weir yet: refusing to start "
+            "rather than run with less security (at overload_manager.actions)");
+  // A monitor no action can use is inert: a warning.
+  LoadOutcome heap = load_variation("", "",
+                                    "overload_manager:\n"
+                                    "  refresh_interval: 0.25s\n"
+                                    "  resource_monitors:\n"
+                                    "  - name: envoy.resource_monitors.fixed_heap\n"
+                                    "    typed_config: {max_heap_size_bytes: 1000}\n");
+  ASSERT_EQ(heap.warnings.size(), 1u);
+  EXPECT_TRUE(StartsWith(heap.warnings[0],
+                         "variation.yaml:4:5: resource monitor "
+                         "\"envoy.resource_monitors.fixed_heap\" is not implemented by weir"));
+  EXPECT_FALSE(heap.config.overload.max_active_downstream_connections);
+}
+
+TEST(ConfigLimitsTest, ListenerLimitsAndAcceptOptions) {
+  LoadOutcome outcome = load_variation(
+      "  - name: main\n",
+      "  - name: main\n"
+      "    ignore_global_conn_limit: true\n"
+      "    max_connections_to_accept_per_socket_event: 8\n"
+      "    tcp_backlog_size: 77\n",
+      "layered_runtime: {layers: [{name: a, static_layer: "
+      "{envoy.resource_limits.listener.main.connection_limit: 12, "
+      "envoy.resource_limits.listener.other.connection_limit: 1}}]}\n"
+      "admin: {ignore_global_conn_limit: true, address: {socket_address: {address: 127.0.0.1, "
+      "port_value: 9901}}}\n");
+  const ListenerConfig& listener = outcome.config.listeners.at(0);
+  EXPECT_EQ(listener.connection_limit, 12u);
+  EXPECT_TRUE(listener.ignore_global_conn_limit);
+  EXPECT_EQ(listener.max_connections_to_accept_per_socket_event, 8u);
+  EXPECT_EQ(listener.tcp_backlog_size, 77u);
+  EXPECT_TRUE(outcome.config.admin->ignore_global_conn_limit);
+  // A key for a listener that does not exist limits nothing: said so.
+  ASSERT_EQ(outcome.warnings.size(), 1u);
+  EXPECT_TRUE(Contains(outcome.warnings[0],
+                       "runtime key envoy.resource_limits.listener.other.connection_limit is not "
+                       "used by weir"));
+  // Defaults.
+  const ListenerConfig plain = load_variation("", "").config.listeners.at(0);
+  EXPECT_FALSE(plain.connection_limit);
+  EXPECT_FALSE(plain.ignore_global_conn_limit);
+  EXPECT_EQ(plain.max_connections_to_accept_per_socket_event, 64u);
+  EXPECT_FALSE(plain.tcp_backlog_size);
+}
+
 // --- Warnings ---------------------------------------------------------------------------
 
 TEST(ConfigLoaderTest, WarnsForEachKnownButUnimplementedField) {
