@@ -21,6 +21,9 @@ inline constexpr std::string_view kTypedExtensionConfig =
 inline constexpr std::string_view kAddress = "envoy.config.core.v3.Address";
 inline constexpr std::string_view kSocketAddress = "envoy.config.core.v3.SocketAddress";
 inline constexpr std::string_view kDataSource = "envoy.config.core.v3.DataSource";
+inline constexpr std::string_view kTransportSocket = "envoy.config.core.v3.TransportSocket";
+inline constexpr std::string_view kRawBuffer =
+    "envoy.extensions.transport_sockets.raw_buffer.v3.RawBuffer";
 inline constexpr std::string_view kAsyncDataSource = "envoy.config.core.v3.AsyncDataSource";
 inline constexpr std::string_view kHttpProtocolOptions = "envoy.config.core.v3.HttpProtocolOptions";
 inline constexpr std::string_view kHttp2ProtocolOptions =
@@ -86,6 +89,7 @@ inline constexpr std::string_view kHttpConnectionManagerOldName = "envoy.http_co
 inline constexpr std::string_view kRouterName = "envoy.filters.http.router";
 inline constexpr std::string_view kRouterOldName = "envoy.router";
 inline constexpr std::string_view kWasmFilterName = "envoy.filters.http.wasm";
+inline constexpr std::string_view kRawBufferName = "envoy.transport_sockets.raw_buffer";
 // The overload manager's resource monitor for a global connection limit (its extension
 // is named envoy.resource_monitors.downstream_connections; configs use either name).
 inline constexpr std::string_view kGlobalDownstreamMaxConnections =

@@ -70,7 +70,8 @@ bool is_http_connection_manager(const ConfigNode& filter) {
 }
 
 HttpConnectionManagerConfig load_filter_chain(const ConfigNode& filter_chain) {
-  filter_chain.expect_fields(names::kFilterChain, {"filters"});
+  filter_chain.expect_fields(names::kFilterChain, {"filters", "transport_socket"});
+  load_transport_socket(filter_chain.field("transport_socket"), "the listener's connections");
   const std::vector<ConfigNode> filters = filter_chain.required("filters").items();
   for (const ConfigNode& filter : filters) {
     filter.expect_fields(names::kNetworkFilter, {"name", "typed_config"});

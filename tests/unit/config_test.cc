@@ -813,6 +813,250 @@ TEST(ConfigLimitsTest, ListenerLimitsAndAcceptOptions) {
   EXPECT_FALSE(plain.tcp_backlog_size);
 }
 
+// --- Security settings never degrade to a warning ----------------------------------------
+
+const std::string kRefusal =
+    "is not implemented by weir yet: refusing to start rather than run with less security";
+const std::string kListenerHead = "  - name: main\n";
+const std::string kChainHead = "    - filters:\n";
+const std::string kManagerHead = "          stat_prefix: main\n";
+const std::string kVirtualHostHead = "            - name: all\n";
+const std::string kClusterHead = "  - name: backend\n";
+
+TEST(ConfigSecurityTest, TlsTransportSocketsAreRefusedNeverServedAsPlaintext) {
+  EXPECT_EQ(
+      load_variation_error(
+          kChainHead,
+          "    - transport_socket:\n"
+          "        name: envoy.transport_sockets.tls\n"
+          "        typed_config:\n"
+          "          \"@type\": type.googleapis.com/envoy.extensions.transport_sockets.tls.v3."
+          "DownstreamTlsContext\n"
+          "          require_client_certificate: true\n"
+          "      filters:\n"),
+      "variation.yaml:8:9: transport socket \"envoy.transport_sockets.tls\" "
+      "(envoy.extensions.transport_sockets.tls.v3.DownstreamTlsContext) requiring client "
+      "certificates " +
+          kRefusal +
+          " (the listener's connections would be plaintext) (at "
+          "static_resources.listeners[0].filter_chains[0].transport_socket)");
+  EXPECT_EQ(load_variation_error(kClusterHead + "    connect_timeout: 1s\n",
+                                 kClusterHead + "    connect_timeout: 1s\n" +
+                                     "    transport_socket: {name: envoy.transport_sockets.tls}\n"),
+            "variation.yaml:24:23: transport socket \"envoy.transport_sockets.tls\" " + kRefusal +
+                " (connections to cluster \"backend\" would be plaintext) (at "
+                "static_resources.clusters[0].transport_socket)");
+  EXPECT_TRUE(Contains(
+      load_variation_error(kClusterHead + "    connect_timeout: 1s\n",
+                           kClusterHead + "    connect_timeout: 1s\n" +
+                               "    transport_socket_matches: [{name: tls, transport_socket: "
+                               "{name: envoy.transport_sockets.tls}}]\n"),
+      "variation.yaml:24:5: field \"transport_socket_matches\" of envoy.config.cluster.v3.Cluster "
+      "(TLS to upstreams) " +
+          kRefusal));
+  EXPECT_TRUE(Contains(
+      load_variation_error("static_resources:\n", "static_resources:\n  secrets: [{name: cert}]\n"),
+      "(TLS secrets) " + kRefusal));
+  EXPECT_TRUE(Contains(load_prefixed_error("certificate_provider_instances: {a: {name: x}}\n"),
+                       "(TLS certificates) " + kRefusal));
+  // raw_buffer is plaintext, which is what weir does: accepted, by name or by type.
+  LoadOutcome raw = load_variation(
+      kChainHead,
+      "    - transport_socket: {name: envoy.transport_sockets.raw_buffer}\n      filters:\n");
+  EXPECT_EQ(raw.warnings, Strings{});
+  load_variation(kClusterHead + "    connect_timeout: 1s\n",
+                 kClusterHead + "    connect_timeout: 1s\n" +
+                     "    transport_socket: {name: any, typed_config: {\"@type\": "
+                     "type.googleapis.com/"
+                     "envoy.extensions.transport_sockets.raw_buffer.v3.RawBuffer}}\n");
+}
+
+TEST(ConfigSecurityTest, AuthorizationFiltersAreRefused) {
+  // Unknown HTTP filters (RBAC, ext_authz, jwt_authn, ...) are errors, as they have been.
+  for (const std::string name : {"envoy.filters.http.rbac", "envoy.filters.http.ext_authz",
+                                 "envoy.filters.http.jwt_authn", "envoy.filters.http.basic_auth"}) {
+    EXPECT_TRUE(Contains(
+        load_variation_error(
+            "          - name: envoy.filters.http.router\n",
+            "          - name: " + name + "\n          - name: envoy.filters.http.router\n"),
+        "variation.yaml:20:19: unknown HTTP filter \"" + name + "\""))
+        << name;
+  }
+  // By type too, whatever the name.
+  EXPECT_TRUE(
+      Contains(load_variation_error("          - name: envoy.filters.http.router\n",
+                                    "          - name: my_auth\n"
+                                    "            typed_config: {\"@type\": type.googleapis.com/"
+                                    "envoy.extensions.filters.http.rbac.v3.RBAC}\n"
+                                    "          - name: envoy.filters.http.router\n"),
+               "unsupported HTTP filter type \"envoy.extensions.filters.http.rbac.v3.RBAC\""));
+  // Network filters before the connection manager (RBAC, ext_authz) are refused.
+  EXPECT_TRUE(Contains(
+      load_variation_error(kChainHead, kChainHead + "      - name: envoy.filters.network.rbac\n"
+                                                    "        typed_config: {}\n"),
+      "unsupported network filter \"envoy.filters.network.rbac\""));
+  // Upstream HTTP filters and cluster network filters too.
+  EXPECT_TRUE(Contains(load_variation_error("          - name: envoy.filters.http.router\n",
+                                            "          - name: envoy.filters.http.router\n"
+                                            "            typed_config:\n"
+                                            "              upstream_http_filters: [{name: x}]\n"),
+                       "(upstream HTTP filters) " + kRefusal));
+  EXPECT_TRUE(
+      Contains(load_variation_error(kClusterHead, kClusterHead + "    filters: [{name: x}]\n"),
+               "(upstream network filters) " + kRefusal));
+  // A plugin's capability restrictions.
+  EXPECT_TRUE(Contains(
+      load_variation_error("          - name: envoy.filters.http.router\n",
+                           "          - name: envoy.filters.http.wasm\n"
+                           "            typed_config: {config: {capability_restriction_config: "
+                           "{allowed_capabilities: {proxy_log: {}}}, vm_config: {code: {local: "
+                           "{inline_string: x}}}}}\n"
+                           "          - name: envoy.filters.http.router\n"),
+      "(restricting the host calls a plugin may make) " + kRefusal));
+}
+
+TEST(ConfigSecurityTest, ConnectionSelectionAndListenerFiltersAreRefused) {
+  EXPECT_EQ(load_variation_error(kChainHead,
+                                 "    - filter_chain_match: {server_names: [a.example]}\n"
+                                 "      filters:\n"),
+            "variation.yaml:7:7: field \"filter_chain_match\" of "
+            "envoy.config.listener.v3.FilterChain (filter chain selection by server name, "
+            "protocol or source) " +
+                kRefusal +
+                " (at static_resources.listeners[0].filter_chains[0].filter_chain_match)");
+  EXPECT_TRUE(
+      Contains(load_variation_error(kListenerHead, kListenerHead +
+                                                       "    listener_filters: [{name: "
+                                                       "envoy.filters.listener.tls_inspector}]\n"),
+               "(listener filters: TLS inspection, PROXY protocol, rate limits) " + kRefusal));
+  EXPECT_TRUE(Contains(
+      load_variation_error(kListenerHead, kListenerHead + "    filter_chain_matcher: {}\n" +
+                                              "    listener_filters: [{name: x}]\n"),
+      "listener_filters"));  // {} asks for nothing; the filters do
+}
+
+TEST(ConfigSecurityTest, PathNormalizationAndHeaderSanitizingAreRefusedUnlessOff) {
+  struct Case {
+    std::string field;
+    std::string refused_value;
+    std::string harmless_value;
+  };
+  for (const Case& c : std::vector<Case>{
+           {"normalize_path", "true", "false"},
+           {"merge_slashes", "true", "false"},
+           {"path_with_escaped_slashes_action", "UNESCAPE_AND_REDIRECT", "KEEP_UNCHANGED"},
+           {"forward_client_cert_details", "SANITIZE", "ALWAYS_FORWARD_ONLY"},
+           {"path_normalization_options", "{forwarding_transformation: {}}", "{}"},
+       }) {
+    EXPECT_TRUE(Contains(load_variation_error(kManagerHead, kManagerHead + "          " + c.field +
+                                                                ": " + c.refused_value + "\n"),
+                         "variation.yaml:12:11: field \"" + c.field +
+                             "\" of envoy.extensions.filters.network.http_connection_manager.v3."
+                             "HttpConnectionManager ("))
+        << c.field;
+    LoadOutcome harmless = load_variation(
+        kManagerHead, kManagerHead + "          " + c.field + ": " + c.harmless_value + "\n");
+    ASSERT_EQ(harmless.warnings.size(), 1u) << c.field;
+    EXPECT_TRUE(Contains(harmless.warnings[0], "is ignored (its value asks for nothing)"));
+  }
+  EXPECT_TRUE(Contains(
+      load_variation_error(kManagerHead, kManagerHead + "          common_http_protocol_options: "
+                                                        "{headers_with_underscores_action: "
+                                                        "REJECT_REQUEST}\n"),
+      "(rejecting or dropping headers with underscores) " + kRefusal));
+  EXPECT_TRUE(Contains(load_variation_error("          route_config:\n",
+                                            "          route_config:\n"
+                                            "            ignore_path_parameters_in_path_matching: "
+                                            "true\n"),
+                       "(path normalization before routing) " + kRefusal));
+}
+
+TEST(ConfigSecurityTest, HeaderMutationsAreRefusedEverywhere) {
+  const std::string refusal =
+      "(header mutations (security headers, stripping spoofable headers)) " + kRefusal;
+  for (const std::string field : {"request_headers_to_add", "request_headers_to_remove",
+                                  "response_headers_to_add", "response_headers_to_remove"}) {
+    // On the route configuration, the virtual host and the route.
+    EXPECT_TRUE(Contains(
+        load_variation_error("          route_config:\n",
+                             "          route_config:\n            " + field + ": [x-internal]\n"),
+        refusal))
+        << field;
+    EXPECT_TRUE(Contains(
+        load_variation_error(kVirtualHostHead,
+                             kVirtualHostHead + "              " + field + ": [x-internal]\n"),
+        refusal))
+        << field;
+    EXPECT_TRUE(Contains(load_variation_error("                route: {cluster: backend}\n",
+                                              "                route: {cluster: backend}\n"
+                                              "                " +
+                                                  field + ": [x-internal]\n"),
+                         refusal))
+        << field;
+  }
+  EXPECT_TRUE(Contains(load_variation_error("          route_config:\n",
+                                            "          route_config:\n"
+                                            "            internal_only_headers: [x-user]\n"),
+                       "(stripping internal-only headers from requests) " + kRefusal));
+}
+
+TEST(ConfigSecurityTest, RouteConstraintsAndAccessRulesAreRefused) {
+  for (const std::string field :
+       {"query_parameters: [{name: admin}]", "runtime_fraction: {default_value: {numerator: 1}}",
+        "tls_context: {presented: true}", "cel_expr: {cel_expr_parsed: {}}",
+        "dynamic_metadata: [{filter: x}]", "connect_matcher: {x: 1}"}) {
+    EXPECT_TRUE(Contains(
+        load_variation_error(kPrefixMatch, "- match: {prefix: \"/\", " + field + "}"),
+        "(a route match constraint: without it the route matches more requests) " + kRefusal))
+        << field;
+  }
+  LoadOutcome empty_grpc =
+      load_variation(kPrefixMatch, "- match: {prefix: \"/\", grpc: {}}");  // asks for nothing
+  EXPECT_EQ(empty_grpc.warnings.size(), 1u);
+  EXPECT_TRUE(Contains(load_variation_error(kPrefixMatch,
+                                            "- match: {prefix: /, headers: [{name: x, "
+                                            "string_match: {custom: {name: x}}}]}"),
+                       "a route match constraint"));
+  EXPECT_TRUE(Contains(
+      load_variation_error(kVirtualHostHead, kVirtualHostHead + "              require_tls: ALL\n"),
+      "(requiring TLS) " + kRefusal));
+  load_variation(kVirtualHostHead, kVirtualHostHead + "              require_tls: NONE\n");
+  EXPECT_TRUE(Contains(
+      load_variation_error(kVirtualHostHead, kVirtualHostHead + "              rate_limits: "
+                                                                "[{actions: []}]\n"),
+      "(rate limiting) " + kRefusal));
+  EXPECT_TRUE(Contains(
+      load_variation_error(kVirtualHostHead, kVirtualHostHead + "              matcher: {a: b}\n"),
+      "(route selection) " + kRefusal));
+}
+
+TEST(ConfigSecurityTest, ProtectiveLimitsAreRefused) {
+  EXPECT_TRUE(Contains(
+      load_variation_error(kClusterHead, kClusterHead + "    circuit_breakers: {thresholds: "
+                                                        "[{max_connections: 10}]}\n"),
+      "(limits on upstream connections and requests) " + kRefusal));
+  EXPECT_TRUE(Contains(
+      load_variation_error(kVirtualHostHead,
+                           kVirtualHostHead + "              per_request_buffer_limit_bytes: 10\n"),
+      "(a buffer limit) " + kRefusal));
+  EXPECT_TRUE(Contains(load_variation_error("route: {cluster: backend}",
+                                            "route: {cluster: backend, idle_timeout: 5s}"),
+                       "(a time limit) " + kRefusal));
+  load_variation("route: {cluster: backend}", "route: {cluster: backend, idle_timeout: 0s}");
+  EXPECT_TRUE(Contains(load_variation_error("route: {cluster: backend}",
+                                            "route: {cluster: backend, max_stream_duration: "
+                                            "{max_stream_duration: 5s}}"),
+                       "(a time limit) " + kRefusal));
+}
+
+// Fields whose absence only loses a feature still load, with a warning each.
+TEST(ConfigSecurityTest, FeatureFieldsStillOnlyWarn) {
+  LoadOutcome outcome = load_variation(kVirtualHostHead, kVirtualHostHead +
+                                                             "              cors: {}\n"
+                                                             "              retry_policy: {}\n");
+  EXPECT_EQ(outcome.warnings.size(), 2u);
+}
+
 // --- Warnings ---------------------------------------------------------------------------
 
 TEST(ConfigLoaderTest, WarnsForEachKnownButUnimplementedField) {
@@ -834,10 +1078,11 @@ TEST(ConfigLoaderTest, WarnsForEachKnownButUnimplementedField) {
                   kManagerPath + ".tracing"),
           warning("34:5", "health_checks", "envoy.config.cluster.v3.Cluster",
                   "static_resources.clusters[0].health_checks"),
-          warning("35:5", "circuit_breakers", "envoy.config.cluster.v3.Cluster",
-                  "static_resources.clusters[0].circuit_breakers"),
-          warning("36:5", "transport_socket", "envoy.config.cluster.v3.Cluster",
-                  "static_resources.clusters[0].transport_socket"),
+          // Refused when it asks for something; {} asks for nothing.
+          file + ":35:5: field \"circuit_breakers\" of envoy.config.cluster.v3.Cluster is not "
+                 "implemented by weir and is ignored (its value asks for nothing) (at "
+                 "static_resources.clusters[0].circuit_breakers)",
+          // transport_socket: raw_buffer is plaintext, what weir does: no warning.
           file + ":37:29: HTTP/2 to upstreams is not implemented yet: weir talks HTTP/1.1 to "
                  "cluster \"backend\" (at static_resources.clusters[0].http2_protocol_options)"}));
   EXPECT_TRUE(outcome.config.clusters.at(0).http2);
