@@ -53,6 +53,7 @@ const std::map<std::string_view, std::set<std::string_view>>& unimplemented_fiel
         "grpc_async_client_manager_config",
         "memory_allocator_manager"}},
       {names::kAdmin, {"access_log", "profile_path", "socket_options"}},
+      {names::kRuntimeLayer, {"disk_layer", "admin_layer", "rtds_layer"}},
       {names::kSocketAddress, {"protocol", "named_port", "resolver_name", "ipv4_compat"}},
       {names::kAddress, {"pipe", "envoy_internal_address"}},
       {names::kDataSource, {"environment_variable", "watched_directory"}},

@@ -673,6 +673,18 @@ TEST(ConfigRegexTest, RuntimeAndGoogleRe2SetTheProgramSizeLimits) {
             "layered_runtime.layers[0].static_layer.re2.max_program_size.error_level)");
 }
 
+TEST(ConfigRegexTest, OtherRuntimeLayersWarn) {
+  LoadOutcome outcome = load_variation(
+      "", "",
+      "layered_runtime: {layers: [{name: admin, admin_layer: {}}, {name: d, disk_layer: "
+      "{symlink_root: /srv}}]}\n");
+  ASSERT_EQ(outcome.warnings.size(), 2u);
+  EXPECT_TRUE(Contains(outcome.warnings[0],
+                       "field \"admin_layer\" of "
+                       "envoy.config.bootstrap.v3.RuntimeLayer is not "
+                       "implemented by weir and is ignored"));
+}
+
 TEST(ConfigRegexTest, UnusedRuntimeKeysWarn) {
   LoadOutcome outcome =
       load_variation("", "",
