@@ -276,6 +276,7 @@ int run(const ServerOptions& options) {
             while (read(sig_fd, &info, sizeof info) == sizeof info) begin_shutdown();
           })) {
         spdlog::critical("cannot receive signals: {}", strerror(errno));
+        if (sig_fd >= 0) close(sig_fd);
         for (auto& w : workers) w->stop();
         for (auto& w : workers) w->join();
         close_listeners(*plans);
