@@ -7,7 +7,6 @@
 #include <unistd.h>
 
 #include <optional>
-#include <regex>
 
 #include "admin/clusters_render.h"
 #include "config/yaml_to_json.h"
@@ -112,8 +111,9 @@ bool is_loopback(const sockaddr_storage& peer) {
 // One admin client connection; requests are answered one at a time.
 class AdminServer::Session : public net::Connection::Handler, public http::Http1Visitor {
  public:
-  Session(AdminServer& server, int fd, bool from_loopback)
+  Session(AdminServer& server, int fd, bool from_loopback, std::shared_ptr<void> admission)
       : server_(server),
+        admission_(std::move(admission)),
         from_loopback_(from_loopback),
         connection_(server.loop_, fd, false),
         parser_(http::MessageType::Request, *this) {
@@ -161,6 +161,7 @@ class AdminServer::Session : public net::Connection::Handler, public http::Http1
   }
 
   AdminServer& server_;
+  std::shared_ptr<void> admission_;  // this connection's share of the connection limits
   bool from_loopback_;
   net::Connection connection_;
   http::Http1Parser parser_;
@@ -171,28 +172,34 @@ class AdminServer::Session : public net::Connection::Handler, public http::Http1
 
 AdminServer::AdminServer(event::EventLoop& loop, int listen_fd, AdminContext context)
     : loop_(loop), listen_fd_(listen_fd), context_(std::move(context)) {
-  if (listen_fd_ >= 0) loop_.watch_shared_listener(listen_fd_, [this](uint32_t) { accept_all(); });
+  if (listen_fd_ < 0) return;
+  stats::Counter& paused = context_.stats.counter("listener.admin.downstream_cx_accept_paused");
+  acceptor_ = std::make_unique<net::Acceptor>(
+      loop_, listen_fd_, net::Acceptor::Options{"admin", 16},
+      [this](int fd, const net::Address& peer) { on_accept(fd, peer); },
+      [&paused](int) { paused.inc(); });
 }
 
 AdminServer::~AdminServer() {
-  if (listen_fd_ >= 0) {
-    loop_.unwatch(listen_fd_);
-    close(listen_fd_);
-  }
+  acceptor_.reset();
+  if (listen_fd_ >= 0) close(listen_fd_);
   sessions_.clear();
 }
 
-void AdminServer::accept_all() {
-  for (int i = 0; i < 16; ++i) {
-    sockaddr_storage peer{};
-    socklen_t peer_length = sizeof peer;
-    int fd = accept4(listen_fd_, reinterpret_cast<sockaddr*>(&peer), &peer_length,
-                     SOCK_NONBLOCK | SOCK_CLOEXEC);
-    if (fd < 0) return;
-    auto session = std::make_unique<Session>(*this, fd, is_loopback(peer));
-    auto* raw = session.get();
-    sessions_.emplace(raw, std::move(session));
+void AdminServer::on_accept(int fd, const net::Address& peer) {
+  std::shared_ptr<void> admission;
+  if (context_.admit_connection) {
+    auto admitted = context_.admit_connection();
+    if (!admitted) {
+      close(fd);
+      return;
+    }
+    admission = std::move(*admitted);
   }
+  auto session =
+      std::make_unique<Session>(*this, fd, is_loopback(peer.storage), std::move(admission));
+  auto* raw = session.get();
+  sessions_.emplace(raw, std::move(session));
 }
 
 AdminResponse AdminServer::handle(std::string_view method, std::string_view path_and_query,
@@ -211,11 +218,10 @@ AdminResponse AdminServer::handle(std::string_view method, std::string_view path
     stats::RenderOptions options;
     options.used_only = params.count("usedonly") > 0;
     if (auto it = params.find("filter"); it != params.end() && !it->second.empty()) {
-      try {
-        options.filter.emplace(it->second, std::regex::ECMAScript | std::regex::optimize);
-      } catch (const std::regex_error& e) {
-        return {400, "text/plain", "Invalid regex: " + std::string(e.what()) + "\n"};
-      }
+      // RE2: an admin query cannot make matching recurse or take more than linear time.
+      auto filter = Regex::compile(it->second, Regex::kUnboundedProgramSize);
+      if (!filter) return {400, "text/plain", "Invalid regex: " + filter.error() + "\n"};
+      options.filter = std::move(*filter);
     }
     auto snapshot = context_.stats.snapshot();
     std::string format = path == "/stats/prometheus" ? "prometheus" : "text";

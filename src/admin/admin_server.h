@@ -6,11 +6,13 @@
 #include <chrono>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <unordered_map>
 
 #include "event/event_loop.h"
 #include "http/header_map.h"
+#include "net/acceptor.h"
 #include "stats/stats_store.h"
 #include "stats/tag_extractor.h"
 
@@ -32,6 +34,9 @@ struct AdminContext {
   std::string config_path;                          // /server_info
   std::function<bool()> draining;                   // /ready answers 503 while true
   bool allow_remote_writes = false;                 // WEIR_ADMIN_ALLOW_REMOTE_WRITES=1
+  // Decides whether a connection just accepted may stay (the server's connection limits):
+  // a handle to keep while it is open, or nullopt to close it at once. Unset: all stay.
+  std::function<std::optional<std::shared_ptr<void>>()> admit_connection;
 };
 
 struct AdminResponse {
@@ -50,11 +55,12 @@ class AdminServer {
 
  private:
   class Session;
-  void accept_all();
+  void on_accept(int fd, const net::Address& peer);
 
   event::EventLoop& loop_;
   int listen_fd_;
   AdminContext context_;
+  std::unique_ptr<net::Acceptor> acceptor_;
   std::unordered_map<Session*, std::unique_ptr<Session>> sessions_;
 };
 

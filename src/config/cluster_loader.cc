@@ -34,8 +34,9 @@ void load_endpoints(const ConfigNode& load_assignment, ClusterConfig& cluster) {
 }  // namespace
 
 ClusterConfig load_cluster(const ConfigNode& cluster) {
-  cluster.expect_fields(names::kCluster, {"name", "type", "connect_timeout", "lb_policy",
-                                          "load_assignment", "http2_protocol_options"});
+  cluster.expect_fields(names::kCluster,
+                        {"name", "type", "connect_timeout", "lb_policy", "load_assignment",
+                         "http2_protocol_options", "transport_socket"});
   ClusterConfig result;
   result.location = cluster.location();
   result.name = cluster.required("name").as_nonempty_string();
@@ -61,6 +62,8 @@ ClusterConfig load_cluster(const ConfigNode& cluster) {
                            });
   }
   load_endpoints(cluster.field("load_assignment"), result);
+  load_transport_socket(cluster.field("transport_socket"),
+                        "connections to cluster \"" + result.name + "\"");
 
   const ConfigNode http2 = cluster.field("http2_protocol_options");
   if (http2.present()) {

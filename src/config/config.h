@@ -9,6 +9,7 @@
 #include <string_view>
 #include <vector>
 
+#include "common/regex.h"
 #include "common/result.h"
 
 namespace weir::config {
@@ -77,18 +78,38 @@ struct HttpFilterConfig {
   SourceLocation location;
 };
 
+// envoy.type.matcher.v3.StringMatcher, and the HeaderMatcher fields that imitate it
+// (exact_match, prefix_match, suffix_match, contains_match, safe_regex_match).
+struct StringMatch {
+  enum class Kind { Exact, Prefix, Suffix, Contains, Regex };
+  Kind kind = Kind::Exact;
+  std::string value;         // every kind but Regex
+  RegexPtr regex;            // Kind::Regex: compiled at load, matches the whole value
+  bool ignore_case = false;  // not with Regex (Envoy refuses the combination)
+};
+
+// envoy.config.route.v3.HeaderMatcher, with Envoy's semantics: a header sent more than
+// once is matched as its values joined with ","; a missing header fails every match but
+// present_match: false (inverted or not), unless treat_missing_header_as_empty.
 struct HeaderMatcher {
+  enum class Kind { Present, String, Range };
   std::string name;
-  std::optional<std::string> exact_match;  // string_match.exact or exact_match
-  std::optional<std::string> prefix_match;
-  std::optional<bool> present_match;
+  Kind kind = Kind::Present;
+  bool present = true;      // Kind::Present: present_match's value (no specifier: true)
+  StringMatch string;       // Kind::String
+  int64_t range_start = 0;  // Kind::Range: the value is an integer in [start, end)
+  int64_t range_end = 0;
   bool invert_match = false;
+  bool treat_missing_as_empty = false;
 };
 
 struct RouteMatch {
   std::optional<std::string> prefix;
   std::optional<std::string> path;
-  std::optional<std::string> safe_regex;
+  RegexPtr safe_regex;  // matches the whole path without query and fragment
+  // Only prefix and path compare case-insensitively when false (as in Envoy, a regex is
+  // never affected).
+  bool case_sensitive = true;
   std::vector<HeaderMatcher> headers;
 };
 
@@ -152,6 +173,15 @@ struct ListenerConfig {
   SocketAddress address;
   TrafficDirection traffic_direction = TrafficDirection::Unspecified;
   HttpConnectionManagerConfig http;
+  // Runtime key envoy.resource_limits.listener.<name>.connection_limit: open connections
+  // past it are accepted and closed at once (listener.<address>.downstream_cx_overflow).
+  std::optional<uint64_t> connection_limit;
+  bool ignore_global_conn_limit = false;
+  // More pending connections wait for the next wake-up (Envoy accepts all that are
+  // pending; weir bounds a wake-up so a flood cannot starve established connections).
+  uint32_t max_connections_to_accept_per_socket_event = 64;
+  // listen() backlog; unset: the kernel's net.core.somaxconn, as in Envoy.
+  std::optional<uint32_t> tcp_backlog_size;
   SourceLocation location;
 };
 
@@ -171,6 +201,14 @@ struct ClusterConfig {
 struct AdminConfig {
   SocketAddress address;
   std::string access_log_path;
+  bool ignore_global_conn_limit = false;  // admin connections count toward the global limit
+};
+
+// Bootstrap.overload_manager: weir implements the proactive resource monitor
+// envoy.resource_monitors.global_downstream_max_connections (or the runtime key
+// overload.global_downstream_max_connections Envoy used before it).
+struct OverloadConfig {
+  std::optional<uint64_t> max_active_downstream_connections;
 };
 
 // stats_config.stats_tags[]: turns part of a stat name into a tag (a Prometheus label).
@@ -188,6 +226,7 @@ struct StatsConfig {
 
 struct BootstrapConfig {
   StatsConfig stats_config;
+  OverloadConfig overload;
   std::optional<AdminConfig> admin;
   std::vector<ListenerConfig> listeners;
   std::vector<ClusterConfig> clusters;

@@ -23,6 +23,26 @@ std::string join(std::initializer_list<std::string_view> words) {
   return text;
 }
 
+// A value that asks for nothing, so ignoring it loses nothing: null, {}, [], or one of
+// `harmless` (ignoring case).
+bool asks_for_nothing(const ConfigNode& value, const std::vector<std::string_view>& harmless) {
+  if (!value.present()) return true;
+  const YAML::Node& node = value.yaml();
+  if ((node.IsMap() || node.IsSequence()) && node.size() == 0) return true;
+  if (!node.IsScalar()) return false;
+  for (std::string_view candidate : harmless) {
+    const std::string& text = node.Scalar();
+    if (text.size() != candidate.size()) continue;
+    bool same = true;
+    for (size_t i = 0; i < text.size() && same; ++i) {
+      same = std::tolower(static_cast<unsigned char>(text[i])) ==
+             std::tolower(static_cast<unsigned char>(candidate[i]));
+    }
+    if (same) return true;
+  }
+  return false;
+}
+
 }  // namespace
 
 std::string to_snake_case(std::string_view key) {
@@ -98,7 +118,17 @@ void ConfigNode::expect_fields(std::string_view message_type,
     for (std::string_view field : fields) implemented = implemented || field == name;
     if (implemented) continue;
 
-    if (is_known_unimplemented_field(message_type, name)) {
+    if (auto refusal = find_refused_field(message_type, name)) {
+      const ConfigNode value = child(key, entry.second);
+      if (!asks_for_nothing(value, refusal->harmless_values)) {
+        at_key.fail("field \"" + key.Scalar() + "\" of " + std::string(message_type) + " (" +
+                    std::string(refusal->protects) +
+                    ") is not implemented by weir yet: refusing to start rather than run with "
+                    "less security");
+      }
+      at_key.warn("field \"" + key.Scalar() + "\" of " + std::string(message_type) +
+                  " is not implemented by weir and is ignored (its value asks for nothing)");
+    } else if (is_known_unimplemented_field(message_type, name)) {
       at_key.warn("field \"" + key.Scalar() + "\" of " + std::string(message_type) +
                   " is not implemented by weir and is ignored");
     } else if (context_->options.allow_unknown_fields) {

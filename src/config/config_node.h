@@ -7,6 +7,7 @@
 #include <chrono>
 #include <cstdint>
 #include <initializer_list>
+#include <map>
 #include <stdexcept>
 #include <string>
 #include <string_view>
@@ -25,11 +26,23 @@ class LoadError : public std::runtime_error {
   using std::runtime_error::runtime_error;
 };
 
-// What a whole load shares: where the text came from, the options, the warnings so far.
+// One key of layered_runtime's static layers, flattened ("re2.max_program_size.error_level").
+struct RuntimeEntry {
+  std::string value;  // the scalar as written
+  SourceLocation location;
+  bool read = false;  // some loader used it (the others draw a warning)
+};
+
+// What a whole load shares: where the text came from, the options, the warnings so far,
+// and the runtime keys (read first: they set limits the rest of the load applies).
 struct LoadContext {
   std::string file;
   LoadOptions options;
   std::vector<std::string> warnings;
+  std::map<std::string, RuntimeEntry, std::less<>> runtime;
+  // re2.max_program_size.error_level / .warn_level, from the runtime.
+  uint32_t regex_max_program_size = Regex::kDefaultMaxProgramSize;
+  uint32_t regex_warn_program_size = UINT32_MAX;
 };
 
 template <typename Enum>

@@ -10,11 +10,20 @@ inline constexpr std::string_view kBootstrap = "envoy.config.bootstrap.v3.Bootst
 inline constexpr std::string_view kStaticResources =
     "envoy.config.bootstrap.v3.Bootstrap.StaticResources";
 inline constexpr std::string_view kAdmin = "envoy.config.bootstrap.v3.Admin";
+inline constexpr std::string_view kLayeredRuntime = "envoy.config.bootstrap.v3.LayeredRuntime";
+inline constexpr std::string_view kRuntimeLayer = "envoy.config.bootstrap.v3.RuntimeLayer";
+inline constexpr std::string_view kOverloadManager = "envoy.config.overload.v3.OverloadManager";
+inline constexpr std::string_view kResourceMonitor = "envoy.config.overload.v3.ResourceMonitor";
+inline constexpr std::string_view kDownstreamConnectionsConfig =
+    "envoy.extensions.resource_monitors.downstream_connections.v3.DownstreamConnectionsConfig";
 inline constexpr std::string_view kTypedExtensionConfig =
     "envoy.config.core.v3.TypedExtensionConfig";
 inline constexpr std::string_view kAddress = "envoy.config.core.v3.Address";
 inline constexpr std::string_view kSocketAddress = "envoy.config.core.v3.SocketAddress";
 inline constexpr std::string_view kDataSource = "envoy.config.core.v3.DataSource";
+inline constexpr std::string_view kTransportSocket = "envoy.config.core.v3.TransportSocket";
+inline constexpr std::string_view kRawBuffer =
+    "envoy.extensions.transport_sockets.raw_buffer.v3.RawBuffer";
 inline constexpr std::string_view kAsyncDataSource = "envoy.config.core.v3.AsyncDataSource";
 inline constexpr std::string_view kHttpProtocolOptions = "envoy.config.core.v3.HttpProtocolOptions";
 inline constexpr std::string_view kHttp2ProtocolOptions =
@@ -31,6 +40,8 @@ inline constexpr std::string_view kVirtualHost = "envoy.config.route.v3.VirtualH
 inline constexpr std::string_view kRoute = "envoy.config.route.v3.Route";
 inline constexpr std::string_view kRouteMatch = "envoy.config.route.v3.RouteMatch";
 inline constexpr std::string_view kRegexMatcher = "envoy.type.matcher.v3.RegexMatcher";
+inline constexpr std::string_view kGoogleRe2 = "envoy.type.matcher.v3.RegexMatcher.GoogleRE2";
+inline constexpr std::string_view kInt64Range = "envoy.type.v3.Int64Range";
 inline constexpr std::string_view kHeaderMatcher = "envoy.config.route.v3.HeaderMatcher";
 inline constexpr std::string_view kStringMatcher = "envoy.type.matcher.v3.StringMatcher";
 inline constexpr std::string_view kRouteAction = "envoy.config.route.v3.RouteAction";
@@ -78,6 +89,13 @@ inline constexpr std::string_view kHttpConnectionManagerOldName = "envoy.http_co
 inline constexpr std::string_view kRouterName = "envoy.filters.http.router";
 inline constexpr std::string_view kRouterOldName = "envoy.router";
 inline constexpr std::string_view kWasmFilterName = "envoy.filters.http.wasm";
+inline constexpr std::string_view kRawBufferName = "envoy.transport_sockets.raw_buffer";
+// The overload manager's resource monitor for a global connection limit (its extension
+// is named envoy.resource_monitors.downstream_connections; configs use either name).
+inline constexpr std::string_view kGlobalDownstreamMaxConnections =
+    "envoy.resource_monitors.global_downstream_max_connections";
+inline constexpr std::string_view kDownstreamConnectionsName =
+    "envoy.resource_monitors.downstream_connections";
 inline constexpr std::string_view kWasmServiceName = "envoy.bootstrap.wasm";
 inline constexpr std::string_view kFileAccessLogName = "envoy.access_loggers.file";
 inline constexpr std::string_view kStdoutAccessLogName = "envoy.access_loggers.stdout";

@@ -70,7 +70,8 @@ bool is_http_connection_manager(const ConfigNode& filter) {
 }
 
 HttpConnectionManagerConfig load_filter_chain(const ConfigNode& filter_chain) {
-  filter_chain.expect_fields(names::kFilterChain, {"filters"});
+  filter_chain.expect_fields(names::kFilterChain, {"filters", "transport_socket"});
+  load_transport_socket(filter_chain.field("transport_socket"), "the listener's connections");
   const std::vector<ConfigNode> filters = filter_chain.required("filters").items();
   for (const ConfigNode& filter : filters) {
     filter.expect_fields(names::kNetworkFilter, {"name", "typed_config"});
@@ -94,8 +95,10 @@ HttpConnectionManagerConfig load_filter_chain(const ConfigNode& filter_chain) {
 }  // namespace
 
 ListenerConfig load_listener(const ConfigNode& listener) {
-  listener.expect_fields(names::kListener, {"name", "address", "filter_chains", "traffic_direction",
-                                            "per_connection_buffer_limit_bytes"});
+  listener.expect_fields(names::kListener,
+                         {"name", "address", "filter_chains", "traffic_direction",
+                          "per_connection_buffer_limit_bytes", "ignore_global_conn_limit",
+                          "max_connections_to_accept_per_socket_event", "tcp_backlog_size"});
   ListenerConfig result;
   result.location = listener.location();
 
@@ -118,6 +121,22 @@ ListenerConfig load_listener(const ConfigNode& listener) {
                                        {"INBOUND", TrafficDirection::Inbound},
                                        {"OUTBOUND", TrafficDirection::Outbound},
                                    });
+  }
+
+  // Envoy's listener connection limit is a runtime key, named after the listener.
+  result.connection_limit = runtime_uint(
+      listener.context(), "envoy.resource_limits.listener." + result.name + ".connection_limit", 0,
+      INT64_MAX);
+  if (listener.has("ignore_global_conn_limit")) {
+    result.ignore_global_conn_limit = listener.field("ignore_global_conn_limit").as_bool();
+  }
+  if (listener.has("max_connections_to_accept_per_socket_event")) {
+    result.max_connections_to_accept_per_socket_event = static_cast<uint32_t>(
+        listener.field("max_connections_to_accept_per_socket_event").as_uint(1, UINT32_MAX));
+  }
+  if (listener.has("tcp_backlog_size")) {
+    result.tcp_backlog_size =
+        static_cast<uint32_t>(listener.field("tcp_backlog_size").as_uint(1, INT32_MAX));
   }
 
   const ConfigNode filter_chains = listener.required("filter_chains");

@@ -1,7 +1,10 @@
 #pragma once
 // The loaders, one per part of Envoy's bootstrap. Each reads one message at a ConfigNode
 // into the structs of config.h and throws LoadError for anything wrong in it.
+#include <cstdint>
+#include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "config/config.h"
@@ -15,6 +18,28 @@ bool is_ip_literal(const std::string& address);
 // The node inside an Address that names the host, for errors about it.
 ConfigNode address_host_node(const ConfigNode& address);
 std::string load_data_source(const ConfigNode& data_source);  // inline, or a file's bytes
+// A TransportSocket: raw_buffer (plaintext) is accepted; TLS and every other socket fail
+// the load, never degrade to plaintext. `what` names the traffic, for the message.
+void load_transport_socket(const ConfigNode& transport_socket, std::string_view what);
+
+// runtime_loader.cc: Bootstrap.layered_runtime (static layers), read before the rest.
+void load_layered_runtime(const ConfigNode& layered_runtime);
+// A runtime key's integer value, marked as read; a value out of [min, max] fails the load.
+std::optional<uint64_t> runtime_uint(LoadContext& context, std::string_view key, uint64_t min,
+                                     uint64_t max);
+// One warning per runtime key no loader read.
+void warn_unread_runtime_keys(LoadContext& context);
+
+// overload_manager_loader.cc: Bootstrap.overload_manager (read after the runtime, whose
+// overload.global_downstream_max_connections it honours when no monitor is configured).
+OverloadConfig load_overload_manager(const ConfigNode& overload_manager);
+
+// matcher_loader.cc: envoy.type.matcher.v3 RegexMatcher and StringMatcher.
+// A pattern compiled with the runtime's program-size limit, or `max_program_size`.
+RegexPtr compile_regex(const ConfigNode& pattern,
+                       std::optional<uint32_t> max_program_size = std::nullopt);
+RegexPtr load_regex_matcher(const ConfigNode& regex_matcher);
+StringMatch load_string_matcher(const ConfigNode& string_matcher);
 
 // wasm_config_loader.cc: envoy.extensions.wasm.v3.PluginConfig (filters and services).
 WasmPluginConfig load_wasm_plugin(const ConfigNode& plugin_config);

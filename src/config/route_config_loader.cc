@@ -1,4 +1,6 @@
 // envoy.config.route.v3.RouteConfiguration: virtual hosts, routes, matches and actions.
+#include <charconv>
+
 #include "config/envoy_names.h"
 #include "config/loaders.h"
 
@@ -14,31 +16,69 @@ int count_present(const ConfigNode& message, std::initializer_list<std::string_v
   return count;
 }
 
+int64_t as_int64(const ConfigNode& node) {
+  // int64 fields are numbers or, in protobuf's JSON mapping, strings of digits.
+  const std::string text = node.as_string();
+  int64_t value = 0;
+  auto [at, error] = std::from_chars(text.data(), text.data() + text.size(), value);
+  if (error != std::errc() || at != text.data() + text.size()) {
+    node.fail("expected a 64-bit integer, got " + node.kind_name());
+  }
+  return value;
+}
+
 HeaderMatcher load_header_matcher(const ConfigNode& matcher) {
-  matcher.expect_fields(names::kHeaderMatcher, {"name", "exact_match", "prefix_match",
-                                                "present_match", "invert_match", "string_match"});
-  if (count_present(matcher, {"exact_match", "prefix_match", "present_match", "string_match"}) >
+  matcher.expect_fields(names::kHeaderMatcher,
+                        {"name", "exact_match", "safe_regex_match", "range_match", "present_match",
+                         "prefix_match", "suffix_match", "contains_match", "string_match",
+                         "invert_match", "treat_missing_header_as_empty"});
+  if (count_present(matcher, {"exact_match", "safe_regex_match", "range_match", "present_match",
+                              "prefix_match", "suffix_match", "contains_match", "string_match"}) >
       1) {
     matcher.fail(
-        "a header matcher takes only one of exact_match, prefix_match, present_match "
-        "and string_match");
+        "a header matcher takes only one of exact_match, safe_regex_match, range_match, "
+        "present_match, prefix_match, suffix_match, contains_match and string_match");
   }
   HeaderMatcher result;
   result.name = matcher.required("name").as_nonempty_string();
-  if (matcher.has("exact_match")) result.exact_match = matcher.field("exact_match").as_string();
-  if (matcher.has("prefix_match")) result.prefix_match = matcher.field("prefix_match").as_string();
-  if (matcher.has("present_match")) {
-    result.present_match = matcher.field("present_match").as_bool();
+  auto string_kind = [&](StringMatch::Kind kind, std::string value) {
+    result.kind = HeaderMatcher::Kind::String;
+    result.string.kind = kind;
+    result.string.value = std::move(value);
+  };
+  if (matcher.has("exact_match")) {
+    // Envoy's legacy exact_match: an empty value matches any value of a present header.
+    std::string value = matcher.field("exact_match").as_string();
+    if (!value.empty()) string_kind(StringMatch::Kind::Exact, std::move(value));
+  } else if (matcher.has("prefix_match")) {
+    string_kind(StringMatch::Kind::Prefix, matcher.field("prefix_match").as_nonempty_string());
+  } else if (matcher.has("suffix_match")) {
+    string_kind(StringMatch::Kind::Suffix, matcher.field("suffix_match").as_nonempty_string());
+  } else if (matcher.has("contains_match")) {
+    string_kind(StringMatch::Kind::Contains, matcher.field("contains_match").as_nonempty_string());
+  } else if (matcher.has("safe_regex_match")) {
+    result.kind = HeaderMatcher::Kind::String;
+    result.string.kind = StringMatch::Kind::Regex;
+    result.string.regex = load_regex_matcher(matcher.field("safe_regex_match"));
+  } else if (matcher.has("string_match")) {
+    result.kind = HeaderMatcher::Kind::String;
+    result.string = load_string_matcher(matcher.field("string_match"));
+  } else if (matcher.has("range_match")) {
+    const ConfigNode range = matcher.field("range_match");
+    range.expect_fields(names::kInt64Range, {"start", "end"});
+    result.kind = HeaderMatcher::Kind::Range;
+    if (range.has("start")) result.range_start = as_int64(range.field("start"));
+    if (range.has("end")) result.range_end = as_int64(range.field("end"));
+    if (result.range_end <= result.range_start) {
+      range.fail("a range match needs start < end (the range is [start, end))");
+    }
+  } else if (matcher.has("present_match")) {
+    result.present = matcher.field("present_match").as_bool();
   }
   if (matcher.has("invert_match")) result.invert_match = matcher.field("invert_match").as_bool();
-
-  const ConfigNode string_match = matcher.field("string_match");
-  string_match.expect_fields(names::kStringMatcher, {"exact", "prefix"});
-  if (count_present(string_match, {"exact", "prefix"}) > 1) {
-    string_match.fail("a string matcher takes only one of exact and prefix");
+  if (matcher.has("treat_missing_header_as_empty")) {
+    result.treat_missing_as_empty = matcher.field("treat_missing_header_as_empty").as_bool();
   }
-  if (string_match.has("exact")) result.exact_match = string_match.field("exact").as_string();
-  if (string_match.has("prefix")) result.prefix_match = string_match.field("prefix").as_string();
   return result;
 }
 
@@ -51,18 +91,8 @@ RouteMatch load_route_match(const ConfigNode& match) {
   RouteMatch result;
   if (match.has("prefix")) result.prefix = match.field("prefix").as_string();
   if (match.has("path")) result.path = match.field("path").as_string();
-  if (match.has("safe_regex")) {
-    const ConfigNode regex = match.field("safe_regex");
-    // google_re2 only names the engine (Envoy's default); which engine runs is the router's.
-    regex.expect_fields(names::kRegexMatcher, {"regex", "google_re2"});
-    result.safe_regex = regex.required("regex").as_nonempty_string();
-  }
-  const ConfigNode case_sensitive = match.field("case_sensitive");
-  if (case_sensitive.present() && !case_sensitive.as_bool()) {
-    case_sensitive.warn(
-        "case-insensitive path matching is not implemented by weir: this route "
-        "matches case-sensitively");
-  }
+  if (match.has("safe_regex")) result.safe_regex = load_regex_matcher(match.field("safe_regex"));
+  if (match.has("case_sensitive")) result.case_sensitive = match.field("case_sensitive").as_bool();
   for (const ConfigNode& header : match.field("headers").items()) {
     result.headers.push_back(load_header_matcher(header));
   }

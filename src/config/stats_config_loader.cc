@@ -1,7 +1,5 @@
 // envoy.config.metrics.v3.StatsConfig: the tag specifiers that turn parts of stat names
 // into Prometheus labels.
-#include <regex>
-
 #include "config/envoy_names.h"
 #include "config/loaders.h"
 #include "stats/tag_extractor.h"
@@ -26,13 +24,10 @@ StatsTagConfig load_tag_specifier(const ConfigNode& specifier) {
   if (specifier.has("regex")) {
     const ConfigNode regex = specifier.field("regex");
     result.regex = regex.as_nonempty_string();
-    try {
-      std::regex compiled(result.regex, std::regex::ECMAScript);
-      if (compiled.mark_count() < 1) {
-        regex.fail("a tag regex needs a capture group: the first one is cut from the stat name");
-      }
-    } catch (const std::regex_error& e) {
-      regex.fail("invalid regex: " + std::string(e.what()));
+    // Stat names are not client input: RE2's memory budget is the only bound.
+    const RegexPtr compiled = compile_regex(regex, Regex::kUnboundedProgramSize);
+    if (compiled->capture_groups() < 1) {
+      regex.fail("a tag regex needs a capture group: the first one is cut from the stat name");
     }
     return result;
   }

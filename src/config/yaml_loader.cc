@@ -19,7 +19,7 @@ namespace names = envoy_names;
 
 std::optional<AdminConfig> load_admin(const ConfigNode& admin) {
   if (!admin.present()) return std::nullopt;
-  admin.expect_fields(names::kAdmin, {"access_log_path", "address"});
+  admin.expect_fields(names::kAdmin, {"access_log_path", "address", "ignore_global_conn_limit"});
   if (!admin.has("address")) {
     admin.warn("admin has no address: the admin interface is disabled");
     return std::nullopt;
@@ -33,6 +33,9 @@ std::optional<AdminConfig> load_admin(const ConfigNode& admin) {
   }
   if (admin.has("access_log_path")) {
     result.access_log_path = admin.field("access_log_path").as_string();
+  }
+  if (admin.has("ignore_global_conn_limit")) {
+    result.ignore_global_conn_limit = admin.field("ignore_global_conn_limit").as_bool();
   }
   return result;
 }
@@ -59,8 +62,18 @@ WasmPluginConfig load_wasm_service(const ConfigNode& extension) {
 
 BootstrapConfig load_bootstrap(const ConfigNode& bootstrap) {
   bootstrap.expect_fields(names::kBootstrap,
-                          {"admin", "static_resources", "bootstrap_extensions", "stats_config"});
+                          {"admin", "static_resources", "bootstrap_extensions", "stats_config",
+                           "layered_runtime", "overload_manager"});
+  LoadContext& context = bootstrap.context();
+  load_layered_runtime(bootstrap.field("layered_runtime"));
+  if (auto level = runtime_uint(context, "re2.max_program_size.error_level", 0, UINT32_MAX)) {
+    context.regex_max_program_size = static_cast<uint32_t>(*level);
+  }
+  if (auto level = runtime_uint(context, "re2.max_program_size.warn_level", 0, UINT32_MAX)) {
+    context.regex_warn_program_size = static_cast<uint32_t>(*level);
+  }
   BootstrapConfig config;
+  config.overload = load_overload_manager(bootstrap.field("overload_manager"));
   config.admin = load_admin(bootstrap.field("admin"));
   config.stats_config = load_stats_config(bootstrap.field("stats_config"));
 
@@ -75,6 +88,7 @@ BootstrapConfig load_bootstrap(const ConfigNode& bootstrap) {
   for (const ConfigNode& extension : bootstrap.field("bootstrap_extensions").items()) {
     config.wasm_services.push_back(load_wasm_service(extension));
   }
+  warn_unread_runtime_keys(context);
   return config;
 }
 
@@ -88,7 +102,9 @@ std::string located(const std::string& file, const YAML::Mark& mark, const std::
 
 Result<LoadOutcome> load_bootstrap_string(const std::string& yaml, const std::string& file_name,
                                           const LoadOptions& options) {
-  LoadContext context{file_name, options, {}};
+  LoadContext context;
+  context.file = file_name;
+  context.options = options;
   try {
     const YAML::Node root = YAML::Load(yaml);
     LoadOutcome outcome;

@@ -1,26 +1,44 @@
 #include "event/event_loop.h"
 
+#include <spdlog/spdlog.h>
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
+#include <cstdlib>
 #include <cstring>
 #include <stdexcept>
 #include <string>
 
 namespace weir::event {
 
+namespace {
+
+// Cancelled entries may stay in the heap up to this many more than the live timers.
+constexpr size_t kTimerHeapSlack = 64;
+
+}  // namespace
+
 EventLoop::EventLoop() : now_(Clock::now()) {
   epoll_fd_ = epoll_create1(EPOLL_CLOEXEC);
   wake_fd_ = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
   if (epoll_fd_ < 0 || wake_fd_ < 0) {
-    throw std::runtime_error(std::string("event loop: ") + strerror(errno));
+    const std::string why = strerror(errno);
+    if (epoll_fd_ >= 0) close(epoll_fd_);
+    if (wake_fd_ >= 0) close(wake_fd_);
+    throw std::runtime_error("event loop: " + why);
   }
   epoll_event ev{};
   ev.events = EPOLLIN;
   ev.data.fd = wake_fd_;
-  epoll_ctl(epoll_fd_, EPOLL_CTL_ADD, wake_fd_, &ev);
+  if (epoll_ctl(epoll_fd_, EPOLL_CTL_ADD, wake_fd_, &ev) != 0) {
+    const std::string why = strerror(errno);
+    close(wake_fd_);
+    close(epoll_fd_);
+    throw std::runtime_error("event loop: cannot watch its wake-up fd: " + why);
+  }
 }
 
 EventLoop::~EventLoop() {
@@ -28,65 +46,118 @@ EventLoop::~EventLoop() {
   close(epoll_fd_);
 }
 
-void EventLoop::watch(int fd, FdCallback cb) {
+bool EventLoop::add_watch(int fd, uint32_t epoll_events, FdCallback cb, bool shared_listener) {
   epoll_event ev{};
-  ev.events = EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLET;
+  ev.events = epoll_events;
   ev.data.fd = fd;
-  bool existed = watchers_.count(fd) > 0;
-  watchers_[fd] = std::make_shared<FdCallback>(std::move(cb));
-  epoll_ctl(epoll_fd_, existed ? EPOLL_CTL_MOD : EPOLL_CTL_ADD, fd, &ev);
+  const bool existed = watchers_.count(fd) > 0;
+  failed_watches_.erase(fd);
+  auto callback = std::make_shared<FdCallback>(std::move(cb));
+  watchers_[fd] = callback;
+  // EPOLLEXCLUSIVE cannot be modified: a listener is always removed and added again. A
+  // stale registration (the fd was closed and its number reused without unwatch) makes
+  // MOD fail with ENOENT and ADD with EEXIST: each falls back to the other.
+  int rc;
+  if (existed && !shared_listener) {
+    rc = epoll_ctl(epoll_fd_, EPOLL_CTL_MOD, fd, &ev);
+    if (rc != 0 && errno == ENOENT) rc = epoll_ctl(epoll_fd_, EPOLL_CTL_ADD, fd, &ev);
+  } else {
+    if (existed) epoll_ctl(epoll_fd_, EPOLL_CTL_DEL, fd, nullptr);
+    rc = epoll_ctl(epoll_fd_, EPOLL_CTL_ADD, fd, &ev);
+    if (rc != 0 && errno == EEXIST && !shared_listener) {
+      rc = epoll_ctl(epoll_fd_, EPOLL_CTL_MOD, fd, &ev);
+    }
+  }
+  if (rc == 0) return true;
+  const int error = errno;
+  spdlog::error("event loop: cannot watch fd {}: {}", fd, strerror(error));
+  watchers_.erase(fd);
+  // Told after the caller's current work, like any other event, so that owners need no
+  // special path in their constructors; an unwatch() before then (the owner went away)
+  // cancels it.
+  failed_watches_[fd] = callback;
+  defer([this, fd, callback] {
+    auto it = failed_watches_.find(fd);
+    if (it == failed_watches_.end() || it->second != callback) return;
+    failed_watches_.erase(it);
+    (*callback)(kWatchFailed);
+  });
+  return false;
 }
 
-void EventLoop::watch_shared_listener(int fd, FdCallback cb) {
-  epoll_event ev{};
-  ev.events = EPOLLIN | EPOLLEXCLUSIVE;
-  ev.data.fd = fd;
-  watchers_[fd] = std::make_shared<FdCallback>(std::move(cb));
-  epoll_ctl(epoll_fd_, EPOLL_CTL_ADD, fd, &ev);
+bool EventLoop::watch(int fd, FdCallback cb) {
+  return add_watch(fd, EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLET, std::move(cb), false);
+}
+
+bool EventLoop::watch_shared_listener(int fd, FdCallback cb) {
+  return add_watch(fd, EPOLLIN | EPOLLEXCLUSIVE, std::move(cb), true);
 }
 
 void EventLoop::unwatch(int fd) {
-  if (watchers_.erase(fd) > 0) epoll_ctl(epoll_fd_, EPOLL_CTL_DEL, fd, nullptr);
+  failed_watches_.erase(fd);
+  if (watchers_.erase(fd) == 0) return;
+  // ENOENT/EBADF: the fd was closed first, which already removed it from the epoll set.
+  if (epoll_ctl(epoll_fd_, EPOLL_CTL_DEL, fd, nullptr) != 0 && errno != ENOENT && errno != EBADF) {
+    spdlog::error("event loop: cannot stop watching fd {}: {}", fd, strerror(errno));
+  }
 }
 
 EventLoop::TimerId EventLoop::add_timer(std::chrono::milliseconds delay, std::function<void()> cb) {
   TimerId id = next_timer_id_++;
   timers_.emplace(id, std::move(cb));
-  timer_heap_.push(Timer{Clock::now() + delay, id});
+  timer_heap_.push_back(Timer{Clock::now() + delay, id});
+  std::push_heap(timer_heap_.begin(), timer_heap_.end(), std::greater<>());
   return id;
 }
 
-void EventLoop::cancel_timer(TimerId id) { timers_.erase(id); }
+void EventLoop::cancel_timer(TimerId id) {
+  if (timers_.erase(id) == 0) return;
+  if (timer_heap_.size() > 2 * timers_.size() + kTimerHeapSlack) compact_timer_heap();
+}
+
+void EventLoop::compact_timer_heap() {
+  std::erase_if(timer_heap_, [this](const Timer& timer) { return !timers_.contains(timer.id); });
+  std::make_heap(timer_heap_.begin(), timer_heap_.end(), std::greater<>());
+}
 
 void EventLoop::post(std::function<void()> fn) {
   {
     std::lock_guard<std::mutex> lock(posted_mu_);
     posted_.push_back(std::move(fn));
   }
-  uint64_t one = 1;
-  [[maybe_unused]] ssize_t n = write(wake_fd_, &one, sizeof one);
+  wake();
 }
 
 void EventLoop::defer(std::function<void()> fn) { deferred_.push_back(std::move(fn)); }
 
 void EventLoop::stop() {
   stopping_ = true;
+  wake();
+}
+
+void EventLoop::wake() {
   uint64_t one = 1;
-  [[maybe_unused]] ssize_t n = write(wake_fd_, &one, sizeof one);
+  // EAGAIN means the counter is already non-zero: the loop will wake anyway.
+  while (write(wake_fd_, &one, sizeof one) < 0) {
+    if (errno == EINTR) continue;
+    if (errno != EAGAIN) spdlog::error("event loop: cannot wake the loop: {}", strerror(errno));
+    break;
+  }
 }
 
 int EventLoop::next_timeout_ms() const {
   if (!deferred_.empty()) return 0;
   if (timer_heap_.empty()) return -1;
-  auto wait = std::chrono::ceil<std::chrono::milliseconds>(timer_heap_.top().when - Clock::now());
+  auto wait = std::chrono::ceil<std::chrono::milliseconds>(timer_heap_.front().when - Clock::now());
   return wait.count() < 0 ? 0 : static_cast<int>(wait.count());
 }
 
 void EventLoop::run_timers() {
   now_ = Clock::now();
-  while (!timer_heap_.empty() && timer_heap_.top().when <= now_) {
-    TimerId id = timer_heap_.top().id;
-    timer_heap_.pop();
+  while (!timer_heap_.empty() && timer_heap_.front().when <= now_) {
+    TimerId id = timer_heap_.front().id;
+    std::pop_heap(timer_heap_.begin(), timer_heap_.end(), std::greater<>());
+    timer_heap_.pop_back();
     auto it = timers_.find(id);
     if (it == timers_.end()) continue;  // cancelled
     auto cb = std::move(it->second);
@@ -117,12 +188,19 @@ void EventLoop::run() {
   epoll_event events[kMaxEvents];
   while (!stopping_) {
     int n = epoll_wait(epoll_fd_, events, kMaxEvents, next_timeout_ms());
-    if (n < 0 && errno != EINTR) break;
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      // EBADF, EFAULT, EINVAL: the epoll instance itself is unusable. Carrying on would
+      // leave this loop's connections hanging and a worker silently gone.
+      spdlog::critical("event loop: epoll_wait failed: {}; aborting", strerror(errno));
+      std::abort();
+    }
     now_ = Clock::now();
     for (int i = 0; i < n; ++i) {
       int fd = events[i].data.fd;
       if (fd == wake_fd_) {
         uint64_t v;
+        // EAGAIN only: another event already drained the counter.
         [[maybe_unused]] ssize_t r = read(wake_fd_, &v, sizeof v);
         continue;
       }

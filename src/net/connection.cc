@@ -32,6 +32,10 @@ Connection::~Connection() {
 
 void Connection::on_events(uint32_t events) {
   if (fd_ < 0) return;
+  if (events & event::kWatchFailed) {
+    finish_close(false, "the event loop cannot watch the socket");
+    return;
+  }
   if (connecting_) {
     if (!(events & (event::kWritable | event::kClosed))) return;
     int err = socket_error(fd_);

@@ -4,13 +4,15 @@
 #include <netinet/tcp.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
+#include <climits>
 #include <cstring>
 #include <string>
 
 namespace weir::net {
 
-Result<int> listen_on(const Address& address, bool reuse_port) {
+Result<int> listen_on(const Address& address, bool reuse_port, std::optional<uint32_t> backlog) {
   int fd = socket(address.family(), SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
   if (fd < 0) return Error{std::string("socket: ") + strerror(errno)};
   int one = 1;
@@ -21,7 +23,8 @@ Result<int> listen_on(const Address& address, bool reuse_port) {
     close(fd);
     return Error{"cannot bind " + address.to_string() + ": " + why};
   }
-  if (listen(fd, 1024) != 0) {
+  const int queue = backlog ? static_cast<int>(std::min<uint32_t>(*backlog, INT32_MAX)) : INT32_MAX;
+  if (listen(fd, queue) != 0) {
     std::string why = strerror(errno);
     close(fd);
     return Error{"cannot listen on " + address.to_string() + ": " + why};

@@ -1,20 +1,109 @@
 #include "proxy/route_table.h"
 
+#include <charconv>
+
 namespace weir::proxy {
 
-RouteTable::RouteTable(const config::RouteConfiguration& config) {
-  for (const auto& vh : config.virtual_hosts) {
-    CompiledHost host{&vh, {}};
-    for (const auto& r : vh.routes) {
-      CompiledRoute cr{&r, nullptr};
-      if (r.match.safe_regex) cr.regex = std::make_unique<std::regex>(*r.match.safe_regex);
-      host.routes.push_back(std::move(cr));
-    }
-    hosts_.push_back(std::move(host));
-  }
+namespace {
+
+bool starts_with(std::string_view text, std::string_view prefix, bool ignore_case) {
+  if (!ignore_case) return text.starts_with(prefix);
+  return text.size() >= prefix.size() && http::iequals(text.substr(0, prefix.size()), prefix);
 }
 
-const RouteTable::CompiledHost* RouteTable::find_host(std::string_view authority) const {
+bool ends_with(std::string_view text, std::string_view suffix, bool ignore_case) {
+  if (!ignore_case) return text.ends_with(suffix);
+  return text.size() >= suffix.size() &&
+         http::iequals(text.substr(text.size() - suffix.size()), suffix);
+}
+
+bool string_matches(const config::StringMatch& match, std::string_view value) {
+  using Kind = config::StringMatch::Kind;
+  switch (match.kind) {
+    case Kind::Exact:
+      return match.ignore_case ? http::iequals(value, match.value) : value == match.value;
+    case Kind::Prefix:
+      return starts_with(value, match.value, match.ignore_case);
+    case Kind::Suffix:
+      return ends_with(value, match.value, match.ignore_case);
+    case Kind::Contains:
+      if (!match.ignore_case) return value.find(match.value) != std::string_view::npos;
+      return http::to_lower(value).find(http::to_lower(match.value)) != std::string::npos;
+    case Kind::Regex:
+      return match.regex->full_match(value);
+  }
+  return false;
+}
+
+// Every value of `name` joined with ",", as Envoy matches a repeated header; nullopt when
+// absent. A single value is returned without a copy.
+std::optional<std::string_view> joined_values(const http::HeaderMap& headers, std::string_view name,
+                                              std::string& storage) {
+  std::optional<std::string_view> first;
+  bool repeated = false;
+  for (const auto& [key, value] : headers.entries()) {
+    if (!http::iequals(key, name)) continue;
+    if (!first) {
+      first = value;
+      continue;
+    }
+    if (!repeated) storage.assign(*first);
+    repeated = true;
+    storage += ',';
+    storage += value;
+  }
+  if (repeated) return std::string_view(storage);
+  return first;
+}
+
+bool header_matches(const config::HeaderMatcher& matcher, const http::HeaderMap& headers) {
+  using Kind = config::HeaderMatcher::Kind;
+  std::string storage;
+  std::optional<std::string_view> value = joined_values(headers, matcher.name, storage);
+  if (!value && !matcher.treat_missing_as_empty) {
+    // A missing header matches only "present_match: false", inverted or not.
+    return matcher.kind == Kind::Present &&
+           (matcher.invert_match ? matcher.present : !matcher.present);
+  }
+  const std::string_view text = value.value_or("");
+  bool matched = false;
+  switch (matcher.kind) {
+    case Kind::Present:
+      matched = matcher.present;
+      break;
+    case Kind::String:
+      matched = string_matches(matcher.string, text);
+      break;
+    case Kind::Range: {
+      int64_t number = 0;
+      auto [at, error] = std::from_chars(text.data(), text.data() + text.size(), number);
+      matched = error == std::errc() && at == text.data() + text.size() &&
+                number >= matcher.range_start && number < matcher.range_end;
+      break;
+    }
+  }
+  return matched != matcher.invert_match;
+}
+
+bool path_matches(const config::RouteMatch& match, std::string_view full_path) {
+  // Envoy matches path and regex against the path without query string and fragment,
+  // a prefix against the whole :path.
+  const std::string_view path = full_path.substr(0, full_path.find_first_of("?#"));
+  const bool ignore_case = !match.case_sensitive;
+  if (match.path) {
+    return ignore_case ? http::iequals(path, *match.path) : path == *match.path;
+  }
+  if (match.safe_regex) return match.safe_regex->full_match(path);
+  return starts_with(full_path, match.prefix.value_or(""), ignore_case);
+}
+
+}  // namespace
+
+RouteTable::RouteTable(const config::RouteConfiguration& config) {
+  for (const auto& host : config.virtual_hosts) hosts_.push_back(&host);
+}
+
+const config::VirtualHost* RouteTable::find_host(std::string_view authority) const {
   std::string host = http::to_lower(authority);
   // Strip the port, but not from a bare IPv6 literal.
   auto colon = host.rfind(':');
@@ -22,30 +111,30 @@ const RouteTable::CompiledHost* RouteTable::find_host(std::string_view authority
       host.find(':') == colon) {
     host.resize(colon);
   }
-  const CompiledHost* suffix_best = nullptr;
+  const config::VirtualHost* suffix_best = nullptr;
   size_t suffix_len = 0;
-  const CompiledHost* prefix_best = nullptr;
+  const config::VirtualHost* prefix_best = nullptr;
   size_t prefix_len = 0;
-  const CompiledHost* any = nullptr;
-  for (const auto& h : hosts_) {
-    for (const auto& d : h.host->domains) {
+  const config::VirtualHost* any = nullptr;
+  for (const config::VirtualHost* h : hosts_) {
+    for (const auto& d : h->domains) {
       std::string domain = http::to_lower(d);
       if (domain == "*") {
-        if (!any) any = &h;
+        if (!any) any = h;
       } else if (domain.size() > 1 && domain[0] == '*') {
         std::string_view suffix(domain.data() + 1, domain.size() - 1);
         if (host.size() > suffix.size() && host.ends_with(suffix) && suffix.size() > suffix_len) {
-          suffix_best = &h;
+          suffix_best = h;
           suffix_len = suffix.size();
         }
       } else if (domain.size() > 1 && domain.back() == '*') {
         std::string_view prefix(domain.data(), domain.size() - 1);
         if (host.size() > prefix.size() && host.starts_with(prefix) && prefix.size() > prefix_len) {
-          prefix_best = &h;
+          prefix_best = h;
           prefix_len = prefix.size();
         }
       } else if (domain == host) {
-        return &h;
+        return h;
       }
     }
   }
@@ -54,40 +143,20 @@ const RouteTable::CompiledHost* RouteTable::find_host(std::string_view authority
   return any;
 }
 
-bool RouteTable::headers_match(const config::Route& route, const http::HeaderMap& headers) {
-  for (const auto& m : route.match.headers) {
-    auto value = headers.get(m.name);
-    bool ok;
-    if (m.exact_match) {
-      ok = value && *value == *m.exact_match;
-    } else if (m.prefix_match) {
-      ok = value && value->starts_with(*m.prefix_match);
-    } else if (m.present_match) {
-      ok = value.has_value() == *m.present_match;
-    } else {
-      ok = value.has_value();
-    }
-    if (ok == m.invert_match) return false;
-  }
-  return true;
-}
-
 const config::Route* RouteTable::match(const http::HeaderMap& request_headers) const {
-  const CompiledHost* host = find_host(request_headers.get(":authority").value_or(""));
+  const config::VirtualHost* host = find_host(request_headers.get(":authority").value_or(""));
   if (!host) return nullptr;
-  std::string_view full_path = request_headers.get(":path").value_or("/");
-  std::string_view path = full_path.substr(0, full_path.find_first_of("?#"));
-  for (const auto& cr : host->routes) {
-    const auto& m = cr.route->match;
-    bool ok;
-    if (m.path) {
-      ok = path == *m.path;
-    } else if (cr.regex) {
-      ok = std::regex_match(path.begin(), path.end(), *cr.regex);
-    } else {
-      ok = full_path.starts_with(m.prefix.value_or(""));
+  const std::string_view full_path = request_headers.get(":path").value_or("/");
+  for (const config::Route& route : host->routes) {
+    if (!path_matches(route.match, full_path)) continue;
+    bool headers_ok = true;
+    for (const auto& matcher : route.match.headers) {
+      if (!header_matches(matcher, request_headers)) {
+        headers_ok = false;
+        break;
+      }
     }
-    if (ok && headers_match(*cr.route, request_headers)) return cr.route;
+    if (headers_ok) return &route;
   }
   return nullptr;
 }

@@ -8,6 +8,7 @@
 
 #include <chrono>
 #include <cstdio>
+#include <cstring>
 #include <thread>
 
 #include "access_log/access_logger.h"
@@ -51,6 +52,7 @@ void update_memory_stats(stats::StatsStore& stats) {
 Result<std::vector<ListenerPlan>> plan_listeners(const config::BootstrapConfig& config,
                                                  wasm::Engine& engine, stats::StatsStore& stats,
                                                  bool bind_sockets) {
+  const bool global_limit = config.overload.max_active_downstream_connections.has_value();
   std::vector<ListenerPlan> plans;
   std::shared_ptr<access_log::FileWriter> access_log_writer;  // one thread for every log file
   for (const auto& listener : config.listeners) {
@@ -83,9 +85,14 @@ Result<std::vector<ListenerPlan>> plan_listeners(const config::BootstrapConfig& 
     if (!address) return Error{listener.location.to_string() + ": " + address.error()};
     plan.stats = proxy::ConnectionManagerStats::create(stats, listener.http.stat_prefix,
                                                        listener_stat_name(*address));
+    plan.accept_stats = std::make_unique<ListenerAcceptStats>(ListenerAcceptStats::create(
+        stats, listener_stat_name(*address), global_limit && !listener.ignore_global_conn_limit));
+    if (listener.connection_limit) {
+      plan.connections = std::make_unique<net::ConnectionLimit>(listener.connection_limit);
+    }
     plan.port = listener.address.port;
     if (bind_sockets) {
-      auto fd = net::listen_on(*address, false);
+      auto fd = net::listen_on(*address, false, listener.tcp_backlog_size);
       if (!fd) return Error{"listener '" + listener.name + "': " + fd.error()};
       plan.fd = *fd;
     }
@@ -215,9 +222,16 @@ int run(const ServerOptions& options) {
       close_listeners(*plans);
       return 1;
     }
+    // The overload manager's global limit, shared by every worker and the admin.
+    std::unique_ptr<net::ConnectionLimit> global_limit;
+    if (config.overload.max_active_downstream_connections) {
+      global_limit =
+          std::make_unique<net::ConnectionLimit>(config.overload.max_active_downstream_connections);
+    }
     std::vector<std::unique_ptr<Worker>> workers;
     for (unsigned i = 0; i < concurrency; ++i) {
-      workers.push_back(std::make_unique<Worker>(i, *plans, **clusters, stats, wasm_services));
+      workers.push_back(std::make_unique<Worker>(i, *plans, **clusters, stats, wasm_services,
+                                                 global_limit.get()));
       Status started = workers.back()->start();
       if (!started) {
         spdlog::critical("{}", started.error());
@@ -257,10 +271,19 @@ int run(const ServerOptions& options) {
       };
 
       int sig_fd = signalfd(-1, &mask, SFD_NONBLOCK | SFD_CLOEXEC);
-      main_loop.watch(sig_fd, [&](uint32_t) {
-        signalfd_siginfo info;
-        while (read(sig_fd, &info, sizeof info) == sizeof info) begin_shutdown();
-      });
+      // Without its signalfd, weir could not drain on SIGTERM: that is a failed start.
+      if (sig_fd < 0 || !main_loop.watch(sig_fd, [&](uint32_t events) {
+            if (events & event::kWatchFailed) return;
+            signalfd_siginfo info;
+            while (read(sig_fd, &info, sizeof info) == sizeof info) begin_shutdown();
+          })) {
+        spdlog::critical("cannot receive signals: {}", strerror(errno));
+        if (sig_fd >= 0) close(sig_fd);
+        for (auto& w : workers) w->stop();
+        for (auto& w : workers) w->join();
+        close_listeners(*plans);
+        return 1;
+      }
       auto uptime_timer = std::make_shared<std::function<void()>>();
       *uptime_timer = [&, uptime_timer] {
         stats.gauge("server.uptime")
@@ -291,6 +314,16 @@ int run(const ServerOptions& options) {
         admin_context.draining = [&shutting_down] { return shutting_down; };
         const char* remote_writes = getenv("WEIR_ADMIN_ALLOW_REMOTE_WRITES");
         admin_context.allow_remote_writes = remote_writes && std::string(remote_writes) == "1";
+        // Envoy counts admin connections toward the global limit unless the admin says
+        // ignore_global_conn_limit.
+        auto admin_stats = ListenerAcceptStats::create(stats, "admin", global_limit != nullptr);
+        if (global_limit && config.admin && !config.admin->ignore_global_conn_limit) {
+          admin_context.admit_connection = [&]() -> std::optional<std::shared_ptr<void>> {
+            auto leases = admit_connection(global_limit.get(), nullptr, admin_stats);
+            if (!leases) return std::nullopt;
+            return std::make_shared<ConnectionLeases>(std::move(*leases));
+          };
+        }
         admin::AdminServer admin(main_loop, admin_fd, std::move(admin_context));
         spdlog::info(
             "weir {} started: {} listener(s), {} worker(s){}", WEIR_VERSION, plans->size(),

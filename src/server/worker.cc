@@ -12,12 +12,13 @@ namespace weir::server {
 
 Worker::Worker(unsigned index, const std::vector<ListenerPlan>& listeners,
                const proxy::ClusterManager& clusters, stats::StatsStore& stats,
-               const WasmServices& wasm_services)
+               const WasmServices& wasm_services, net::ConnectionLimit* global_limit)
     : index_(index),
       listeners_(listeners),
       clusters_(clusters),
       stats_(stats),
-      wasm_services_(wasm_services) {}
+      wasm_services_(wasm_services),
+      global_limit_(global_limit) {}
 
 Worker::~Worker() {
   if (thread_.joinable()) {
@@ -83,12 +84,20 @@ void Worker::run(std::promise<Status>& ready) {
       setup->filter_factories.push_back(std::move(*factory));
     }
     setups_.push_back(std::move(setup));
-    loop_->watch_shared_listener(plan.fd, [this, i](uint32_t) { accept_all(i); });
+  }
+  for (size_t i = 0; i < listeners_.size(); ++i) {
+    const ListenerPlan& plan = listeners_[i];
+    net::Acceptor::Options options{plan.config->name,
+                                   plan.config->max_connections_to_accept_per_socket_event};
+    acceptors_.push_back(std::make_unique<net::Acceptor>(
+        *loop_, plan.fd, std::move(options),
+        [this, i](int fd, const net::Address& peer) { on_accept(i, fd, peer); },
+        [&plan](int) { plan.accept_stats->downstream_cx_accept_paused.inc(); }));
   }
   ready.set_value(Ok{});
   loop_->run();
   // Tear down in dependency order: connections use setups (filters, VMs) and pools.
-  for (const auto& plan : listeners_) loop_->unwatch(plan.fd);
+  acceptors_.clear();
   connections_.clear();
   loop_->run_deferred();
   setups_.clear();
@@ -102,39 +111,38 @@ void Worker::run(std::promise<Status>& ready) {
   loop_.reset();
 }
 
-void Worker::accept_all(size_t listener_index) {
-  if (draining_) return;
-  const ListenerPlan& plan = listeners_[listener_index];
-  for (int i = 0; i < 64; ++i) {
-    net::Address peer;
-    peer.length = sizeof peer.storage;
-    int fd = accept4(plan.fd, reinterpret_cast<sockaddr*>(&peer.storage), &peer.length,
-                     SOCK_NONBLOCK | SOCK_CLOEXEC);
-    if (fd < 0) {
-      if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR) {
-        spdlog::warn("accept on {}: {}", plan.config->name, strerror(errno));
-      }
-      return;
-    }
-    net::set_nodelay(fd);
-    auto local = net::local_address_of(fd);
-    auto hcm = std::make_unique<proxy::HttpConnectionManager>(
-        *setups_[listener_index], fd, peer, local, [this](proxy::HttpConnectionManager* closed) {
-          loop_->defer([this, closed] {
-            connections_.erase(closed);
-            open_connections_ = connections_.size();
-          });
-        });
-    auto* raw = hcm.get();
-    connections_.emplace(raw, std::move(hcm));
-    open_connections_ = connections_.size();
+void Worker::on_accept(size_t listener_index, int fd, const net::Address& peer) {
+  if (draining_) {
+    close(fd);
+    return;
   }
+  const ListenerPlan& plan = listeners_[listener_index];
+  // Past a limit the connection is accepted and closed at once, as Envoy does: the
+  // client sees a closed connection rather than a backlog that never drains.
+  auto leases = admit_connection(plan.config->ignore_global_conn_limit ? nullptr : global_limit_,
+                                 plan.connections.get(), *plan.accept_stats);
+  if (!leases) {
+    close(fd);
+    return;
+  }
+  net::set_nodelay(fd);
+  auto local = net::local_address_of(fd);
+  auto hcm = std::make_unique<proxy::HttpConnectionManager>(
+      *setups_[listener_index], fd, peer, local, [this](proxy::HttpConnectionManager* closed) {
+        loop_->defer([this, closed] {
+          connections_.erase(closed);
+          open_connections_ = connections_.size();
+        });
+      });
+  auto* raw = hcm.get();
+  connections_.emplace(raw, OpenConnection{std::move(*leases), std::move(hcm)});
+  open_connections_ = connections_.size();
 }
 
 void Worker::drain() {
   loop_->post([this] {
     draining_ = true;
-    for (const auto& plan : listeners_) loop_->unwatch(plan.fd);
+    for (auto& acceptor : acceptors_) acceptor->stop();
     std::vector<proxy::HttpConnectionManager*> all;
     for (auto& [raw, _] : connections_) all.push_back(raw);
     for (auto* c : all) c->drain();

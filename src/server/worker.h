@@ -13,6 +13,8 @@
 #include "common/result.h"
 #include "event/event_loop.h"
 #include "extensions/bootstrap/wasm/wasm_service.h"
+#include "net/acceptor.h"
+#include "net/connection_limit.h"
 #include "net/socket.h"
 #include "proxy/async_http_client.h"
 #include "proxy/connection_manager_setup.h"
@@ -24,9 +26,11 @@ namespace weir::server {
 class Worker {
  public:
   using WasmServices = std::vector<std::shared_ptr<extensions::wasm::WasmServiceDefinition>>;
+  // `global_limit`: the overload manager's limit on downstream connections, shared by
+  // every worker (null when there is none).
   Worker(unsigned index, const std::vector<ListenerPlan>& listeners,
          const proxy::ClusterManager& clusters, stats::StatsStore& stats,
-         const WasmServices& wasm_services);
+         const WasmServices& wasm_services, net::ConnectionLimit* global_limit);
   ~Worker();
 
   // Starts the thread and waits until it serves (or failed to set up its plugins).
@@ -40,13 +44,20 @@ class Worker {
 
  private:
   void run(std::promise<Status>& ready);
-  void accept_all(size_t listener_index);
+  void on_accept(size_t listener_index, int fd, const net::Address& peer);
+
+  // An open connection with its shares of the connection limits, released after it.
+  struct OpenConnection {
+    ConnectionLeases leases;
+    std::unique_ptr<proxy::HttpConnectionManager> manager;
+  };
 
   unsigned index_;
   const std::vector<ListenerPlan>& listeners_;
   const proxy::ClusterManager& clusters_;
   stats::StatsStore& stats_;
   const WasmServices& wasm_services_;
+  net::ConnectionLimit* global_limit_;
   std::thread thread_;
   std::unique_ptr<event::EventLoop> loop_;
   bool draining_ = false;
@@ -55,8 +66,8 @@ class Worker {
   std::unique_ptr<proxy::AsyncHttpClient> http_client_;
   std::vector<std::unique_ptr<proxy::ConnectionManagerSetup>> setups_;
   std::vector<std::unique_ptr<extensions::wasm::RunningWasmService>> running_services_;
-  std::unordered_map<proxy::HttpConnectionManager*, std::unique_ptr<proxy::HttpConnectionManager>>
-      connections_;
+  std::vector<std::unique_ptr<net::Acceptor>> acceptors_;  // one per listener
+  std::unordered_map<proxy::HttpConnectionManager*, OpenConnection> connections_;
 };
 
 }  // namespace weir::server

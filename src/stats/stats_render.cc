@@ -15,7 +15,7 @@ constexpr const char* kSupportedQuantilesJson = "[0,25,50,75,90,95,99,99.5,99.9,
 
 bool keep(const StatSnapshot& s, const RenderOptions& o) {
   if (o.used_only && !s.used) return false;
-  if (o.filter && !std::regex_search(s.name, *o.filter)) return false;
+  if (o.filter && !o.filter->search(s.name)) return false;
   return true;
 }
 

@@ -1,17 +1,17 @@
 #pragma once
 // Renders a stats snapshot in Envoy's admin formats.
 #include <optional>
-#include <regex>
 #include <string>
 #include <vector>
 
+#include "common/regex.h"
 #include "stats/stats_store.h"
 #include "stats/tag_extractor.h"
 
 namespace weir::stats {
 
 struct RenderOptions {
-  std::optional<std::regex> filter;  // keep names that contain a match (regex_search)
+  RegexPtr filter;  // when set, keep the names that contain a match
   bool used_only = false;
 };
 

@@ -61,6 +61,13 @@ constexpr DefaultRule kDefaultRules[] = {
     {"envoy.worker_id", R"(^listener_manager\.((worker_\d+)\.))", "listener_manager.worker_"},
 };
 
+// Envoy's defaults are written for RE2 (they are tested to compile); a stat name is not
+// client input, so no program-size bound applies.
+RegexPtr compile_default(const DefaultRule& rule) {
+  auto regex = Regex::compile(expand(rule.regex), Regex::kUnboundedProgramSize);
+  return regex ? *regex : nullptr;
+}
+
 }  // namespace
 
 const std::vector<std::pair<std::string, std::string>>& default_tag_regexes() {
@@ -79,7 +86,7 @@ std::optional<TagExtractor> TagExtractor::create(const std::vector<TagSpecifier>
     bool found = false;
     for (const auto& rule : kDefaultRules) {
       if (tag_name != rule.tag_name) continue;
-      extractor.rules_.push_back({rule.tag_name, std::regex(expand(rule.regex)), rule.hint, {}});
+      extractor.rules_.push_back({rule.tag_name, compile_default(rule), rule.hint, {}});
       found = true;
     }
     return found;
@@ -88,7 +95,7 @@ std::optional<TagExtractor> TagExtractor::create(const std::vector<TagSpecifier>
   for (const auto& spec : specifiers) {
     custom_names.push_back(spec.tag_name);
     if (spec.fixed_value) {
-      extractor.rules_.push_back({spec.tag_name, std::regex(), "", spec.fixed_value});
+      extractor.rules_.push_back({spec.tag_name, nullptr, "", spec.fixed_value});
       continue;
     }
     if (spec.regex.empty()) {
@@ -98,13 +105,14 @@ std::optional<TagExtractor> TagExtractor::create(const std::vector<TagSpecifier>
       }
       continue;
     }
-    try {
-      extractor.rules_.push_back(
-          {spec.tag_name, std::regex(spec.regex, std::regex::ECMAScript), "", std::nullopt});
-    } catch (const std::regex_error& e) {
-      if (error) *error = "invalid regex for tag \"" + spec.tag_name + "\": " + e.what();
+    // Stat names come from weir and from plugins, not from clients: no program-size
+    // bound beyond RE2's memory budget.
+    auto regex = Regex::compile(spec.regex, Regex::kUnboundedProgramSize);
+    if (!regex) {
+      if (error) *error = "tag \"" + spec.tag_name + "\": " + regex.error();
       return std::nullopt;
     }
+    extractor.rules_.push_back({spec.tag_name, std::move(*regex), "", std::nullopt});
   }
   if (use_default_tags) {
     for (const auto& rule : kDefaultRules) {
@@ -112,7 +120,7 @@ std::optional<TagExtractor> TagExtractor::create(const std::vector<TagSpecifier>
           custom_names.end()) {
         continue;
       }
-      extractor.rules_.push_back({rule.tag_name, std::regex(expand(rule.regex)), rule.hint, {}});
+      extractor.rules_.push_back({rule.tag_name, compile_default(rule), rule.hint, {}});
     }
   }
   return extractor;
@@ -127,6 +135,7 @@ TaggedName TagExtractor::extract(const std::string& stat_name) const {
   TaggedName out;
   std::vector<bool> cut(stat_name.size(), false);
   std::vector<std::string> seen;  // one value per tag name: the first rule that matches
+  std::vector<std::optional<std::string_view>> groups;
   for (const Rule& rule : rules_) {
     if (std::find(seen.begin(), seen.end(), rule.tag_name) != seen.end()) continue;
     if (rule.fixed_value) {
@@ -134,17 +143,15 @@ TaggedName TagExtractor::extract(const std::string& stat_name) const {
       seen.push_back(rule.tag_name);
       continue;
     }
+    if (!rule.regex) continue;
     if (!rule.hint.empty() && stat_name.find(rule.hint) == std::string::npos) continue;
-    std::smatch match;
-    if (!std::regex_search(stat_name, match, rule.regex) || match.size() < 2 || !match[1].matched) {
-      continue;
-    }
-    const auto& removed = match[1];
-    const auto& value = match.size() > 2 && match[2].matched ? match[2] : match[1];
-    out.tags.push_back({rule.tag_name, value.str()});
+    if (!rule.regex->search(stat_name, &groups) || groups.empty() || !groups[0]) continue;
+    const std::string_view removed = *groups[0];
+    const std::string_view value = groups.size() > 1 && groups[1] ? *groups[1] : removed;
+    out.tags.push_back({rule.tag_name, std::string(value)});
     seen.push_back(rule.tag_name);
-    auto begin = static_cast<size_t>(removed.first - stat_name.begin());
-    for (size_t i = begin; i < begin + static_cast<size_t>(removed.length()); ++i) cut[i] = true;
+    const auto begin = static_cast<size_t>(removed.data() - stat_name.data());
+    for (size_t i = begin; i < begin + removed.size(); ++i) cut[i] = true;
   }
   out.name.reserve(stat_name.size());
   for (size_t i = 0; i < stat_name.size(); ++i) {

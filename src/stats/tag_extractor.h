@@ -8,11 +8,12 @@
 // of all that matched are removed together, as Envoy does.
 #include <mutex>
 #include <optional>
-#include <regex>
 #include <string>
 #include <unordered_map>
 #include <utility>
 #include <vector>
+
+#include "common/regex.h"
 
 namespace weir::stats {
 
@@ -52,7 +53,7 @@ class TagExtractor {
  private:
   struct Rule {
     std::string tag_name;
-    std::regex regex;
+    RegexPtr regex;    // null for a fixed value
     std::string hint;  // a substring the name must contain for the regex to be tried
     std::optional<std::string> fixed_value;
   };

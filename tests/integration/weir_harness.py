@@ -40,7 +40,8 @@ def wait_for_port(port, timeout=20.0, proc=None):
 class Weir:
     """A weir process running one config file."""
 
-    def __init__(self, config_text=None, config_path=None, args=(), cwd=None, wait_ports=()):
+    def __init__(self, config_text=None, config_path=None, args=(), cwd=None, wait_ports=(),
+                 preexec_fn=None):
         self.tmp = Path(tempfile.mkdtemp(prefix="weir-test-"))
         if config_path is None:
             config_path = self.tmp / "envoy.yaml"
@@ -50,7 +51,8 @@ class Weir:
         self.log = open(self.log_path, "w")
         self.proc = subprocess.Popen(
             [str(WEIR_BIN), "-c", str(config_path), *args],
-            stdout=self.log, stderr=subprocess.STDOUT, cwd=cwd or SOURCE_DIR)
+            stdout=self.log, stderr=subprocess.STDOUT, cwd=cwd or SOURCE_DIR,
+            preexec_fn=preexec_fn)
         for port in wait_ports:
             wait_for_port(port, proc=self.proc)
 

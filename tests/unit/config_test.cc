@@ -395,15 +395,20 @@ TEST(ConfigLoaderTest, LowerCaseEnumsSingleMappingsAsListsAndDurationForms) {
   EXPECT_FALSE(exact.match.prefix.has_value());
   ASSERT_EQ(exact.match.headers.size(), 3u);
   EXPECT_EQ(exact.match.headers[0].name, "x-a");
-  EXPECT_EQ(exact.match.headers[0].exact_match, "one");
-  EXPECT_EQ(exact.match.headers[1].prefix_match, "pre");
+  EXPECT_EQ(exact.match.headers[0].kind, HeaderMatcher::Kind::String);
+  EXPECT_EQ(exact.match.headers[0].string.kind, StringMatch::Kind::Exact);
+  EXPECT_EQ(exact.match.headers[0].string.value, "one");
+  EXPECT_EQ(exact.match.headers[1].string.kind, StringMatch::Kind::Prefix);
+  EXPECT_EQ(exact.match.headers[1].string.value, "pre");
   EXPECT_TRUE(exact.match.headers[1].invert_match);
-  EXPECT_EQ(exact.match.headers[2].present_match, true);
+  EXPECT_EQ(exact.match.headers[2].kind, HeaderMatcher::Kind::Present);
+  EXPECT_TRUE(exact.match.headers[2].present);
   EXPECT_EQ(exact.route->cluster, "dns");
   EXPECT_EQ(exact.route->prefix_rewrite, "/new");
   EXPECT_EQ(exact.route->timeout, milliseconds(0));
   const Route& regex = virtual_host.routes[1];
-  EXPECT_EQ(regex.match.safe_regex, "^/r.*");
+  ASSERT_TRUE(regex.match.safe_regex);
+  EXPECT_EQ(regex.match.safe_regex->pattern(), "^/r.*");
   EXPECT_EQ(regex.direct_response->status, 404u);
   EXPECT_EQ(regex.direct_response->body, "nope");
 
@@ -578,6 +583,520 @@ TEST(ConfigLoaderErrorTest, CrossChecksAndValueRules) {
                "variation.yaml:12:11: duplicate field \"stat_prefix\""));
 }
 
+// minimal.yaml with `from` replaced by `to`, loaded; fails the test if it does not load.
+LoadOutcome load_variation(const std::string& from, const std::string& to,
+                           const std::string& prefix = "") {
+  std::string yaml = read_testdata("minimal.yaml");
+  const size_t at = yaml.find(from);
+  EXPECT_NE(at, std::string::npos) << from;
+  if (at != std::string::npos) yaml.replace(at, from.size(), to);
+  Result<LoadOutcome> outcome = load_bootstrap_string(prefix + yaml, "variation.yaml", {});
+  EXPECT_TRUE(outcome.ok()) << outcome.error();
+  return outcome.ok() ? std::move(outcome.value()) : LoadOutcome{};
+}
+
+std::string load_prefixed_error(const std::string& prefix, const std::string& from = "",
+                                const std::string& to = "") {
+  std::string yaml = read_testdata("minimal.yaml");
+  if (!from.empty()) {
+    const size_t at = yaml.find(from);
+    EXPECT_NE(at, std::string::npos) << from;
+    if (at != std::string::npos) yaml.replace(at, from.size(), to);
+  }
+  Result<LoadOutcome> outcome = load_bootstrap_string(prefix + yaml, "variation.yaml", {});
+  EXPECT_FALSE(outcome.ok());
+  return outcome.ok() ? "" : outcome.error();
+}
+
+const std::string kPrefixMatch = "- match: {prefix: \"/\"}";
+// Envoy's own example of a pattern over the default limit: RE2 program size 144 > 100.
+const std::string kBigRegex =
+    "/asdf/.*/asdf/.*/asdf/.*/asdf/.*/asdf/.*/asdf/.*/asdf/.*/asdf/.*/asdf/.*/asdf/.*";
+
+// --- Regexes: RE2, compiled at load -----------------------------------------------------
+
+TEST(ConfigRegexTest, RouteAndHeaderRegexesCompileAtLoad) {
+  const LoadOutcome outcome = load_variation(
+      kPrefixMatch,
+      "- match: {safe_regex: {regex: \"/api/v[0-9]+/.*\"}, headers: [{name: x-a, "
+      "safe_regex_match: {regex: \"a+\"}}, {name: x-b, string_match: {safe_regex: {regex: "
+      "\"b+\"}}}]}");
+  const RouteMatch& match =
+      outcome.config.listeners.at(0).http.route_config.virtual_hosts.at(0).routes.at(0).match;
+  ASSERT_TRUE(match.safe_regex);
+  EXPECT_TRUE(match.safe_regex->full_match("/api/v2/x"));
+  EXPECT_FALSE(match.safe_regex->full_match("/api/v2"));
+  ASSERT_EQ(match.headers.size(), 2u);
+  EXPECT_EQ(match.headers[0].string.kind, StringMatch::Kind::Regex);
+  EXPECT_TRUE(match.headers[0].string.regex->full_match("aaa"));
+  EXPECT_TRUE(match.headers[1].string.regex->full_match("bb"));
+  EXPECT_EQ(outcome.warnings, Strings{});
+}
+
+TEST(ConfigRegexTest, InvalidPatternIsALocatedError) {
+  EXPECT_EQ(load_variation_error(kPrefixMatch, "- match: {safe_regex: {regex: \"/api/(\"}}"),
+            "variation.yaml:17:45: invalid regex \"/api/(\": missing ): /api/( (at " +
+                kRouteZeroPath + ".match.safe_regex.regex)");
+  // Lookahead and backreferences are not RE2: refused, never run by another engine.
+  EXPECT_TRUE(Contains(load_variation_error(kPrefixMatch,
+                                            "- match: {prefix: /, headers: [{name: x, "
+                                            "safe_regex_match: {regex: \"(a)\\\\1\"}}]}"),
+                       "variation.yaml:17:82: invalid regex \"(a)\\1\": invalid escape sequence"));
+  EXPECT_TRUE(Contains(load_variation_error(kPrefixMatch, "- match: {safe_regex: {regex: \"\"}}"),
+                       "variation.yaml:17:45: must not be empty"));
+}
+
+TEST(ConfigRegexTest, ProgramSizeOverEnvoysDefaultLimitIsAnError) {
+  EXPECT_EQ(
+      load_variation_error(kPrefixMatch, "- match: {safe_regex: {regex: \"" + kBigRegex + "\"}}"),
+      "variation.yaml:17:45: regex \"" + kBigRegex +
+          "\" compiles to an RE2 program of size 144, over the limit of 100 (runtime key "
+          "re2.max_program_size.error_level): simplify the pattern or raise the limit (at " +
+          kRouteZeroPath + ".match.safe_regex.regex)");
+  // In header matchers too.
+  EXPECT_TRUE(Contains(load_variation_error(kPrefixMatch,
+                                            "- match: {prefix: /, headers: [{name: x, "
+                                            "string_match: {safe_regex: {regex: \"" +
+                                                kBigRegex + "\"}}}]}"),
+                       "program of size 144, over the limit of 100"));
+}
+
+TEST(ConfigRegexTest, RuntimeAndGoogleRe2SetTheProgramSizeLimits) {
+  const std::string big_route = "- match: {safe_regex: {regex: \"" + kBigRegex + "\"}}";
+  // Raised by the runtime (nested or dotted keys, later layers win).
+  LoadOutcome raised = load_variation(kPrefixMatch, big_route,
+                                      "layered_runtime:\n"
+                                      "  layers:\n"
+                                      "  - name: a\n"
+                                      "    static_layer: {re2.max_program_size.error_level: 50}\n"
+                                      "  - name: b\n"
+                                      "    static_layer:\n"
+                                      "      re2: {max_program_size: {error_level: 144, "
+                                      "warn_level: 143}}\n");
+  ASSERT_EQ(raised.warnings.size(), 1u);
+  EXPECT_TRUE(Contains(raised.warnings[0],
+                       "variation.yaml:24:45: regex \"" + kBigRegex +
+                           "\" compiles to an RE2 program of size 144, over the warning level of "
+                           "143 (runtime key re2.max_program_size.warn_level)"));
+  // Lowered: a pattern under Envoy's default fails.
+  EXPECT_TRUE(
+      Contains(load_prefixed_error("layered_runtime: {layers: [{name: a, static_layer: "
+                                   "{re2.max_program_size.error_level: 5}}]}\n",
+                                   kPrefixMatch, "- match: {safe_regex: {regex: \"/api/.*\"}}"),
+               "compiles to an RE2 program of size 17, over the limit of 5"));
+  // google_re2.max_program_size (deprecated in Envoy) sets one pattern's limit.
+  load_variation(kPrefixMatch,
+                 "- match: {safe_regex: {google_re2: {max_program_size: 200}, "
+                 "regex: \"" +
+                     kBigRegex + "\"}}");
+  EXPECT_TRUE(Contains(load_variation_error(kPrefixMatch,
+                                            "- match: {safe_regex: {google_re2: "
+                                            "{max_program_size: 10}, regex: \"/api/.*\"}}"),
+                       "program of size 17, over the limit of 10"));
+  // A runtime value that is not a number is located.
+  EXPECT_EQ(load_prefixed_error("layered_runtime: {layers: [{name: a, static_layer: "
+                                "{re2.max_program_size.error_level: lots}}]}\n"),
+            "variation.yaml:1:87: runtime key re2.max_program_size.error_level takes an integer "
+            "from 0 to 4294967295, got \"lots\" (at "
+            "layered_runtime.layers[0].static_layer.re2.max_program_size.error_level)");
+}
+
+TEST(ConfigRegexTest, OtherRuntimeLayersWarn) {
+  LoadOutcome outcome = load_variation(
+      "", "",
+      "layered_runtime: {layers: [{name: admin, admin_layer: {}}, {name: d, disk_layer: "
+      "{symlink_root: /srv}}]}\n");
+  ASSERT_EQ(outcome.warnings.size(), 2u);
+  EXPECT_TRUE(Contains(outcome.warnings[0],
+                       "field \"admin_layer\" of "
+                       "envoy.config.bootstrap.v3.RuntimeLayer is not "
+                       "implemented by weir and is ignored"));
+}
+
+TEST(ConfigRegexTest, UnusedRuntimeKeysWarn) {
+  LoadOutcome outcome =
+      load_variation("", "",
+                     "layered_runtime: {layers: [{name: a, static_layer: {envoy.reloadable_features"
+                     ".foo: true}}]}\n");
+  EXPECT_EQ(outcome.warnings,
+            Strings{"variation.yaml:1:84: runtime key envoy.reloadable_features.foo is not used "
+                    "by weir and has no effect (at "
+                    "layered_runtime.layers[0].static_layer.envoy.reloadable_features.foo)"});
+}
+
+TEST(ConfigRegexTest, StringMatcherRules) {
+  EXPECT_TRUE(Contains(
+      load_variation_error(kPrefixMatch,
+                           "- match: {prefix: /, headers: [{name: x, string_match: {safe_regex: "
+                           "{regex: a}, ignore_case: true}}]}"),
+      "ignore_case has no effect on safe_regex"));
+  EXPECT_TRUE(Contains(load_variation_error(kPrefixMatch,
+                                            "- match: {prefix: /, headers: [{name: x, "
+                                            "string_match: {exact: a, suffix: b}}]}"),
+                       "a string matcher takes exactly one of"));
+  EXPECT_TRUE(Contains(load_variation_error(kPrefixMatch,
+                                            "- match: {prefix: /, headers: [{name: x, "
+                                            "range_match: {start: 5, end: 5}}]}"),
+                       "a range match needs start < end"));
+  const LoadOutcome outcome =
+      load_variation(kPrefixMatch,
+                     "- match: {prefix: /A, case_sensitive: false, headers: [{name: x, "
+                     "range_match: {start: \"-3\", end: 7}}, {name: y, contains_match: c, "
+                     "treat_missing_header_as_empty: true}, {name: z, string_match: {suffix: s, "
+                     "ignore_case: true}}]}");
+  const RouteMatch& match =
+      outcome.config.listeners.at(0).http.route_config.virtual_hosts.at(0).routes.at(0).match;
+  EXPECT_FALSE(match.case_sensitive);
+  ASSERT_EQ(match.headers.size(), 3u);
+  EXPECT_EQ(match.headers[0].kind, HeaderMatcher::Kind::Range);
+  EXPECT_EQ(match.headers[0].range_start, -3);
+  EXPECT_EQ(match.headers[0].range_end, 7);
+  EXPECT_EQ(match.headers[1].string.kind, StringMatch::Kind::Contains);
+  EXPECT_TRUE(match.headers[1].treat_missing_as_empty);
+  EXPECT_EQ(match.headers[2].string.kind, StringMatch::Kind::Suffix);
+  EXPECT_TRUE(match.headers[2].string.ignore_case);
+  EXPECT_EQ(outcome.warnings, Strings{});
+}
+
+// --- Connection limits ------------------------------------------------------------------
+
+const std::string kDownstreamConnectionsMonitor =
+    "overload_manager:\n"
+    "  resource_monitors:\n"
+    "  - name: envoy.resource_monitors.global_downstream_max_connections\n"
+    "    typed_config:\n"
+    "      \"@type\": type.googleapis.com/envoy.extensions.resource_monitors."
+    "downstream_connections.v3.DownstreamConnectionsConfig\n";
+
+TEST(ConfigLimitsTest, GlobalLimitFromTheOverloadManagerOrTheRuntime) {
+  LoadOutcome monitor = load_variation(
+      "", "", kDownstreamConnectionsMonitor + "      max_active_downstream_connections: 5000\n");
+  EXPECT_EQ(monitor.config.overload.max_active_downstream_connections, 5000u);
+  EXPECT_EQ(monitor.warnings, Strings{});
+  // The runtime key Envoy used before the monitor, honoured alone...
+  LoadOutcome runtime =
+      load_variation("", "",
+                     "layered_runtime: {layers: [{name: a, static_layer: {overload: "
+                     "{global_downstream_max_connections: 70}}}]}\n");
+  EXPECT_EQ(runtime.config.overload.max_active_downstream_connections, 70u);
+  EXPECT_EQ(runtime.warnings, Strings{});
+  // ... and overridden by the monitor, with a warning.
+  LoadOutcome both = load_variation("", "",
+                                    "layered_runtime: {layers: [{name: a, static_layer: "
+                                    "{overload.global_downstream_max_connections: 70}}]}\n" +
+                                        kDownstreamConnectionsMonitor +
+                                        "      max_active_downstream_connections: 9\n");
+  EXPECT_EQ(both.config.overload.max_active_downstream_connections, 9u);
+  ASSERT_EQ(both.warnings.size(), 1u);
+  EXPECT_TRUE(Contains(both.warnings[0], "overload.global_downstream_max_connections is ignored"));
+  // No limit by default.
+  EXPECT_FALSE(load_variation("", "").config.overload.max_active_downstream_connections);
+}
+
+TEST(ConfigLimitsTest, OverloadManagerMistakesAndUnimplementedParts) {
+  // Envoy requires the limit, greater than 0.
+  EXPECT_TRUE(Contains(load_prefixed_error(kDownstreamConnectionsMonitor),
+                       "variation.yaml:5:7: missing required field "
+                       "\"max_active_downstream_connections\""));
+  EXPECT_TRUE(Contains(load_prefixed_error(kDownstreamConnectionsMonitor +
+                                           "      max_active_downstream_connections: 0\n"),
+                       "variation.yaml:6:42: expected an integer from 1 to"));
+  // Overload actions would shed load weir cannot shed: refused, never ignored.
+  EXPECT_EQ(load_prefixed_error("overload_manager:\n"
+                                "  actions:\n"
+                                "  - name: envoy.overload_actions.stop_accepting_requests\n"),
+            "variation.yaml:2:3: field \"actions\" of envoy.config.overload.v3.OverloadManager "
+            "(overload actions (load shedding)) is not implemented by weir yet: refusing to start "
+            "rather than run with less security (at overload_manager.actions)");
+  // A monitor no action can use is inert: a warning.
+  LoadOutcome heap = load_variation("", "",
+                                    "overload_manager:\n"
+                                    "  refresh_interval: 0.25s\n"
+                                    "  resource_monitors:\n"
+                                    "  - name: envoy.resource_monitors.fixed_heap\n"
+                                    "    typed_config: {max_heap_size_bytes: 1000}\n");
+  ASSERT_EQ(heap.warnings.size(), 1u);
+  EXPECT_TRUE(StartsWith(heap.warnings[0],
+                         "variation.yaml:4:5: resource monitor "
+                         "\"envoy.resource_monitors.fixed_heap\" is not implemented by weir"));
+  EXPECT_FALSE(heap.config.overload.max_active_downstream_connections);
+}
+
+TEST(ConfigLimitsTest, ListenerLimitsAndAcceptOptions) {
+  LoadOutcome outcome = load_variation(
+      "  - name: main\n",
+      "  - name: main\n"
+      "    ignore_global_conn_limit: true\n"
+      "    max_connections_to_accept_per_socket_event: 8\n"
+      "    tcp_backlog_size: 77\n",
+      "layered_runtime: {layers: [{name: a, static_layer: "
+      "{envoy.resource_limits.listener.main.connection_limit: 12, "
+      "envoy.resource_limits.listener.other.connection_limit: 1}}]}\n"
+      "admin: {ignore_global_conn_limit: true, address: {socket_address: {address: 127.0.0.1, "
+      "port_value: 9901}}}\n");
+  const ListenerConfig& listener = outcome.config.listeners.at(0);
+  EXPECT_EQ(listener.connection_limit, 12u);
+  EXPECT_TRUE(listener.ignore_global_conn_limit);
+  EXPECT_EQ(listener.max_connections_to_accept_per_socket_event, 8u);
+  EXPECT_EQ(listener.tcp_backlog_size, 77u);
+  EXPECT_TRUE(outcome.config.admin->ignore_global_conn_limit);
+  // A key for a listener that does not exist limits nothing: said so.
+  ASSERT_EQ(outcome.warnings.size(), 1u);
+  EXPECT_TRUE(Contains(outcome.warnings[0],
+                       "runtime key envoy.resource_limits.listener.other.connection_limit is not "
+                       "used by weir"));
+  // Defaults.
+  const ListenerConfig plain = load_variation("", "").config.listeners.at(0);
+  EXPECT_FALSE(plain.connection_limit);
+  EXPECT_FALSE(plain.ignore_global_conn_limit);
+  EXPECT_EQ(plain.max_connections_to_accept_per_socket_event, 64u);
+  EXPECT_FALSE(plain.tcp_backlog_size);
+}
+
+// --- Security settings never degrade to a warning ----------------------------------------
+
+const std::string kRefusal =
+    "is not implemented by weir yet: refusing to start rather than run with less security";
+const std::string kListenerHead = "  - name: main\n";
+const std::string kChainHead = "    - filters:\n";
+const std::string kManagerHead = "          stat_prefix: main\n";
+const std::string kVirtualHostHead = "            - name: all\n";
+const std::string kClusterHead = "  - name: backend\n";
+
+TEST(ConfigSecurityTest, TlsTransportSocketsAreRefusedNeverServedAsPlaintext) {
+  EXPECT_EQ(
+      load_variation_error(
+          kChainHead,
+          "    - transport_socket:\n"
+          "        name: envoy.transport_sockets.tls\n"
+          "        typed_config:\n"
+          "          \"@type\": type.googleapis.com/envoy.extensions.transport_sockets.tls.v3."
+          "DownstreamTlsContext\n"
+          "          require_client_certificate: true\n"
+          "      filters:\n"),
+      "variation.yaml:8:9: transport socket \"envoy.transport_sockets.tls\" "
+      "(envoy.extensions.transport_sockets.tls.v3.DownstreamTlsContext) requiring client "
+      "certificates " +
+          kRefusal +
+          " (the listener's connections would be plaintext) (at "
+          "static_resources.listeners[0].filter_chains[0].transport_socket)");
+  EXPECT_EQ(load_variation_error(kClusterHead + "    connect_timeout: 1s\n",
+                                 kClusterHead + "    connect_timeout: 1s\n" +
+                                     "    transport_socket: {name: envoy.transport_sockets.tls}\n"),
+            "variation.yaml:24:23: transport socket \"envoy.transport_sockets.tls\" " + kRefusal +
+                " (connections to cluster \"backend\" would be plaintext) (at "
+                "static_resources.clusters[0].transport_socket)");
+  EXPECT_TRUE(Contains(
+      load_variation_error(kClusterHead + "    connect_timeout: 1s\n",
+                           kClusterHead + "    connect_timeout: 1s\n" +
+                               "    transport_socket_matches: [{name: tls, transport_socket: "
+                               "{name: envoy.transport_sockets.tls}}]\n"),
+      "variation.yaml:24:5: field \"transport_socket_matches\" of envoy.config.cluster.v3.Cluster "
+      "(TLS to upstreams) " +
+          kRefusal));
+  EXPECT_TRUE(Contains(
+      load_variation_error("static_resources:\n", "static_resources:\n  secrets: [{name: cert}]\n"),
+      "(TLS secrets) " + kRefusal));
+  EXPECT_TRUE(Contains(load_prefixed_error("certificate_provider_instances: {a: {name: x}}\n"),
+                       "(TLS certificates) " + kRefusal));
+  // raw_buffer is plaintext, which is what weir does: accepted, by name or by type.
+  LoadOutcome raw = load_variation(
+      kChainHead,
+      "    - transport_socket: {name: envoy.transport_sockets.raw_buffer}\n      filters:\n");
+  EXPECT_EQ(raw.warnings, Strings{});
+  load_variation(kClusterHead + "    connect_timeout: 1s\n",
+                 kClusterHead + "    connect_timeout: 1s\n" +
+                     "    transport_socket: {name: any, typed_config: {\"@type\": "
+                     "type.googleapis.com/"
+                     "envoy.extensions.transport_sockets.raw_buffer.v3.RawBuffer}}\n");
+}
+
+TEST(ConfigSecurityTest, AuthorizationFiltersAreRefused) {
+  // Unknown HTTP filters (RBAC, ext_authz, jwt_authn, ...) are errors, as they have been.
+  for (const std::string name : {"envoy.filters.http.rbac", "envoy.filters.http.ext_authz",
+                                 "envoy.filters.http.jwt_authn", "envoy.filters.http.basic_auth"}) {
+    EXPECT_TRUE(Contains(
+        load_variation_error(
+            "          - name: envoy.filters.http.router\n",
+            "          - name: " + name + "\n          - name: envoy.filters.http.router\n"),
+        "variation.yaml:20:19: unknown HTTP filter \"" + name + "\""))
+        << name;
+  }
+  // By type too, whatever the name.
+  EXPECT_TRUE(
+      Contains(load_variation_error("          - name: envoy.filters.http.router\n",
+                                    "          - name: my_auth\n"
+                                    "            typed_config: {\"@type\": type.googleapis.com/"
+                                    "envoy.extensions.filters.http.rbac.v3.RBAC}\n"
+                                    "          - name: envoy.filters.http.router\n"),
+               "unsupported HTTP filter type \"envoy.extensions.filters.http.rbac.v3.RBAC\""));
+  // Network filters before the connection manager (RBAC, ext_authz) are refused.
+  EXPECT_TRUE(Contains(
+      load_variation_error(kChainHead, kChainHead + "      - name: envoy.filters.network.rbac\n"
+                                                    "        typed_config: {}\n"),
+      "unsupported network filter \"envoy.filters.network.rbac\""));
+  // Upstream HTTP filters and cluster network filters too.
+  EXPECT_TRUE(Contains(load_variation_error("          - name: envoy.filters.http.router\n",
+                                            "          - name: envoy.filters.http.router\n"
+                                            "            typed_config:\n"
+                                            "              upstream_http_filters: [{name: x}]\n"),
+                       "(upstream HTTP filters) " + kRefusal));
+  EXPECT_TRUE(
+      Contains(load_variation_error(kClusterHead, kClusterHead + "    filters: [{name: x}]\n"),
+               "(upstream network filters) " + kRefusal));
+  // A plugin's capability restrictions.
+  EXPECT_TRUE(Contains(
+      load_variation_error("          - name: envoy.filters.http.router\n",
+                           "          - name: envoy.filters.http.wasm\n"
+                           "            typed_config: {config: {capability_restriction_config: "
+                           "{allowed_capabilities: {proxy_log: {}}}, vm_config: {code: {local: "
+                           "{inline_string: x}}}}}\n"
+                           "          - name: envoy.filters.http.router\n"),
+      "(restricting the host calls a plugin may make) " + kRefusal));
+}
+
+TEST(ConfigSecurityTest, ConnectionSelectionAndListenerFiltersAreRefused) {
+  EXPECT_EQ(load_variation_error(kChainHead,
+                                 "    - filter_chain_match: {server_names: [a.example]}\n"
+                                 "      filters:\n"),
+            "variation.yaml:7:7: field \"filter_chain_match\" of "
+            "envoy.config.listener.v3.FilterChain (filter chain selection by server name, "
+            "protocol or source) " +
+                kRefusal +
+                " (at static_resources.listeners[0].filter_chains[0].filter_chain_match)");
+  EXPECT_TRUE(
+      Contains(load_variation_error(kListenerHead, kListenerHead +
+                                                       "    listener_filters: [{name: "
+                                                       "envoy.filters.listener.tls_inspector}]\n"),
+               "(listener filters: TLS inspection, PROXY protocol, rate limits) " + kRefusal));
+  EXPECT_TRUE(Contains(
+      load_variation_error(kListenerHead, kListenerHead + "    filter_chain_matcher: {}\n" +
+                                              "    listener_filters: [{name: x}]\n"),
+      "listener_filters"));  // {} asks for nothing; the filters do
+}
+
+TEST(ConfigSecurityTest, PathNormalizationAndHeaderSanitizingAreRefusedUnlessOff) {
+  struct Case {
+    std::string field;
+    std::string refused_value;
+    std::string harmless_value;
+  };
+  for (const Case& c : std::vector<Case>{
+           {"normalize_path", "true", "false"},
+           {"merge_slashes", "true", "false"},
+           {"path_with_escaped_slashes_action", "UNESCAPE_AND_REDIRECT", "KEEP_UNCHANGED"},
+           {"forward_client_cert_details", "SANITIZE", "ALWAYS_FORWARD_ONLY"},
+           {"path_normalization_options", "{forwarding_transformation: {}}", "{}"},
+       }) {
+    EXPECT_TRUE(Contains(load_variation_error(kManagerHead, kManagerHead + "          " + c.field +
+                                                                ": " + c.refused_value + "\n"),
+                         "variation.yaml:12:11: field \"" + c.field +
+                             "\" of envoy.extensions.filters.network.http_connection_manager.v3."
+                             "HttpConnectionManager ("))
+        << c.field;
+    LoadOutcome harmless = load_variation(
+        kManagerHead, kManagerHead + "          " + c.field + ": " + c.harmless_value + "\n");
+    ASSERT_EQ(harmless.warnings.size(), 1u) << c.field;
+    EXPECT_TRUE(Contains(harmless.warnings[0], "is ignored (its value asks for nothing)"));
+  }
+  EXPECT_TRUE(Contains(
+      load_variation_error(kManagerHead, kManagerHead + "          common_http_protocol_options: "
+                                                        "{headers_with_underscores_action: "
+                                                        "REJECT_REQUEST}\n"),
+      "(rejecting or dropping headers with underscores) " + kRefusal));
+  EXPECT_TRUE(Contains(load_variation_error("          route_config:\n",
+                                            "          route_config:\n"
+                                            "            ignore_path_parameters_in_path_matching: "
+                                            "true\n"),
+                       "(path normalization before routing) " + kRefusal));
+}
+
+TEST(ConfigSecurityTest, HeaderMutationsAreRefusedEverywhere) {
+  const std::string refusal =
+      "(header mutations (security headers, stripping spoofable headers)) " + kRefusal;
+  for (const std::string field : {"request_headers_to_add", "request_headers_to_remove",
+                                  "response_headers_to_add", "response_headers_to_remove"}) {
+    // On the route configuration, the virtual host and the route.
+    EXPECT_TRUE(Contains(
+        load_variation_error("          route_config:\n",
+                             "          route_config:\n            " + field + ": [x-internal]\n"),
+        refusal))
+        << field;
+    EXPECT_TRUE(Contains(
+        load_variation_error(kVirtualHostHead,
+                             kVirtualHostHead + "              " + field + ": [x-internal]\n"),
+        refusal))
+        << field;
+    EXPECT_TRUE(Contains(load_variation_error("                route: {cluster: backend}\n",
+                                              "                route: {cluster: backend}\n"
+                                              "                " +
+                                                  field + ": [x-internal]\n"),
+                         refusal))
+        << field;
+  }
+  EXPECT_TRUE(Contains(load_variation_error("          route_config:\n",
+                                            "          route_config:\n"
+                                            "            internal_only_headers: [x-user]\n"),
+                       "(stripping internal-only headers from requests) " + kRefusal));
+}
+
+TEST(ConfigSecurityTest, RouteConstraintsAndAccessRulesAreRefused) {
+  for (const std::string field :
+       {"query_parameters: [{name: admin}]", "runtime_fraction: {default_value: {numerator: 1}}",
+        "tls_context: {presented: true}", "cel_expr: {cel_expr_parsed: {}}",
+        "dynamic_metadata: [{filter: x}]", "connect_matcher: {x: 1}"}) {
+    EXPECT_TRUE(Contains(
+        load_variation_error(kPrefixMatch, "- match: {prefix: \"/\", " + field + "}"),
+        "(a route match constraint: without it the route matches more requests) " + kRefusal))
+        << field;
+  }
+  LoadOutcome empty_grpc =
+      load_variation(kPrefixMatch, "- match: {prefix: \"/\", grpc: {}}");  // asks for nothing
+  EXPECT_EQ(empty_grpc.warnings.size(), 1u);
+  EXPECT_TRUE(Contains(load_variation_error(kPrefixMatch,
+                                            "- match: {prefix: /, headers: [{name: x, "
+                                            "string_match: {custom: {name: x}}}]}"),
+                       "a route match constraint"));
+  EXPECT_TRUE(Contains(
+      load_variation_error(kVirtualHostHead, kVirtualHostHead + "              require_tls: ALL\n"),
+      "(requiring TLS) " + kRefusal));
+  load_variation(kVirtualHostHead, kVirtualHostHead + "              require_tls: NONE\n");
+  EXPECT_TRUE(Contains(
+      load_variation_error(kVirtualHostHead, kVirtualHostHead + "              rate_limits: "
+                                                                "[{actions: []}]\n"),
+      "(rate limiting) " + kRefusal));
+  EXPECT_TRUE(Contains(
+      load_variation_error(kVirtualHostHead, kVirtualHostHead + "              matcher: {a: b}\n"),
+      "(route selection) " + kRefusal));
+}
+
+TEST(ConfigSecurityTest, ProtectiveLimitsAreRefused) {
+  EXPECT_TRUE(Contains(
+      load_variation_error(kClusterHead, kClusterHead + "    circuit_breakers: {thresholds: "
+                                                        "[{max_connections: 10}]}\n"),
+      "(limits on upstream connections and requests) " + kRefusal));
+  EXPECT_TRUE(Contains(
+      load_variation_error(kVirtualHostHead,
+                           kVirtualHostHead + "              per_request_buffer_limit_bytes: 10\n"),
+      "(a buffer limit) " + kRefusal));
+  EXPECT_TRUE(Contains(load_variation_error("route: {cluster: backend}",
+                                            "route: {cluster: backend, idle_timeout: 5s}"),
+                       "(a time limit) " + kRefusal));
+  load_variation("route: {cluster: backend}", "route: {cluster: backend, idle_timeout: 0s}");
+  EXPECT_TRUE(Contains(load_variation_error("route: {cluster: backend}",
+                                            "route: {cluster: backend, max_stream_duration: "
+                                            "{max_stream_duration: 5s}}"),
+                       "(a time limit) " + kRefusal));
+}
+
+// Fields whose absence only loses a feature still load, with a warning each.
+TEST(ConfigSecurityTest, FeatureFieldsStillOnlyWarn) {
+  LoadOutcome outcome = load_variation(kVirtualHostHead, kVirtualHostHead +
+                                                             "              cors: {}\n"
+                                                             "              retry_policy: {}\n");
+  EXPECT_EQ(outcome.warnings.size(), 2u);
+}
+
 // --- Warnings ---------------------------------------------------------------------------
 
 TEST(ConfigLoaderTest, WarnsForEachKnownButUnimplementedField) {
@@ -592,8 +1111,6 @@ TEST(ConfigLoaderTest, WarnsForEachKnownButUnimplementedField) {
       outcome.warnings,
       (Strings{
           warning("1:1", "node", "envoy.config.bootstrap.v3.Bootstrap", "node"),
-          warning("2:1", "layered_runtime", "envoy.config.bootstrap.v3.Bootstrap",
-                  "layered_runtime"),
           warning("5:3", "access_log", "envoy.config.bootstrap.v3.Admin", "admin.access_log"),
           warning("21:11", "tracing",
                   "envoy.extensions.filters.network.http_connection_manager.v3."
@@ -601,10 +1118,11 @@ TEST(ConfigLoaderTest, WarnsForEachKnownButUnimplementedField) {
                   kManagerPath + ".tracing"),
           warning("34:5", "health_checks", "envoy.config.cluster.v3.Cluster",
                   "static_resources.clusters[0].health_checks"),
-          warning("35:5", "circuit_breakers", "envoy.config.cluster.v3.Cluster",
-                  "static_resources.clusters[0].circuit_breakers"),
-          warning("36:5", "transport_socket", "envoy.config.cluster.v3.Cluster",
-                  "static_resources.clusters[0].transport_socket"),
+          // Refused when it asks for something; {} asks for nothing.
+          file + ":35:5: field \"circuit_breakers\" of envoy.config.cluster.v3.Cluster is not "
+                 "implemented by weir and is ignored (its value asks for nothing) (at "
+                 "static_resources.clusters[0].circuit_breakers)",
+          // transport_socket: raw_buffer is plaintext, what weir does: no warning.
           file + ":37:29: HTTP/2 to upstreams is not implemented yet: weir talks HTTP/1.1 to "
                  "cluster \"backend\" (at static_resources.clusters[0].http2_protocol_options)"}));
   EXPECT_TRUE(outcome.config.clusters.at(0).http2);

@@ -29,7 +29,7 @@ TEST(StatsRender, FilterAndUsedOnly) {
   store.counter("http.ingress.downstream_rq_5xx");
   store.counter("cluster.a.upstream_rq_total").inc();
   RenderOptions options;
-  options.filter.emplace("downstream_rq");
+  options.filter = *Regex::compile("downstream_rq", Regex::kUnboundedProgramSize);
   EXPECT_EQ(render_text(store.snapshot(), options),
             "http.ingress.downstream_rq_5xx: 0\nhttp.ingress.downstream_rq_total: 1\n");
   options.used_only = true;
