@@ -34,8 +34,9 @@ void load_endpoints(const ConfigNode& load_assignment, ClusterConfig& cluster) {
 }  // namespace
 
 ClusterConfig load_cluster(const ConfigNode& cluster) {
-  cluster.expect_fields(names::kCluster, {"name", "type", "connect_timeout", "lb_policy",
-                                          "load_assignment", "http2_protocol_options"});
+  cluster.expect_fields(names::kCluster,
+                        {"name", "type", "connect_timeout", "lb_policy", "load_assignment",
+                         "http2_protocol_options", "per_connection_buffer_limit_bytes"});
   ClusterConfig result;
   result.location = cluster.location();
   result.name = cluster.required("name").as_nonempty_string();
@@ -61,6 +62,10 @@ ClusterConfig load_cluster(const ConfigNode& cluster) {
                            });
   }
   load_endpoints(cluster.field("load_assignment"), result);
+  if (cluster.has("per_connection_buffer_limit_bytes")) {
+    result.per_connection_buffer_limit_bytes = static_cast<uint32_t>(
+        cluster.field("per_connection_buffer_limit_bytes").as_uint(1, UINT32_MAX));
+  }
 
   const ConfigNode http2 = cluster.field("http2_protocol_options");
   if (http2.present()) {

@@ -580,8 +580,8 @@ TEST(ConfigLoaderTest, WarnsForEachKnownButUnimplementedField) {
           file + ":37:29: HTTP/2 to upstreams is not implemented yet: weir talks HTTP/1.1 to "
                  "cluster \"backend\" (at static_resources.clusters[0].http2_protocol_options)"}));
   EXPECT_TRUE(outcome.config.clusters.at(0).http2);
-  // Implemented: bounds what one stream may buffer.
-  EXPECT_EQ(outcome.config.listeners.at(0).http.per_stream_buffer_limit_bytes, 32768u);
+  // Implemented: bounds the connection's buffers and what one stream may buffer.
+  EXPECT_EQ(outcome.config.listeners.at(0).http.per_connection_buffer_limit_bytes, 32768u);
 }
 
 }  // namespace
