@@ -44,7 +44,13 @@ void Connection::on_events(uint32_t events) {
     if (handler_) handler_->on_connected();
     if (fd_ < 0) return;
   }
-  if (events & event::kClosed) hangup_seen_ = true;
+  if (events & event::kClosed) {
+    hangup_seen_ = true;
+    if (!reading_ && close_on_hangup_while_paused_) {
+      finish_close(true, "connection closed by peer");
+      return;
+    }
+  }
   if (events & event::kWritable) flush();
   if (fd_ < 0) return;
   if (events & (event::kReadable | event::kClosed)) read_available();
@@ -75,8 +81,21 @@ void Connection::read_available() {
     finish_close(true, strerror(errno));
     return;
   }
+  // Stopped by the limit rather than by an empty socket: the kernel may hold more, and
+  // being edge-triggered, nothing will say so.
+  const bool stopped_at_limit =
+      fd_ >= 0 && reading_ && !peer_closed_ && input_.size() >= high_watermark_;
   if (fd_ >= 0 && reading_ && !input_.empty() && handler_) handler_->on_data(input_);
-  if (fd_ >= 0 && peer_closed_ && !closing_) finish_close(true, "connection closed by peer");
+  if (fd_ >= 0 && peer_closed_ && !closing_) {
+    finish_close(true, "connection closed by peer");
+    return;
+  }
+  // The handler took the input and still reads: have the loop report this socket again
+  // (re-arming an edge-triggered watch reports it if readable), rather than read on here
+  // and keep other connections waiting.
+  if (stopped_at_limit && fd_ >= 0 && reading_ && input_.size() < high_watermark_) {
+    loop_.watch(fd_, [this](uint32_t events) { on_events(events); });
+  }
 }
 
 void Connection::redeliver() {

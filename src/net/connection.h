@@ -53,6 +53,11 @@ class Connection {
   // own callbacks) to hand over what is buffered and read what the kernel holds.
   void set_reading(bool on);
   bool reading() const { return reading_; }
+  // While reading is stopped, a hang-up from the peer closes the connection at once
+  // instead of waiting until reading resumes (Envoy's early close detection). For clients,
+  // whose half-close ends the exchange anyway; not for upstreams, whose response may end
+  // with their close.
+  void set_close_on_hangup_while_paused(bool on) { close_on_hangup_while_paused_ = on; }
   // Re-runs on_data with what is buffered (e.g. after a pipelined request was answered).
   void redeliver();
 
@@ -80,6 +85,7 @@ class Connection {
   bool peer_closed_ = false;
   bool hangup_seen_ = false;
   bool above_high_watermark_ = false;
+  bool close_on_hangup_while_paused_ = false;
   Handler* handler_ = nullptr;
   size_t high_watermark_ = kDefaultBufferLimit;
   size_t low_watermark_ = kDefaultBufferLimit / 2;

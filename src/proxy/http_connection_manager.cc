@@ -41,6 +41,9 @@ HttpConnectionManager::HttpConnectionManager(ConnectionManagerSetup& setup, int 
       on_closed_(std::move(on_closed)) {
   connection_.set_handler(this);
   connection_.set_buffer_limit(setup_.config.per_connection_buffer_limit_bytes);
+  // A client that hangs up while flow control holds it must not hold its stream (and the
+  // upstream connection) until the upstream moves.
+  connection_.set_close_on_hangup_while_paused(true);
   // One message per feed: the next pipelined request waits until this one is answered
   // (responses go out in order), and a partial request head is told from a finished one.
   parser_.pause_after_message(true);
