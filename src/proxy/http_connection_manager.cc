@@ -54,7 +54,7 @@ HttpConnectionManager::HttpConnectionManager(ConnectionManagerSetup& setup, int 
 }
 
 HttpConnectionManager::~HttpConnectionManager() {
-  *alive_ = false;
+  *self_ = nullptr;
   cancel_timer(idle_timer_);
   cancel_timer(request_headers_timer_);
   connection_.set_handler(nullptr);
@@ -91,8 +91,11 @@ void HttpConnectionManager::arm_request_headers_timer() {
 }
 
 void HttpConnectionManager::redeliver_later() {
-  setup_.loop.defer([this, alive = alive_] {
-    if (*alive && !closed_ && read_disabled_ == 0) connection_.redeliver();
+  setup_.loop.defer([self = self_] {
+    HttpConnectionManager* manager = *self;
+    if (manager && !manager->closed_ && manager->read_disabled_ == 0) {
+      manager->connection_.redeliver();
+    }
   });
 }
 

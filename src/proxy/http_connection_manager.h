@@ -74,7 +74,9 @@ class HttpConnectionManager : public net::Connection::Handler,
   bool tunnelling_ = false;
   event::EventLoop::TimerId idle_timer_ = 0;
   event::EventLoop::TimerId request_headers_timer_ = 0;
-  std::shared_ptr<bool> alive_ = std::make_shared<bool>(true);  // for deferred work
+  // How deferred work finds this manager (null once it is gone). One pointer-sized
+  // handle, so that the deferred call fits std::function's inline storage.
+  std::shared_ptr<HttpConnectionManager*> self_ = std::make_shared<HttpConnectionManager*>(this);
 };
 
 }  // namespace weir::proxy

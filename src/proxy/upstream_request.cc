@@ -8,13 +8,18 @@ UpstreamRequest::UpstreamRequest(UpstreamPool& pool, Callbacks& callbacks, event
     : pool_(pool), callbacks_(callbacks), loop_(loop) {}
 
 UpstreamRequest::~UpstreamRequest() {
-  *alive_ = false;
+  if (alive_) *alive_ = false;
   if (connect_timer_) loop_.cancel_timer(connect_timer_);
   if (lease_.connection) {
     lease_.connection->set_handler(nullptr);
     if (lease_.connection->is_open()) lease_.connection->close(true);
     pool_.connection_closed();
   }
+}
+
+std::shared_ptr<bool> UpstreamRequest::alive() {
+  if (!alive_) alive_ = std::make_shared<bool>(true);
+  return alive_;
 }
 
 void UpstreamRequest::start(bool head_request) {
@@ -29,7 +34,7 @@ void UpstreamRequest::connect(bool fresh) {
   if (!lease) {
     std::string why = lease.error();
     // Deferred: the caller is still setting the request up.
-    loop_.defer([this, why, alive = alive_] {
+    loop_.defer([this, why, alive = alive()] {
       if (*alive) fail(UpstreamFailure::ConnectFailure, why);
     });
     return;
@@ -118,7 +123,7 @@ void UpstreamRequest::read_disable(bool disable) {
   lease_.connection->set_reading(true);
   // Events that came while paused are not raised again (edge-triggered): read what is
   // buffered and waiting, outside the callback that resumed us.
-  loop_.defer([this, alive = alive_] {
+  loop_.defer([this, alive = alive()] {
     if (*alive && read_disabled_ == 0 && lease_.connection) lease_.connection->redeliver();
   });
 }

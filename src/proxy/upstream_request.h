@@ -105,8 +105,9 @@ class UpstreamRequest : public net::Connection::Handler, public http::Http1Visit
   bool copy_valid_ = true;
   uint32_t read_disabled_ = 0;  // nested read_disable(true) calls
   std::string sent_copy_;       // what was written, to replay on a retry
-  // Lets deferred work find out this request is gone.
-  std::shared_ptr<bool> alive_ = std::make_shared<bool>(true);
+  // Lets deferred work find out this request is gone; made only when work is deferred.
+  std::shared_ptr<bool> alive();
+  std::shared_ptr<bool> alive_;
 };
 
 }  // namespace weir::proxy

@@ -266,6 +266,7 @@ def test_slow_upstream_request_body_arrives_intact():
         client.close()
         answer = json.loads(body)
         assert answer == {"length": n, "sha256": hashlib.sha256(payload).hexdigest()}
+        assert_still_serving(weir, weir.listen, weir.admin)
 
 
 def test_tunnel_to_a_stalled_client_is_flow_controlled():
