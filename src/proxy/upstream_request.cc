@@ -218,8 +218,11 @@ void UpstreamRequest::fail(UpstreamFailure kind, std::string_view reason) {
 void UpstreamRequest::report_complete(bool nothing_follows) {
   if (completion_reported_ || aborted_) return;
   completion_reported_ = true;
+  // An upgrade the upstream declined could leave it expecting the other protocol (or
+  // the request's body in it): not worth the doubt.
   const bool reusable = nothing_follows && response_keep_alive_ && request_complete_ &&
-                        lease_.connection && lease_.connection->pending_output() == 0;
+                        !upgrade_requested_ && lease_.connection &&
+                        lease_.connection->pending_output() == 0;
   finish_connection(reusable);
   callbacks_.on_upstream_complete();
 }

@@ -5,8 +5,9 @@
 // once on a fresh connection, so a stale pooled connection never fails a request.
 //
 // A connection goes back to the pool only after an exchange that ended cleanly on both
-// sides: never after a 101 (it now speaks another protocol), a malformed response, a
-// request cut short, bytes past the end of the response, or unsent output.
+// sides: never after an upgrade request (a 101 switches the connection to another
+// protocol), a malformed response, a request cut short, bytes past the end of the
+// response, or unsent output.
 #include <memory>
 #include <string>
 #include <string_view>

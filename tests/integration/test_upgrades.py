@@ -201,6 +201,15 @@ def test_upgrade_refused_by_the_upstream_is_relayed_and_nothing_is_reused():
         assert json.loads(rest)["fields"]["upgrade"] == "websocket"
         assert_still_serving(weir, weir.listen, weir.admin)
         assert up.connections == 2
+        # Even with a body declared on the upgrade request, the connection is not reused.
+        out = raw_exchange(weir.listen, b"GET /other HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\n"
+                                        b"Connection: upgrade\r\nContent-Length: 5\r\n\r\nhello")
+        assert out.startswith(b"HTTP/1.1 200")
+        assert_still_serving(weir, weir.listen, weir.admin)
+        # (It went out on the pooled connection of the /after before; the /after now
+        # needed a new one.)
+        assert up.connections == 3
+        assert all(not start.startswith("hello") for start, _ in up.requests)
         assert stat_value(weir.admin, "http.ingress_http.downstream_cx_upgrades_total") == 0
 
 
