@@ -608,14 +608,15 @@ void ActiveStream::write_response_headers() {
   std::string out;
   http::write_response_head(h, out);
   info_.header_bytes_sent += out.size();
-  owner_.write_downstream(out);
-  response_headers_written_ = true;
   if (switching_protocols) {
+    // Counted before the 101 leaves, so that a client that has it sees it counted.
     tunnel_established_ = true;
     setup_.stats.downstream_cx_upgrades_total.inc();
     setup_.stats.downstream_cx_upgrades_active.add(1);
-    owner_.on_tunnel_established();
   }
+  owner_.write_downstream(out);
+  response_headers_written_ = true;
+  if (switching_protocols) owner_.on_tunnel_established();
 }
 
 void ActiveStream::write_response_body(std::string_view data, bool end_stream) {

@@ -353,6 +353,44 @@ def test_body_held_while_a_plugin_waits_is_flow_controlled_not_refused():
             assert_still_serving(weir, listen, admin)
 
 
+def test_response_body_held_while_a_plugin_waits_stops_the_upstream():
+    """The response side of the same: a plugin pauses the response headers for an auth
+    call while 32 MiB of body arrive; weir holds up to the limit, stops reading the
+    upstream, and relays everything once the plugin continues."""
+    path = sdk_plugin("auth_filter.wasm")
+    with StreamingUpstream() as up, Upstream() as auth:
+        listen, admin = free_port(), free_port()
+        cfg = proxy_config(listen, admin, up.port, extra_clusters={"auth": auth.port},
+                           route_extra=NO_ROUTE_TIMEOUT,
+                           filters=wasm_filter("authz", path, root_id="", configuration="auth 20000"))
+        with Weir(cfg, args=("--concurrency", "1"), wait_ports=(listen, admin)) as weir:
+            assert request(listen, path="/warm")[0] == 200
+            baseline = vm_rss_kib(weir.proc.pid)
+            n = 32 * MIB
+            with socket.create_connection(("127.0.0.1", listen), timeout=60) as client:
+                client.sendall(b"GET /stream/%d HTTP/1.1\r\nHost: x\r\n"
+                               b"x-auth-response-path: /slow/1500\r\n\r\n" % n)
+                wait_for(lambda: stat_value(admin, "cluster.upstream."
+                                                   "upstream_flow_control_paused_reading_total"),
+                         what="weir to stop reading the upstream")
+                growth = vm_rss_kib(weir.proc.pid) - baseline
+                print(f"\nheld response: weir RSS +{growth} KiB while the plugin waits")
+                assert growth < ALLOWED_GROWTH_KIB, f"weir grew by {growth} KiB"
+                assert up.sent < n
+                start, fields, rest = read_head(client)
+                assert start.startswith("HTTP/1.1 200"), start
+                assert fields["x-auth-status"] == "200"
+                h, got = hashlib.sha256(rest), len(rest)
+                while got < n:
+                    data = client.recv(4 * MIB)
+                    assert data
+                    h.update(data)
+                    got += len(data)
+            assert got == n and h.hexdigest() == expected_digest(n)
+            assert stat_value(admin, "http.ingress_http.rs_too_large") == 0
+            assert_still_serving(weir, listen, admin)
+
+
 def test_body_a_plugin_buffers_past_the_limit_is_413_and_counted():
     path = sdk_plugin("body_filter.wasm")
     with Upstream() as up:
