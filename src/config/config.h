@@ -113,10 +113,19 @@ struct RouteMatch {
   std::vector<HeaderMatcher> headers;
 };
 
+// One `upgrade_configs` entry, on the http_connection_manager or on a route: requests with
+// `Upgrade: <upgrade_type>` may switch protocols (e.g. WebSocket) and are tunnelled.
+struct UpgradeConfig {
+  std::string upgrade_type;  // compared case-insensitively with the Upgrade header
+  bool enabled = true;
+};
+
 struct RouteAction {
   std::string cluster;
   std::optional<std::string> prefix_rewrite;
   std::chrono::milliseconds timeout{15000};  // Envoy's default; 0 disables
+  // Overrides the connection manager's `enabled` for the types it lists.
+  std::vector<UpgradeConfig> upgrade_configs;
 };
 
 struct DirectResponse {
@@ -161,8 +170,16 @@ struct HttpConnectionManagerConfig {
   std::chrono::milliseconds stream_idle_timeout{300000};
   std::chrono::milliseconds request_timeout{0};          // 0: none
   std::chrono::milliseconds request_headers_timeout{0};  // 0: none
-  std::chrono::milliseconds idle_timeout{3600000};       // common_http_protocol_options
-  uint32_t per_stream_buffer_limit_bytes = 1024 * 1024;  // body buffering for plugins
+  // Only types listed here can be upgraded to; a route may switch them on or off.
+  std::vector<UpgradeConfig> upgrade_configs;
+  uint32_t max_request_headers_kb = 60;  // Envoy's default
+  // common_http_protocol_options
+  std::chrono::milliseconds idle_timeout{3600000};  // 0: none
+  uint32_t max_headers_count = 100;
+  uint32_t max_requests_per_connection = 0;  // 0: unlimited
+  // The listener's per_connection_buffer_limit_bytes: bounds each client connection's
+  // buffers (flow control) and what one stream's filters may buffer of a body.
+  uint32_t per_connection_buffer_limit_bytes = 1024 * 1024;
 };
 
 // Envoy's core.v3.TrafficDirection; plugins read it as the listener_direction property.
@@ -194,6 +211,8 @@ struct ClusterConfig {
   std::chrono::milliseconds connect_timeout{5000};
   LbPolicy lb_policy = LbPolicy::RoundRobin;
   std::vector<SocketAddress> endpoints;
+  // Bounds each upstream connection's buffers (flow control), as on listeners.
+  uint32_t per_connection_buffer_limit_bytes = 1024 * 1024;
   bool http2 = false;  // http2_protocol_options present (not served yet: warned)
   SourceLocation location;
 };

@@ -33,6 +33,9 @@ inline constexpr std::string_view kFilterChain = "envoy.config.listener.v3.Filte
 inline constexpr std::string_view kNetworkFilter = "envoy.config.listener.v3.Filter";
 inline constexpr std::string_view kHttpConnectionManager =
     "envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager";
+inline constexpr std::string_view kHcmUpgradeConfig =
+    "envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager."
+    "UpgradeConfig";
 inline constexpr std::string_view kHttpFilter =
     "envoy.extensions.filters.network.http_connection_manager.v3.HttpFilter";
 inline constexpr std::string_view kRouteConfiguration = "envoy.config.route.v3.RouteConfiguration";
@@ -45,6 +48,8 @@ inline constexpr std::string_view kInt64Range = "envoy.type.v3.Int64Range";
 inline constexpr std::string_view kHeaderMatcher = "envoy.config.route.v3.HeaderMatcher";
 inline constexpr std::string_view kStringMatcher = "envoy.type.matcher.v3.StringMatcher";
 inline constexpr std::string_view kRouteAction = "envoy.config.route.v3.RouteAction";
+inline constexpr std::string_view kRouteUpgradeConfig =
+    "envoy.config.route.v3.RouteAction.UpgradeConfig";
 inline constexpr std::string_view kDirectResponseAction =
     "envoy.config.route.v3.DirectResponseAction";
 inline constexpr std::string_view kAccessLog = "envoy.config.accesslog.v3.AccessLog";

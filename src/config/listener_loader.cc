@@ -13,7 +13,7 @@ HttpConnectionManagerConfig load_http_connection_manager(const ConfigNode& manag
       names::kHttpConnectionManager,
       {"stat_prefix", "codec_type", "route_config", "http_filters", "use_remote_address",
        "generate_request_id", "stream_idle_timeout", "request_timeout", "request_headers_timeout",
-       "common_http_protocol_options", "access_log"});
+       "common_http_protocol_options", "access_log", "upgrade_configs", "max_request_headers_kb"});
   HttpConnectionManagerConfig result;
   result.stat_prefix = manager.required("stat_prefix").as_nonempty_string();
 
@@ -54,10 +54,25 @@ HttpConnectionManagerConfig load_http_connection_manager(const ConfigNode& manag
   if (manager.has("request_headers_timeout")) {
     result.request_headers_timeout = manager.field("request_headers_timeout").as_duration();
   }
+  result.upgrade_configs = load_hcm_upgrade_configs(manager.field("upgrade_configs"));
+  if (manager.has("max_request_headers_kb")) {
+    // Envoy's range: 1 to 8192 KiB.
+    result.max_request_headers_kb =
+        static_cast<uint32_t>(manager.field("max_request_headers_kb").as_uint(1, 8192));
+  }
   const ConfigNode protocol_options = manager.field("common_http_protocol_options");
-  protocol_options.expect_fields(names::kHttpProtocolOptions, {"idle_timeout"});
+  protocol_options.expect_fields(names::kHttpProtocolOptions, {"idle_timeout", "max_headers_count",
+                                                               "max_requests_per_connection"});
   if (protocol_options.has("idle_timeout")) {
     result.idle_timeout = protocol_options.field("idle_timeout").as_duration();
+  }
+  if (protocol_options.has("max_headers_count")) {
+    result.max_headers_count =
+        static_cast<uint32_t>(protocol_options.field("max_headers_count").as_uint(1, UINT32_MAX));
+  }
+  if (protocol_options.has("max_requests_per_connection")) {
+    result.max_requests_per_connection = static_cast<uint32_t>(
+        protocol_options.field("max_requests_per_connection").as_uint(0, UINT32_MAX));
   }
   return result;
 }
@@ -148,10 +163,11 @@ ListenerConfig load_listener(const ConfigNode& listener) {
         "implemented)");
   }
   result.http = load_filter_chain(chains[0]);
-  // Envoy's per-connection limit also bounds what a stream may buffer (e.g. a plugin
-  // pausing until the end of a body): over it, 413 on requests, 500 on responses.
+  // Envoy's per-connection limit bounds the connection's buffers (flow control) and what a
+  // stream may buffer (e.g. a plugin pausing until the end of a body): over it, 413 on
+  // requests, 500 on responses.
   if (listener.has("per_connection_buffer_limit_bytes")) {
-    result.http.per_stream_buffer_limit_bytes = static_cast<uint32_t>(
+    result.http.per_connection_buffer_limit_bytes = static_cast<uint32_t>(
         listener.field("per_connection_buffer_limit_bytes").as_uint(1, UINT32_MAX));
   }
   return result;

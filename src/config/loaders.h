@@ -59,6 +59,10 @@ std::vector<AccessLogConfig> load_access_logs(const ConfigNode& access_log);
 // stats_config_loader.cc: Bootstrap.stats_config (stats_tags, use_all_default_tags).
 StatsConfig load_stats_config(const ConfigNode& stats_config);
 
+// upgrade_config_loader.cc: upgrade_configs of an HttpConnectionManager and of a route.
+std::vector<UpgradeConfig> load_hcm_upgrade_configs(const ConfigNode& upgrade_configs);
+std::vector<UpgradeConfig> load_route_upgrade_configs(const ConfigNode& upgrade_configs);
+
 // cluster_loader.cc
 ClusterConfig load_cluster(const ConfigNode& cluster);
 

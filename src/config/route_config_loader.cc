@@ -100,7 +100,8 @@ RouteMatch load_route_match(const ConfigNode& match) {
 }
 
 RouteAction load_route_action(const ConfigNode& action) {
-  action.expect_fields(names::kRouteAction, {"cluster", "prefix_rewrite", "timeout"});
+  action.expect_fields(names::kRouteAction,
+                       {"cluster", "prefix_rewrite", "timeout", "upgrade_configs"});
   if (!action.has("cluster")) {
     action.fail("missing required field \"cluster\" (weir routes to a named cluster only)");
   }
@@ -110,6 +111,7 @@ RouteAction load_route_action(const ConfigNode& action) {
     result.prefix_rewrite = action.field("prefix_rewrite").as_string();
   }
   if (action.has("timeout")) result.timeout = action.field("timeout").as_duration();
+  result.upgrade_configs = load_route_upgrade_configs(action.field("upgrade_configs"));
   return result;
 }
 

@@ -14,8 +14,9 @@ namespace weir::net {
 namespace {
 std::atomic<uint64_t> next_connection_id{1};
 constexpr size_t kReadChunk = 64 * 1024;
-// Stop reading while this much input waits unconsumed (a paused pipelining client).
-constexpr size_t kMaxBufferedInput = 1024 * 1024;
+// An output buffer this large is given back once it drains, so that an idle connection
+// does not keep the memory of its largest burst.
+constexpr size_t kKeptOutputCapacity = 256 * 1024;
 }  // namespace
 
 Connection::Connection(event::EventLoop& loop, int fd, bool connecting)
@@ -47,7 +48,13 @@ void Connection::on_events(uint32_t events) {
     if (handler_) handler_->on_connected();
     if (fd_ < 0) return;
   }
-  if (events & event::kClosed) hangup_seen_ = true;
+  if (events & event::kClosed) {
+    hangup_seen_ = true;
+    if (!reading_ && close_on_hangup_while_paused_) {
+      finish_close(true, "connection closed by peer");
+      return;
+    }
+  }
   if (events & event::kWritable) flush();
   if (fd_ < 0) return;
   if (events & (event::kReadable | event::kClosed)) read_available();
@@ -57,7 +64,9 @@ void Connection::read_available() {
   // One scratch buffer per thread: growing input_ by a whole chunk before each read would
   // zero-fill 64 KiB per call.
   thread_local char scratch[kReadChunk];
-  while (fd_ >= 0 && reading_ && !peer_closed_ && input_.size() < kMaxBufferedInput) {
+  // Reading stops while a buffer limit of input waits unconsumed (a paused pipelining
+  // client, a handler that is itself stopped).
+  while (fd_ >= 0 && reading_ && !peer_closed_ && input_.size() < high_watermark_) {
     ssize_t n = ::recv(fd_, scratch, kReadChunk, 0);
     if (n > 0) {
       input_.append(scratch, static_cast<size_t>(n));
@@ -76,8 +85,21 @@ void Connection::read_available() {
     finish_close(true, strerror(errno));
     return;
   }
+  // Stopped by the limit rather than by an empty socket: the kernel may hold more, and
+  // being edge-triggered, nothing will say so.
+  const bool stopped_at_limit =
+      fd_ >= 0 && reading_ && !peer_closed_ && input_.size() >= high_watermark_;
   if (fd_ >= 0 && reading_ && !input_.empty() && handler_) handler_->on_data(input_);
-  if (fd_ >= 0 && peer_closed_ && !closing_) finish_close(true, "connection closed by peer");
+  if (fd_ >= 0 && peer_closed_ && !closing_) {
+    finish_close(true, "connection closed by peer");
+    return;
+  }
+  // The handler took the input and still reads: have the loop report this socket again
+  // (re-arming an edge-triggered watch reports it if readable), rather than read on here
+  // and keep other connections waiting.
+  if (stopped_at_limit && fd_ >= 0 && reading_ && input_.size() < high_watermark_) {
+    loop_.watch(fd_, [this](uint32_t events) { on_events(events); });
+  }
 }
 
 void Connection::redeliver() {
@@ -89,9 +111,11 @@ void Connection::redeliver() {
     finish_close(true, "connection closed by peer");
 }
 
-void Connection::set_reading(bool on) {
-  if (reading_ == on) return;
-  reading_ = on;
+void Connection::set_reading(bool on) { reading_ = on; }
+
+void Connection::set_buffer_limit(uint32_t bytes) {
+  high_watermark_ = bytes > 0 ? bytes : 1;
+  low_watermark_ = high_watermark_ / 2;
 }
 
 void Connection::write(std::string_view data) {
@@ -99,9 +123,19 @@ void Connection::write(std::string_view data) {
   if (pending_output() == 0) {
     output_.clear();
     output_offset_ = 0;
+  } else if (output_offset_ >= output_.size() / 2) {
+    // Drop what was sent once it is the larger half: a peer that never lets the buffer
+    // drain completely would otherwise keep everything ever sent to it. Amortized, each
+    // byte is moved at most once.
+    output_.erase(0, output_offset_);
+    output_offset_ = 0;
   }
   output_.append(data);
   if (!connecting_) flush();
+  if (fd_ >= 0 && !above_high_watermark_ && pending_output() > high_watermark_) {
+    above_high_watermark_ = true;
+    if (handler_) handler_->on_above_write_high_watermark();
+  }
 }
 
 void Connection::flush() {
@@ -112,14 +146,21 @@ void Connection::flush() {
       bytes_written_ += static_cast<uint64_t>(n);
       continue;
     }
-    if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) return;
+    if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) break;
     if (n < 0 && errno == EINTR) continue;
     finish_close(true, n < 0 ? strerror(errno) : "write failed");
     return;
   }
   if (fd_ < 0) return;
+  if (above_high_watermark_ && pending_output() <= low_watermark_) {
+    above_high_watermark_ = false;
+    if (handler_) handler_->on_below_write_low_watermark();
+    if (fd_ < 0) return;
+  }
+  if (pending_output() > 0) return;
   output_.clear();
   output_offset_ = 0;
+  if (output_.capacity() > kKeptOutputCapacity) std::string().swap(output_);
   if (closing_) {
     finish_close(false, "closed locally");
     return;

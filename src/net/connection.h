@@ -1,6 +1,11 @@
 #pragma once
 // A non-blocking TCP connection on an event loop, with an input buffer the handler
 // consumes from and an output buffer flushed as the socket allows.
+//
+// Flow control follows Envoy's watermarks: the buffer limit (per_connection_buffer_limit_bytes)
+// caps what is read ahead of the handler, and is the output buffer's high watermark; half
+// of it is the low watermark. Crossing them is reported to the handler, which stops and
+// resumes reading whatever feeds this connection.
 #include <cstdint>
 #include <string>
 #include <string_view>
@@ -11,6 +16,8 @@ namespace weir::net {
 
 class Connection {
  public:
+  static constexpr uint32_t kDefaultBufferLimit = 1024 * 1024;  // Envoy's default
+
   class Handler {
    public:
     virtual ~Handler() = default;
@@ -20,6 +27,10 @@ class Connection {
     virtual void on_connected() {}
     // All written data reached the kernel.
     virtual void on_write_drained() {}
+    // The output buffer went over the high watermark / came back under the low one. They
+    // alternate, starting with "above"; called from write() and from flushing.
+    virtual void on_above_write_high_watermark() {}
+    virtual void on_below_write_low_watermark() {}
     // Called once; the connection is closed and may be destroyed (not from inside this
     // call: defer the delete).
     virtual void on_close(bool by_peer, std::string_view reason) = 0;
@@ -32,18 +43,28 @@ class Connection {
   Connection& operator=(const Connection&) = delete;
 
   void set_handler(Handler* handler) { handler_ = handler; }
+  // The high watermark of the output buffer and the cap on unconsumed input (at least 1).
+  void set_buffer_limit(uint32_t bytes);
   void write(std::string_view data);
   // Flushes what is buffered, then closes. `now` drops unsent data.
   void close(bool now = false);
   // Stops delivering on_data until resumed (back pressure, pipelining). Edge-triggered
-  // events do not repeat: after resuming, call redeliver().
+  // events do not repeat: after resuming, call redeliver() (outside this connection's
+  // own callbacks) to hand over what is buffered and read what the kernel holds.
   void set_reading(bool on);
+  bool reading() const { return reading_; }
+  // While reading is stopped, a hang-up from the peer closes the connection at once
+  // instead of waiting until reading resumes (Envoy's early close detection). For clients,
+  // whose half-close ends the exchange anyway; not for upstreams, whose response may end
+  // with their close.
+  void set_close_on_hangup_while_paused(bool on) { close_on_hangup_while_paused_ = on; }
   // Re-runs on_data with what is buffered (e.g. after a pipelined request was answered).
   void redeliver();
 
   bool is_open() const { return fd_ >= 0 && !closing_; }
   bool connecting() const { return connecting_; }
   size_t pending_output() const { return output_.size() - output_offset_; }
+  bool above_write_high_watermark() const { return above_high_watermark_; }
   int fd() const { return fd_; }
   uint64_t bytes_read() const { return bytes_read_; }
   uint64_t bytes_written() const { return bytes_written_; }
@@ -63,11 +84,14 @@ class Connection {
   bool reading_ = true;
   bool peer_closed_ = false;
   bool hangup_seen_ = false;
-  bool in_callback_ = false;
+  bool above_high_watermark_ = false;
+  bool close_on_hangup_while_paused_ = false;
   Handler* handler_ = nullptr;
+  size_t high_watermark_ = kDefaultBufferLimit;
+  size_t low_watermark_ = kDefaultBufferLimit / 2;
   std::string input_;
   std::string output_;
-  size_t output_offset_ = 0;
+  size_t output_offset_ = 0;  // bytes of output_ already sent
   uint64_t bytes_read_ = 0;
   uint64_t bytes_written_ = 0;
 };

@@ -38,6 +38,24 @@ const std::string& http_date() {
   return cached;
 }
 
+bool equals_ignoring_case(std::string_view a, std::string_view b) {
+  if (a.size() != b.size()) return false;
+  for (size_t i = 0; i < a.size(); ++i) {
+    if (std::tolower(static_cast<unsigned char>(a[i])) !=
+        std::tolower(static_cast<unsigned char>(b[i])))
+      return false;
+  }
+  return true;
+}
+
+const config::UpgradeConfig* find_upgrade(const std::vector<config::UpgradeConfig>& configs,
+                                          std::string_view type) {
+  for (const auto& config : configs) {
+    if (equals_ignoring_case(config.upgrade_type, type)) return &config;
+  }
+  return nullptr;
+}
+
 uint32_t status_of(const http::HeaderMap& h) {
   auto s = h.get(":status");
   if (!s) return 0;
@@ -101,6 +119,7 @@ void ActiveStream::on_request_headers(http::HeaderMap& headers, const http::Mess
   request_headers_ = std::move(headers);
   request_end_seen_ = end_stream;
   info_.protocol = head.http_minor == 0 ? "HTTP/1.0" : "HTTP/1.1";
+  if (head.upgrade) decide_upgrade();
   if (head.expect_continue) {
     // Answer 100-continue ourselves, as Envoy does by default; upstream never sees it.
     request_headers_->remove("expect");
@@ -126,6 +145,38 @@ void ActiveStream::add_forwarding_headers() {
   }
 }
 
+// As Envoy: the connection manager must list the type; a route's entry for it, if any,
+// overrides the manager's `enabled`. The route is looked up here without caching it, so
+// filters still route the request as they would any other.
+bool ActiveStream::upgrade_allowed(std::string_view upgrade_type) const {
+  const config::UpgradeConfig* manager = find_upgrade(setup_.config.upgrade_configs, upgrade_type);
+  if (!manager) return false;
+  const config::Route* route = setup_.routes.match(*request_headers_);
+  if (route && route->route) {
+    if (auto* on_route = find_upgrade(route->route->upgrade_configs, upgrade_type)) {
+      return on_route->enabled;
+    }
+  }
+  return manager->enabled;
+}
+
+void ActiveStream::decide_upgrade() {
+  // Whatever comes of it, the connection speaks HTTP/1 no more after this exchange: the
+  // client may follow up in the other protocol, and those bytes must never be read as a
+  // request.
+  close_after_ = true;
+  if (request_headers_->get(":method") == "CONNECT") {
+    connect_refused_ = true;
+    return;
+  }
+  auto upgrade = request_headers_->get("upgrade");
+  if (!upgrade || !upgrade_allowed(*upgrade)) return;  // forwarded without its upgrade
+  upgrade_accepted_ = true;
+  upgrade_type_ = std::string(*upgrade);
+  // The request goes on as the tunnel's client-to-upstream half.
+  request_end_seen_ = false;
+}
+
 void ActiveStream::decode_headers_from(size_t index) {
   bool headers_only = request_end_seen_ && request_body_held_.empty() && !request_has_trailers_;
   for (; index < filters_.size(); ++index) {
@@ -149,6 +200,8 @@ void ActiveStream::decode_headers_from(size_t index) {
     request_body_held_.clear();
     decode_body_from(0, std::move(held), request_end_seen_ && !request_has_trailers_);
   }
+  if (finished_) return;
+  pause_downstream(downstream_paused_by_held_body_, false);
   if (request_has_trailers_ && request_body_stop_index_ == SIZE_MAX && !finished_ &&
       !local_reply_sent_) {
     decode_trailers_from(0);
@@ -159,8 +212,15 @@ void ActiveStream::on_request_body(std::string_view data, bool end_stream) {
   info_.bytes_received += data.size();
   arm_idle_timer();
   if (end_stream) request_end_seen_ = true;
-  if (!request_headers_done_ || local_reply_sent_) {
-    if (!local_reply_sent_) request_body_held_.append(data);
+  if (local_reply_sent_) return;  // answered already: the rest of the body is dropped
+  if (!request_headers_done_) {
+    // A filter holds the request at its headers (an auth call, say): keep the body for
+    // it, and past the buffer limit stop reading the client until the filter lets go
+    // (Envoy's StopAllIterationAndWatermark, what Proxy-Wasm hosts use).
+    request_body_held_.append(data);
+    if (request_body_held_.size() > setup_.config.per_connection_buffer_limit_bytes) {
+      pause_downstream(downstream_paused_by_held_body_, true);
+    }
   } else if (request_body_stop_index_ != SIZE_MAX) {
     // A filter buffers: call it again with everything held so far.
     request_body_held_.append(data);
@@ -168,13 +228,8 @@ void ActiveStream::on_request_body(std::string_view data, bool end_stream) {
     std::string held = std::move(request_body_held_);
     request_body_held_.clear();
     decode_body_from(index, std::move(held), end_stream);
-    return;
   } else {
     decode_body_from(0, std::string(data), end_stream);
-    return;
-  }
-  if (request_body_held_.size() > setup_.config.per_stream_buffer_limit_bytes) {
-    answer_error(413, "payload too large", "request_payload_too_large");
   }
 }
 
@@ -187,7 +242,9 @@ void ActiveStream::decode_body_from(size_t index, std::string data, bool end_str
     if (status == FilterStatus::StopIteration) {
       request_body_stop_index_ = index;
       request_body_held_ = std::move(data);
-      if (request_body_held_.size() > setup_.config.per_stream_buffer_limit_bytes) {
+      // A filter buffering a body past the connection's buffer limit: 413, as Envoy.
+      if (request_body_held_.size() > setup_.config.per_connection_buffer_limit_bytes) {
+        setup_.stats.downstream_rq_too_large.inc();
         answer_error(413, "payload too large", "request_payload_too_large");
       }
       return;
@@ -280,6 +337,12 @@ void ActiveStream::reset_stream() {
 }
 
 void ActiveStream::route_request() {
+  if (connect_refused_) {
+    // CONNECT tunnels are not implemented: refused as Envoy refuses an upgrade it has no
+    // configuration for.
+    start_local_reply({403, "", {}, "upgrade_failed"});
+    return;
+  }
   if (!route_resolved_) {
     route_ = setup_.routes.match(*request_headers_);
     route_resolved_ = true;
@@ -310,6 +373,10 @@ void ActiveStream::route_request() {
   pool->cluster().stats->upstream_rq_active.add(1);
   upstream_start_ = event::Clock::now();
   upstream_ = std::make_unique<UpstreamRequest>(*pool, *this, setup_.loop);
+  // A client still slow to take the previous response (pipelining) holds this one too.
+  if (owner_.downstream_above_high_watermark()) {
+    pause_upstream(upstream_paused_by_downstream_, true);
+  }
   upstream_->start(request_headers_->get(":method") == "HEAD");
   if (action.timeout.count() > 0) {
     route_timer_ = setup_.loop.add_timer(action.timeout, [this] {
@@ -323,6 +390,16 @@ void ActiveStream::route_request() {
 void ActiveStream::forward_headers_upstream() {
   http::HeaderMap headers = *request_headers_;
   http::strip_hop_by_hop_headers(headers);
+  if (upgrade_accepted_) {
+    // The upgrade goes on hop by hop: its two fields are put back. What follows the
+    // headers (only after a 101) is tunnel data, sent as it comes.
+    headers.set("connection", "upgrade");
+    headers.set("upgrade", upgrade_type_);
+    upstream_framing_ = BodyFraming::None;
+    upstream_->expect_upgrade();
+    upstream_->send_headers(headers, upstream_framing_, false);
+    return;
+  }
   bool headers_only = request_end_seen_ && request_body_held_.empty() && !request_has_trailers_;
   if (headers_only) {
     upstream_framing_ = BodyFraming::None;
@@ -349,9 +426,16 @@ void ActiveStream::on_upstream_headers(http::HeaderMap& headers, const http::Mes
   arm_idle_timer();
   upstream_response_started_ = true;
   response_headers_ = std::move(headers);
+  uint32_t status = status_of(*response_headers_);
+  if (status == 101) {
+    // Only an accepted upgrade gets here (UpstreamRequest refuses any other 101). The
+    // tunnel lives as long as its two sides: no route timeout for it.
+    response_upgrade_ = std::string(response_headers_->get("upgrade").value_or(upgrade_type_));
+    if (route_timer_) setup_.loop.cancel_timer(route_timer_);
+    route_timer_ = 0;
+  }
   http::strip_hop_by_hop_headers(*response_headers_);
   response_end_seen_ = end_stream;
-  uint32_t status = status_of(*response_headers_);
   info_.response_code = status;
   if (auto* pool = setup_.find_pool(info_.cluster_name)) {
     pool->cluster().stats->by_class(status).inc();
@@ -386,6 +470,8 @@ void ActiveStream::encode_headers_from(size_t index) {
   } else if (headers_only) {
     complete_response();
   }
+  if (finished_) return;
+  pause_upstream(upstream_paused_by_held_body_, false);
   if (response_trailers_ && response_end_seen_ && response_body_stop_index_ == SIZE_MAX &&
       !finished_) {
     encode_trailers_from(filters_.size());
@@ -397,20 +483,20 @@ void ActiveStream::on_upstream_body(std::string_view data, bool end_stream) {
   arm_idle_timer();
   if (end_stream) response_end_seen_ = true;
   if (!response_headers_written_) {
+    // A filter holds the response at its headers: keep the body, and past the buffer
+    // limit stop reading the upstream until the filter lets go.
     response_body_held_.append(data);
+    if (response_body_held_.size() > setup_.config.per_connection_buffer_limit_bytes) {
+      pause_upstream(upstream_paused_by_held_body_, true);
+    }
   } else if (response_body_stop_index_ != SIZE_MAX) {
     response_body_held_.append(data);
     size_t index = response_body_stop_index_;
     std::string held = std::move(response_body_held_);
     response_body_held_.clear();
     encode_body_from(index + 1, std::move(held), end_stream);
-    return;
   } else {
     encode_body_from(filters_.size(), std::string(data), end_stream);
-    return;
-  }
-  if (response_body_held_.size() > setup_.config.per_stream_buffer_limit_bytes) {
-    answer_error(500, "response payload too large", "response_payload_too_large");
   }
 }
 
@@ -423,7 +509,9 @@ void ActiveStream::encode_body_from(size_t index, std::string data, bool end_str
     if (status == FilterStatus::StopIteration) {
       response_body_stop_index_ = index - 1;
       response_body_held_ = std::move(data);
-      if (response_body_held_.size() > setup_.config.per_stream_buffer_limit_bytes) {
+      // Past the limit: 500 while the response has not gone out, else a reset (Envoy).
+      if (response_body_held_.size() > setup_.config.per_connection_buffer_limit_bytes) {
+        setup_.stats.rs_too_large.inc();
         answer_error(500, "response payload too large", "response_payload_too_large");
       }
       return;
@@ -505,7 +593,11 @@ void ActiveStream::write_response_headers() {
   }
   if (!request_head_.keep_alive || (setup_.draining && *setup_.draining)) close_after_ = true;
   if (!request_end_seen_) close_after_ = true;  // unread request body: cannot reuse
-  if (close_after_) {
+  const bool switching_protocols = status == 101 && upgrade_accepted_;
+  if (switching_protocols) {
+    h.set("connection", "upgrade");
+    h.set("upgrade", response_upgrade_);
+  } else if (close_after_) {
     h.set("connection", "close");
   } else if (request_head_.http_minor == 0) {
     h.set("connection", "keep-alive");
@@ -516,8 +608,15 @@ void ActiveStream::write_response_headers() {
   std::string out;
   http::write_response_head(h, out);
   info_.header_bytes_sent += out.size();
+  if (switching_protocols) {
+    // Counted before the 101 leaves, so that a client that has it sees it counted.
+    tunnel_established_ = true;
+    setup_.stats.downstream_cx_upgrades_total.inc();
+    setup_.stats.downstream_cx_upgrades_active.add(1);
+  }
   owner_.write_downstream(out);
   response_headers_written_ = true;
+  if (switching_protocols) owner_.on_tunnel_established();
 }
 
 void ActiveStream::write_response_body(std::string_view data, bool end_stream) {
@@ -550,14 +649,11 @@ void ActiveStream::on_upstream_complete() {
   if (route_timer_) setup_.loop.cancel_timer(route_timer_);
   route_timer_ = 0;
   if (auto* pool = setup_.find_pool(info_.cluster_name)) {
-    pool->cluster().stats->upstream_rq_active.sub(1);
     pool->cluster().stats->upstream_rq_time.record(static_cast<uint64_t>(
         std::chrono::duration_cast<std::chrono::milliseconds>(event::Clock::now() - upstream_start_)
             .count()));
   }
-  // The parser that called us is still on the stack: free the request later.
-  auto done = std::shared_ptr<UpstreamRequest>(upstream_.release());
-  setup_.loop.defer([done] {});
+  release_upstream(false);
 }
 
 void ActiveStream::complete_response() {
@@ -568,21 +664,84 @@ void ActiveStream::complete_response() {
 
 void ActiveStream::on_upstream_failure(UpstreamFailure kind, std::string_view reason) {
   if (finished_) return;
+  release_upstream(false);
+  if (local_reply_sent_) return;
+  spdlog::debug("stream {}: upstream failure: {}", info_.stream_id, reason);
+  if (response_headers_written_) {
+    reset("upstream reset after response started");
+    return;
+  }
+  // Nothing went to the client yet (a filter may hold the upstream's headers): answer.
+  // A malformed response is the upstream's fault: 502, as Envoy; a connection that
+  // failed or broke: 503.
+  std::string_view why = kind == UpstreamFailure::ConnectFailure  ? "connection failure"
+                         : kind == UpstreamFailure::ProtocolError ? "protocol error"
+                                                                  : "connection termination";
+  std::string details = "upstream_reset_before_response_started{" + std::string(why) + "}";
+  for (char& c : details) c = c == ' ' ? '_' : c;
+  std::string body = "upstream connect error or disconnect/reset before headers. reset reason: ";
+  body += why;
+  start_local_reply(
+      {kind == UpstreamFailure::ProtocolError ? 502u : 503u, std::move(body), {}, details});
+}
+
+void ActiveStream::on_request_protocol_error(uint32_t status, std::string_view reason) {
+  if (finished_) return;
+  info_.response_code_details = "http1.codec_error";
+  close_after_ = true;
+  if (response_headers_written_ || local_reply_sent_) {
+    reset(reason);
+    return;
+  }
+  // The upstream got part of a request that will never be whole: its connection goes
+  // (start_local_reply aborts it).
+  std::string body = status == 413 ? "Payload Too Large" : "Bad Request";
+  start_local_reply({status, std::move(body), {}, "http1.codec_error"});
+}
+
+// ---------------------------------------------------------------- flow control
+
+void ActiveStream::pause_downstream(bool& reason, bool pause) {
+  if (reason == pause) return;
+  reason = pause;
+  owner_.read_disable_downstream(pause);
+}
+
+void ActiveStream::pause_upstream(bool& reason, bool pause) {
+  if (reason == pause || (pause && !upstream_)) return;
+  reason = pause;
+  if (upstream_) upstream_->read_disable(pause);
+}
+
+void ActiveStream::on_downstream_above_high_watermark() {
+  if (!finished_) pause_upstream(upstream_paused_by_downstream_, true);
+}
+
+void ActiveStream::on_downstream_below_low_watermark() {
+  if (!finished_) pause_upstream(upstream_paused_by_downstream_, false);
+}
+
+void ActiveStream::on_upstream_above_write_high_watermark() {
+  if (!finished_) pause_downstream(downstream_paused_by_upstream_, true);
+}
+
+void ActiveStream::on_upstream_below_write_low_watermark() {
+  if (!finished_) pause_downstream(downstream_paused_by_upstream_, false);
+}
+
+void ActiveStream::release_upstream(bool abort) {
+  if (!upstream_) return;
+  if (abort) upstream_->abort();
   if (auto* pool = setup_.find_pool(info_.cluster_name)) {
     pool->cluster().stats->upstream_rq_active.sub(1);
   }
-  auto failed = std::shared_ptr<UpstreamRequest>(upstream_.release());
-  setup_.loop.defer([failed] {});
-  if (local_reply_sent_) return;
-  if (!upstream_response_started_) {
-    std::string body = "upstream connect error or disconnect/reset before headers. reset reason: ";
-    body +=
-        kind == UpstreamFailure::ConnectFailure ? "connection failure" : "connection termination";
-    spdlog::debug("stream {}: upstream failure: {}", info_.stream_id, reason);
-    start_local_reply({503, body, {}, "upstream_reset_before_response_started"});
-    return;
-  }
-  reset("upstream reset after response started");
+  // We may be inside the upstream request's own callbacks: free it later.
+  auto doomed = std::shared_ptr<UpstreamRequest>(upstream_.release());
+  setup_.loop.defer([doomed] {});
+  // Its pauses go with it; the client is no longer waiting on it.
+  upstream_paused_by_downstream_ = false;
+  upstream_paused_by_held_body_ = false;
+  pause_downstream(downstream_paused_by_upstream_, false);
 }
 
 // ---------------------------------------------------------------- local replies, end
@@ -608,14 +767,9 @@ bool ActiveStream::take_pending_local_reply() {
 
 void ActiveStream::start_local_reply(LocalReply reply) {
   if (finished_) return;
-  if (upstream_) {
-    upstream_->abort();
-    if (auto* pool = setup_.find_pool(info_.cluster_name)) {
-      pool->cluster().stats->upstream_rq_active.sub(1);
-    }
-    auto doomed = std::shared_ptr<UpstreamRequest>(upstream_.release());
-    setup_.loop.defer([doomed] {});
-  }
+  release_upstream(true);
+  // The rest of the request body is dropped from now on: no reason left to hold it back.
+  pause_downstream(downstream_paused_by_held_body_, false);
   if (response_headers_written_) {
     reset("local reply after the response started");
     return;
@@ -657,14 +811,7 @@ void ActiveStream::answer_error(uint32_t status, std::string_view body, std::str
 void ActiveStream::reset(std::string_view reason) {
   if (finished_) return;
   spdlog::debug("stream {} reset: {}", info_.stream_id, reason);
-  if (upstream_) {
-    upstream_->abort();
-    if (auto* pool = setup_.find_pool(info_.cluster_name)) {
-      pool->cluster().stats->upstream_rq_active.sub(1);
-    }
-    auto doomed = std::shared_ptr<UpstreamRequest>(upstream_.release());
-    setup_.loop.defer([doomed] {});
-  }
+  release_upstream(true);
   finish(true);
 }
 
@@ -681,6 +828,11 @@ void ActiveStream::finish(bool close_connection) {
             .count()));
   }
   setup_.stats.downstream_rq_active.sub(1);
+  if (tunnel_established_) setup_.stats.downstream_cx_upgrades_active.sub(1);
+  // Whatever this stream paused on the client connection is undone before the connection
+  // goes on to the next request.
+  pause_downstream(downstream_paused_by_held_body_, false);
+  pause_downstream(downstream_paused_by_upstream_, false);
   for (auto& f : filters_) f->on_stream_complete();
   if (setup_.access_log) {
     setup_.access_log->log(

@@ -20,6 +20,13 @@ class StreamOwner {
   virtual void write_downstream(std::string_view data) = 0;
   // The response is fully written (or the stream was reset). Called once.
   virtual void on_stream_finished(bool close_connection) = 0;
+  // Flow control of the client connection: stop / resume reading it. Calls nest; the
+  // stream undoes its own before it finishes.
+  virtual void read_disable_downstream(bool disable) = 0;
+  // The client connection's output is over its high watermark now.
+  virtual bool downstream_above_high_watermark() const = 0;
+  // A 101 went out: from now on the client's bytes are the tunnel's, for on_request_body.
+  virtual void on_tunnel_established() = 0;
 };
 
 class ActiveStream : public HttpFilterCallbacks, public UpstreamRequest::Callbacks {
@@ -33,7 +40,18 @@ class ActiveStream : public HttpFilterCallbacks, public UpstreamRequest::Callbac
   void on_request_trailers(http::HeaderMap& trailers);
   // The client went away or the connection broke: end without a response.
   void reset(std::string_view reason);
+  // The request turned out malformed after its headers (a bad chunk): answered with
+  // `status` while no response has gone out, else reset. Either way the upstream
+  // connection, which may have part of the request, is closed.
+  void on_request_protocol_error(uint32_t status, std::string_view reason);
+  // This response ends the connection (max_requests_per_connection reached).
+  void close_connection_after_response() { close_after_ = true; }
   bool finished() const { return finished_; }
+
+  // Flow control: the client connection's output crossed its watermarks (a slow reader):
+  // stop / resume reading the upstream.
+  void on_downstream_above_high_watermark();
+  void on_downstream_below_low_watermark();
 
   // HttpFilterCallbacks
   void continue_request() override;
@@ -59,6 +77,8 @@ class ActiveStream : public HttpFilterCallbacks, public UpstreamRequest::Callbac
   void on_upstream_trailers(http::HeaderMap& trailers) override;
   void on_upstream_complete() override;
   void on_upstream_failure(UpstreamFailure kind, std::string_view reason) override;
+  void on_upstream_above_write_high_watermark() override;
+  void on_upstream_below_write_low_watermark() override;
 
  private:
   struct LocalReply {
@@ -83,6 +103,15 @@ class ActiveStream : public HttpFilterCallbacks, public UpstreamRequest::Callbac
   void complete_response();
 
   void add_forwarding_headers();
+  // Upgrades (WebSocket): whether this request may switch protocols, per upgrade_configs.
+  void decide_upgrade();
+  bool upgrade_allowed(std::string_view upgrade_type) const;
+  // Ends this stream's use of the upstream request (closing its connection if `abort`).
+  void release_upstream(bool abort);
+  // Flow control: `reason` records whether this stream holds the pause, so that each
+  // pause is undone exactly once.
+  void pause_downstream(bool& reason, bool pause);
+  void pause_upstream(bool& reason, bool pause);
   bool take_pending_local_reply();
   void start_local_reply(LocalReply reply);
   void finish(bool close_connection);
@@ -132,6 +161,20 @@ class ActiveStream : public HttpFilterCallbacks, public UpstreamRequest::Callbac
   bool response_close_delimited_ = false;
   bool response_complete_ = false;
   bool upstream_response_started_ = false;
+
+  // Upgrade state. An accepted upgrade request goes upstream with its Upgrade header and
+  // no end of stream; a 101 then makes both directions a raw tunnel (as body data).
+  bool upgrade_accepted_ = false;
+  std::string upgrade_type_;      // the request's Upgrade value, when accepted
+  std::string response_upgrade_;  // the 101's Upgrade value
+  bool tunnel_established_ = false;
+  bool connect_refused_ = false;  // CONNECT: answered 403 (not implemented)
+
+  // Flow control: the pauses this stream holds, one flag per reason.
+  bool downstream_paused_by_upstream_ = false;   // upstream output over its watermark
+  bool downstream_paused_by_held_body_ = false;  // filters hold the request at the limit
+  bool upstream_paused_by_downstream_ = false;   // client output over its watermark
+  bool upstream_paused_by_held_body_ = false;    // filters hold the response at the limit
 
   std::optional<LocalReply> pending_local_reply_;
   bool in_filter_callback_ = false;

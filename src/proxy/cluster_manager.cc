@@ -20,13 +20,28 @@ stats::Counter& ClusterStats::by_class(uint32_t status) {
 static std::unique_ptr<ClusterStats> make_cluster_stats(const std::string& name,
                                                         stats::StatsStore& s) {
   std::string p = "cluster." + name + ".";
-  return std::unique_ptr<ClusterStats>(
-      new ClusterStats{s.counter(p + "upstream_rq_total"), s.counter(p + "upstream_rq_1xx"),
-                       s.counter(p + "upstream_rq_2xx"), s.counter(p + "upstream_rq_3xx"),
-                       s.counter(p + "upstream_rq_4xx"), s.counter(p + "upstream_rq_5xx"),
-                       s.counter(p + "upstream_rq_timeout"), s.counter(p + "upstream_cx_total"),
-                       s.counter(p + "upstream_cx_connect_fail"), s.gauge(p + "upstream_cx_active"),
-                       s.gauge(p + "upstream_rq_active"), s.histogram(p + "upstream_rq_time")});
+  return std::unique_ptr<ClusterStats>(new ClusterStats{
+      .upstream_rq_total = s.counter(p + "upstream_rq_total"),
+      .upstream_rq_1xx = s.counter(p + "upstream_rq_1xx"),
+      .upstream_rq_2xx = s.counter(p + "upstream_rq_2xx"),
+      .upstream_rq_3xx = s.counter(p + "upstream_rq_3xx"),
+      .upstream_rq_4xx = s.counter(p + "upstream_rq_4xx"),
+      .upstream_rq_5xx = s.counter(p + "upstream_rq_5xx"),
+      .upstream_rq_timeout = s.counter(p + "upstream_rq_timeout"),
+      .upstream_cx_total = s.counter(p + "upstream_cx_total"),
+      .upstream_cx_connect_fail = s.counter(p + "upstream_cx_connect_fail"),
+      .upstream_cx_active = s.gauge(p + "upstream_cx_active"),
+      .upstream_rq_active = s.gauge(p + "upstream_rq_active"),
+      .upstream_rq_time = s.histogram(p + "upstream_rq_time"),
+      .upstream_cx_protocol_error = s.counter(p + "upstream_cx_protocol_error"),
+      .upstream_flow_control_paused_reading_total =
+          s.counter(p + "upstream_flow_control_paused_reading_total"),
+      .upstream_flow_control_resumed_reading_total =
+          s.counter(p + "upstream_flow_control_resumed_reading_total"),
+      .upstream_flow_control_backed_up_total =
+          s.counter(p + "upstream_flow_control_backed_up_total"),
+      .upstream_flow_control_drained_total = s.counter(p + "upstream_flow_control_drained_total"),
+  });
 }
 
 Result<std::unique_ptr<ClusterManager>> ClusterManager::create(

@@ -25,6 +25,14 @@ struct ClusterStats {
   stats::Gauge& upstream_cx_active;
   stats::Gauge& upstream_rq_active;
   stats::Histogram& upstream_rq_time;
+  stats::Counter& upstream_cx_protocol_error;  // a malformed response
+  // Flow control, Envoy's names: reading the upstream stopped / resumed because the
+  // client is slow (paused/resumed_reading), and the upstream connection's output over
+  // its high watermark / back under the low one (backed_up/drained).
+  stats::Counter& upstream_flow_control_paused_reading_total;
+  stats::Counter& upstream_flow_control_resumed_reading_total;
+  stats::Counter& upstream_flow_control_backed_up_total;
+  stats::Counter& upstream_flow_control_drained_total;
   stats::Counter& by_class(uint32_t status);
 };
 

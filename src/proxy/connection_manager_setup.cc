@@ -6,14 +6,33 @@ std::unique_ptr<ConnectionManagerStats> ConnectionManagerStats::create(
     stats::StatsStore& s, const std::string& stat_prefix, const std::string& listener_stat_name) {
   std::string p = "http." + stat_prefix + ".";
   return std::unique_ptr<ConnectionManagerStats>(new ConnectionManagerStats{
-      s.counter(p + "downstream_cx_total"), s.gauge(p + "downstream_cx_active"),
-      s.counter(p + "downstream_rq_total"), s.gauge(p + "downstream_rq_active"),
-      s.counter(p + "downstream_rq_1xx"), s.counter(p + "downstream_rq_2xx"),
-      s.counter(p + "downstream_rq_3xx"), s.counter(p + "downstream_rq_4xx"),
-      s.counter(p + "downstream_rq_5xx"), s.counter(p + "downstream_rq_timeout"),
-      s.counter(p + "downstream_rq_idle_timeout"), s.counter(p + "downstream_cx_protocol_error"),
-      s.histogram(p + "downstream_rq_time"),
-      s.counter("listener." + listener_stat_name + ".downstream_cx_total")});
+      .downstream_cx_total = s.counter(p + "downstream_cx_total"),
+      .downstream_cx_active = s.gauge(p + "downstream_cx_active"),
+      .downstream_rq_total = s.counter(p + "downstream_rq_total"),
+      .downstream_rq_active = s.gauge(p + "downstream_rq_active"),
+      .downstream_rq_1xx = s.counter(p + "downstream_rq_1xx"),
+      .downstream_rq_2xx = s.counter(p + "downstream_rq_2xx"),
+      .downstream_rq_3xx = s.counter(p + "downstream_rq_3xx"),
+      .downstream_rq_4xx = s.counter(p + "downstream_rq_4xx"),
+      .downstream_rq_5xx = s.counter(p + "downstream_rq_5xx"),
+      .downstream_rq_timeout = s.counter(p + "downstream_rq_timeout"),
+      .downstream_rq_idle_timeout = s.counter(p + "downstream_rq_idle_timeout"),
+      .downstream_cx_protocol_error = s.counter(p + "downstream_cx_protocol_error"),
+      .downstream_rq_time = s.histogram(p + "downstream_rq_time"),
+      .listener_downstream_cx_total =
+          s.counter("listener." + listener_stat_name + ".downstream_cx_total"),
+      .downstream_flow_control_paused_reading_total =
+          s.counter(p + "downstream_flow_control_paused_reading_total"),
+      .downstream_flow_control_resumed_reading_total =
+          s.counter(p + "downstream_flow_control_resumed_reading_total"),
+      .downstream_cx_upgrades_total = s.counter(p + "downstream_cx_upgrades_total"),
+      .downstream_cx_upgrades_active = s.gauge(p + "downstream_cx_upgrades_active"),
+      .downstream_rq_header_timeout = s.counter(p + "downstream_rq_header_timeout"),
+      .downstream_cx_idle_timeout = s.counter(p + "downstream_cx_idle_timeout"),
+      .downstream_cx_max_requests_reached = s.counter(p + "downstream_cx_max_requests_reached"),
+      .downstream_rq_too_large = s.counter(p + "downstream_rq_too_large"),
+      .rs_too_large = s.counter(p + "rs_too_large"),
+  });
 }
 
 stats::Counter& ConnectionManagerStats::by_class(uint32_t status) {

@@ -31,6 +31,17 @@ struct ConnectionManagerStats {
   stats::Counter& downstream_cx_protocol_error;
   stats::Histogram& downstream_rq_time;
   stats::Counter& listener_downstream_cx_total;
+  // Flow control: reading the client stopped / resumed (its stream's upstream is backed
+  // up, or filters hold a request body at the buffer limit).
+  stats::Counter& downstream_flow_control_paused_reading_total;
+  stats::Counter& downstream_flow_control_resumed_reading_total;
+  stats::Counter& downstream_cx_upgrades_total;
+  stats::Gauge& downstream_cx_upgrades_active;
+  stats::Counter& downstream_rq_header_timeout;
+  stats::Counter& downstream_cx_idle_timeout;
+  stats::Counter& downstream_cx_max_requests_reached;
+  stats::Counter& downstream_rq_too_large;  // 413: filters buffered past the limit
+  stats::Counter& rs_too_large;             // the same on the response side
 
   static std::unique_ptr<ConnectionManagerStats> create(stats::StatsStore& store,
                                                         const std::string& stat_prefix,

@@ -6,16 +6,40 @@
 
 namespace weir::proxy {
 
+namespace {
+
+http::ParserLimits request_limits(const config::HttpConnectionManagerConfig& config) {
+  http::ParserLimits limits;
+  limits.max_header_bytes = static_cast<size_t>(config.max_request_headers_kb) * 1024;
+  limits.max_headers = config.max_headers_count;
+  return limits;
+}
+
+// The body of a reply the connection manager makes itself: the status's reason phrase
+// (400, 413, 414, 431 or 501 from the parser), or Envoy's text for the header timeout.
+std::string_view reply_body(int status) {
+  if (status == 408) return "request header timeout";
+  return http::reason_phrase(status);
+}
+
+}  // namespace
+
 HttpConnectionManager::HttpConnectionManager(ConnectionManagerSetup& setup, int fd,
                                              const net::Address& peer, const net::Address& local,
                                              ClosedCallback on_closed)
     : setup_(setup),
       connection_(setup.loop, fd, false),
-      parser_(http::MessageType::Request, *this),
+      parser_(http::MessageType::Request, *this, request_limits(setup.config)),
       peer_(peer),
       local_(local),
       on_closed_(std::move(on_closed)) {
   connection_.set_handler(this);
+  connection_.set_buffer_limit(setup_.config.per_connection_buffer_limit_bytes);
+  // A client that hangs up while flow control holds it must not hold its stream (and the
+  // upstream connection) until the upstream moves.
+  connection_.set_close_on_hangup_while_paused(true);
+  // One message per feed: the next pipelined request waits until this one is answered
+  // (responses go out in order), and a partial request head is told from a finished one.
   parser_.pause_after_message(true);
   setup_.stats.downstream_cx_total.inc();
   setup_.stats.downstream_cx_active.add(1);
@@ -24,32 +48,79 @@ HttpConnectionManager::HttpConnectionManager(ConnectionManagerSetup& setup, int 
 }
 
 HttpConnectionManager::~HttpConnectionManager() {
-  if (idle_timer_) setup_.loop.cancel_timer(idle_timer_);
+  *self_ = nullptr;
+  cancel_timer(idle_timer_);
+  cancel_timer(request_headers_timer_);
   connection_.set_handler(nullptr);
 }
 
+void HttpConnectionManager::cancel_timer(event::EventLoop::TimerId& timer) {
+  if (timer) setup_.loop.cancel_timer(timer);
+  timer = 0;
+}
+
 void HttpConnectionManager::arm_idle_timer() {
-  if (idle_timer_) setup_.loop.cancel_timer(idle_timer_);
-  idle_timer_ = 0;
+  cancel_timer(idle_timer_);
   auto timeout = setup_.config.idle_timeout;
   if (timeout.count() <= 0) return;
   idle_timer_ = setup_.loop.add_timer(timeout, [this] {
     idle_timer_ = 0;
-    if (!stream_) connection_.close();
+    if (stream_ || closed_) return;
+    setup_.stats.downstream_cx_idle_timeout.inc();
+    connection_.close();
+  });
+}
+
+// Slowloris: a client that starts a request head must finish it in time. Armed when the
+// first bytes of a head are read, cancelled when the head is complete.
+void HttpConnectionManager::arm_request_headers_timer() {
+  auto timeout = setup_.config.request_headers_timeout;
+  if (timeout.count() <= 0 || request_headers_timer_) return;
+  request_headers_timer_ = setup_.loop.add_timer(timeout, [this] {
+    request_headers_timer_ = 0;
+    if (stream_ || closed_) return;
+    setup_.stats.downstream_rq_header_timeout.inc();
+    reply_and_close(408, reply_body(408));
+  });
+}
+
+void HttpConnectionManager::redeliver_later() {
+  setup_.loop.defer([self = self_] {
+    HttpConnectionManager* manager = *self;
+    if (manager && !manager->closed_ && manager->read_disabled_ == 0) {
+      manager->connection_.redeliver();
+    }
   });
 }
 
 void HttpConnectionManager::on_data(std::string& input) {
   if (closed_) return;
-  // While a stream is answered, the next pipelined request waits in the buffer.
-  if (stream_ && parser_.paused()) return;
+  if (tunnelling_) {
+    // After a 101 the client's bytes belong to the upgraded protocol: relayed as they come.
+    if (stream_) stream_->on_request_body(input, false);
+    input.clear();
+    return;
+  }
   if (parser_.has_error()) {
     input.clear();
     return;
   }
-  size_t used = parser_.feed(input);
-  input.erase(0, used);
-  if (parser_.has_error()) answer_protocol_error();
+  while (!input.empty() && connection_.is_open()) {
+    // While a stream is answered, the next pipelined request waits in the buffer.
+    if (stream_ && parser_.paused()) return;
+    parser_.resume();
+    size_t used = parser_.feed(input);
+    input.erase(0, used);
+    if (parser_.has_error()) {
+      answer_protocol_error();
+      return;
+    }
+    if (!parser_.paused()) {
+      // Everything was consumed and no message ended: part of a head (or of a body).
+      if (!stream_ && used > 0) arm_request_headers_timer();
+      return;
+    }
+  }
 }
 
 void HttpConnectionManager::answer_protocol_error() {
@@ -57,14 +128,17 @@ void HttpConnectionManager::answer_protocol_error() {
   const auto& err = parser_.error();
   spdlog::debug("connection {}: bad request: {}", connection_.id(), err.reason);
   if (stream_) {
-    stream_->reset(err.reason);
-    if (!closed_) connection_.close();
+    // The head was fine, the body is not: the stream answers (or resets, if its response
+    // started) and the connection closes after it.
+    stream_->on_request_protocol_error(static_cast<uint32_t>(err.http_status), err.reason);
     return;
   }
-  // The parser's status (400, 413, 414, 431 or 501) with its reason phrase as the body.
-  std::string body(http::reason_phrase(err.http_status));
+  reply_and_close(err.http_status, reply_body(err.http_status));
+}
+
+void HttpConnectionManager::reply_and_close(int status, std::string_view body) {
   http::HeaderMap h;
-  h.add(":status", std::to_string(err.http_status));
+  h.add(":status", std::to_string(status));
   h.add("content-length", std::to_string(body.size()));
   h.add("content-type", "text/plain");
   h.add("connection", "close");
@@ -72,15 +146,14 @@ void HttpConnectionManager::answer_protocol_error() {
   http::write_response_head(h, out);
   out += body;
   connection_.write(out);
-  setup_.stats.by_class(err.http_status).inc();
+  setup_.stats.by_class(static_cast<uint32_t>(status)).inc();
   connection_.close();
 }
 
 void HttpConnectionManager::on_headers(http::HeaderMap& headers, const http::MessageHead& head,
                                        bool end_stream) {
-  if (idle_timer_) setup_.loop.cancel_timer(idle_timer_);
-  idle_timer_ = 0;
-  parser_.pause_after_message(true);
+  cancel_timer(idle_timer_);
+  cancel_timer(request_headers_timer_);
   StreamInfo info;
   info.stream_id = next_stream_id_++;
   info.connection_id = connection_.id();
@@ -89,6 +162,13 @@ void HttpConnectionManager::on_headers(http::HeaderMap& headers, const http::Mes
   info.downstream_local_address = local_.ip();
   info.downstream_local_port = local_.port();
   stream_ = std::make_unique<ActiveStream>(setup_, *this, std::move(info));
+  ++requests_started_;
+  const uint32_t max_requests = setup_.config.max_requests_per_connection;
+  if (max_requests > 0 && requests_started_ >= max_requests) {
+    // The last request this connection takes: its response says "connection: close".
+    setup_.stats.downstream_cx_max_requests_reached.inc();
+    stream_->close_connection_after_response();
+  }
   stream_->on_request_headers(headers, head, end_stream);
 }
 
@@ -100,11 +180,7 @@ void HttpConnectionManager::on_trailers(http::HeaderMap& trailers) {
   if (stream_ && !stream_->finished()) stream_->on_request_trailers(trailers);
 }
 
-void HttpConnectionManager::on_message_complete() {
-  // Hold the next pipelined request until this one is answered; a stream answered
-  // already (a local reply) leaves the parser free to go on.
-  parser_.pause_after_message(stream_ != nullptr);
-}
+void HttpConnectionManager::on_message_complete() {}
 
 void HttpConnectionManager::write_downstream(std::string_view data) {
   if (!closed_) connection_.write(data);
@@ -114,17 +190,50 @@ void HttpConnectionManager::on_stream_finished(bool close_connection) {
   auto done = std::shared_ptr<ActiveStream>(stream_.release());
   setup_.loop.defer([done] {});
   if (closed_) return;
-  if (close_connection || draining_) {
+  if (read_disabled_ > 0) {
+    // The stream undoes its pauses before it finishes; this only guards the next request.
+    read_disabled_ = 0;
+    connection_.set_reading(true);
+  }
+  if (close_connection || draining_ || tunnelling_) {
     connection_.close();
     return;
   }
   arm_idle_timer();
   // Go on with any pipelined request already buffered, after this callback unwinds.
-  parser_.resume();
-  setup_.loop.defer([this, id = connection_.id()] {
-    (void)id;
-    if (!closed_) connection_.redeliver();
-  });
+  redeliver_later();
+}
+
+void HttpConnectionManager::read_disable_downstream(bool disable) {
+  if (disable) {
+    if (read_disabled_++ > 0) return;
+    setup_.stats.downstream_flow_control_paused_reading_total.inc();
+    connection_.set_reading(false);
+    return;
+  }
+  if (read_disabled_ == 0 || --read_disabled_ > 0) return;
+  setup_.stats.downstream_flow_control_resumed_reading_total.inc();
+  connection_.set_reading(true);
+  // What came while paused raised no new event (edge-triggered): read it now.
+  redeliver_later();
+}
+
+bool HttpConnectionManager::downstream_above_high_watermark() const {
+  return connection_.above_write_high_watermark();
+}
+
+void HttpConnectionManager::on_tunnel_established() {
+  tunnelling_ = true;
+  // Bytes the client sent right behind its upgrade request have waited for the 101.
+  redeliver_later();
+}
+
+void HttpConnectionManager::on_above_write_high_watermark() {
+  if (stream_) stream_->on_downstream_above_high_watermark();
+}
+
+void HttpConnectionManager::on_below_write_low_watermark() {
+  if (stream_) stream_->on_downstream_below_low_watermark();
 }
 
 void HttpConnectionManager::drain() {
@@ -135,6 +244,8 @@ void HttpConnectionManager::drain() {
 void HttpConnectionManager::on_close(bool by_peer, std::string_view reason) {
   if (closed_) return;
   closed_ = true;
+  cancel_timer(idle_timer_);
+  cancel_timer(request_headers_timer_);
   if (stream_) stream_->reset(by_peer ? "downstream closed" : reason);
   setup_.stats.downstream_cx_active.sub(1);
   on_closed_(this);

@@ -2,6 +2,12 @@
 // One downstream HTTP/1 connection: parses requests, runs one ActiveStream at a time
 // (pipelined requests wait, unparsed, until the previous response is written, so
 // responses go out in order), answers malformed input with a 4xx and closes.
+//
+// Also the connection's limits (Envoy's names): request_headers_timeout (408),
+// common_http_protocol_options.idle_timeout, max_requests_per_connection,
+// max_headers_count and max_request_headers_kb (431), and flow control: the stream may
+// stop reading the client, and hears when the client's output buffer crosses its
+// watermarks. After a 101 the connection is a tunnel: client bytes go to the stream raw.
 #include <functional>
 #include <memory>
 
@@ -29,6 +35,8 @@ class HttpConnectionManager : public net::Connection::Handler,
   // Connection::Handler
   void on_data(std::string& input) override;
   void on_close(bool by_peer, std::string_view reason) override;
+  void on_above_write_high_watermark() override;
+  void on_below_write_low_watermark() override;
   // Http1Visitor
   void on_headers(http::HeaderMap& headers, const http::MessageHead& head,
                   bool end_stream) override;
@@ -38,10 +46,18 @@ class HttpConnectionManager : public net::Connection::Handler,
   // StreamOwner
   void write_downstream(std::string_view data) override;
   void on_stream_finished(bool close_connection) override;
+  void read_disable_downstream(bool disable) override;
+  bool downstream_above_high_watermark() const override;
+  void on_tunnel_established() override;
 
  private:
   void answer_protocol_error();
+  // Answers without a stream (no request headers yet) and closes.
+  void reply_and_close(int status, std::string_view body);
   void arm_idle_timer();
+  void arm_request_headers_timer();
+  void cancel_timer(event::EventLoop::TimerId& timer);
+  void redeliver_later();
 
   ConnectionManagerSetup& setup_;
   net::Connection connection_;
@@ -51,9 +67,16 @@ class HttpConnectionManager : public net::Connection::Handler,
   ClosedCallback on_closed_;
   std::unique_ptr<ActiveStream> stream_;
   uint64_t next_stream_id_ = 1;
+  uint32_t requests_started_ = 0;
+  uint32_t read_disabled_ = 0;  // nested read_disable_downstream(true) calls
   bool closed_ = false;
   bool draining_ = false;
+  bool tunnelling_ = false;
   event::EventLoop::TimerId idle_timer_ = 0;
+  event::EventLoop::TimerId request_headers_timer_ = 0;
+  // How deferred work finds this manager (null once it is gone). One pointer-sized
+  // handle, so that the deferred call fits std::function's inline storage.
+  std::shared_ptr<HttpConnectionManager*> self_ = std::make_shared<HttpConnectionManager*>(this);
 };
 
 }  // namespace weir::proxy

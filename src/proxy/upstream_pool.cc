@@ -19,6 +19,7 @@ UpstreamPool::UpstreamPool(event::EventLoop& loop, const Cluster& cluster)
     : loop_(loop), cluster_(cluster) {}
 
 UpstreamPool::~UpstreamPool() {
+  *alive_ = false;
   for (auto& idle : idle_) idle->lease.connection->set_handler(nullptr);
 }
 
@@ -46,16 +47,34 @@ Result<UpstreamPool::Lease> UpstreamPool::acquire(bool fresh) {
   cluster_.stats->upstream_cx_active.add(1);
   Lease lease;
   lease.connection = std::make_unique<net::Connection>(loop_, *fd, true);
+  lease.connection->set_buffer_limit(cluster_.config.per_connection_buffer_limit_bytes);
   lease.endpoint = addr.to_string();
   return lease;
 }
 
 void UpstreamPool::release(Lease lease) {
+  // An idle connection must see the upstream's close (or stray bytes) to be dropped. One
+  // that flow control had paused may have missed those events (edge-triggered): look
+  // again once the caller's callback has returned.
+  const bool missed_events = !lease.connection->reading();
+  lease.connection->set_reading(true);
   auto idle = std::make_unique<IdleConnection>();
   idle->pool = this;
   idle->lease = std::move(lease);
   idle->lease.connection->set_handler(idle.get());
+  IdleConnection* parked = idle.get();
   idle_.push_back(std::move(idle));
+  if (missed_events) {
+    loop_.defer([this, parked, alive = alive_] {
+      if (!*alive) return;
+      for (auto& entry : idle_) {
+        if (entry.get() == parked) {
+          parked->lease.connection->redeliver();
+          return;
+        }
+      }
+    });
+  }
 }
 
 void UpstreamPool::connection_closed() { cluster_.stats->upstream_cx_active.sub(1); }

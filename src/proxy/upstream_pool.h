@@ -41,6 +41,7 @@ class UpstreamPool {
   const Cluster& cluster_;
   size_t next_endpoint_ = 0;
   std::list<std::unique_ptr<IdleConnection>> idle_;
+  std::shared_ptr<bool> alive_ = std::make_shared<bool>(true);  // for deferred work
 };
 
 }  // namespace weir::proxy

@@ -8,12 +8,18 @@ UpstreamRequest::UpstreamRequest(UpstreamPool& pool, Callbacks& callbacks, event
     : pool_(pool), callbacks_(callbacks), loop_(loop) {}
 
 UpstreamRequest::~UpstreamRequest() {
+  if (alive_) *alive_ = false;
   if (connect_timer_) loop_.cancel_timer(connect_timer_);
   if (lease_.connection) {
     lease_.connection->set_handler(nullptr);
     if (lease_.connection->is_open()) lease_.connection->close(true);
     pool_.connection_closed();
   }
+}
+
+std::shared_ptr<bool> UpstreamRequest::alive() {
+  if (!alive_) alive_ = std::make_shared<bool>(true);
+  return alive_;
 }
 
 void UpstreamRequest::start(bool head_request) {
@@ -28,12 +34,15 @@ void UpstreamRequest::connect(bool fresh) {
   if (!lease) {
     std::string why = lease.error();
     // Deferred: the caller is still setting the request up.
-    loop_.defer([this, why] { fail(UpstreamFailure::ConnectFailure, why); });
+    loop_.defer([this, why, alive = alive()] {
+      if (*alive) fail(UpstreamFailure::ConnectFailure, why);
+    });
     return;
   }
   lease_ = std::move(*lease);
   connected_ = false;
   lease_.connection->set_handler(this);
+  if (read_disabled_ > 0) lease_.connection->set_reading(false);
   if (lease_.connection->connecting()) {
     auto timeout = pool_.cluster().config.connect_timeout;
     connect_timer_ = loop_.add_timer(timeout, [this] {
@@ -96,19 +105,73 @@ void UpstreamRequest::send_trailers(const http::HeaderMap& trailers) {
 
 void UpstreamRequest::abort() {
   done_ = true;
+  aborted_ = true;
   finish_connection(false);
 }
 
+void UpstreamRequest::read_disable(bool disable) {
+  auto& stats = *pool_.cluster().stats;
+  if (disable) {
+    if (read_disabled_++ > 0) return;
+    stats.upstream_flow_control_paused_reading_total.inc();
+    if (lease_.connection) lease_.connection->set_reading(false);
+    return;
+  }
+  if (read_disabled_ == 0 || --read_disabled_ > 0) return;
+  stats.upstream_flow_control_resumed_reading_total.inc();
+  if (!lease_.connection) return;
+  lease_.connection->set_reading(true);
+  // Events that came while paused are not raised again (edge-triggered): read what is
+  // buffered and waiting, outside the callback that resumed us.
+  loop_.defer([this, alive = alive()] {
+    if (*alive && read_disabled_ == 0 && lease_.connection) lease_.connection->redeliver();
+  });
+}
+
+void UpstreamRequest::on_above_write_high_watermark() {
+  pool_.cluster().stats->upstream_flow_control_backed_up_total.inc();
+  callbacks_.on_upstream_above_write_high_watermark();
+}
+
+void UpstreamRequest::on_below_write_low_watermark() {
+  pool_.cluster().stats->upstream_flow_control_drained_total.inc();
+  callbacks_.on_upstream_below_write_low_watermark();
+}
+
 void UpstreamRequest::on_data(std::string& input) {
-  size_t used = parser_->feed(input);
-  input.erase(0, used);
-  if (parser_->has_error() && !done_) {
-    fail(UpstreamFailure::ProtocolError, parser_->error().reason);
+  if (!tunnelling_) {
+    size_t used = parser_->feed(input);
+    input.erase(0, used);
+    if (parser_->has_error() && !done_) {
+      protocol_error(parser_->error().reason);
+      return;
+    }
+    if (response_complete_) {
+      // Bytes past the end of the response mean the two sides no longer agree on where
+      // messages start: such a connection is not reused.
+      report_complete(input.empty());
+      return;
+    }
+    if (!tunnelling_ || done_) return;
+  }
+  // Tunnel: whatever follows the 101 belongs to the upgraded protocol and is relayed as
+  // it is.
+  if (!input.empty() && !done_) {
+    callbacks_.on_upstream_body(input, false);
+    input.clear();
   }
 }
 
 void UpstreamRequest::on_close(bool by_peer, std::string_view reason) {
   if (done_) return;
+  if (tunnelling_) {
+    // The upstream ended the tunnel: that ends the stream (the client side closes too).
+    done_ = true;
+    finish_connection(false);
+    callbacks_.on_upstream_body({}, true);
+    if (!aborted_) callbacks_.on_upstream_complete();
+    return;
+  }
   if (!response_started_ && lease_.reused && !retried_ && copy_valid_ && !response_complete_) {
     // The upstream closed a pooled connection as we reused it: try once more, fresh.
     retried_ = true;
@@ -126,10 +189,23 @@ void UpstreamRequest::on_close(bool by_peer, std::string_view reason) {
   if (!connected_) pool_.cluster().stats->upstream_cx_connect_fail.inc();
   if (response_started_ && !response_complete_) {
     parser_->feed_eof();  // completes a close-delimited response
-    if (response_complete_ || done_) return;
+    if (response_complete_) {
+      report_complete(false);
+      return;
+    }
+    if (parser_->has_error() && !done_) {
+      protocol_error(parser_->error().reason);
+      return;
+    }
+    if (done_) return;
   }
   fail(response_started_ ? UpstreamFailure::Reset : UpstreamFailure::ConnectFailure,
        by_peer ? "upstream connection closed" : reason);
+}
+
+void UpstreamRequest::protocol_error(std::string_view reason) {
+  pool_.cluster().stats->upstream_cx_protocol_error.inc();
+  fail(UpstreamFailure::ProtocolError, reason);
 }
 
 void UpstreamRequest::fail(UpstreamFailure kind, std::string_view reason) {
@@ -137,6 +213,18 @@ void UpstreamRequest::fail(UpstreamFailure kind, std::string_view reason) {
   done_ = true;
   finish_connection(false);
   callbacks_.on_upstream_failure(kind, reason);
+}
+
+void UpstreamRequest::report_complete(bool nothing_follows) {
+  if (completion_reported_ || aborted_) return;
+  completion_reported_ = true;
+  // An upgrade the upstream declined could leave it expecting the other protocol (or
+  // the request's body in it): not worth the doubt.
+  const bool reusable = nothing_follows && response_keep_alive_ && request_complete_ &&
+                        !upgrade_requested_ && lease_.connection &&
+                        lease_.connection->pending_output() == 0;
+  finish_connection(reusable);
+  callbacks_.on_upstream_complete();
 }
 
 void UpstreamRequest::finish_connection(bool reusable) {
@@ -161,7 +249,19 @@ void UpstreamRequest::on_headers(http::HeaderMap& headers, const http::MessageHe
                                  bool end_stream) {
   if (done_) return;
   auto status = headers.get(":status").value_or("0");
-  if (status.size() == 3 && status[0] == '1' && status != "101") return;  // 1xx: not forwarded
+  if (status == "101") {
+    // Switching protocols is only for a request that asked (and was allowed) to.
+    if (!upgrade_requested_) {
+      protocol_error("unsolicited 101 switching protocols");
+      return;
+    }
+    tunnelling_ = true;
+    response_started_ = true;
+    response_keep_alive_ = false;
+    callbacks_.on_upstream_headers(headers, head, false);
+    return;
+  }
+  if (status.size() == 3 && status[0] == '1') return;  // other 1xx: not forwarded
   response_started_ = true;
   response_keep_alive_ = head.keep_alive;
   callbacks_.on_upstream_headers(headers, head, end_stream);
@@ -179,10 +279,11 @@ void UpstreamRequest::on_trailers(http::HeaderMap& trailers) {
 
 void UpstreamRequest::on_message_complete() {
   if (done_ || !response_started_) return;  // a 1xx ended
+  if (tunnelling_) return;                  // the tunnel lasts until a side closes
   response_complete_ = true;
   done_ = true;
-  finish_connection(response_keep_alive_ && request_complete_);
-  callbacks_.on_upstream_complete();
+  // Stop right after this response: what follows (if anything) is checked, not parsed.
+  parser_->pause_after_message(true);
 }
 
 }  // namespace weir::proxy

@@ -3,6 +3,11 @@
 // request as the stream hands it over, parses the response and hands it back. A reused
 // connection that the upstream had closed (it dies before any response byte) is retried
 // once on a fresh connection, so a stale pooled connection never fails a request.
+//
+// A connection goes back to the pool only after an exchange that ended cleanly on both
+// sides: never after an upgrade request (a 101 switches the connection to another
+// protocol), a malformed response, a request cut short, bytes past the end of the
+// response, or unsent output.
 #include <memory>
 #include <string>
 #include <string_view>
@@ -23,12 +28,18 @@ class UpstreamRequest : public net::Connection::Handler, public http::Http1Visit
    public:
     virtual ~Callbacks() = default;
     virtual void on_upstream_connected(std::string_view endpoint) = 0;
+    // A 101 to an upgrade request comes with end_stream == false: what follows on the
+    // connection arrives through on_upstream_body, until the upstream closes it.
     virtual void on_upstream_headers(http::HeaderMap& headers, const http::MessageHead& head,
                                      bool end_stream) = 0;
     virtual void on_upstream_body(std::string_view data, bool end_stream) = 0;
     virtual void on_upstream_trailers(http::HeaderMap& trailers) = 0;
     virtual void on_upstream_complete() = 0;
     virtual void on_upstream_failure(UpstreamFailure kind, std::string_view reason) = 0;
+    // Flow control: what was written upstream went over the connection's high watermark /
+    // back under its low one (stop / resume feeding the request body).
+    virtual void on_upstream_above_write_high_watermark() {}
+    virtual void on_upstream_below_write_low_watermark() {}
   };
 
   UpstreamRequest(UpstreamPool& pool, Callbacks& callbacks, event::EventLoop& loop);
@@ -36,11 +47,18 @@ class UpstreamRequest : public net::Connection::Handler, public http::Http1Visit
 
   // Acquires a connection; failures are reported through on_upstream_failure (deferred).
   void start(bool head_request);
+  // The request carries Upgrade headers: a 101 turns the connection into a tunnel (body
+  // bytes are then relayed raw both ways). Without this a 101 is a protocol error.
+  void expect_upgrade() { upgrade_requested_ = true; }
   void send_headers(const http::HeaderMap& headers, BodyFraming framing, bool end_stream);
   void send_body(std::string_view data, bool end_stream);
   void send_trailers(const http::HeaderMap& trailers);
   // Stops everything: the connection is closed (a half-done exchange cannot be reused).
+  // No callback runs after it.
   void abort();
+  // Flow control: stop / resume reading the response. Calls nest: reading resumes once
+  // every stop has been matched by a resume.
+  void read_disable(bool disable);
 
   // Http1Visitor
   void on_headers(http::HeaderMap& headers, const http::MessageHead& head,
@@ -52,11 +70,16 @@ class UpstreamRequest : public net::Connection::Handler, public http::Http1Visit
   void on_data(std::string& input) override;
   void on_connected() override;
   void on_close(bool by_peer, std::string_view reason) override;
+  void on_above_write_high_watermark() override;
+  void on_below_write_low_watermark() override;
 
  private:
   void connect(bool fresh);
   void write(std::string_view data);
   void fail(UpstreamFailure kind, std::string_view reason);
+  void protocol_error(std::string_view reason);
+  // The response was parsed to its end: park or close the connection, then tell.
+  void report_complete(bool reusable);
   void finish_connection(bool reusable);
 
   static constexpr size_t kRetryCopyLimit = 64 * 1024;
@@ -69,15 +92,23 @@ class UpstreamRequest : public net::Connection::Handler, public http::Http1Visit
   event::EventLoop::TimerId connect_timer_ = 0;
   BodyFraming framing_ = BodyFraming::None;
   bool head_request_ = false;
+  bool upgrade_requested_ = false;
+  bool tunnelling_ = false;  // a 101 switched the connection to the upgraded protocol
   bool request_complete_ = false;
   bool response_started_ = false;
   bool response_complete_ = false;
+  bool completion_reported_ = false;
   bool response_keep_alive_ = true;
   bool done_ = false;
+  bool aborted_ = false;
   bool retried_ = false;
   bool connected_ = false;
   bool copy_valid_ = true;
-  std::string sent_copy_;  // what was written, to replay on a retry
+  uint32_t read_disabled_ = 0;  // nested read_disable(true) calls
+  std::string sent_copy_;       // what was written, to replay on a retry
+  // Lets deferred work find out this request is gone; made only when work is deferred.
+  std::shared_ptr<bool> alive();
+  std::shared_ptr<bool> alive_;
 };
 
 }  // namespace weir::proxy

@@ -595,6 +595,93 @@ LoadOutcome load_variation(const std::string& from, const std::string& to,
   return outcome.ok() ? std::move(outcome.value()) : LoadOutcome{};
 }
 
+TEST(ConfigLoaderTest, ConnectionLimitsUpgradesAndBufferLimits) {
+  // Defaults, as Envoy's.
+  const LoadOutcome plain = load_variation("stat_prefix: main\n", "stat_prefix: main\n");
+  const HttpConnectionManagerConfig& defaults = plain.config.listeners.at(0).http;
+  EXPECT_EQ(defaults.max_request_headers_kb, 60u);
+  EXPECT_EQ(defaults.max_headers_count, 100u);
+  EXPECT_EQ(defaults.max_requests_per_connection, 0u);
+  EXPECT_EQ(defaults.request_headers_timeout, milliseconds(0));
+  EXPECT_EQ(defaults.idle_timeout, milliseconds(3600000));
+  EXPECT_EQ(defaults.per_connection_buffer_limit_bytes, 1024u * 1024u);
+  EXPECT_TRUE(defaults.upgrade_configs.empty());
+  EXPECT_EQ(plain.config.clusters.at(0).per_connection_buffer_limit_bytes, 1024u * 1024u);
+
+  const LoadOutcome set = load_variation("          stat_prefix: main\n",
+                                         "          stat_prefix: main\n"
+                                         "          request_headers_timeout: 2s\n"
+                                         "          max_request_headers_kb: 16\n"
+                                         "          common_http_protocol_options:\n"
+                                         "            idle_timeout: 30s\n"
+                                         "            max_headers_count: 50\n"
+                                         "            max_requests_per_connection: 7\n"
+                                         "          upgrade_configs:\n"
+                                         "          - upgrade_type: websocket\n"
+                                         "          - {upgrade_type: h2c, enabled: false}\n");
+  EXPECT_EQ(set.warnings, Strings{});
+  const HttpConnectionManagerConfig& manager = set.config.listeners.at(0).http;
+  EXPECT_EQ(manager.request_headers_timeout, milliseconds(2000));
+  EXPECT_EQ(manager.max_request_headers_kb, 16u);
+  EXPECT_EQ(manager.idle_timeout, milliseconds(30000));
+  EXPECT_EQ(manager.max_headers_count, 50u);
+  EXPECT_EQ(manager.max_requests_per_connection, 7u);
+  ASSERT_EQ(manager.upgrade_configs.size(), 2u);
+  EXPECT_EQ(manager.upgrade_configs[0].upgrade_type, "websocket");
+  EXPECT_TRUE(manager.upgrade_configs[0].enabled);
+  EXPECT_EQ(manager.upgrade_configs[1].upgrade_type, "h2c");
+  EXPECT_FALSE(manager.upgrade_configs[1].enabled);
+
+  const LoadOutcome route = load_variation(
+      "route: {cluster: backend}",
+      "route: {cluster: backend, upgrade_configs: [{upgrade_type: websocket, enabled: false}]}");
+  const RouteAction& action =
+      *route.config.listeners.at(0).http.route_config.virtual_hosts.at(0).routes.at(0).route;
+  ASSERT_EQ(action.upgrade_configs.size(), 1u);
+  EXPECT_FALSE(action.upgrade_configs[0].enabled);
+
+  const LoadOutcome cluster =
+      load_variation("    connect_timeout: 1s\n",
+                     "    connect_timeout: 1s\n    per_connection_buffer_limit_bytes: 65536\n");
+  EXPECT_EQ(cluster.warnings, Strings{});
+  EXPECT_EQ(cluster.config.clusters.at(0).per_connection_buffer_limit_bytes, 65536u);
+}
+
+TEST(ConfigLoaderErrorTest, LimitsAndUpgradesWeirCannotHonour) {
+  const std::string manager = "          stat_prefix: main\n";
+  // Envoy's range.
+  EXPECT_TRUE(
+      Contains(load_variation_error(manager, manager + "          max_request_headers_kb: 8193\n"),
+               "expected an integer from 1 to 8192"));
+  EXPECT_TRUE(
+      Contains(load_variation_error(manager, manager + "          common_http_protocol_options:\n"
+                                                       "            max_headers_count: 0\n"),
+               "expected an integer from 1 to"));
+  // A filter chain of its own for upgrades would run other filters than asked for.
+  EXPECT_TRUE(Contains(
+      load_variation_error(manager, manager +
+                                        "          upgrade_configs:\n"
+                                        "          - {upgrade_type: websocket, filters: []}\n"),
+      "upgrade_configs[].filters (a filter chain for upgrades) is not implemented by weir"));
+  EXPECT_TRUE(
+      Contains(load_variation_error(manager, manager + "          upgrade_configs:\n"
+                                                       "          - {upgrade_type: CONNECT}\n"),
+               "CONNECT is not implemented by weir"));
+  EXPECT_TRUE(Contains(
+      load_variation_error(manager, manager + "          upgrade_configs:\n"
+                                              "          - {upgrade_type: \"web socket\"}\n"),
+      "upgrade_type must be an HTTP token"));
+  EXPECT_TRUE(
+      Contains(load_variation_error("route: {cluster: backend}",
+                                    "route: {cluster: backend, upgrade_configs: [{upgrade_type: "
+                                    "websocket, connect_config: {}}]}"),
+               "connect_config: CONNECT is not implemented by weir"));
+  EXPECT_TRUE(Contains(load_variation_error("    connect_timeout: 1s\n",
+                                            "    connect_timeout: 1s\n"
+                                            "    per_connection_buffer_limit_bytes: 0\n"),
+                       "expected an integer from 1 to"));
+}
+
 std::string load_prefixed_error(const std::string& prefix, const std::string& from = "",
                                 const std::string& to = "") {
   std::string yaml = read_testdata("minimal.yaml");
@@ -1126,8 +1213,8 @@ TEST(ConfigLoaderTest, WarnsForEachKnownButUnimplementedField) {
           file + ":37:29: HTTP/2 to upstreams is not implemented yet: weir talks HTTP/1.1 to "
                  "cluster \"backend\" (at static_resources.clusters[0].http2_protocol_options)"}));
   EXPECT_TRUE(outcome.config.clusters.at(0).http2);
-  // Implemented: bounds what one stream may buffer.
-  EXPECT_EQ(outcome.config.listeners.at(0).http.per_stream_buffer_limit_bytes, 32768u);
+  // Implemented: bounds the connection's buffers and what one stream may buffer.
+  EXPECT_EQ(outcome.config.listeners.at(0).http.per_connection_buffer_limit_bytes, 32768u);
 }
 
 }  // namespace

@@ -6,6 +6,10 @@
 //    any other status -> local reply 403;
 //    no answer (connect failure, timeout: the callback sees 0 headers) -> local reply 500;
 //    proxy_http_call refused -> local reply 500 with x-auth-call-status: <status name>.
+//  x-auth-response-path on the request: the call is made on the response headers instead
+//    (GET <that path>), pausing the response; answer 200 -> the response continues with
+//    x-auth-status: 200 added, else local reply 403 (flow control tests hold a response
+//    body this way).
 #include "weir/plugin.h"
 
 namespace {
@@ -32,8 +36,29 @@ class AuthHttp : public weir::HttpContext {
  public:
   using HttpContext::HttpContext;
 
+  weir::Action on_response_headers(uint32_t, bool) override {
+    if (response_path_.empty()) return weir::Action::Continue;
+    AuthRoot* root = root_as<AuthRoot>();
+    weir::Status s = http_call(
+        root->cluster, {{":method", "GET"}, {":path", response_path_}, {":authority", "auth"}}, "",
+        root->timeout_ms, [](uint32_t num_headers, size_t, uint32_t) {
+          auto status = weir::http_call_response_headers().get(":status");
+          if (num_headers > 0 && status && status.view() == "200") {
+            weir::response_headers().add("x-auth-status", "200");
+            weir::continue_response();
+          } else {
+            weir::send_local_response(403, "denied\n", {}, "auth_denied");
+          }
+        });
+    return s == weir::Status::Ok ? weir::Action::Pause : weir::Action::Continue;
+  }
+
   weir::Action on_request_headers(uint32_t, bool) override {
     const auto headers = weir::request_headers();
+    if (auto p = headers.get("x-auth-response-path")) {
+      response_path_ = p.str();
+      return weir::Action::Continue;
+    }
     std::string path = "/check";
     if (auto p = headers.get("x-auth-path")) path = p.str();
     std::vector<weir::HeaderPair> call_headers = {
@@ -65,6 +90,9 @@ class AuthHttp : public weir::HttpContext {
     }
     return weir::Action::Pause;
   }
+
+ private:
+  std::string response_path_;
 };
 
 weir::RegisterContextFactory registration(weir::root_factory<AuthRoot>,

@@ -7,7 +7,7 @@
 //   continue_*(), delivers it to this filter's on_*_body (the plugin sees it then).
 // - body 1/2 (buffer) -> StopIteration with the bytes left in `chunk`: the manager holds
 //   them and calls again with everything held so far (accumulated size), and enforces
-//   per_stream_buffer_limit_bytes (413 / 500).
+//   the listener's per_connection_buffer_limit_bytes (413 / 500).
 // - body >= 3 -> StopIteration; later chunks are held without calling the plugin until
 //   it continues.
 // - continue_stream() from inside a callback turns that callback's PAUSE into CONTINUE;

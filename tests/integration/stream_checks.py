@@ -1,0 +1,39 @@
+"""Checks the flow-control, upgrade and hostile-input suites share: polling, weir's memory,
+and "weir is still fine" after an abuse."""
+import time
+
+from weir_harness import request, stats
+
+
+def wait_for(predicate, timeout=10.0, interval=0.02, what="condition"):
+    """Polls `predicate` until it returns something true; fails the test on timeout."""
+    deadline = time.time() + timeout
+    while True:
+        value = predicate()
+        if value:
+            return value
+        if time.time() >= deadline:
+            raise AssertionError(f"timed out after {timeout}s waiting for {what}")
+        time.sleep(interval)
+
+
+def vm_rss_kib(pid):
+    """Resident set size of a process, from /proc/<pid>/status."""
+    with open(f"/proc/{pid}/status") as f:
+        for line in f:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1])
+    raise AssertionError(f"no VmRSS for pid {pid}")
+
+
+def stat_value(admin_port, name):
+    return int(stats(admin_port).get(name, "0"))
+
+
+def assert_still_serving(weir, listen_port, admin_port, path="/after"):
+    """weir runs, its admin answers, and a plain request is proxied."""
+    assert weir.proc.poll() is None, "weir exited:\n" + weir.logs()
+    status, _, body = request(admin_port, path="/ready")
+    assert status == 200 and body == b"LIVE\n"
+    status, _, _ = request(listen_port, path=path)
+    assert status == 200, weir.logs()
