@@ -298,7 +298,7 @@ def test_max_request_headers_kb_answers_431():
 
 
 @pytest.mark.parametrize("hcm,message", [
-    ("\n                max_request_headers_kb: 81", "max_request_headers_kb"),
+    ("\n                max_request_headers_kb: 8193", "max_request_headers_kb"),
     ("\n                common_http_protocol_options:\n                  max_headers_count: 0",
      "max_headers_count"),
 ])
