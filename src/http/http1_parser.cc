@@ -24,6 +24,9 @@ namespace {
 
 // How much of an incomplete request line is checked before its end arrives.
 constexpr size_t kEarlyCheckBytes = 1024;
+// Fields a proxy usually adds to a head it forwards (x-request-id, x-forwarded-*, date,
+// server, ...): reserved with the map so that adding them does not regrow it.
+constexpr size_t kRoomForAddedFields = 6;
 
 }  // namespace
 
@@ -712,12 +715,13 @@ void Http1Parser::Impl::build_request_headers(const char* base) {
     path = rest;
   }
   headers.clear();
-  headers.add(":method", method_text);
-  headers.add(":path", path);
+  headers.reserve(field_count + 4 + kRoomForAddedFields);
+  headers.add_lower_case(":method", method_text);
+  headers.add_lower_case(":path", path);
   if (has_authority) {
-    headers.add(":authority", authority);
+    headers.add_lower_case(":authority", authority);
   }
-  headers.add(":scheme", scheme);
+  headers.add_lower_case(":scheme", scheme);
   add_fields(base, true);
 }
 
@@ -726,7 +730,8 @@ void Http1Parser::Impl::build_response_headers(const char* base) {
                           static_cast<char>('0' + status / 10 % 10),
                           static_cast<char>('0' + status % 10)};
   headers.clear();
-  headers.add(":status", std::string_view(digits, 3));
+  headers.reserve(field_count + 1 + kRoomForAddedFields);
+  headers.add_lower_case(":status", std::string_view(digits, 3));
   add_fields(base, false);
 }
 

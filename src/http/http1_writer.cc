@@ -1,7 +1,8 @@
 #include "http/http1_writer.h"
 
-#include <array>
 #include <charconv>
+#include <cstdint>
+#include <cstring>
 #include <vector>
 
 namespace weir::http {
@@ -13,9 +14,31 @@ constexpr std::string_view kCrlf = "\r\n";
 // inject fields or whole messages (response splitting), so they are dropped on output.
 bool is_line_breaking(char c) { return c == '\r' || c == '\n' || c == '\0'; }
 
+// Whether any of the 8 bytes of `word` is below 0x0E (which CR, LF and NUL are): the
+// classic SWAR test, so that clean text (nearly all of it) is checked a word at a time.
+inline bool may_break_line(uint64_t word) {
+  constexpr uint64_t kOnes = 0x0101010101010101ULL;
+  constexpr uint64_t kHighs = 0x8080808080808080ULL;
+  return ((word - kOnes * 0x0E) & ~word & kHighs) != 0;
+}
+
 void append_line_safe(std::string& out, std::string_view s) {
+  size_t i = 0;
+  for (; i + 8 <= s.size(); i += 8) {
+    uint64_t word;
+    std::memcpy(&word, s.data() + i, 8);
+    if (may_break_line(word)) break;
+  }
+  for (; i < s.size(); ++i) {
+    if (is_line_breaking(s[i])) break;
+  }
+  if (i == s.size()) {
+    out.append(s);
+    return;
+  }
+  // Rare: drop the offending bytes.
   size_t start = 0;
-  for (size_t i = 0; i < s.size(); ++i) {
+  for (; i < s.size(); ++i) {
     if (is_line_breaking(s[i])) {
       out.append(s.data() + start, i - start);
       start = i + 1;
@@ -70,8 +93,20 @@ void for_each_list_element(std::string_view list, Fn&& fn) {
 }
 
 // Always hop-by-hop (RFC 9110 §7.6.1 and the legacy proxy-connection); te is handled apart.
-constexpr std::array<std::string_view, 5> kHopByHop = {
-    "connection", "keep-alive", "proxy-connection", "transfer-encoding", "upgrade"};
+bool is_hop_by_hop(std::string_view name) {
+  switch (name.size()) {
+    case 7:
+      return name == "upgrade";
+    case 10:
+      return name == "connection" || name == "keep-alive";
+    case 16:
+      return name == "proxy-connection";
+    case 17:
+      return name == "transfer-encoding";
+    default:
+      return false;
+  }
+}
 
 // Fields a Connection header may not make us drop: removing them would change where the
 // message goes or how its body is framed downstream (hop-by-hop header abuse).
@@ -252,24 +287,23 @@ std::string_view reason_phrase(int status) {
 }
 
 void strip_hop_by_hop_headers(HeaderMap& headers) {
-  // One pass to find what is there (usually little or nothing), then removals, since
-  // HeaderMap::remove rewrites the list being read.
-  std::array<bool, kHopByHop.size()> present{};
-  std::vector<std::string> nominated;  // by Connection
+  // One pass to learn what the Connection and TE fields ask (usually nothing), then one
+  // pass that removes every doomed field. Names are stored lower-case: exact compares.
+  std::vector<std::string> nominated;  // by Connection, beyond the always-removed ones
+  bool any_doomed = false;
   bool has_te = false;
   bool te_allows_trailers = false;
   for (const auto& [name, value] : headers.entries()) {
-    for (size_t i = 0; i < kHopByHop.size(); ++i) {
-      if (name == kHopByHop[i]) {
-        present[i] = true;
+    if (is_hop_by_hop(name)) {
+      any_doomed = true;
+      if (name == "connection") {
+        for_each_list_element(value, [&](std::string_view option) {
+          if (is_protected_from_connection(option)) return;
+          std::string lower = to_lower(option);
+          if (is_hop_by_hop(lower)) return;  // goes anyway
+          nominated.push_back(std::move(lower));
+        });
       }
-    }
-    if (name == "connection") {
-      for_each_list_element(value, [&](std::string_view option) {
-        if (!is_protected_from_connection(option)) {
-          nominated.emplace_back(to_lower(option));
-        }
-      });
     } else if (name == "te") {
       has_te = true;
       for_each_list_element(value, [&](std::string_view coding) {
@@ -279,23 +313,23 @@ void strip_hop_by_hop_headers(HeaderMap& headers) {
       });
     }
   }
-  for (size_t i = 0; i < kHopByHop.size(); ++i) {
-    if (present[i]) {
-      headers.remove(kHopByHop[i]);
+  if (!any_doomed && !has_te) return;
+  const auto is_nominated = [&](std::string_view name) {
+    for (const std::string& n : nominated) {
+      if (n == name) return true;
     }
-  }
-  for (const std::string& name : nominated) {
-    headers.remove(name);
-  }
+    return false;
+  };
+  bool te_nominated = is_nominated("te");
   // "te: trailers" is the one TE value meant for the next hop too (gRPC relies on it), even
-  // when Connection names te.
-  if (has_te) {
-    if (te_allows_trailers) {
-      headers.set("te", "trailers");
-    } else {
-      headers.remove("te");
-    }
-  }
+  // when Connection names te; any other te goes.
+  const bool drop_te = !te_allows_trailers || te_nominated;
+  headers.remove_if([&](std::string_view name) {
+    if (is_hop_by_hop(name)) return true;
+    if (name == "te") return drop_te;
+    return !nominated.empty() && is_nominated(name);
+  });
+  if (has_te && te_allows_trailers) headers.set("te", "trailers");
 }
 
 }  // namespace weir::http

@@ -2,25 +2,12 @@
 
 #include <spdlog/spdlog.h>
 
-#include <random>
-
 #include "http/http1_writer.h"
+#include "proxy/request_id.h"
 
 namespace weir::proxy {
 
 namespace {
-
-std::string make_request_id() {
-  thread_local std::mt19937_64 rng{std::random_device{}()};
-  uint64_t a = rng(), b = rng();
-  a = (a & 0xFFFFFFFFFFFF0FFFULL) | 0x4000ULL;              // version 4
-  b = (b & 0x3FFFFFFFFFFFFFFFULL) | 0x8000000000000000ULL;  // RFC 4122 variant
-  char buf[37];
-  snprintf(buf, sizeof buf, "%08x-%04x-%04x-%04x-%012llx", static_cast<unsigned>(a >> 32),
-           static_cast<unsigned>((a >> 16) & 0xFFFF), static_cast<unsigned>(a & 0xFFFF),
-           static_cast<unsigned>(b >> 48), static_cast<unsigned long long>(b & 0xFFFFFFFFFFFFULL));
-  return buf;
-}
 
 // The Date header changes once a second: format it once a second per thread.
 const std::string& http_date() {

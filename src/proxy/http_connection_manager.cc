@@ -30,8 +30,10 @@ HttpConnectionManager::HttpConnectionManager(ConnectionManagerSetup& setup, int 
     : setup_(setup),
       connection_(setup.loop, fd, false),
       parser_(http::MessageType::Request, *this, request_limits(setup.config)),
-      peer_(peer),
-      local_(local),
+      peer_ip_(peer.ip()),
+      local_ip_(local.ip()),
+      peer_port_(peer.port()),
+      local_port_(local.port()),
       on_closed_(std::move(on_closed)) {
   connection_.set_handler(this);
   connection_.set_buffer_limit(setup_.config.per_connection_buffer_limit_bytes);
@@ -157,10 +159,10 @@ void HttpConnectionManager::on_headers(http::HeaderMap& headers, const http::Mes
   StreamInfo info;
   info.stream_id = next_stream_id_++;
   info.connection_id = connection_.id();
-  info.downstream_remote_address = peer_.ip();
-  info.downstream_remote_port = peer_.port();
-  info.downstream_local_address = local_.ip();
-  info.downstream_local_port = local_.port();
+  info.downstream_remote_address = peer_ip_;
+  info.downstream_remote_port = peer_port_;
+  info.downstream_local_address = local_ip_;
+  info.downstream_local_port = local_port_;
   stream_ = std::make_unique<ActiveStream>(setup_, *this, std::move(info));
   ++requests_started_;
   const uint32_t max_requests = setup_.config.max_requests_per_connection;

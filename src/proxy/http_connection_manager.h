@@ -62,8 +62,11 @@ class HttpConnectionManager : public net::Connection::Handler,
   ConnectionManagerSetup& setup_;
   net::Connection connection_;
   http::Http1Parser parser_;
-  net::Address peer_;
-  net::Address local_;
+  // The connection's addresses, formatted once: every stream's StreamInfo copies them.
+  std::string peer_ip_;
+  std::string local_ip_;
+  uint16_t peer_port_;
+  uint16_t local_port_;
   ClosedCallback on_closed_;
   std::unique_ptr<ActiveStream> stream_;
   uint64_t next_stream_id_ = 1;

@@ -93,6 +93,22 @@ TEST(Http1WriterTest, LineBreaksInValuesAreDropped) {
   EXPECT_EQ(out, "GET /ax: y HTTP/1.1\r\n\r\n");
 }
 
+// Values are checked a word at a time: a line break at any offset, in a word or in the
+// tail, is dropped, and other low bytes (HTAB, VT) stay.
+TEST(Http1WriterTest, LineBreaksDroppedAtEveryOffset) {
+  const std::string clean = "abcdefghij\tklmnopqrst\x0buvwxyz0123456789";
+  for (char bad : {'\r', '\n', '\0'}) {
+    for (size_t at = 0; at <= clean.size(); ++at) {
+      std::string value = clean;
+      value.insert(at, 1, bad);
+      std::string out;
+      write_response_head(make_headers({{":status", "200"}, {"x", value}}), out);
+      EXPECT_EQ(out, "HTTP/1.1 200 OK\r\nx: " + clean + "\r\n\r\n")
+          << "byte " << int(bad) << " at " << at;
+    }
+  }
+}
+
 TEST(Http1WriterTest, Chunks) {
   std::string out;
   write_chunk("hello", out);
