@@ -81,8 +81,13 @@ class ActiveStream::FilterHandle : public HttpFilterCallbacks {
 };
 
 ActiveStream::ActiveStream(ConnectionManagerSetup& setup, StreamOwner& owner, StreamInfo info)
-    : setup_(setup), owner_(owner), info_(std::move(info)), start_(event::Clock::now()) {
-  info_.start_time = std::chrono::system_clock::now();
+    : setup_(setup),
+      owner_(owner),
+      info_(std::move(info)),
+      idle_timer_(setup.loop, [this] { on_idle_timer(); }),
+      route_timer_(setup.loop, [this] { on_route_timeout(); }),
+      start_(setup.loop.now()) {
+  info_.start_time = setup_.loop.system_now();
   filters_.reserve(setup_.filter_factories.size());
   for (size_t i = 0; i < setup_.filter_factories.size(); ++i) {
     handles_.push_back(std::make_unique<FilterHandle>(*this, i));
@@ -94,8 +99,12 @@ ActiveStream::ActiveStream(ConnectionManagerSetup& setup, StreamOwner& owner, St
 }
 
 ActiveStream::~ActiveStream() {
-  if (idle_timer_) setup_.loop.cancel_timer(idle_timer_);
-  if (route_timer_) setup_.loop.cancel_timer(route_timer_);
+  if (alive_) *alive_ = false;
+}
+
+std::shared_ptr<bool> ActiveStream::alive() {
+  if (!alive_) alive_ = std::make_shared<bool>(true);
+  return alive_;
 }
 
 // ---------------------------------------------------------------- request path
@@ -275,7 +284,7 @@ void ActiveStream::continue_request() {
   if (finished_ || local_reply_sent_) return;
   if (in_filter_callback_) {
     // Resume once the current callback has returned, never underneath it.
-    setup_.loop.defer([this, alive = alive_] {
+    setup_.loop.defer([this, alive = alive()] {
       if (*alive) continue_request();
     });
     return;
@@ -315,7 +324,7 @@ void ActiveStream::continue_response_from(size_t index) {
 
 void ActiveStream::reset_stream() {
   if (in_filter_callback_) {
-    setup_.loop.defer([this, alive = alive_] {
+    setup_.loop.defer([this, alive = alive()] {
       if (*alive) reset("reset by filter");
     });
     return;
@@ -358,19 +367,14 @@ void ActiveStream::route_request() {
   }
   pool->cluster().stats->upstream_rq_total.inc();
   pool->cluster().stats->upstream_rq_active.add(1);
-  upstream_start_ = event::Clock::now();
+  upstream_start_ = setup_.loop.now();
   upstream_ = std::make_unique<UpstreamRequest>(*pool, *this, setup_.loop);
   // A client still slow to take the previous response (pipelining) holds this one too.
   if (owner_.downstream_above_high_watermark()) {
     pause_upstream(upstream_paused_by_downstream_, true);
   }
   upstream_->start(request_headers_->get(":method") == "HEAD");
-  if (action.timeout.count() > 0) {
-    route_timer_ = setup_.loop.add_timer(action.timeout, [this] {
-      route_timer_ = 0;
-      on_route_timeout();
-    });
-  }
+  if (action.timeout.count() > 0) route_timer_.arm(action.timeout);
   forward_headers_upstream();
 }
 
@@ -418,8 +422,7 @@ void ActiveStream::on_upstream_headers(http::HeaderMap& headers, const http::Mes
     // Only an accepted upgrade gets here (UpstreamRequest refuses any other 101). The
     // tunnel lives as long as its two sides: no route timeout for it.
     response_upgrade_ = std::string(response_headers_->get("upgrade").value_or(upgrade_type_));
-    if (route_timer_) setup_.loop.cancel_timer(route_timer_);
-    route_timer_ = 0;
+    route_timer_.disarm();
   }
   http::strip_hop_by_hop_headers(*response_headers_);
   response_end_seen_ = end_stream;
@@ -428,7 +431,7 @@ void ActiveStream::on_upstream_headers(http::HeaderMap& headers, const http::Mes
     pool->cluster().stats->by_class(status).inc();
   }
   auto ms =
-      std::chrono::duration_cast<std::chrono::milliseconds>(event::Clock::now() - upstream_start_);
+      std::chrono::duration_cast<std::chrono::milliseconds>(setup_.loop.now() - upstream_start_);
   response_headers_->set("x-envoy-upstream-service-time", std::to_string(ms.count()));
   encode_headers_from(filters_.size());
 }
@@ -535,7 +538,7 @@ void ActiveStream::encode_trailers_from(size_t index) {
 void ActiveStream::continue_response() {
   if (finished_) return;
   if (in_filter_callback_) {
-    setup_.loop.defer([this, alive = alive_] {
+    setup_.loop.defer([this, alive = alive()] {
       if (*alive) continue_response();
     });
     return;
@@ -633,11 +636,10 @@ void ActiveStream::write_response_trailers() {
 }
 
 void ActiveStream::on_upstream_complete() {
-  if (route_timer_) setup_.loop.cancel_timer(route_timer_);
-  route_timer_ = 0;
+  route_timer_.disarm();
   if (auto* pool = setup_.find_pool(info_.cluster_name)) {
     pool->cluster().stats->upstream_rq_time.record(static_cast<uint64_t>(
-        std::chrono::duration_cast<std::chrono::milliseconds>(event::Clock::now() - upstream_start_)
+        std::chrono::duration_cast<std::chrono::milliseconds>(setup_.loop.now() - upstream_start_)
             .count()));
   }
   release_upstream(false);
@@ -723,8 +725,7 @@ void ActiveStream::release_upstream(bool abort) {
     pool->cluster().stats->upstream_rq_active.sub(1);
   }
   // We may be inside the upstream request's own callbacks: free it later.
-  auto doomed = std::shared_ptr<UpstreamRequest>(upstream_.release());
-  setup_.loop.defer([doomed] {});
+  setup_.loop.defer_delete(std::move(upstream_));
   // Its pauses go with it; the client is no longer waiting on it.
   upstream_paused_by_downstream_ = false;
   upstream_paused_by_held_body_ = false;
@@ -805,14 +806,12 @@ void ActiveStream::reset(std::string_view reason) {
 void ActiveStream::finish(bool close_connection) {
   if (finished_) return;
   finished_ = true;
-  *alive_ = false;
-  if (idle_timer_) setup_.loop.cancel_timer(idle_timer_);
-  if (route_timer_) setup_.loop.cancel_timer(route_timer_);
-  idle_timer_ = route_timer_ = 0;
+  if (alive_) *alive_ = false;
+  idle_timer_.disarm();
+  route_timer_.disarm();
   if (response_complete_) {
     setup_.stats.downstream_rq_time.record(static_cast<uint64_t>(
-        std::chrono::duration_cast<std::chrono::milliseconds>(event::Clock::now() - start_)
-            .count()));
+        std::chrono::duration_cast<std::chrono::milliseconds>(setup_.loop.now() - start_).count()));
   }
   setup_.stats.downstream_rq_active.sub(1);
   if (tunnel_established_) setup_.stats.downstream_cx_upgrades_active.sub(1);
@@ -824,33 +823,30 @@ void ActiveStream::finish(bool close_connection) {
   if (setup_.access_log) {
     setup_.access_log->log(
         {info_, request_headers(), response_headers(), response_trailers(),
-         std::chrono::duration_cast<std::chrono::microseconds>(event::Clock::now() - start_)});
+         std::chrono::duration_cast<std::chrono::microseconds>(setup_.loop.now() - start_)});
   }
   owner_.on_stream_finished(close_connection || !response_complete_);
 }
 
-// Activity only moves a timestamp: re-arming the timer on every event would cost a heap
-// push, a hash insert and an allocation per body chunk. The timer, when it fires, checks
-// whether the stream was really idle that long and otherwise waits the rest.
+// Activity only moves a timestamp: re-arming the timer on every event would move it in the
+// timer heap per body chunk. The timer, when it fires, checks whether the stream was really
+// idle that long and otherwise waits the rest.
 void ActiveStream::arm_idle_timer() {
   auto timeout = setup_.config.stream_idle_timeout;
   if (timeout.count() <= 0) return;
   last_activity_ = setup_.loop.now();
-  if (!idle_timer_) schedule_idle_check(timeout);
+  if (!idle_timer_.armed()) idle_timer_.arm(timeout);
 }
 
-void ActiveStream::schedule_idle_check(std::chrono::milliseconds delay) {
-  idle_timer_ = setup_.loop.add_timer(delay, [this] {
-    idle_timer_ = 0;
-    auto timeout = setup_.config.stream_idle_timeout;
-    auto idle =
-        std::chrono::duration_cast<std::chrono::milliseconds>(setup_.loop.now() - last_activity_);
-    if (idle < timeout) {
-      schedule_idle_check(timeout - idle);
-      return;
-    }
-    on_idle_timeout();
-  });
+void ActiveStream::on_idle_timer() {
+  auto timeout = setup_.config.stream_idle_timeout;
+  auto idle =
+      std::chrono::duration_cast<std::chrono::milliseconds>(setup_.loop.now() - last_activity_);
+  if (idle < timeout) {
+    idle_timer_.arm(timeout - idle);
+    return;
+  }
+  on_idle_timeout();
 }
 
 void ActiveStream::on_idle_timeout() {

@@ -83,10 +83,10 @@ void UpstreamPool::drop_idle(IdleConnection* idle) {
   // Called from inside the connection's callback: delete after it returns.
   for (auto it = idle_.begin(); it != idle_.end(); ++it) {
     if (it->get() == idle) {
-      std::shared_ptr<IdleConnection> doomed(it->release());
+      std::unique_ptr<IdleConnection> doomed = std::move(*it);
       idle_.erase(it);
       connection_closed();
-      loop_.defer([doomed] {});
+      loop_.defer_delete(std::move(doomed));
       return;
     }
   }

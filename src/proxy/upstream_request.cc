@@ -176,8 +176,7 @@ void UpstreamRequest::on_close(bool by_peer, std::string_view reason) {
     // The upstream closed a pooled connection as we reused it: try once more, fresh.
     retried_ = true;
     lease_.connection->set_handler(nullptr);
-    auto stale = std::shared_ptr<net::Connection>(lease_.connection.release());
-    loop_.defer([stale] {});
+    loop_.defer_delete(std::move(lease_.connection));
     pool_.connection_closed();
     std::string replay = std::move(sent_copy_);
     sent_copy_.clear();
@@ -240,8 +239,7 @@ void UpstreamRequest::finish_connection(bool reusable) {
   lease_.connection->set_handler(nullptr);
   // We may be inside this connection's own callback: close now, free later.
   lease_.connection->close(true);
-  auto doomed = std::shared_ptr<net::Connection>(lease_.connection.release());
-  loop_.defer([doomed] {});
+  loop_.defer_delete(std::move(lease_.connection));
   pool_.connection_closed();
 }
 
