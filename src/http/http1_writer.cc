@@ -3,6 +3,7 @@
 #include <charconv>
 #include <cstdint>
 #include <cstring>
+#include <span>
 #include <vector>
 
 namespace weir::http {
@@ -22,48 +23,67 @@ inline bool may_break_line(uint64_t word) {
   return ((word - kOnes * 0x0E) & ~word & kHighs) != 0;
 }
 
-void append_line_safe(std::string& out, std::string_view s) {
+// Copies `s` to `p`, less any CR, LF and NUL; returns the end of what was written.
+char* copy_line_safe(char* p, std::string_view s) {
+  const char* in = s.data();
+  const size_t n = s.size();
   size_t i = 0;
-  for (; i + 8 <= s.size(); i += 8) {
+  for (; i + 8 <= n; i += 8) {
     uint64_t word;
-    std::memcpy(&word, s.data() + i, 8);
-    if (may_break_line(word)) break;
-  }
-  for (; i < s.size(); ++i) {
-    if (is_line_breaking(s[i])) break;
-  }
-  if (i == s.size()) {
-    out.append(s);
-    return;
-  }
-  // Rare: drop the offending bytes.
-  size_t start = 0;
-  for (; i < s.size(); ++i) {
-    if (is_line_breaking(s[i])) {
-      out.append(s.data() + start, i - start);
-      start = i + 1;
+    std::memcpy(&word, in + i, 8);
+    if (!may_break_line(word)) {
+      std::memcpy(p, &word, 8);
+      p += 8;
+      continue;
+    }
+    for (size_t k = 0; k < 8; ++k) {
+      if (!is_line_breaking(in[i + k])) *p++ = in[i + k];
     }
   }
-  out.append(s.data() + start, s.size() - start);
+  for (; i < n; ++i) {
+    if (!is_line_breaking(in[i])) *p++ = in[i];
+  }
+  return p;
 }
 
 bool is_pseudo(std::string_view name) { return !name.empty() && name.front() == ':'; }
 
-void append_fields(const HeaderMap& headers, std::string& out) {
-  for (const auto& [name, value] : headers.entries()) {
-    if (name.empty() || is_pseudo(name)) {
-      continue;
-    }
-    append_line_safe(out, name);
-    out.append(": ");
-    append_line_safe(out, value);
-    out.append(kCrlf);
+// Writes a head straight into `out`: room for the most it can take is made first, then
+// bytes are copied without per-append capacity checks, and `out` is cut to what was
+// written at the end.
+class HeadWriter {
+ public:
+  HeadWriter(std::string& out, size_t most) : out_(out), start_(out.size()) {
+    out_.resize(start_ + most);
+    p_ = out_.data() + start_;
   }
-}
+  ~HeadWriter() { out_.resize(static_cast<size_t>(p_ - out_.data())); }
+  HeadWriter(const HeadWriter&) = delete;
+  HeadWriter& operator=(const HeadWriter&) = delete;
 
-size_t estimated_size(const HeaderMap& headers) {
-  // Names, values, ": " and CRLF per field, plus a start line.
-  return headers.byte_size() + headers.size() * 4 + 32;
+  void text(std::string_view s) { p_ = copy_line_safe(p_, s); }
+  // Our own bytes (literals): copied as they are.
+  void literal(std::string_view s) {
+    std::memcpy(p_, s.data(), s.size());
+    p_ += s.size();
+  }
+  void field(std::string_view name, std::string_view value) {
+    text(name);
+    literal(": ");
+    text(value);
+    literal(kCrlf);
+  }
+
+ private:
+  std::string& out_;
+  size_t start_;
+  char* p_;
+};
+
+// The most a head of these fields can take: names, values, ": " and CRLF per field, plus
+// `extra` for the start line and what the caller adds.
+size_t most_bytes(const HeaderMap& headers, size_t extra) {
+  return headers.byte_size() + headers.size() * 4 + extra + 2;
 }
 
 std::string_view trim_ows(std::string_view s) {
@@ -114,29 +134,120 @@ bool is_protected_from_connection(std::string_view name) {
   return is_pseudo(name) || iequals(name, "host") || iequals(name, "content-length");
 }
 
+// What stripping the hop-by-hop fields of a map means, learnt in one pass over it: both
+// strip_hop_by_hop_headers and write_forwarded_request_head follow it, so the two cannot
+// disagree about what leaves this hop.
+class HopByHopPlan {
+ public:
+  explicit HopByHopPlan(const HeaderMap& headers) {
+    for (const auto& [name, value] : headers.entries()) {
+      if (is_hop_by_hop(name)) {
+        any_doomed_ = true;
+        if (name == "connection") {
+          for_each_list_element(value, [&](std::string_view option) {
+            if (is_protected_from_connection(option)) return;
+            std::string lower = to_lower(option);
+            if (is_hop_by_hop(lower)) return;  // goes anyway
+            nominated_.push_back(std::move(lower));
+          });
+        }
+      } else if (name == "te") {
+        has_te_ = true;
+        for_each_list_element(value, [&](std::string_view coding) {
+          if (iequals(trim_ows(coding.substr(0, coding.find(';'))), "trailers")) {
+            te_allows_trailers_ = true;
+          }
+        });
+      }
+    }
+    // "te: trailers" is the one TE value meant for the next hop too (gRPC relies on it),
+    // even when Connection names te; any other te goes.
+    drop_te_ = !te_allows_trailers_ || nominated("te");
+  }
+
+  // Nothing to strip: the map goes on as it is.
+  bool nothing() const { return !any_doomed_ && !has_te_; }
+  // Whether the (lower-case) field `name` leaves this hop. te fields that stay become one
+  // "te: trailers" where the first was.
+  bool doomed(std::string_view name) const {
+    if (is_hop_by_hop(name)) return true;
+    if (name == "te") return drop_te_;
+    return !nominated_.empty() && nominated(name);
+  }
+  // A "te: trailers" goes on: in place of the first te field (te_kept_in_place), or, when
+  // Connection named te, after the other fields.
+  bool te_trailers() const { return has_te_ && te_allows_trailers_; }
+  bool te_kept_in_place() const { return te_trailers() && !drop_te_; }
+
+ private:
+  bool nominated(std::string_view name) const {
+    for (const std::string& n : nominated_) {
+      if (n == name) return true;
+    }
+    return false;
+  }
+
+  std::vector<std::string> nominated_;  // by Connection, beyond the always-removed ones
+  bool any_doomed_ = false;
+  bool has_te_ = false;
+  bool te_allows_trailers_ = false;
+  bool drop_te_ = false;
+};
+
+// The request line and the host field (from :authority unless there is a host field).
+void write_request_start(const HeaderMap& headers, HeadWriter& w) {
+  w.text(headers.get(KnownHeader::kMethod).value_or("GET"));
+  w.literal(" ");
+  w.text(headers.get(KnownHeader::kPath).value_or("/"));
+  w.literal(" HTTP/1.1\r\n");
+  if (auto authority = headers.get(KnownHeader::kAuthority);
+      authority && !headers.get(KnownHeader::kHost)) {
+    w.field("host", *authority);
+  }
+}
+
+void write_fields(const HeaderMap& headers, HeadWriter& w) {
+  for (const auto& [name, value] : headers.entries()) {
+    if (name.empty() || is_pseudo(name)) continue;
+    w.field(name, value);
+  }
+}
+
 }  // namespace
 
 void write_request_head(const HeaderMap& headers, std::string& out) {
-  out.reserve(out.size() + estimated_size(headers));
-  const std::string_view method = headers.get(":method").value_or("GET");
-  const std::string_view path = headers.get(":path").value_or("/");
-  append_line_safe(out, method);
-  out.push_back(' ');
-  append_line_safe(out, path);
-  out.append(" HTTP/1.1\r\n");
-  if (auto authority = headers.get(":authority"); authority && !headers.get("host")) {
-    out.append("host: ");
-    append_line_safe(out, *authority);
-    out.append(kCrlf);
+  HeadWriter w(out, most_bytes(headers, 32 + 8));
+  write_request_start(headers, w);
+  write_fields(headers, w);
+  w.literal(kCrlf);
+}
+
+void write_forwarded_request_head(const HeaderMap& headers, std::string_view drop,
+                                  std::span<const Field> append, std::string& out) {
+  const HopByHopPlan plan(headers);
+  size_t extra = 32 + 8 + 16;  // start line, host, "te: trailers"
+  for (const Field& field : append) extra += field.first.size() + field.second.size() + 4;
+  HeadWriter w(out, most_bytes(headers, extra));
+  write_request_start(headers, w);
+  bool te_written = false;
+  for (const auto& [name, value] : headers.entries()) {
+    if (name.empty() || is_pseudo(name) || name == drop) continue;
+    if (!plan.nothing() && plan.doomed(name)) continue;
+    if (name == "te" && plan.te_kept_in_place()) {
+      if (!te_written) w.field("te", "trailers");
+      te_written = true;
+      continue;
+    }
+    w.field(name, value);
   }
-  append_fields(headers, out);
-  out.append(kCrlf);
+  if (plan.te_trailers() && !plan.te_kept_in_place()) w.field("te", "trailers");
+  for (const Field& field : append) w.field(field.first, field.second);
+  w.literal(kCrlf);
 }
 
 void write_response_head(const HeaderMap& headers, std::string& out) {
-  out.reserve(out.size() + estimated_size(headers));
   int status = 0;
-  if (auto value = headers.get(":status"); value && value->size() == 3) {
+  if (auto value = headers.get(KnownHeader::kStatus); value && value->size() == 3) {
     auto [end, ec] = std::from_chars(value->data(), value->data() + value->size(), status);
     if (ec != std::errc() || end != value->data() + value->size()) {
       status = 0;
@@ -146,16 +257,26 @@ void write_response_head(const HeaderMap& headers, std::string& out) {
   if (status < 100 || status > 999) {
     status = 500;
   }
-  char digits[3] = {static_cast<char>('0' + status / 100),
-                    static_cast<char>('0' + status / 10 % 10),
-                    static_cast<char>('0' + status % 10)};
-  out.append("HTTP/1.1 ");
-  out.append(digits, 3);
-  out.push_back(' ');
-  out.append(reason_phrase(status));
-  out.append(kCrlf);
-  append_fields(headers, out);
-  out.append(kCrlf);
+  const std::string_view reason = reason_phrase(status);
+  HeadWriter w(out, most_bytes(headers, 16 + reason.size()));
+  const char start[13] = {'H',
+                          'T',
+                          'T',
+                          'P',
+                          '/',
+                          '1',
+                          '.',
+                          '1',
+                          ' ',
+                          static_cast<char>('0' + status / 100),
+                          static_cast<char>('0' + status / 10 % 10),
+                          static_cast<char>('0' + status % 10),
+                          ' '};
+  w.literal(std::string_view(start, sizeof start));
+  w.literal(reason);
+  w.literal(kCrlf);
+  write_fields(headers, w);
+  w.literal(kCrlf);
 }
 
 void write_chunk(std::string_view data, std::string& out) {
@@ -174,7 +295,8 @@ void write_chunk(std::string_view data, std::string& out) {
 void write_last_chunk(const HeaderMap* trailers, std::string& out) {
   out.append("0\r\n");
   if (trailers != nullptr) {
-    append_fields(*trailers, out);
+    HeadWriter w(out, most_bytes(*trailers, 0));
+    write_fields(*trailers, w);
   }
   out.append(kCrlf);
 }
@@ -287,49 +409,10 @@ std::string_view reason_phrase(int status) {
 }
 
 void strip_hop_by_hop_headers(HeaderMap& headers) {
-  // One pass to learn what the Connection and TE fields ask (usually nothing), then one
-  // pass that removes every doomed field. Names are stored lower-case: exact compares.
-  std::vector<std::string> nominated;  // by Connection, beyond the always-removed ones
-  bool any_doomed = false;
-  bool has_te = false;
-  bool te_allows_trailers = false;
-  for (const auto& [name, value] : headers.entries()) {
-    if (is_hop_by_hop(name)) {
-      any_doomed = true;
-      if (name == "connection") {
-        for_each_list_element(value, [&](std::string_view option) {
-          if (is_protected_from_connection(option)) return;
-          std::string lower = to_lower(option);
-          if (is_hop_by_hop(lower)) return;  // goes anyway
-          nominated.push_back(std::move(lower));
-        });
-      }
-    } else if (name == "te") {
-      has_te = true;
-      for_each_list_element(value, [&](std::string_view coding) {
-        if (iequals(trim_ows(coding.substr(0, coding.find(';'))), "trailers")) {
-          te_allows_trailers = true;
-        }
-      });
-    }
-  }
-  if (!any_doomed && !has_te) return;
-  const auto is_nominated = [&](std::string_view name) {
-    for (const std::string& n : nominated) {
-      if (n == name) return true;
-    }
-    return false;
-  };
-  bool te_nominated = is_nominated("te");
-  // "te: trailers" is the one TE value meant for the next hop too (gRPC relies on it), even
-  // when Connection names te; any other te goes.
-  const bool drop_te = !te_allows_trailers || te_nominated;
-  headers.remove_if([&](std::string_view name) {
-    if (is_hop_by_hop(name)) return true;
-    if (name == "te") return drop_te;
-    return !nominated.empty() && is_nominated(name);
-  });
-  if (has_te && te_allows_trailers) headers.set("te", "trailers");
+  const HopByHopPlan plan(headers);
+  if (plan.nothing()) return;
+  headers.remove_if([&](std::string_view name) { return plan.doomed(name); });
+  if (plan.te_trailers()) headers.set(KnownHeader::kTe, "trailers");
 }
 
 }  // namespace weir::http

@@ -44,7 +44,7 @@ const config::UpgradeConfig* find_upgrade(const std::vector<config::UpgradeConfi
 }
 
 uint32_t status_of(const http::HeaderMap& h) {
-  auto s = h.get(":status");
+  auto s = h.get(http::KnownHeader::kStatus);
   if (!s) return 0;
   uint32_t v = 0;
   for (char c : *s) {
@@ -118,7 +118,7 @@ void ActiveStream::on_request_headers(http::HeaderMap& headers, const http::Mess
   if (head.upgrade) decide_upgrade();
   if (head.expect_continue) {
     // Answer 100-continue ourselves, as Envoy does by default; upstream never sees it.
-    request_headers_->remove("expect");
+    request_headers_->remove(http::KnownHeader::kExpect);
     owner_.write_downstream("HTTP/1.1 100 Continue\r\n\r\n");
   }
   add_forwarding_headers();
@@ -128,16 +128,16 @@ void ActiveStream::on_request_headers(http::HeaderMap& headers, const http::Mess
 void ActiveStream::add_forwarding_headers() {
   auto& h = *request_headers_;
   if (setup_.config.use_remote_address) {
-    auto xff = h.get("x-forwarded-for");
+    auto xff = h.get(http::KnownHeader::kXForwardedFor);
     std::string value = xff ? std::string(*xff) + ", " + info_.downstream_remote_address
                             : info_.downstream_remote_address;
-    h.set("x-forwarded-for", value);
-    h.set("x-forwarded-proto", "http");
-  } else if (!h.get("x-forwarded-proto")) {
-    h.set("x-forwarded-proto", "http");
+    h.set(http::KnownHeader::kXForwardedFor, value);
+    h.set(http::KnownHeader::kXForwardedProto, "http");
+  } else if (!h.get(http::KnownHeader::kXForwardedProto)) {
+    h.set(http::KnownHeader::kXForwardedProto, "http");
   }
-  if (setup_.config.generate_request_id && !h.get("x-request-id")) {
-    h.set("x-request-id", make_request_id());
+  if (setup_.config.generate_request_id && !h.get(http::KnownHeader::kXRequestId)) {
+    h.set(http::KnownHeader::kXRequestId, make_request_id());
   }
 }
 
@@ -161,11 +161,11 @@ void ActiveStream::decide_upgrade() {
   // client may follow up in the other protocol, and those bytes must never be read as a
   // request.
   close_after_ = true;
-  if (request_headers_->get(":method") == "CONNECT") {
+  if (request_headers_->get(http::KnownHeader::kMethod) == "CONNECT") {
     connect_refused_ = true;
     return;
   }
-  auto upgrade = request_headers_->get("upgrade");
+  auto upgrade = request_headers_->get(http::KnownHeader::kUpgrade);
   if (!upgrade || !upgrade_allowed(*upgrade)) return;  // forwarded without its upgrade
   upgrade_accepted_ = true;
   upgrade_type_ = std::string(*upgrade);
@@ -361,9 +361,9 @@ void ActiveStream::route_request() {
     return;
   }
   if (action.prefix_rewrite && route_->match.prefix) {
-    std::string path(request_headers_->get(":path").value_or("/"));
+    std::string path(request_headers_->get(http::KnownHeader::kPath).value_or("/"));
     path = *action.prefix_rewrite + path.substr(route_->match.prefix->size());
-    request_headers_->set(":path", path);
+    request_headers_->set(http::KnownHeader::kPath, path);
   }
   pool->cluster().stats->upstream_rq_total.inc();
   pool->cluster().stats->upstream_rq_active.add(1);
@@ -373,35 +373,43 @@ void ActiveStream::route_request() {
   if (owner_.downstream_above_high_watermark()) {
     pause_upstream(upstream_paused_by_downstream_, true);
   }
-  upstream_->start(request_headers_->get(":method") == "HEAD");
+  upstream_->start(request_headers_->get(http::KnownHeader::kMethod) == "HEAD");
   if (action.timeout.count() > 0) route_timer_.arm(action.timeout);
   forward_headers_upstream();
 }
 
+// The request goes upstream as its map says, less the hop-by-hop fields, with this hop's
+// own framing: written straight from the map, which stays as the filters left it (the
+// access log and later filter callbacks see it so).
 void ActiveStream::forward_headers_upstream() {
-  http::HeaderMap headers = *request_headers_;
-  http::strip_hop_by_hop_headers(headers);
+  const http::HeaderMap& headers = *request_headers_;
   if (upgrade_accepted_) {
     // The upgrade goes on hop by hop: its two fields are put back. What follows the
     // headers (only after a 101) is tunnel data, sent as it comes.
-    headers.set("connection", "upgrade");
-    headers.set("upgrade", upgrade_type_);
+    const http::Field upgrade[] = {{"connection", "upgrade"}, {"upgrade", upgrade_type_}};
     upstream_framing_ = BodyFraming::None;
     upstream_->expect_upgrade();
-    upstream_->send_headers(headers, upstream_framing_, false);
+    upstream_->send_head(
+        [&](std::string& out) { http::write_forwarded_request_head(headers, {}, upgrade, out); },
+        upstream_framing_, false);
     return;
   }
   bool headers_only = request_end_seen_ && request_body_held_.empty() && !request_has_trailers_;
+  std::span<const http::Field> append;
+  std::string_view drop;
+  static constexpr http::Field kChunked[] = {{"transfer-encoding", "chunked"}};
   if (headers_only) {
     upstream_framing_ = BodyFraming::None;
-  } else if (headers.get("content-length") && !request_head_.chunked) {
+  } else if (headers.get(http::KnownHeader::kContentLength) && !request_head_.chunked) {
     upstream_framing_ = BodyFraming::ContentLength;
   } else {
-    headers.remove("content-length");
-    headers.set("transfer-encoding", "chunked");
+    drop = "content-length";
+    append = kChunked;
     upstream_framing_ = BodyFraming::Chunked;
   }
-  upstream_->send_headers(headers, upstream_framing_, headers_only);
+  upstream_->send_head(
+      [&](std::string& out) { http::write_forwarded_request_head(headers, drop, append, out); },
+      upstream_framing_, headers_only);
   if (headers_only) request_end_forwarded_ = true;
 }
 
@@ -421,7 +429,8 @@ void ActiveStream::on_upstream_headers(http::HeaderMap& headers, const http::Mes
   if (status == 101) {
     // Only an accepted upgrade gets here (UpstreamRequest refuses any other 101). The
     // tunnel lives as long as its two sides: no route timeout for it.
-    response_upgrade_ = std::string(response_headers_->get("upgrade").value_or(upgrade_type_));
+    response_upgrade_ =
+        std::string(response_headers_->get(http::KnownHeader::kUpgrade).value_or(upgrade_type_));
     route_timer_.disarm();
   }
   http::strip_hop_by_hop_headers(*response_headers_);
@@ -432,7 +441,7 @@ void ActiveStream::on_upstream_headers(http::HeaderMap& headers, const http::Mes
   }
   auto ms =
       std::chrono::duration_cast<std::chrono::milliseconds>(setup_.loop.now() - upstream_start_);
-  response_headers_->set("x-envoy-upstream-service-time", std::to_string(ms.count()));
+  response_headers_->set(http::KnownHeader::kXEnvoyUpstreamServiceTime, std::to_string(ms.count()));
   encode_headers_from(filters_.size());
 }
 
@@ -567,15 +576,15 @@ void ActiveStream::write_response_headers() {
   bool headers_only = response_end_seen_ && response_body_held_.empty() && !response_trailers_;
   uint32_t status = status_of(h);
   info_.response_code = status;
-  h.set("server", "weir");
-  if (!h.get("date")) h.set("date", http_date());
+  h.set(http::KnownHeader::kServer, "weir");
+  if (!h.get(http::KnownHeader::kDate)) h.set(http::KnownHeader::kDate, http_date());
   bool bodyless_status = status < 200 || status == 204 || status == 304;
   if (headers_only || bodyless_status) {
     // No body follows; a HEAD response keeps the content-length the upstream sent.
-  } else if (h.get("content-length")) {
+  } else if (h.get(http::KnownHeader::kContentLength)) {
     // Framed by content-length as it is.
   } else if (request_head_.http_minor >= 1) {
-    h.set("transfer-encoding", "chunked");
+    h.set(http::KnownHeader::kTransferEncoding, "chunked");
     response_chunked_ = true;
   } else {
     response_close_delimited_ = true;
@@ -585,12 +594,12 @@ void ActiveStream::write_response_headers() {
   if (!request_end_seen_) close_after_ = true;  // unread request body: cannot reuse
   const bool switching_protocols = status == 101 && upgrade_accepted_;
   if (switching_protocols) {
-    h.set("connection", "upgrade");
-    h.set("upgrade", response_upgrade_);
+    h.set(http::KnownHeader::kConnection, "upgrade");
+    h.set(http::KnownHeader::kUpgrade, response_upgrade_);
   } else if (close_after_) {
-    h.set("connection", "close");
+    h.set(http::KnownHeader::kConnection, "close");
   } else if (request_head_.http_minor == 0) {
-    h.set("connection", "keep-alive");
+    h.set(http::KnownHeader::kConnection, "keep-alive");
   }
   // Charged as the headers go out (as Envoy does), so a client that has its answer
   // already sees it counted.
@@ -610,7 +619,7 @@ void ActiveStream::write_response_headers() {
 }
 
 void ActiveStream::write_response_body(std::string_view data, bool end_stream) {
-  bool head = request_headers_ && request_headers_->get(":method") == "HEAD";
+  bool head = request_headers_ && request_headers_->get(http::KnownHeader::kMethod) == "HEAD";
   if (!head) {
     std::string out;
     if (response_chunked_) {
@@ -768,9 +777,9 @@ void ActiveStream::start_local_reply(LocalReply reply) {
   http::HeaderMap headers;
   headers.add(":status", std::to_string(reply.status));
   for (const auto& [k, v] : reply.headers.entries()) headers.add(k, v);
-  if (!reply.body.empty() && !headers.get("content-type"))
-    headers.set("content-type", "text/plain");
-  headers.set("content-length", std::to_string(reply.body.size()));
+  if (!reply.body.empty() && !headers.get(http::KnownHeader::kContentType))
+    headers.set(http::KnownHeader::kContentType, "text/plain");
+  headers.set(http::KnownHeader::kContentLength, std::to_string(reply.body.size()));
   response_headers_ = std::move(headers);
   response_trailers_.reset();
   response_body_held_ = std::move(reply.body);

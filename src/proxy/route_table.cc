@@ -144,9 +144,10 @@ const config::VirtualHost* RouteTable::find_host(std::string_view authority) con
 }
 
 const config::Route* RouteTable::match(const http::HeaderMap& request_headers) const {
-  const config::VirtualHost* host = find_host(request_headers.get(":authority").value_or(""));
+  const config::VirtualHost* host =
+      find_host(request_headers.get(http::KnownHeader::kAuthority).value_or(""));
   if (!host) return nullptr;
-  const std::string_view full_path = request_headers.get(":path").value_or("/");
+  const std::string_view full_path = request_headers.get(http::KnownHeader::kPath).value_or("/");
   for (const config::Route& route : host->routes) {
     if (!path_matches(route.match, full_path)) continue;
     bool headers_ok = true;

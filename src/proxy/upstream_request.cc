@@ -77,11 +77,24 @@ void UpstreamRequest::write(std::string_view data) {
 
 void UpstreamRequest::send_headers(const http::HeaderMap& headers, BodyFraming framing,
                                    bool end_stream) {
-  framing_ = framing;
-  std::string out;
-  http::write_request_head(headers, out);
-  write(out);
-  if (end_stream) request_complete_ = true;
+  send_head([&](std::string& out) { http::write_request_head(headers, out); }, framing, end_stream);
+}
+
+std::string& UpstreamRequest::head_buffer() {
+  // The head is the first thing sent: the retry copy is empty and valid here.
+  sent_copy_.clear();
+  copy_valid_ = true;
+  return sent_copy_;
+}
+
+void UpstreamRequest::write_head_buffer() {
+  if (sent_copy_.size() > kRetryCopyLimit) {
+    copy_valid_ = false;
+    if (lease_.connection) lease_.connection->write(sent_copy_);
+    sent_copy_.clear();
+    return;
+  }
+  if (lease_.connection) lease_.connection->write(sent_copy_);
 }
 
 void UpstreamRequest::send_body(std::string_view data, bool end_stream) {
@@ -246,7 +259,7 @@ void UpstreamRequest::finish_connection(bool reusable) {
 void UpstreamRequest::on_headers(http::HeaderMap& headers, const http::MessageHead& head,
                                  bool end_stream) {
   if (done_) return;
-  auto status = headers.get(":status").value_or("0");
+  auto status = headers.get(http::KnownHeader::kStatus).value_or("0");
   if (status == "101") {
     // Switching protocols is only for a request that asked (and was allowed) to.
     if (!upgrade_requested_) {

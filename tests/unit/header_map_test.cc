@@ -2,6 +2,10 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
+#include <string>
+#include <vector>
+
 namespace weir::http {
 namespace {
 
@@ -63,6 +67,96 @@ TEST(HeaderMapTest, ByteSize) {
   map.add("ab", "cde");
   map.add("f", "");
   EXPECT_EQ(map.byte_size(), 6u);
+}
+
+// The index of known headers against a plain model: random adds, sets and removes of known
+// and other names, in any case, and every lookup agrees with a linear scan.
+TEST(HeaderMapTest, KnownHeaderIndexAgreesWithAScan) {
+  const std::vector<std::string> names = {
+      ":method",      ":path",           "Host",           "te",
+      "x-request-id", "X-Forwarded-For", "content-length", "date",
+      "user-agent",   "X-Custom",        "accept",         "x-envoy-upstream-service-time"};
+  HeaderMap map;
+  Fields model;
+  uint32_t seed = 12345;
+  const auto next = [&] {
+    seed = seed * 1103515245u + 12345u;
+    return seed >> 16;
+  };
+  for (int step = 0; step < 20000; ++step) {
+    const std::string& name = names[next() % names.size()];
+    const std::string lower = to_lower(name);
+    const std::string value = std::to_string(step);
+    switch (next() % 5) {
+      case 0:
+      case 1:
+        map.add(name, value);
+        model.emplace_back(lower, value);
+        break;
+      case 2: {
+        map.set(name, value);
+        auto it = std::find_if(model.begin(), model.end(),
+                               [&](const HeaderMap::Entry& e) { return e.first == lower; });
+        if (it == model.end()) {
+          model.emplace_back(lower, value);
+        } else {
+          it->second = value;
+          auto rest = std::remove_if(it + 1, model.end(),
+                                     [&](const HeaderMap::Entry& e) { return e.first == lower; });
+          model.erase(rest, model.end());
+        }
+        break;
+      }
+      case 3: {
+        const size_t removed =
+            std::erase_if(model, [&](const HeaderMap::Entry& e) { return e.first == lower; });
+        EXPECT_EQ(map.remove(name), removed);
+        break;
+      }
+      case 4: {
+        if (next() % 20 == 0) {
+          HeaderMap moved = std::move(map);
+          map = moved;  // a copy keeps the index; the moved-from map was emptied
+          EXPECT_TRUE(moved.get(name) == map.get(name));
+        }
+        break;
+      }
+    }
+    ASSERT_EQ(map.entries(), model) << "step " << step;
+    for (const std::string& probe : names) {
+      auto it = std::find_if(model.begin(), model.end(),
+                             [&](const HeaderMap::Entry& e) { return e.first == to_lower(probe); });
+      const auto got = map.get(probe);
+      ASSERT_EQ(got.has_value(), it != model.end()) << probe << " at step " << step;
+      if (got) ASSERT_EQ(*got, it->second) << probe << " at step " << step;
+    }
+  }
+}
+
+TEST(HeaderMapTest, ClassifiesKnownNamesInAnyCase) {
+  EXPECT_EQ(classify_header("X-Request-Id"), KnownHeader::kXRequestId);
+  EXPECT_EQ(classify_header(":METHOD"), KnownHeader::kMethod);
+  EXPECT_EQ(classify_header(":status"), KnownHeader::kStatus);
+  EXPECT_EQ(classify_header("x-forwarded-client-cert"), KnownHeader::kXForwardedClientCert);
+  EXPECT_EQ(classify_header("x-request-ie"), KnownHeader::kNone);
+  EXPECT_EQ(classify_header(""), KnownHeader::kNone);
+  for (size_t i = 0; i < static_cast<size_t>(KnownHeader::kCount); ++i) {
+    const auto header = static_cast<KnownHeader>(i);
+    EXPECT_EQ(classify_header(known_header_name(header)), header);
+  }
+}
+
+TEST(HeaderMapTest, MovedFromMapIsEmptyAndUsable) {
+  HeaderMap map;
+  map.add(":status", "200");
+  map.add("date", "x");
+  HeaderMap taken = std::move(map);
+  EXPECT_TRUE(map.empty());  // NOLINT(bugprone-use-after-move): the documented state
+  EXPECT_FALSE(map.get(KnownHeader::kStatus));
+  map.add("server", "s");
+  EXPECT_EQ(map.get("server"), "s");
+  EXPECT_FALSE(map.get("date"));
+  EXPECT_EQ(taken.get(KnownHeader::kDate), "x");
 }
 
 }  // namespace

@@ -203,6 +203,57 @@ TEST(Http1WriterTest, NothingToStrip) {
             (Fields{{":status", "200"}, {"content-length", "0"}}));
 }
 
+// Forwarding writes a request straight from its map: the same bytes as copying the map,
+// stripping it, setting this hop's fields and writing it, and the map is left untouched.
+TEST(Http1WriterTest, ForwardedHeadEqualsStrippedCopy) {
+  const std::vector<Fields> maps = {
+      {{":method", "GET"}, {":path", "/"}, {":authority", "a"}, {"accept", "*/*"}},
+      {{":method", "POST"},
+       {":path", "/p"},
+       {":authority", "a"},
+       {"connection", "X-Foo, keep-alive, close"},
+       {"x-foo", "1"},
+       {"keep-alive", "5"},
+       {"content-length", "3"},
+       {"te", "gzip, trailers"},
+       {"close", "named"},
+       {"te", "x"},
+       {"transfer-encoding", "chunked"},
+       {"x-kept", "\r\nevil"}},
+      {{":method", "GET"},
+       {":path", "/"},
+       {"connection", "te, upgrade"},
+       {"te", "trailers"},
+       {"upgrade", "websocket"},
+       {"host", "h"}},
+      {{":method", "GET"}, {":path", "/"}, {"te", "gzip"}, {"proxy-connection", "x"}},
+  };
+  const std::vector<std::pair<std::string_view, std::vector<Field>>> hops = {
+      {"", {}},
+      {"content-length", {{"transfer-encoding", "chunked"}}},
+      {"", {{"connection", "upgrade"}, {"upgrade", "websocket"}}},
+  };
+  for (const Fields& fields : maps) {
+    const HeaderMap original = [&] {
+      HeaderMap map;
+      for (const auto& [name, value] : fields) map.add(name, value);
+      return map;
+    }();
+    for (const auto& [drop, append] : hops) {
+      HeaderMap copy = original;
+      strip_hop_by_hop_headers(copy);
+      if (!drop.empty()) copy.remove(drop);
+      for (const auto& [name, value] : append) copy.set(name, value);
+      std::string expected;
+      write_request_head(copy, expected);
+      std::string out;
+      write_forwarded_request_head(original, drop, append, out);
+      EXPECT_EQ(out, expected);
+    }
+    EXPECT_EQ(original.entries(), fields);
+  }
+}
+
 // The writer is the parser's inverse: what it writes parses back to the same map.
 TEST(Http1WriterTest, RoundTripsThroughParser) {
   struct Capture : Http1Visitor {
