@@ -40,15 +40,62 @@ constexpr std::array<std::string_view, static_cast<size_t>(KnownHeader::kCount)>
     "x-envoy-upstream-service-time",
 };
 
-inline KnownHeader is(std::string_view name, KnownHeader candidate) {
-  return equals_lower(name, kKnownNames[static_cast<size_t>(candidate)]) ? candidate
-                                                                         : KnownHeader::kNone;
+// `name` is the lower-case `literal` (N counts its NUL): a fixed-size compare, which the
+// compiler turns into a few word compares.
+template <size_t N>
+inline bool is(const char* name, const char (&literal)[N]) {
+  return std::memcmp(name, literal, N - 1) == 0;
 }
 
-inline KnownHeader either(std::string_view name, KnownHeader a, KnownHeader b) {
-  const KnownHeader first = is(name, a);
-  return first != KnownHeader::kNone ? first : is(name, b);
+// Which known header the lower-case `name` is. By length first: most names are ruled out
+// without reading them.
+KnownHeader classify_lower(std::string_view name) {
+  using K = KnownHeader;
+  const char* p = name.data();
+  switch (name.size()) {
+    case 2:
+      return is(p, "te") ? K::kTe : K::kNone;
+    case 4:
+      return is(p, "host") ? K::kHost : is(p, "date") ? K::kDate : K::kNone;
+    case 5:
+      return is(p, ":path") ? K::kPath : K::kNone;
+    case 6:
+      return is(p, "server") ? K::kServer : is(p, "expect") ? K::kExpect : K::kNone;
+    case 7:
+      return is(p, ":method")   ? K::kMethod
+             : is(p, ":status") ? K::kStatus
+             : is(p, ":scheme") ? K::kScheme
+             : is(p, "upgrade") ? K::kUpgrade
+                                : K::kNone;
+    case 10:
+      return is(p, ":authority")   ? K::kAuthority
+             : is(p, "connection") ? K::kConnection
+             : is(p, "keep-alive") ? K::kKeepAlive
+                                   : K::kNone;
+    case 12:
+      return is(p, "x-request-id")   ? K::kXRequestId
+             : is(p, "content-type") ? K::kContentType
+                                     : K::kNone;
+    case 14:
+      return is(p, "content-length") ? K::kContentLength : K::kNone;
+    case 15:
+      return is(p, "x-forwarded-for") ? K::kXForwardedFor : K::kNone;
+    case 16:
+      return is(p, "proxy-connection") ? K::kProxyConnection : K::kNone;
+    case 17:
+      return is(p, "transfer-encoding")   ? K::kTransferEncoding
+             : is(p, "x-forwarded-proto") ? K::kXForwardedProto
+                                          : K::kNone;
+    case 23:
+      return is(p, "x-forwarded-client-cert") ? K::kXForwardedClientCert : K::kNone;
+    case 29:
+      return is(p, "x-envoy-upstream-service-time") ? K::kXEnvoyUpstreamServiceTime : K::kNone;
+    default:
+      return K::kNone;
+  }
 }
+
+constexpr size_t kLongestKnownName = 29;
 
 }  // namespace
 
@@ -57,42 +104,11 @@ std::string_view known_header_name(KnownHeader header) {
 }
 
 KnownHeader classify_header(std::string_view name) {
-  using K = KnownHeader;
-  // By length first: most names are ruled out without reading them.
-  switch (name.size()) {
-    case 2:
-      return is(name, K::kTe);
-    case 4:
-      return either(name, K::kHost, K::kDate);
-    case 5:
-      return is(name, K::kPath);
-    case 6:
-      return either(name, K::kServer, K::kExpect);
-    case 7:
-      if (name[0] == ':') {
-        return fold(name[1]) == 'm' ? is(name, K::kMethod) : either(name, K::kScheme, K::kStatus);
-      }
-      return is(name, K::kUpgrade);
-    case 10:
-      if (name[0] == ':') return is(name, K::kAuthority);
-      return either(name, K::kConnection, K::kKeepAlive);
-    case 12:
-      return either(name, K::kXRequestId, K::kContentType);
-    case 14:
-      return is(name, K::kContentLength);
-    case 15:
-      return is(name, K::kXForwardedFor);
-    case 16:
-      return is(name, K::kProxyConnection);
-    case 17:
-      return either(name, K::kTransferEncoding, K::kXForwardedProto);
-    case 23:
-      return is(name, K::kXForwardedClientCert);
-    case 29:
-      return is(name, K::kXEnvoyUpstreamServiceTime);
-    default:
-      return K::kNone;
-  }
+  if (!has_upper(name)) return classify_lower(name);
+  if (name.size() > kLongestKnownName) return KnownHeader::kNone;
+  char lower[kLongestKnownName];
+  for (size_t i = 0; i < name.size(); ++i) lower[i] = fold(name[i]);
+  return classify_lower(std::string_view(lower, name.size()));
 }
 
 std::string to_lower(std::string_view s) {
@@ -157,7 +173,7 @@ void HeaderMap::note_added(KnownHeader header, size_t index) {
 void HeaderMap::rebuild_index() {
   index_ = {};
   index_overflow_ = false;
-  for (size_t i = 0; i < entries_.size(); ++i) note_added(classify_header(entries_[i].first), i);
+  for (size_t i = 0; i < entries_.size(); ++i) note_added(classify_lower(entries_[i].first), i);
 }
 
 size_t HeaderMap::scan(std::string_view name, size_t from) const {
@@ -205,12 +221,12 @@ void HeaderMap::append(std::string&& lower_name, std::string_view value, KnownHe
 void HeaderMap::add(std::string_view name, std::string_view value) {
   std::string key(name.size(), '\0');
   for (size_t i = 0; i < name.size(); ++i) key[i] = fold(name[i]);
-  const KnownHeader header = classify_header(key);
+  const KnownHeader header = classify_lower(key);
   append(std::move(key), value, header);
 }
 
 void HeaderMap::add_lower_case(std::string_view lower_name, std::string_view value) {
-  append(std::string(lower_name), value, classify_header(lower_name));
+  append(std::string(lower_name), value, classify_lower(lower_name));
 }
 
 void HeaderMap::set_at(size_t i, std::string_view name, std::string_view value, bool repeated) {
