@@ -27,6 +27,9 @@ constexpr size_t kEarlyCheckBytes = 1024;
 // Fields a proxy usually adds to a head it forwards (x-request-id, x-forwarded-*, date,
 // server, ...): reserved with the map so that adding them does not regrow it.
 constexpr size_t kRoomForAddedFields = 6;
+// Field references made room for up front: a parser made per upstream request would
+// otherwise regrow its list four times on a typical head.
+constexpr size_t kFieldsReserved = 16;
 
 }  // namespace
 
@@ -67,7 +70,9 @@ struct Http1Parser::Impl {
         visitor(visitor),
         limits(limits),
         request(type == MessageType::Request),
-        bare_lf_ends_lines(type == MessageType::Response) {}
+        bare_lf_ends_lines(type == MessageType::Response) {
+    fields.reserve(kFieldsReserved);
+  }
 
   bool fail(int http_status, std::string_view reason);
 

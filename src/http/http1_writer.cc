@@ -23,11 +23,33 @@ inline bool may_break_line(uint64_t word) {
   return ((word - kOnes * 0x0E) & ~word & kHighs) != 0;
 }
 
-// Copies `s` to `p`, less any CR, LF and NUL; returns the end of what was written.
+inline bool may_break_line4(uint32_t word) {
+  return ((word - 0x0E0E0E0Eu) & ~word & 0x80808080u) != 0;
+}
+
+// Copies `s` to `p`, less any CR, LF and NUL; returns the end of what was written. Checks
+// and copies a word at a time; the last partial word is done as an overlapping word.
 char* copy_line_safe(char* p, std::string_view s) {
   const char* in = s.data();
   const size_t n = s.size();
+  if (n < 8) {
+    if (n >= 4) {
+      uint32_t head, tail;
+      std::memcpy(&head, in, 4);
+      std::memcpy(&tail, in + n - 4, 4);
+      if (!may_break_line4(head) && !may_break_line4(tail)) {
+        std::memcpy(p, &head, 4);
+        std::memcpy(p + n - 4, &tail, 4);
+        return p + n;
+      }
+    }
+    for (size_t i = 0; i < n; ++i) {
+      if (!is_line_breaking(in[i])) *p++ = in[i];
+    }
+    return p;
+  }
   size_t i = 0;
+  bool dropped = false;
   for (; i + 8 <= n; i += 8) {
     uint64_t word;
     std::memcpy(&word, in + i, 8);
@@ -37,7 +59,22 @@ char* copy_line_safe(char* p, std::string_view s) {
       continue;
     }
     for (size_t k = 0; k < 8; ++k) {
-      if (!is_line_breaking(in[i + k])) *p++ = in[i + k];
+      if (!is_line_breaking(in[i + k])) {
+        *p++ = in[i + k];
+      } else {
+        dropped = true;
+      }
+    }
+  }
+  if (i == n) return p;
+  if (!dropped) {
+    // The last 8 input bytes end where the output will: written over what the last full
+    // word put there (the same bytes) when they are clean.
+    uint64_t word;
+    std::memcpy(&word, in + n - 8, 8);
+    if (!may_break_line(word)) {
+      std::memcpy(p + (n - i) - 8, &word, 8);
+      return p + (n - i);
     }
   }
   for (; i < n; ++i) {

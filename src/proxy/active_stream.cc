@@ -86,6 +86,7 @@ ActiveStream::ActiveStream(ConnectionManagerSetup& setup, StreamOwner& owner, St
       info_(std::move(info)),
       idle_timer_(setup.loop, [this] { on_idle_timer(); }),
       route_timer_(setup.loop, [this] { on_route_timeout(); }),
+      flush_head_(setup.loop, [this] { flush_pending_head(); }),
       start_(setup.loop.now()) {
   info_.start_time = setup_.loop.system_now();
   filters_.reserve(setup_.filter_factories.size());
@@ -613,15 +614,32 @@ void ActiveStream::write_response_headers() {
     setup_.stats.downstream_cx_upgrades_total.inc();
     setup_.stats.downstream_cx_upgrades_active.add(1);
   }
-  owner_.write_downstream(out);
   response_headers_written_ = true;
-  if (switching_protocols) owner_.on_tunnel_established();
+  if (switching_protocols) {
+    owner_.write_downstream(out);
+    owner_.on_tunnel_established();
+    return;
+  }
+  // The head waits for the first body bytes, which usually come in the same event: both
+  // then leave in one write (one send). It never waits past the current callback.
+  pending_head_ = std::move(out);
+  flush_head_.schedule();
+}
+
+void ActiveStream::flush_pending_head() {
+  if (pending_head_.empty()) return;
+  flush_head_.cancel();
+  std::string head = std::move(pending_head_);
+  pending_head_.clear();
+  owner_.write_downstream(head);
 }
 
 void ActiveStream::write_response_body(std::string_view data, bool end_stream) {
   bool head = request_headers_ && request_headers_->get(http::KnownHeader::kMethod) == "HEAD";
   if (!head) {
-    std::string out;
+    std::string out = std::move(pending_head_);  // the head, if it still waits
+    pending_head_.clear();
+    flush_head_.cancel();
     if (response_chunked_) {
       http::write_chunk(data, out);
       if (end_stream) http::write_last_chunk(nullptr, out);
@@ -629,13 +647,23 @@ void ActiveStream::write_response_body(std::string_view data, bool end_stream) {
       owner_.write_downstream(out);
     } else if (!data.empty()) {
       info_.bytes_sent += data.size();
-      owner_.write_downstream(data);
+      if (out.empty()) {
+        owner_.write_downstream(data);
+      } else {
+        out.append(data);
+        owner_.write_downstream(out);
+      }
+    } else if (!out.empty()) {
+      owner_.write_downstream(out);
     }
+  } else {
+    flush_pending_head();
   }
   if (end_stream) complete_response();
 }
 
 void ActiveStream::write_response_trailers() {
+  flush_pending_head();
   if (response_chunked_) {
     std::string out;
     http::write_last_chunk(&*response_trailers_, out);
@@ -814,6 +842,7 @@ void ActiveStream::reset(std::string_view reason) {
 
 void ActiveStream::finish(bool close_connection) {
   if (finished_) return;
+  flush_pending_head();
   finished_ = true;
   if (alive_) *alive_ = false;
   idle_timer_.disarm();

@@ -98,6 +98,7 @@ class ActiveStream : public HttpFilterCallbacks, public UpstreamRequest::Callbac
   void encode_body_from(size_t index, std::string data, bool end_stream);
   void encode_trailers_from(size_t index);
   void write_response_headers();
+  void flush_pending_head();
   void write_response_body(std::string_view data, bool end_stream);
   void write_response_trailers();
   void complete_response();
@@ -183,6 +184,10 @@ class ActiveStream : public HttpFilterCallbacks, public UpstreamRequest::Callbac
   bool close_after_ = false;
   event::EventLoop::Timer idle_timer_;
   event::EventLoop::Timer route_timer_;
+  // The response head, written but held until the first body bytes (or the end of the
+  // current callback, when flush_head_ runs).
+  std::string pending_head_;
+  event::EventLoop::ScheduledCall flush_head_;
   // Times come from the event loop's clock, read once per loop iteration.
   event::Clock::time_point start_;
   event::Clock::time_point last_activity_;

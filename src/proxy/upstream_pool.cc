@@ -33,6 +33,8 @@ Result<UpstreamPool::Lease> UpstreamPool::acquire(bool fresh) {
     }
     idle->lease.connection->set_handler(nullptr);
     Lease lease = std::move(idle->lease);
+    idle->lease = {};
+    spare_ = std::move(idle);
     lease.reused = true;
     return lease;
   }
@@ -58,7 +60,7 @@ void UpstreamPool::release(Lease lease) {
   // again once the caller's callback has returned.
   const bool missed_events = !lease.connection->reading();
   lease.connection->set_reading(true);
-  auto idle = std::make_unique<IdleConnection>();
+  auto idle = spare_ ? std::move(spare_) : std::make_unique<IdleConnection>();
   idle->pool = this;
   idle->lease = std::move(lease);
   idle->lease.connection->set_handler(idle.get());

@@ -2,9 +2,9 @@
 // Per worker, per cluster: idle keep-alive connections to the cluster's endpoints, and
 // new connections round-robin across endpoints. An idle connection the upstream closes
 // is dropped as soon as the close is seen.
-#include <list>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "common/result.h"
 #include "event/event_loop.h"
@@ -16,7 +16,7 @@ namespace weir::proxy {
 class UpstreamPool {
  public:
   UpstreamPool(event::EventLoop& loop, const Cluster& cluster);
-  ~UpstreamPool();
+  ~UpstreamPool();  // out of line: IdleConnection is complete only there
 
   struct Lease {
     std::unique_ptr<net::Connection> connection;
@@ -40,7 +40,11 @@ class UpstreamPool {
   event::EventLoop& loop_;
   const Cluster& cluster_;
   size_t next_endpoint_ = 0;
-  std::list<std::unique_ptr<IdleConnection>> idle_;
+  // Parked connections, the most recently parked last (reused first).
+  std::vector<std::unique_ptr<IdleConnection>> idle_;
+  // One parking spot kept from the last acquire: parking and unparking a connection per
+  // request then allocates nothing.
+  std::unique_ptr<IdleConnection> spare_;
   std::shared_ptr<bool> alive_ = std::make_shared<bool>(true);  // for deferred work
 };
 

@@ -96,15 +96,25 @@ TEST(Http1WriterTest, LineBreaksInValuesAreDropped) {
 // Values are checked a word at a time: a line break at any offset, in a word or in the
 // tail, is dropped, and other low bytes (HTAB, VT) stay.
 TEST(Http1WriterTest, LineBreaksDroppedAtEveryOffset) {
-  const std::string clean = "abcdefghij\tklmnopqrst\x0buvwxyz0123456789";
+  const std::string all = "abcdefghij\tklmnopqrst\x0buvwxyz0123456789";
+  for (size_t length = 0; length <= all.size(); ++length) {
+    const std::string clean = all.substr(0, length);
+    std::string out;
+    write_response_head(make_headers({{":status", "200"}, {"x", clean}}), out);
+    EXPECT_EQ(out, "HTTP/1.1 200 OK\r\nx: " + clean + "\r\n\r\n");
+  }
   for (char bad : {'\r', '\n', '\0'}) {
-    for (size_t at = 0; at <= clean.size(); ++at) {
-      std::string value = clean;
-      value.insert(at, 1, bad);
-      std::string out;
-      write_response_head(make_headers({{":status", "200"}, {"x", value}}), out);
-      EXPECT_EQ(out, "HTTP/1.1 200 OK\r\nx: " + clean + "\r\n\r\n")
-          << "byte " << int(bad) << " at " << at;
+    for (size_t at = 0; at <= all.size(); ++at) {
+      for (size_t length : {size_t{3}, size_t{5}, size_t{8}, size_t{13}, all.size()}) {
+        if (at > length) continue;
+        const std::string clean = all.substr(0, length);
+        std::string value = clean;
+        value.insert(at, 1, bad);
+        std::string out;
+        write_response_head(make_headers({{":status", "200"}, {"x", value}}), out);
+        EXPECT_EQ(out, "HTTP/1.1 200 OK\r\nx: " + clean + "\r\n\r\n")
+            << "byte " << int(bad) << " at " << at;
+      }
     }
   }
 }
