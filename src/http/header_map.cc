@@ -193,18 +193,6 @@ size_t HeaderMap::scan(std::string_view name, size_t from) const {
   return n;
 }
 
-size_t HeaderMap::find(KnownHeader header) const {
-  if (index_overflow_) return scan(known_header_name(header));
-  const Slot& slot = index_[static_cast<size_t>(header)];
-  return slot.first == kAbsent ? entries_.size() : slot.first - 1u;
-}
-
-std::optional<std::string_view> HeaderMap::get(KnownHeader header) const {
-  const size_t i = find(header);
-  if (i == entries_.size()) return std::nullopt;
-  return std::string_view(entries_[i].second);
-}
-
 std::optional<std::string_view> HeaderMap::get(std::string_view name) const {
   const KnownHeader header = classify_header(name);
   if (header != KnownHeader::kNone) return get(header);

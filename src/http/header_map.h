@@ -63,7 +63,11 @@ class HeaderMap {
 
   // First value for `name` (names compare case-insensitively), if any.
   std::optional<std::string_view> get(std::string_view name) const;
-  std::optional<std::string_view> get(KnownHeader header) const;
+  std::optional<std::string_view> get(KnownHeader header) const {
+    const size_t i = find(header);
+    if (i == entries_.size()) return std::nullopt;
+    return std::string_view(entries_[i].second);
+  }
   // Appends a field; the name is lower-cased.
   void add(std::string_view name, std::string_view value);
   // Appends a field whose name is known to be lower-case already (a parser's pseudo
@@ -118,7 +122,11 @@ class HeaderMap {
   void rebuild_index();
   // Index of the first field called `name` at or after `from`, or size() (linear scan).
   size_t scan(std::string_view name, size_t from = 0) const;
-  size_t find(KnownHeader header) const;
+  size_t find(KnownHeader header) const {
+    if (index_overflow_) return scan(known_header_name(header));
+    const Slot& slot = index_[static_cast<size_t>(header)];
+    return slot.first == kAbsent ? entries_.size() : slot.first - 1u;
+  }
   void set_at(size_t i, std::string_view name, std::string_view value, bool repeated);
 
   std::vector<Entry> entries_;

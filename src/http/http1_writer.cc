@@ -177,19 +177,23 @@ bool is_protected_from_connection(std::string_view name) {
 class HopByHopPlan {
  public:
   explicit HopByHopPlan(const HeaderMap& headers) {
+    using K = KnownHeader;
+    // The index answers which hop-by-hop fields are there (usually none on a request, and
+    // "connection: keep-alive" on a response) without a pass over the map.
+    any_doomed_ = headers.get(K::kConnection) || headers.get(K::kKeepAlive) ||
+                  headers.get(K::kProxyConnection) || headers.get(K::kTransferEncoding) ||
+                  headers.get(K::kUpgrade);
+    has_te_ = headers.get(K::kTe).has_value();
+    if (!has_te_ && !headers.get(K::kConnection)) return;
     for (const auto& [name, value] : headers.entries()) {
-      if (is_hop_by_hop(name)) {
-        any_doomed_ = true;
-        if (name == "connection") {
-          for_each_list_element(value, [&](std::string_view option) {
-            if (is_protected_from_connection(option)) return;
-            std::string lower = to_lower(option);
-            if (is_hop_by_hop(lower)) return;  // goes anyway
-            nominated_.push_back(std::move(lower));
-          });
-        }
+      if (name == "connection") {
+        for_each_list_element(value, [&](std::string_view option) {
+          if (is_protected_from_connection(option)) return;
+          std::string lower = to_lower(option);
+          if (is_hop_by_hop(lower)) return;  // goes anyway
+          nominated_.push_back(std::move(lower));
+        });
       } else if (name == "te") {
-        has_te_ = true;
         for_each_list_element(value, [&](std::string_view coding) {
           if (iequals(trim_ows(coding.substr(0, coding.find(';'))), "trailers")) {
             te_allows_trailers_ = true;
