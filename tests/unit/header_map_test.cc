@@ -24,6 +24,21 @@ TEST(HeaderMapTest, NamesAreStoredLowerCaseAndFoundInAnyCase) {
   EXPECT_FALSE(map.get(""));
 }
 
+// Names are lower-cased 8 bytes at a time: every byte value, in a word and in the tail,
+// comes out as a byte-by-byte ASCII fold would make it.
+TEST(HeaderMapTest, LowerCasesEveryByteValueAsAsciiFold) {
+  for (int c = 0; c < 256; ++c) {
+    const std::string name = std::string(9, static_cast<char>(c)) + "Zz@[" + char(c);
+    std::string expected = name;
+    for (char& ch : expected) {
+      if (ch >= 'A' && ch <= 'Z') ch = static_cast<char>(ch + 32);
+    }
+    HeaderMap map;
+    map.add(name, "v");
+    EXPECT_EQ(map.entries()[0].first, expected) << "byte " << c;
+  }
+}
+
 TEST(HeaderMapTest, GetReturnsTheFirstOfRepeatedFields) {
   HeaderMap map;
   map.add("x-dup", "1");
