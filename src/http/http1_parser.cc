@@ -4,6 +4,7 @@
 #include <cassert>
 #include <cstring>
 #include <exception>
+#include <new>
 #include <utility>
 #include <vector>
 
@@ -64,14 +65,18 @@ struct Http1Parser::Impl {
   };
   enum class LineResult { kNext, kSectionEnd, kError };
 
-  Impl(Http1Parser& owner, MessageType type, Http1Visitor& visitor, ParserLimits limits)
+  Impl(Http1Parser& owner, MessageType type, Http1Visitor& visitor, ParserLimits limits,
+       std::vector<FieldRef> reused_fields = {}, std::string reused_buffer = {})
       : owner(owner),
         type(type),
         visitor(visitor),
         limits(limits),
         request(type == MessageType::Request),
-        bare_lf_ends_lines(type == MessageType::Response) {
-    fields.reserve(kFieldsReserved);
+        bare_lf_ends_lines(type == MessageType::Response),
+        buffer(std::move(reused_buffer)),
+        fields(std::move(reused_fields)) {
+    buffer.clear();
+    if (fields.capacity() < kFieldsReserved) fields.reserve(kFieldsReserved);
   }
 
   bool fail(int http_status, std::string_view reason);
@@ -908,6 +913,21 @@ Http1Parser::Http1Parser(MessageType type, Http1Visitor& visitor, ParserLimits l
     : impl_(std::make_unique<Impl>(*this, type, visitor, limits)) {}
 
 Http1Parser::~Http1Parser() = default;
+
+void Http1Parser::reset(Http1Visitor& visitor) {
+  assert(!impl_->executing && "Http1Parser::reset called from a visitor callback");
+  const MessageType type = impl_->type;
+  const ParserLimits limits = impl_->limits;
+  std::vector<Impl::FieldRef> fields = std::move(impl_->fields);
+  std::string buffer = std::move(impl_->buffer);
+  // A fresh Impl in the same storage, keeping only the capacity of its two buffers.
+  impl_->~Impl();
+  new (impl_.get()) Impl(*this, type, visitor, limits, std::move(fields), std::move(buffer));
+  pause_after_message_ = false;
+  expect_no_body_ = false;
+  has_error_ = false;
+  error_ = ParseError{};
+}
 
 size_t Http1Parser::feed(std::string_view data) {
   // Re-entry from a callback would corrupt the parser's state.

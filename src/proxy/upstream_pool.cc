@@ -79,6 +79,19 @@ void UpstreamPool::release(Lease lease) {
   }
 }
 
+std::unique_ptr<http::Http1Parser> UpstreamPool::take_response_parser(http::Http1Visitor& visitor) {
+  if (!spare_parser_) {
+    return std::make_unique<http::Http1Parser>(http::MessageType::Response, visitor);
+  }
+  std::unique_ptr<http::Http1Parser> parser = std::move(spare_parser_);
+  parser->reset(visitor);
+  return parser;
+}
+
+void UpstreamPool::recycle_response_parser(std::unique_ptr<http::Http1Parser> parser) {
+  spare_parser_ = std::move(parser);
+}
+
 void UpstreamPool::connection_closed() { cluster_.stats->upstream_cx_active.sub(1); }
 
 void UpstreamPool::drop_idle(IdleConnection* idle) {

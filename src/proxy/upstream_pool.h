@@ -8,6 +8,7 @@
 
 #include "common/result.h"
 #include "event/event_loop.h"
+#include "http/http1_parser.h"
 #include "net/connection.h"
 #include "proxy/cluster_manager.h"
 
@@ -29,6 +30,10 @@ class UpstreamPool {
   void release(Lease lease);
   // Counts a connection that closed for good (for upstream_cx_active).
   void connection_closed();
+  // A response parser for `visitor`: the one the last request gave back, reset, when
+  // there is one (a parser per request would cost three allocations each time).
+  std::unique_ptr<http::Http1Parser> take_response_parser(http::Http1Visitor& visitor);
+  void recycle_response_parser(std::unique_ptr<http::Http1Parser> parser);
 
   const Cluster& cluster() const { return cluster_; }
   size_t idle_count() const { return idle_.size(); }
@@ -45,6 +50,7 @@ class UpstreamPool {
   // One parking spot kept from the last acquire: parking and unparking a connection per
   // request then allocates nothing.
   std::unique_ptr<IdleConnection> spare_;
+  std::unique_ptr<http::Http1Parser> spare_parser_;
   std::shared_ptr<bool> alive_ = std::make_shared<bool>(true);  // for deferred work
 };
 

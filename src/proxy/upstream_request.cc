@@ -9,6 +9,7 @@ UpstreamRequest::UpstreamRequest(UpstreamPool& pool, Callbacks& callbacks, event
 
 UpstreamRequest::~UpstreamRequest() {
   if (alive_) *alive_ = false;
+  if (parser_) pool_.recycle_response_parser(std::move(parser_));
   if (connect_timer_) loop_.cancel_timer(connect_timer_);
   if (lease_.connection) {
     lease_.connection->set_handler(nullptr);
@@ -28,7 +29,8 @@ void UpstreamRequest::start(bool head_request) {
 }
 
 void UpstreamRequest::connect(bool fresh) {
-  parser_ = std::make_unique<http::Http1Parser>(http::MessageType::Response, *this);
+  if (parser_) pool_.recycle_response_parser(std::move(parser_));
+  parser_ = pool_.take_response_parser(*this);
   parser_->expect_no_body(head_request_);
   auto lease = pool_.acquire(fresh);
   if (!lease) {
