@@ -188,10 +188,18 @@ class HopByHopPlan {
     for (const auto& [name, value] : headers.entries()) {
       if (name == "connection") {
         for_each_list_element(value, [&](std::string_view option) {
+          switch (classify_header(option)) {
+            case K::kConnection:
+            case K::kKeepAlive:
+            case K::kProxyConnection:
+            case K::kTransferEncoding:
+            case K::kUpgrade:
+              return;  // goes anyway
+            default:
+              break;
+          }
           if (is_protected_from_connection(option)) return;
-          std::string lower = to_lower(option);
-          if (is_hop_by_hop(lower)) return;  // goes anyway
-          nominated_.push_back(std::move(lower));
+          nominated_.push_back(to_lower(option));
         });
       } else if (name == "te") {
         for_each_list_element(value, [&](std::string_view coding) {

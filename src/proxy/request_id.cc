@@ -1,18 +1,29 @@
 #include "proxy/request_id.h"
 
+#include <array>
+#include <cstring>
 #include <random>
 
 namespace weir::proxy {
 
 namespace {
 
-constexpr char kHex[] = "0123456789abcdef";
+// Each byte value's two hex digits: one lookup per byte rather than per digit.
+constexpr std::array<char, 512> kHexPairs = [] {
+  constexpr char kHex[] = "0123456789abcdef";
+  std::array<char, 512> table{};
+  for (int i = 0; i < 256; ++i) {
+    table[2 * i] = kHex[i >> 4];
+    table[2 * i + 1] = kHex[i & 0xF];
+  }
+  return table;
+}();
 
-// Writes the `digits` lowest nibbles of `v`, most significant first.
+// Writes the `digits` (even) lowest hex digits of `v`, most significant first.
 inline char* put_hex(char* out, uint64_t v, int digits) {
-  for (int i = digits - 1; i >= 0; --i) {
-    out[i] = kHex[v & 0xF];
-    v >>= 4;
+  for (int i = digits - 2; i >= 0; i -= 2) {
+    std::memcpy(out + i, &kHexPairs[2 * (v & 0xFF)], 2);
+    v >>= 8;
   }
   return out + digits;
 }
