@@ -1,58 +1,294 @@
 #include "http/header_map.h"
 
-#include <algorithm>
+#include <cstring>
 
 namespace weir::http {
 
+namespace {
+
+inline char fold(char c) { return (c >= 'A' && c <= 'Z') ? static_cast<char>(c + ('a' - 'A')) : c; }
+
+// ASCII upper-case letters to lower-case, 8 bytes per step: a byte gets 0x20 added when
+// it is in 'A'..'Z' (bytes with the high bit set are left alone).
+inline uint64_t lower_case_word(uint64_t word) {
+  constexpr uint64_t kOnes = 0x0101010101010101ULL;
+  const uint64_t heptets = word & (kOnes * 0x7F);
+  const uint64_t above_z = heptets + kOnes * (0x7F - 'Z');  // high bit: byte > 'Z'
+  const uint64_t from_a = heptets + kOnes * (0x80 - 'A');   // high bit: byte >= 'A'
+  const uint64_t upper = (from_a ^ above_z) & ~word & (kOnes * 0x80);
+  return word | (upper >> 2);
+}
+
+void lower_case_in_place(char* p, size_t n) {
+  size_t i = 0;
+  for (; i + 8 <= n; i += 8) {
+    uint64_t word;
+    std::memcpy(&word, p + i, 8);
+    word = lower_case_word(word);
+    std::memcpy(p + i, &word, 8);
+  }
+  for (; i < n; ++i) p[i] = fold(p[i]);
+}
+
+bool has_upper(std::string_view s) {
+  for (char c : s) {
+    if (c >= 'A' && c <= 'Z') return true;
+  }
+  return false;
+}
+
+constexpr std::array<std::string_view, static_cast<size_t>(KnownHeader::kCount)> kKnownNames = {
+    ":method",
+    ":path",
+    ":authority",
+    ":scheme",
+    ":status",
+    "host",
+    "content-length",
+    "transfer-encoding",
+    "connection",
+    "keep-alive",
+    "proxy-connection",
+    "upgrade",
+    "te",
+    "expect",
+    "date",
+    "server",
+    "content-type",
+    "x-request-id",
+    "x-forwarded-for",
+    "x-forwarded-proto",
+    "x-forwarded-client-cert",
+    "x-envoy-upstream-service-time",
+};
+
+// `name` is the lower-case `literal` (N counts its NUL): a fixed-size compare, which the
+// compiler turns into a few word compares.
+template <size_t N>
+inline bool is(const char* name, const char (&literal)[N]) {
+  return std::memcmp(name, literal, N - 1) == 0;
+}
+
+// Which known header the lower-case `name` is. By length first: most names are ruled out
+// without reading them.
+KnownHeader classify_lower(std::string_view name) {
+  using K = KnownHeader;
+  const char* p = name.data();
+  switch (name.size()) {
+    case 2:
+      return is(p, "te") ? K::kTe : K::kNone;
+    case 4:
+      return is(p, "host") ? K::kHost : is(p, "date") ? K::kDate : K::kNone;
+    case 5:
+      return is(p, ":path") ? K::kPath : K::kNone;
+    case 6:
+      return is(p, "server") ? K::kServer : is(p, "expect") ? K::kExpect : K::kNone;
+    case 7:
+      return is(p, ":method")   ? K::kMethod
+             : is(p, ":status") ? K::kStatus
+             : is(p, ":scheme") ? K::kScheme
+             : is(p, "upgrade") ? K::kUpgrade
+                                : K::kNone;
+    case 10:
+      return is(p, ":authority")   ? K::kAuthority
+             : is(p, "connection") ? K::kConnection
+             : is(p, "keep-alive") ? K::kKeepAlive
+                                   : K::kNone;
+    case 12:
+      return is(p, "x-request-id")   ? K::kXRequestId
+             : is(p, "content-type") ? K::kContentType
+                                     : K::kNone;
+    case 14:
+      return is(p, "content-length") ? K::kContentLength : K::kNone;
+    case 15:
+      return is(p, "x-forwarded-for") ? K::kXForwardedFor : K::kNone;
+    case 16:
+      return is(p, "proxy-connection") ? K::kProxyConnection : K::kNone;
+    case 17:
+      return is(p, "transfer-encoding")   ? K::kTransferEncoding
+             : is(p, "x-forwarded-proto") ? K::kXForwardedProto
+                                          : K::kNone;
+    case 23:
+      return is(p, "x-forwarded-client-cert") ? K::kXForwardedClientCert : K::kNone;
+    case 29:
+      return is(p, "x-envoy-upstream-service-time") ? K::kXEnvoyUpstreamServiceTime : K::kNone;
+    default:
+      return K::kNone;
+  }
+}
+
+constexpr size_t kLongestKnownName = 29;
+
+}  // namespace
+
+std::string_view known_header_name(KnownHeader header) {
+  return kKnownNames[static_cast<size_t>(header)];
+}
+
+KnownHeader classify_header(std::string_view name) {
+  if (!has_upper(name)) return classify_lower(name);
+  if (name.size() > kLongestKnownName) return KnownHeader::kNone;
+  char lower[kLongestKnownName];
+  for (size_t i = 0; i < name.size(); ++i) lower[i] = fold(name[i]);
+  return classify_lower(std::string_view(lower, name.size()));
+}
+
 std::string to_lower(std::string_view s) {
   std::string out(s);
-  for (char& c : out) {
-    if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
-  }
+  for (char& c : out) c = fold(c);
   return out;
 }
 
 bool iequals(std::string_view a, std::string_view b) {
   if (a.size() != b.size()) return false;
   for (size_t i = 0; i < a.size(); ++i) {
-    char x = a[i], y = b[i];
-    if (x >= 'A' && x <= 'Z') x = static_cast<char>(x - 'A' + 'a');
-    if (y >= 'A' && y <= 'Z') y = static_cast<char>(y - 'A' + 'a');
-    if (x != y) return false;
+    if (fold(a[i]) != fold(b[i])) return false;
   }
   return true;
 }
 
-std::optional<std::string_view> HeaderMap::get(std::string_view name) const {
-  for (const auto& [k, v] : entries_) {
-    if (iequals(k, name)) return std::string_view(v);
+bool equals_lower(std::string_view name, std::string_view lower) {
+  if (name.size() != lower.size()) return false;
+  for (size_t i = 0; i < name.size(); ++i) {
+    if (fold(name[i]) != lower[i]) return false;
   }
-  return std::nullopt;
+  return true;
+}
+
+HeaderMap::HeaderMap(HeaderMap&& other) noexcept
+    : entries_(std::move(other.entries_)),
+      index_(other.index_),
+      index_overflow_(other.index_overflow_) {
+  other.clear();
+}
+
+HeaderMap& HeaderMap::operator=(HeaderMap&& other) noexcept {
+  if (this != &other) {
+    entries_ = std::move(other.entries_);
+    index_ = other.index_;
+    index_overflow_ = other.index_overflow_;
+    other.clear();
+  }
+  return *this;
+}
+
+void HeaderMap::clear() {
+  entries_.clear();
+  index_ = {};
+  index_overflow_ = false;
+}
+
+void HeaderMap::note_added(KnownHeader header, size_t index) {
+  if (header == KnownHeader::kNone) return;
+  if (index >= kMaxIndexed) {
+    index_overflow_ = true;
+    return;
+  }
+  Slot& slot = index_[static_cast<size_t>(header)];
+  if (slot.first == kAbsent) {
+    slot.first = static_cast<uint16_t>(index + 1);
+  } else {
+    slot.repeated = true;
+  }
+}
+
+void HeaderMap::rebuild_index() {
+  index_ = {};
+  index_overflow_ = false;
+  for (size_t i = 0; i < entries_.size(); ++i) note_added(classify_lower(entries_[i].first), i);
+}
+
+size_t HeaderMap::scan(std::string_view name, size_t from) const {
+  const size_t n = entries_.size();
+  if (!has_upper(name)) {
+    for (size_t i = from; i < n; ++i) {
+      const std::string& key = entries_[i].first;
+      if (key.size() == name.size() && std::memcmp(key.data(), name.data(), name.size()) == 0) {
+        return i;
+      }
+    }
+    return n;
+  }
+  for (size_t i = from; i < n; ++i) {
+    if (equals_lower(name, entries_[i].first)) return i;
+  }
+  return n;
+}
+
+std::optional<std::string_view> HeaderMap::get(std::string_view name) const {
+  const KnownHeader header = classify_header(name);
+  if (header != KnownHeader::kNone) return get(header);
+  const size_t i = scan(name);
+  if (i == entries_.size()) return std::nullopt;
+  return std::string_view(entries_[i].second);
+}
+
+void HeaderMap::append(std::string&& lower_name, std::string_view value, KnownHeader header) {
+  entries_.emplace_back(std::move(lower_name), std::string(value));
+  note_added(header, entries_.size() - 1);
 }
 
 void HeaderMap::add(std::string_view name, std::string_view value) {
-  entries_.emplace_back(to_lower(name), std::string(value));
+  std::string key(name);
+  lower_case_in_place(key.data(), key.size());
+  const KnownHeader header = classify_lower(key);
+  append(std::move(key), value, header);
+}
+
+void HeaderMap::add_lower_case(std::string_view lower_name, std::string_view value) {
+  append(std::string(lower_name), value, classify_lower(lower_name));
+}
+
+void HeaderMap::set_at(size_t i, std::string_view name, std::string_view value, bool repeated) {
+  entries_[i].second.assign(value);
+  if (!repeated) return;
+  size_t kept = i + 1;
+  for (size_t j = i + 1; j < entries_.size(); ++j) {
+    if (equals_lower(name, entries_[j].first)) continue;
+    if (kept != j) entries_[kept] = std::move(entries_[j]);
+    ++kept;
+  }
+  entries_.resize(kept);
+  rebuild_index();
+}
+
+void HeaderMap::set(KnownHeader header, std::string_view value) {
+  const std::string_view name = known_header_name(header);
+  const size_t i = find(header);
+  if (i == entries_.size()) {
+    append(std::string(name), value, header);
+    return;
+  }
+  const bool repeated = index_overflow_ ? scan(name, i + 1) != entries_.size()
+                                        : index_[static_cast<size_t>(header)].repeated;
+  set_at(i, name, value, repeated);
 }
 
 void HeaderMap::set(std::string_view name, std::string_view value) {
-  auto it = std::find_if(entries_.begin(), entries_.end(),
-                         [&](const Entry& e) { return iequals(e.first, name); });
-  if (it == entries_.end()) {
+  const KnownHeader header = classify_header(name);
+  if (header != KnownHeader::kNone) {
+    set(header, value);
+    return;
+  }
+  const size_t i = scan(name);
+  if (i == entries_.size()) {
     add(name, value);
     return;
   }
-  it->second.assign(value);
-  auto dup = std::remove_if(it + 1, entries_.end(),
-                            [&](const Entry& e) { return iequals(e.first, name); });
-  entries_.erase(dup, entries_.end());
+  set_at(i, name, value, scan(name, i + 1) != entries_.size());
+}
+
+size_t HeaderMap::remove(KnownHeader header) {
+  if (find(header) == entries_.size()) return 0;
+  const std::string_view name = known_header_name(header);
+  return remove_if([&](std::string_view key) { return key == name; });
 }
 
 size_t HeaderMap::remove(std::string_view name) {
-  auto it = std::remove_if(entries_.begin(), entries_.end(),
-                           [&](const Entry& e) { return iequals(e.first, name); });
-  auto n = static_cast<size_t>(entries_.end() - it);
-  entries_.erase(it, entries_.end());
-  return n;
+  const KnownHeader header = classify_header(name);
+  if (header != KnownHeader::kNone) return remove(header);
+  if (scan(name) == entries_.size()) return 0;
+  return remove_if([&](std::string_view key) { return equals_lower(name, key); });
 }
 
 size_t HeaderMap::byte_size() const {

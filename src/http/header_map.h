@@ -2,7 +2,14 @@
 // An ordered list of header fields with lower-case names. HTTP/1 start-line parts live
 // in the same list as HTTP/2-style pseudo headers (":method", ":path", ":authority",
 // ":scheme" on requests, ":status" on responses), so plugins see one map, as in Envoy.
+//
+// Names are lower-cased once, when a field is added. The fields the proxy itself reads or
+// writes on every request (KnownHeader) are indexed: looking one up is an array read, not a
+// scan; any other name is a linear scan that compares lengths first. The index is kept up
+// to date by every mutation (rebuilt after removals, which are rare).
+#include <array>
 #include <cstddef>
+#include <cstdint>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -11,19 +18,88 @@
 
 namespace weir::http {
 
+enum class KnownHeader : uint8_t {
+  kMethod,
+  kPath,
+  kAuthority,
+  kScheme,
+  kStatus,
+  kHost,
+  kContentLength,
+  kTransferEncoding,
+  kConnection,
+  kKeepAlive,
+  kProxyConnection,
+  kUpgrade,
+  kTe,
+  kExpect,
+  kDate,
+  kServer,
+  kContentType,
+  kXRequestId,
+  kXForwardedFor,
+  kXForwardedProto,
+  kXForwardedClientCert,
+  kXEnvoyUpstreamServiceTime,
+  kCount,
+  kNone = kCount,
+};
+
+// The lower-case name of a known header.
+std::string_view known_header_name(KnownHeader header);
+// Which known header `name` is (compared case-insensitively), or kNone.
+KnownHeader classify_header(std::string_view name);
+
 class HeaderMap {
  public:
   using Entry = std::pair<std::string, std::string>;
 
+  HeaderMap() = default;
+  HeaderMap(const HeaderMap&) = default;
+  HeaderMap& operator=(const HeaderMap&) = default;
+  // A moved-from map is empty (and its index with it).
+  HeaderMap(HeaderMap&& other) noexcept;
+  HeaderMap& operator=(HeaderMap&& other) noexcept;
+
   // First value for `name` (names compare case-insensitively), if any.
   std::optional<std::string_view> get(std::string_view name) const;
+  std::optional<std::string_view> get(KnownHeader header) const {
+    const size_t i = find(header);
+    if (i == entries_.size()) return std::nullopt;
+    return std::string_view(entries_[i].second);
+  }
   // Appends a field; the name is lower-cased.
   void add(std::string_view name, std::string_view value);
-  // Replaces every field called `name` by one field with `value` (adds it if absent).
+  // Appends a field whose name is known to be lower-case already (a parser's pseudo
+  // header, a literal): skips the lower-casing pass.
+  void add_lower_case(std::string_view lower_name, std::string_view value);
+  // Replaces every field called `name` by one field with `value`, where the first was
+  // (appends it if absent).
   void set(std::string_view name, std::string_view value);
+  void set(KnownHeader header, std::string_view value);
   // Removes every field called `name`; returns how many were removed.
   size_t remove(std::string_view name);
-  void clear() { entries_.clear(); }
+  size_t remove(KnownHeader header);
+  // Removes, in one pass, every field for which `doomed(name)` is true; `name` is the
+  // stored lower-case name. Returns how many were removed.
+  template <typename Predicate>
+  size_t remove_if(Predicate&& doomed) {
+    size_t kept = 0;
+    for (size_t i = 0; i < entries_.size(); ++i) {
+      if (doomed(std::string_view(entries_[i].first))) continue;
+      if (kept != i) entries_[kept] = std::move(entries_[i]);
+      ++kept;
+    }
+    const size_t removed = entries_.size() - kept;
+    if (removed > 0) {
+      entries_.resize(kept);
+      rebuild_index();
+    }
+    return removed;
+  }
+  void clear();
+  // Room for `n` fields without regrowing.
+  void reserve(size_t n) { entries_.reserve(n); }
 
   const std::vector<Entry>& entries() const { return entries_; }
   size_t size() const { return entries_.size(); }
@@ -32,11 +108,36 @@ class HeaderMap {
   size_t byte_size() const;
 
  private:
+  static constexpr uint16_t kAbsent = 0;
+  // Position + 1 of the first field of each known header (kAbsent: none), and whether
+  // there is more than one. Positions past uint16_t are not indexed (a scan finds them).
+  struct Slot {
+    uint16_t first = kAbsent;
+    bool repeated = false;
+  };
+  static constexpr size_t kMaxIndexed = UINT16_MAX - 1;
+
+  void append(std::string&& lower_name, std::string_view value, KnownHeader header);
+  void note_added(KnownHeader header, size_t index);
+  void rebuild_index();
+  // Index of the first field called `name` at or after `from`, or size() (linear scan).
+  size_t scan(std::string_view name, size_t from = 0) const;
+  size_t find(KnownHeader header) const {
+    if (index_overflow_) return scan(known_header_name(header));
+    const Slot& slot = index_[static_cast<size_t>(header)];
+    return slot.first == kAbsent ? entries_.size() : slot.first - 1u;
+  }
+  void set_at(size_t i, std::string_view name, std::string_view value, bool repeated);
+
   std::vector<Entry> entries_;
+  std::array<Slot, static_cast<size_t>(KnownHeader::kCount)> index_{};
+  bool index_overflow_ = false;  // a known header sits past kMaxIndexed
 };
 
 // ASCII lower-case copy.
 std::string to_lower(std::string_view s);
 bool iequals(std::string_view a, std::string_view b);
+// `name` equals the lower-case `lower` ignoring case (only `name` is folded).
+bool equals_lower(std::string_view name, std::string_view lower);
 
 }  // namespace weir::http

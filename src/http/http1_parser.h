@@ -137,6 +137,10 @@ class Http1Parser {
  public:
   Http1Parser(MessageType type, Http1Visitor& visitor, ParserLimits limits = {});
   ~Http1Parser();
+  // Back to the state of a parser just made for `visitor` (same type and limits), keeping
+  // the memory it had grown: for reusing one parser across upstream requests. Not from a
+  // visitor callback.
+  void reset(Http1Visitor& visitor);
   Http1Parser(const Http1Parser&) = delete;
   Http1Parser& operator=(const Http1Parser&) = delete;
 

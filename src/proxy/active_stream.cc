@@ -2,25 +2,12 @@
 
 #include <spdlog/spdlog.h>
 
-#include <random>
-
 #include "http/http1_writer.h"
+#include "proxy/request_id.h"
 
 namespace weir::proxy {
 
 namespace {
-
-std::string make_request_id() {
-  thread_local std::mt19937_64 rng{std::random_device{}()};
-  uint64_t a = rng(), b = rng();
-  a = (a & 0xFFFFFFFFFFFF0FFFULL) | 0x4000ULL;              // version 4
-  b = (b & 0x3FFFFFFFFFFFFFFFULL) | 0x8000000000000000ULL;  // RFC 4122 variant
-  char buf[37];
-  snprintf(buf, sizeof buf, "%08x-%04x-%04x-%04x-%012llx", static_cast<unsigned>(a >> 32),
-           static_cast<unsigned>((a >> 16) & 0xFFFF), static_cast<unsigned>(a & 0xFFFF),
-           static_cast<unsigned>(b >> 48), static_cast<unsigned long long>(b & 0xFFFFFFFFFFFFULL));
-  return buf;
-}
 
 // The Date header changes once a second: format it once a second per thread.
 const std::string& http_date() {
@@ -57,7 +44,7 @@ const config::UpgradeConfig* find_upgrade(const std::vector<config::UpgradeConfi
 }
 
 uint32_t status_of(const http::HeaderMap& h) {
-  auto s = h.get(":status");
+  auto s = h.get(http::KnownHeader::kStatus);
   if (!s) return 0;
   uint32_t v = 0;
   for (char c : *s) {
@@ -94,8 +81,14 @@ class ActiveStream::FilterHandle : public HttpFilterCallbacks {
 };
 
 ActiveStream::ActiveStream(ConnectionManagerSetup& setup, StreamOwner& owner, StreamInfo info)
-    : setup_(setup), owner_(owner), info_(std::move(info)), start_(event::Clock::now()) {
-  info_.start_time = std::chrono::system_clock::now();
+    : setup_(setup),
+      owner_(owner),
+      info_(std::move(info)),
+      idle_timer_(setup.loop, [this] { on_idle_timer(); }),
+      route_timer_(setup.loop, [this] { on_route_timeout(); }),
+      flush_head_(setup.loop, [this] { flush_pending_head(); }),
+      start_(setup.loop.now()) {
+  info_.start_time = setup_.loop.system_now();
   filters_.reserve(setup_.filter_factories.size());
   for (size_t i = 0; i < setup_.filter_factories.size(); ++i) {
     handles_.push_back(std::make_unique<FilterHandle>(*this, i));
@@ -107,8 +100,12 @@ ActiveStream::ActiveStream(ConnectionManagerSetup& setup, StreamOwner& owner, St
 }
 
 ActiveStream::~ActiveStream() {
-  if (idle_timer_) setup_.loop.cancel_timer(idle_timer_);
-  if (route_timer_) setup_.loop.cancel_timer(route_timer_);
+  if (alive_) *alive_ = false;
+}
+
+std::shared_ptr<bool> ActiveStream::alive() {
+  if (!alive_) alive_ = std::make_shared<bool>(true);
+  return alive_;
 }
 
 // ---------------------------------------------------------------- request path
@@ -122,7 +119,7 @@ void ActiveStream::on_request_headers(http::HeaderMap& headers, const http::Mess
   if (head.upgrade) decide_upgrade();
   if (head.expect_continue) {
     // Answer 100-continue ourselves, as Envoy does by default; upstream never sees it.
-    request_headers_->remove("expect");
+    request_headers_->remove(http::KnownHeader::kExpect);
     owner_.write_downstream("HTTP/1.1 100 Continue\r\n\r\n");
   }
   add_forwarding_headers();
@@ -132,16 +129,16 @@ void ActiveStream::on_request_headers(http::HeaderMap& headers, const http::Mess
 void ActiveStream::add_forwarding_headers() {
   auto& h = *request_headers_;
   if (setup_.config.use_remote_address) {
-    auto xff = h.get("x-forwarded-for");
+    auto xff = h.get(http::KnownHeader::kXForwardedFor);
     std::string value = xff ? std::string(*xff) + ", " + info_.downstream_remote_address
                             : info_.downstream_remote_address;
-    h.set("x-forwarded-for", value);
-    h.set("x-forwarded-proto", "http");
-  } else if (!h.get("x-forwarded-proto")) {
-    h.set("x-forwarded-proto", "http");
+    h.set(http::KnownHeader::kXForwardedFor, value);
+    h.set(http::KnownHeader::kXForwardedProto, "http");
+  } else if (!h.get(http::KnownHeader::kXForwardedProto)) {
+    h.set(http::KnownHeader::kXForwardedProto, "http");
   }
-  if (setup_.config.generate_request_id && !h.get("x-request-id")) {
-    h.set("x-request-id", make_request_id());
+  if (setup_.config.generate_request_id && !h.get(http::KnownHeader::kXRequestId)) {
+    h.set(http::KnownHeader::kXRequestId, make_request_id());
   }
 }
 
@@ -165,11 +162,11 @@ void ActiveStream::decide_upgrade() {
   // client may follow up in the other protocol, and those bytes must never be read as a
   // request.
   close_after_ = true;
-  if (request_headers_->get(":method") == "CONNECT") {
+  if (request_headers_->get(http::KnownHeader::kMethod) == "CONNECT") {
     connect_refused_ = true;
     return;
   }
-  auto upgrade = request_headers_->get("upgrade");
+  auto upgrade = request_headers_->get(http::KnownHeader::kUpgrade);
   if (!upgrade || !upgrade_allowed(*upgrade)) return;  // forwarded without its upgrade
   upgrade_accepted_ = true;
   upgrade_type_ = std::string(*upgrade);
@@ -288,7 +285,7 @@ void ActiveStream::continue_request() {
   if (finished_ || local_reply_sent_) return;
   if (in_filter_callback_) {
     // Resume once the current callback has returned, never underneath it.
-    setup_.loop.defer([this, alive = alive_] {
+    setup_.loop.defer([this, alive = alive()] {
       if (*alive) continue_request();
     });
     return;
@@ -328,7 +325,7 @@ void ActiveStream::continue_response_from(size_t index) {
 
 void ActiveStream::reset_stream() {
   if (in_filter_callback_) {
-    setup_.loop.defer([this, alive = alive_] {
+    setup_.loop.defer([this, alive = alive()] {
       if (*alive) reset("reset by filter");
     });
     return;
@@ -365,52 +362,55 @@ void ActiveStream::route_request() {
     return;
   }
   if (action.prefix_rewrite && route_->match.prefix) {
-    std::string path(request_headers_->get(":path").value_or("/"));
+    std::string path(request_headers_->get(http::KnownHeader::kPath).value_or("/"));
     path = *action.prefix_rewrite + path.substr(route_->match.prefix->size());
-    request_headers_->set(":path", path);
+    request_headers_->set(http::KnownHeader::kPath, path);
   }
   pool->cluster().stats->upstream_rq_total.inc();
   pool->cluster().stats->upstream_rq_active.add(1);
-  upstream_start_ = event::Clock::now();
+  upstream_start_ = setup_.loop.now();
   upstream_ = std::make_unique<UpstreamRequest>(*pool, *this, setup_.loop);
   // A client still slow to take the previous response (pipelining) holds this one too.
   if (owner_.downstream_above_high_watermark()) {
     pause_upstream(upstream_paused_by_downstream_, true);
   }
-  upstream_->start(request_headers_->get(":method") == "HEAD");
-  if (action.timeout.count() > 0) {
-    route_timer_ = setup_.loop.add_timer(action.timeout, [this] {
-      route_timer_ = 0;
-      on_route_timeout();
-    });
-  }
+  upstream_->start(request_headers_->get(http::KnownHeader::kMethod) == "HEAD");
+  if (action.timeout.count() > 0) route_timer_.arm(action.timeout);
   forward_headers_upstream();
 }
 
+// The request goes upstream as its map says, less the hop-by-hop fields, with this hop's
+// own framing: written straight from the map, which stays as the filters left it (the
+// access log and later filter callbacks see it so).
 void ActiveStream::forward_headers_upstream() {
-  http::HeaderMap headers = *request_headers_;
-  http::strip_hop_by_hop_headers(headers);
+  const http::HeaderMap& headers = *request_headers_;
   if (upgrade_accepted_) {
     // The upgrade goes on hop by hop: its two fields are put back. What follows the
     // headers (only after a 101) is tunnel data, sent as it comes.
-    headers.set("connection", "upgrade");
-    headers.set("upgrade", upgrade_type_);
+    const http::Field upgrade[] = {{"connection", "upgrade"}, {"upgrade", upgrade_type_}};
     upstream_framing_ = BodyFraming::None;
     upstream_->expect_upgrade();
-    upstream_->send_headers(headers, upstream_framing_, false);
+    upstream_->send_head(
+        [&](std::string& out) { http::write_forwarded_request_head(headers, {}, upgrade, out); },
+        upstream_framing_, false);
     return;
   }
   bool headers_only = request_end_seen_ && request_body_held_.empty() && !request_has_trailers_;
+  std::span<const http::Field> append;
+  std::string_view drop;
+  static constexpr http::Field kChunked[] = {{"transfer-encoding", "chunked"}};
   if (headers_only) {
     upstream_framing_ = BodyFraming::None;
-  } else if (headers.get("content-length") && !request_head_.chunked) {
+  } else if (headers.get(http::KnownHeader::kContentLength) && !request_head_.chunked) {
     upstream_framing_ = BodyFraming::ContentLength;
   } else {
-    headers.remove("content-length");
-    headers.set("transfer-encoding", "chunked");
+    drop = "content-length";
+    append = kChunked;
     upstream_framing_ = BodyFraming::Chunked;
   }
-  upstream_->send_headers(headers, upstream_framing_, headers_only);
+  upstream_->send_head(
+      [&](std::string& out) { http::write_forwarded_request_head(headers, drop, append, out); },
+      upstream_framing_, headers_only);
   if (headers_only) request_end_forwarded_ = true;
 }
 
@@ -430,9 +430,9 @@ void ActiveStream::on_upstream_headers(http::HeaderMap& headers, const http::Mes
   if (status == 101) {
     // Only an accepted upgrade gets here (UpstreamRequest refuses any other 101). The
     // tunnel lives as long as its two sides: no route timeout for it.
-    response_upgrade_ = std::string(response_headers_->get("upgrade").value_or(upgrade_type_));
-    if (route_timer_) setup_.loop.cancel_timer(route_timer_);
-    route_timer_ = 0;
+    response_upgrade_ =
+        std::string(response_headers_->get(http::KnownHeader::kUpgrade).value_or(upgrade_type_));
+    route_timer_.disarm();
   }
   http::strip_hop_by_hop_headers(*response_headers_);
   response_end_seen_ = end_stream;
@@ -441,8 +441,8 @@ void ActiveStream::on_upstream_headers(http::HeaderMap& headers, const http::Mes
     pool->cluster().stats->by_class(status).inc();
   }
   auto ms =
-      std::chrono::duration_cast<std::chrono::milliseconds>(event::Clock::now() - upstream_start_);
-  response_headers_->set("x-envoy-upstream-service-time", std::to_string(ms.count()));
+      std::chrono::duration_cast<std::chrono::milliseconds>(setup_.loop.now() - upstream_start_);
+  response_headers_->set(http::KnownHeader::kXEnvoyUpstreamServiceTime, std::to_string(ms.count()));
   encode_headers_from(filters_.size());
 }
 
@@ -548,7 +548,7 @@ void ActiveStream::encode_trailers_from(size_t index) {
 void ActiveStream::continue_response() {
   if (finished_) return;
   if (in_filter_callback_) {
-    setup_.loop.defer([this, alive = alive_] {
+    setup_.loop.defer([this, alive = alive()] {
       if (*alive) continue_response();
     });
     return;
@@ -577,15 +577,15 @@ void ActiveStream::write_response_headers() {
   bool headers_only = response_end_seen_ && response_body_held_.empty() && !response_trailers_;
   uint32_t status = status_of(h);
   info_.response_code = status;
-  h.set("server", "weir");
-  if (!h.get("date")) h.set("date", http_date());
+  h.set(http::KnownHeader::kServer, "weir");
+  if (!h.get(http::KnownHeader::kDate)) h.set(http::KnownHeader::kDate, http_date());
   bool bodyless_status = status < 200 || status == 204 || status == 304;
   if (headers_only || bodyless_status) {
     // No body follows; a HEAD response keeps the content-length the upstream sent.
-  } else if (h.get("content-length")) {
+  } else if (h.get(http::KnownHeader::kContentLength)) {
     // Framed by content-length as it is.
   } else if (request_head_.http_minor >= 1) {
-    h.set("transfer-encoding", "chunked");
+    h.set(http::KnownHeader::kTransferEncoding, "chunked");
     response_chunked_ = true;
   } else {
     response_close_delimited_ = true;
@@ -595,12 +595,12 @@ void ActiveStream::write_response_headers() {
   if (!request_end_seen_) close_after_ = true;  // unread request body: cannot reuse
   const bool switching_protocols = status == 101 && upgrade_accepted_;
   if (switching_protocols) {
-    h.set("connection", "upgrade");
-    h.set("upgrade", response_upgrade_);
+    h.set(http::KnownHeader::kConnection, "upgrade");
+    h.set(http::KnownHeader::kUpgrade, response_upgrade_);
   } else if (close_after_) {
-    h.set("connection", "close");
+    h.set(http::KnownHeader::kConnection, "close");
   } else if (request_head_.http_minor == 0) {
-    h.set("connection", "keep-alive");
+    h.set(http::KnownHeader::kConnection, "keep-alive");
   }
   // Charged as the headers go out (as Envoy does), so a client that has its answer
   // already sees it counted.
@@ -614,15 +614,32 @@ void ActiveStream::write_response_headers() {
     setup_.stats.downstream_cx_upgrades_total.inc();
     setup_.stats.downstream_cx_upgrades_active.add(1);
   }
-  owner_.write_downstream(out);
   response_headers_written_ = true;
-  if (switching_protocols) owner_.on_tunnel_established();
+  if (switching_protocols) {
+    owner_.write_downstream(out);
+    owner_.on_tunnel_established();
+    return;
+  }
+  // The head waits for the first body bytes, which usually come in the same event: both
+  // then leave in one write (one send). It never waits past the current callback.
+  pending_head_ = std::move(out);
+  flush_head_.schedule();
+}
+
+void ActiveStream::flush_pending_head() {
+  if (pending_head_.empty()) return;
+  flush_head_.cancel();
+  std::string head = std::move(pending_head_);
+  pending_head_.clear();
+  owner_.write_downstream(head);
 }
 
 void ActiveStream::write_response_body(std::string_view data, bool end_stream) {
-  bool head = request_headers_ && request_headers_->get(":method") == "HEAD";
+  bool head = request_headers_ && request_headers_->get(http::KnownHeader::kMethod) == "HEAD";
   if (!head) {
-    std::string out;
+    std::string out = std::move(pending_head_);  // the head, if it still waits
+    pending_head_.clear();
+    flush_head_.cancel();
     if (response_chunked_) {
       http::write_chunk(data, out);
       if (end_stream) http::write_last_chunk(nullptr, out);
@@ -630,13 +647,23 @@ void ActiveStream::write_response_body(std::string_view data, bool end_stream) {
       owner_.write_downstream(out);
     } else if (!data.empty()) {
       info_.bytes_sent += data.size();
-      owner_.write_downstream(data);
+      if (out.empty()) {
+        owner_.write_downstream(data);
+      } else {
+        out.append(data);
+        owner_.write_downstream(out);
+      }
+    } else if (!out.empty()) {
+      owner_.write_downstream(out);
     }
+  } else {
+    flush_pending_head();
   }
   if (end_stream) complete_response();
 }
 
 void ActiveStream::write_response_trailers() {
+  flush_pending_head();
   if (response_chunked_) {
     std::string out;
     http::write_last_chunk(&*response_trailers_, out);
@@ -646,11 +673,10 @@ void ActiveStream::write_response_trailers() {
 }
 
 void ActiveStream::on_upstream_complete() {
-  if (route_timer_) setup_.loop.cancel_timer(route_timer_);
-  route_timer_ = 0;
+  route_timer_.disarm();
   if (auto* pool = setup_.find_pool(info_.cluster_name)) {
     pool->cluster().stats->upstream_rq_time.record(static_cast<uint64_t>(
-        std::chrono::duration_cast<std::chrono::milliseconds>(event::Clock::now() - upstream_start_)
+        std::chrono::duration_cast<std::chrono::milliseconds>(setup_.loop.now() - upstream_start_)
             .count()));
   }
   release_upstream(false);
@@ -736,8 +762,7 @@ void ActiveStream::release_upstream(bool abort) {
     pool->cluster().stats->upstream_rq_active.sub(1);
   }
   // We may be inside the upstream request's own callbacks: free it later.
-  auto doomed = std::shared_ptr<UpstreamRequest>(upstream_.release());
-  setup_.loop.defer([doomed] {});
+  setup_.loop.defer_delete(std::move(upstream_));
   // Its pauses go with it; the client is no longer waiting on it.
   upstream_paused_by_downstream_ = false;
   upstream_paused_by_held_body_ = false;
@@ -780,9 +805,9 @@ void ActiveStream::start_local_reply(LocalReply reply) {
   http::HeaderMap headers;
   headers.add(":status", std::to_string(reply.status));
   for (const auto& [k, v] : reply.headers.entries()) headers.add(k, v);
-  if (!reply.body.empty() && !headers.get("content-type"))
-    headers.set("content-type", "text/plain");
-  headers.set("content-length", std::to_string(reply.body.size()));
+  if (!reply.body.empty() && !headers.get(http::KnownHeader::kContentType))
+    headers.set(http::KnownHeader::kContentType, "text/plain");
+  headers.set(http::KnownHeader::kContentLength, std::to_string(reply.body.size()));
   response_headers_ = std::move(headers);
   response_trailers_.reset();
   response_body_held_ = std::move(reply.body);
@@ -817,15 +842,14 @@ void ActiveStream::reset(std::string_view reason) {
 
 void ActiveStream::finish(bool close_connection) {
   if (finished_) return;
+  flush_pending_head();
   finished_ = true;
-  *alive_ = false;
-  if (idle_timer_) setup_.loop.cancel_timer(idle_timer_);
-  if (route_timer_) setup_.loop.cancel_timer(route_timer_);
-  idle_timer_ = route_timer_ = 0;
+  if (alive_) *alive_ = false;
+  idle_timer_.disarm();
+  route_timer_.disarm();
   if (response_complete_) {
     setup_.stats.downstream_rq_time.record(static_cast<uint64_t>(
-        std::chrono::duration_cast<std::chrono::milliseconds>(event::Clock::now() - start_)
-            .count()));
+        std::chrono::duration_cast<std::chrono::milliseconds>(setup_.loop.now() - start_).count()));
   }
   setup_.stats.downstream_rq_active.sub(1);
   if (tunnel_established_) setup_.stats.downstream_cx_upgrades_active.sub(1);
@@ -837,33 +861,30 @@ void ActiveStream::finish(bool close_connection) {
   if (setup_.access_log) {
     setup_.access_log->log(
         {info_, request_headers(), response_headers(), response_trailers(),
-         std::chrono::duration_cast<std::chrono::microseconds>(event::Clock::now() - start_)});
+         std::chrono::duration_cast<std::chrono::microseconds>(setup_.loop.now() - start_)});
   }
   owner_.on_stream_finished(close_connection || !response_complete_);
 }
 
-// Activity only moves a timestamp: re-arming the timer on every event would cost a heap
-// push, a hash insert and an allocation per body chunk. The timer, when it fires, checks
-// whether the stream was really idle that long and otherwise waits the rest.
+// Activity only moves a timestamp: re-arming the timer on every event would move it in the
+// timer heap per body chunk. The timer, when it fires, checks whether the stream was really
+// idle that long and otherwise waits the rest.
 void ActiveStream::arm_idle_timer() {
   auto timeout = setup_.config.stream_idle_timeout;
   if (timeout.count() <= 0) return;
   last_activity_ = setup_.loop.now();
-  if (!idle_timer_) schedule_idle_check(timeout);
+  if (!idle_timer_.armed()) idle_timer_.arm(timeout);
 }
 
-void ActiveStream::schedule_idle_check(std::chrono::milliseconds delay) {
-  idle_timer_ = setup_.loop.add_timer(delay, [this] {
-    idle_timer_ = 0;
-    auto timeout = setup_.config.stream_idle_timeout;
-    auto idle =
-        std::chrono::duration_cast<std::chrono::milliseconds>(setup_.loop.now() - last_activity_);
-    if (idle < timeout) {
-      schedule_idle_check(timeout - idle);
-      return;
-    }
-    on_idle_timeout();
-  });
+void ActiveStream::on_idle_timer() {
+  auto timeout = setup_.config.stream_idle_timeout;
+  auto idle =
+      std::chrono::duration_cast<std::chrono::milliseconds>(setup_.loop.now() - last_activity_);
+  if (idle < timeout) {
+    idle_timer_.arm(timeout - idle);
+    return;
+  }
+  on_idle_timeout();
 }
 
 void ActiveStream::on_idle_timeout() {

@@ -98,6 +98,7 @@ class ActiveStream : public HttpFilterCallbacks, public UpstreamRequest::Callbac
   void encode_body_from(size_t index, std::string data, bool end_stream);
   void encode_trailers_from(size_t index);
   void write_response_headers();
+  void flush_pending_head();
   void write_response_body(std::string_view data, bool end_stream);
   void write_response_trailers();
   void complete_response();
@@ -116,7 +117,7 @@ class ActiveStream : public HttpFilterCallbacks, public UpstreamRequest::Callbac
   void start_local_reply(LocalReply reply);
   void finish(bool close_connection);
   void arm_idle_timer();
-  void schedule_idle_check(std::chrono::milliseconds delay);
+  void on_idle_timer();
   void on_idle_timeout();
   void on_route_timeout();
   void answer_error(uint32_t status, std::string_view body, std::string_view details);
@@ -181,13 +182,19 @@ class ActiveStream : public HttpFilterCallbacks, public UpstreamRequest::Callbac
   bool local_reply_sent_ = false;
   bool finished_ = false;
   bool close_after_ = false;
-  event::EventLoop::TimerId idle_timer_ = 0;
-  event::EventLoop::TimerId route_timer_ = 0;
+  event::EventLoop::Timer idle_timer_;
+  event::EventLoop::Timer route_timer_;
+  // The response head, written but held until the first body bytes (or the end of the
+  // current callback, when flush_head_ runs).
+  std::string pending_head_;
+  event::EventLoop::ScheduledCall flush_head_;
+  // Times come from the event loop's clock, read once per loop iteration.
   event::Clock::time_point start_;
   event::Clock::time_point last_activity_;
   event::Clock::time_point upstream_start_;
-  // Lets deferred work find out the stream has finished.
-  std::shared_ptr<bool> alive_ = std::make_shared<bool>(true);
+  // Lets deferred work find out the stream has finished; made only when work is deferred.
+  std::shared_ptr<bool> alive();
+  std::shared_ptr<bool> alive_;
 };
 
 }  // namespace weir::proxy

@@ -30,9 +30,14 @@ HttpConnectionManager::HttpConnectionManager(ConnectionManagerSetup& setup, int 
     : setup_(setup),
       connection_(setup.loop, fd, false),
       parser_(http::MessageType::Request, *this, request_limits(setup.config)),
-      peer_(peer),
-      local_(local),
-      on_closed_(std::move(on_closed)) {
+      peer_ip_(peer.ip()),
+      local_ip_(local.ip()),
+      peer_port_(peer.port()),
+      local_port_(local.port()),
+      on_closed_(std::move(on_closed)),
+      idle_timer_(setup.loop, [this] { on_idle_timeout(); }),
+      request_headers_timer_(setup.loop, [this] { on_request_headers_timeout(); }),
+      redeliver_(setup.loop, [this] { redeliver(); }) {
   connection_.set_handler(this);
   connection_.set_buffer_limit(setup_.config.per_connection_buffer_limit_bytes);
   // A client that hangs up while flow control holds it must not hold its stream (and the
@@ -47,50 +52,36 @@ HttpConnectionManager::HttpConnectionManager(ConnectionManagerSetup& setup, int 
   arm_idle_timer();
 }
 
-HttpConnectionManager::~HttpConnectionManager() {
-  *self_ = nullptr;
-  cancel_timer(idle_timer_);
-  cancel_timer(request_headers_timer_);
-  connection_.set_handler(nullptr);
-}
-
-void HttpConnectionManager::cancel_timer(event::EventLoop::TimerId& timer) {
-  if (timer) setup_.loop.cancel_timer(timer);
-  timer = 0;
-}
+HttpConnectionManager::~HttpConnectionManager() { connection_.set_handler(nullptr); }
 
 void HttpConnectionManager::arm_idle_timer() {
-  cancel_timer(idle_timer_);
   auto timeout = setup_.config.idle_timeout;
   if (timeout.count() <= 0) return;
-  idle_timer_ = setup_.loop.add_timer(timeout, [this] {
-    idle_timer_ = 0;
-    if (stream_ || closed_) return;
-    setup_.stats.downstream_cx_idle_timeout.inc();
-    connection_.close();
-  });
+  idle_timer_.arm(timeout);
+}
+
+void HttpConnectionManager::on_idle_timeout() {
+  if (stream_ || closed_) return;
+  setup_.stats.downstream_cx_idle_timeout.inc();
+  connection_.close();
 }
 
 // Slowloris: a client that starts a request head must finish it in time. Armed when the
-// first bytes of a head are read, cancelled when the head is complete.
+// first bytes of a head are read, disarmed when the head is complete.
 void HttpConnectionManager::arm_request_headers_timer() {
   auto timeout = setup_.config.request_headers_timeout;
-  if (timeout.count() <= 0 || request_headers_timer_) return;
-  request_headers_timer_ = setup_.loop.add_timer(timeout, [this] {
-    request_headers_timer_ = 0;
-    if (stream_ || closed_) return;
-    setup_.stats.downstream_rq_header_timeout.inc();
-    reply_and_close(408, reply_body(408));
-  });
+  if (timeout.count() <= 0 || request_headers_timer_.armed()) return;
+  request_headers_timer_.arm(timeout);
 }
 
-void HttpConnectionManager::redeliver_later() {
-  setup_.loop.defer([self = self_] {
-    HttpConnectionManager* manager = *self;
-    if (manager && !manager->closed_ && manager->read_disabled_ == 0) {
-      manager->connection_.redeliver();
-    }
-  });
+void HttpConnectionManager::on_request_headers_timeout() {
+  if (stream_ || closed_) return;
+  setup_.stats.downstream_rq_header_timeout.inc();
+  reply_and_close(408, reply_body(408));
+}
+
+void HttpConnectionManager::redeliver() {
+  if (!closed_ && read_disabled_ == 0) connection_.redeliver();
 }
 
 void HttpConnectionManager::on_data(std::string& input) {
@@ -152,15 +143,15 @@ void HttpConnectionManager::reply_and_close(int status, std::string_view body) {
 
 void HttpConnectionManager::on_headers(http::HeaderMap& headers, const http::MessageHead& head,
                                        bool end_stream) {
-  cancel_timer(idle_timer_);
-  cancel_timer(request_headers_timer_);
+  idle_timer_.disarm();
+  request_headers_timer_.disarm();
   StreamInfo info;
   info.stream_id = next_stream_id_++;
   info.connection_id = connection_.id();
-  info.downstream_remote_address = peer_.ip();
-  info.downstream_remote_port = peer_.port();
-  info.downstream_local_address = local_.ip();
-  info.downstream_local_port = local_.port();
+  info.downstream_remote_address = peer_ip_;
+  info.downstream_remote_port = peer_port_;
+  info.downstream_local_address = local_ip_;
+  info.downstream_local_port = local_port_;
   stream_ = std::make_unique<ActiveStream>(setup_, *this, std::move(info));
   ++requests_started_;
   const uint32_t max_requests = setup_.config.max_requests_per_connection;
@@ -187,8 +178,8 @@ void HttpConnectionManager::write_downstream(std::string_view data) {
 }
 
 void HttpConnectionManager::on_stream_finished(bool close_connection) {
-  auto done = std::shared_ptr<ActiveStream>(stream_.release());
-  setup_.loop.defer([done] {});
+  // We are inside the stream's own call: it goes once that returns.
+  setup_.loop.defer_delete(std::move(stream_));
   if (closed_) return;
   if (read_disabled_ > 0) {
     // The stream undoes its pauses before it finishes; this only guards the next request.
@@ -244,8 +235,8 @@ void HttpConnectionManager::drain() {
 void HttpConnectionManager::on_close(bool by_peer, std::string_view reason) {
   if (closed_) return;
   closed_ = true;
-  cancel_timer(idle_timer_);
-  cancel_timer(request_headers_timer_);
+  idle_timer_.disarm();
+  request_headers_timer_.disarm();
   if (stream_) stream_->reset(by_peer ? "downstream closed" : reason);
   setup_.stats.downstream_cx_active.sub(1);
   on_closed_(this);

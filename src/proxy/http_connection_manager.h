@@ -56,14 +56,19 @@ class HttpConnectionManager : public net::Connection::Handler,
   void reply_and_close(int status, std::string_view body);
   void arm_idle_timer();
   void arm_request_headers_timer();
-  void cancel_timer(event::EventLoop::TimerId& timer);
-  void redeliver_later();
+  void on_idle_timeout();
+  void on_request_headers_timeout();
+  void redeliver_later() { redeliver_.schedule(); }
+  void redeliver();
 
   ConnectionManagerSetup& setup_;
   net::Connection connection_;
   http::Http1Parser parser_;
-  net::Address peer_;
-  net::Address local_;
+  // The connection's addresses, formatted once: every stream's StreamInfo copies them.
+  std::string peer_ip_;
+  std::string local_ip_;
+  uint16_t peer_port_;
+  uint16_t local_port_;
   ClosedCallback on_closed_;
   std::unique_ptr<ActiveStream> stream_;
   uint64_t next_stream_id_ = 1;
@@ -72,11 +77,12 @@ class HttpConnectionManager : public net::Connection::Handler,
   bool closed_ = false;
   bool draining_ = false;
   bool tunnelling_ = false;
-  event::EventLoop::TimerId idle_timer_ = 0;
-  event::EventLoop::TimerId request_headers_timer_ = 0;
-  // How deferred work finds this manager (null once it is gone). One pointer-sized
-  // handle, so that the deferred call fits std::function's inline storage.
-  std::shared_ptr<HttpConnectionManager*> self_ = std::make_shared<HttpConnectionManager*>(this);
+  // Owned by the connection, re-armed per request: no allocation, no hash table per arm.
+  event::EventLoop::Timer idle_timer_;
+  event::EventLoop::Timer request_headers_timer_;
+  // Hands over buffered (pipelined) input after the current callback; cancelled with the
+  // manager, so it never runs on a manager that is gone.
+  event::EventLoop::ScheduledCall redeliver_;
 };
 
 }  // namespace weir::proxy

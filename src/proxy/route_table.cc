@@ -100,7 +100,11 @@ bool path_matches(const config::RouteMatch& match, std::string_view full_path) {
 }  // namespace
 
 RouteTable::RouteTable(const config::RouteConfiguration& config) {
-  for (const auto& host : config.virtual_hosts) hosts_.push_back(&host);
+  for (const auto& host : config.virtual_hosts) {
+    Host entry{&host, {}};
+    for (const auto& d : host.domains) entry.lower_domains.push_back(http::to_lower(d));
+    hosts_.push_back(std::move(entry));
+  }
 }
 
 const config::VirtualHost* RouteTable::find_host(std::string_view authority) const {
@@ -116,9 +120,9 @@ const config::VirtualHost* RouteTable::find_host(std::string_view authority) con
   const config::VirtualHost* prefix_best = nullptr;
   size_t prefix_len = 0;
   const config::VirtualHost* any = nullptr;
-  for (const config::VirtualHost* h : hosts_) {
-    for (const auto& d : h->domains) {
-      std::string domain = http::to_lower(d);
+  for (const Host& entry : hosts_) {
+    const config::VirtualHost* h = entry.config;
+    for (const std::string& domain : entry.lower_domains) {
       if (domain == "*") {
         if (!any) any = h;
       } else if (domain.size() > 1 && domain[0] == '*') {
@@ -144,9 +148,10 @@ const config::VirtualHost* RouteTable::find_host(std::string_view authority) con
 }
 
 const config::Route* RouteTable::match(const http::HeaderMap& request_headers) const {
-  const config::VirtualHost* host = find_host(request_headers.get(":authority").value_or(""));
+  const config::VirtualHost* host =
+      find_host(request_headers.get(http::KnownHeader::kAuthority).value_or(""));
   if (!host) return nullptr;
-  const std::string_view full_path = request_headers.get(":path").value_or("/");
+  const std::string_view full_path = request_headers.get(http::KnownHeader::kPath).value_or("/");
   for (const config::Route& route : host->routes) {
     if (!path_matches(route.match, full_path)) continue;
     bool headers_ok = true;

@@ -21,7 +21,11 @@ class RouteTable {
  private:
   const config::VirtualHost* find_host(std::string_view authority) const;
 
-  std::vector<const config::VirtualHost*> hosts_;
+  struct Host {
+    const config::VirtualHost* config;
+    std::vector<std::string> lower_domains;  // lower-cased once, at load
+  };
+  std::vector<Host> hosts_;
 };
 
 }  // namespace weir::proxy

@@ -33,6 +33,8 @@ Result<UpstreamPool::Lease> UpstreamPool::acquire(bool fresh) {
     }
     idle->lease.connection->set_handler(nullptr);
     Lease lease = std::move(idle->lease);
+    idle->lease = {};
+    spare_ = std::move(idle);
     lease.reused = true;
     return lease;
   }
@@ -58,7 +60,7 @@ void UpstreamPool::release(Lease lease) {
   // again once the caller's callback has returned.
   const bool missed_events = !lease.connection->reading();
   lease.connection->set_reading(true);
-  auto idle = std::make_unique<IdleConnection>();
+  auto idle = spare_ ? std::move(spare_) : std::make_unique<IdleConnection>();
   idle->pool = this;
   idle->lease = std::move(lease);
   idle->lease.connection->set_handler(idle.get());
@@ -77,16 +79,29 @@ void UpstreamPool::release(Lease lease) {
   }
 }
 
+std::unique_ptr<http::Http1Parser> UpstreamPool::take_response_parser(http::Http1Visitor& visitor) {
+  if (!spare_parser_) {
+    return std::make_unique<http::Http1Parser>(http::MessageType::Response, visitor);
+  }
+  std::unique_ptr<http::Http1Parser> parser = std::move(spare_parser_);
+  parser->reset(visitor);
+  return parser;
+}
+
+void UpstreamPool::recycle_response_parser(std::unique_ptr<http::Http1Parser> parser) {
+  spare_parser_ = std::move(parser);
+}
+
 void UpstreamPool::connection_closed() { cluster_.stats->upstream_cx_active.sub(1); }
 
 void UpstreamPool::drop_idle(IdleConnection* idle) {
   // Called from inside the connection's callback: delete after it returns.
   for (auto it = idle_.begin(); it != idle_.end(); ++it) {
     if (it->get() == idle) {
-      std::shared_ptr<IdleConnection> doomed(it->release());
+      std::unique_ptr<IdleConnection> doomed = std::move(*it);
       idle_.erase(it);
       connection_closed();
-      loop_.defer([doomed] {});
+      loop_.defer_delete(std::move(doomed));
       return;
     }
   }

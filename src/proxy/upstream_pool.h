@@ -2,12 +2,13 @@
 // Per worker, per cluster: idle keep-alive connections to the cluster's endpoints, and
 // new connections round-robin across endpoints. An idle connection the upstream closes
 // is dropped as soon as the close is seen.
-#include <list>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "common/result.h"
 #include "event/event_loop.h"
+#include "http/http1_parser.h"
 #include "net/connection.h"
 #include "proxy/cluster_manager.h"
 
@@ -16,7 +17,7 @@ namespace weir::proxy {
 class UpstreamPool {
  public:
   UpstreamPool(event::EventLoop& loop, const Cluster& cluster);
-  ~UpstreamPool();
+  ~UpstreamPool();  // out of line: IdleConnection is complete only there
 
   struct Lease {
     std::unique_ptr<net::Connection> connection;
@@ -29,6 +30,10 @@ class UpstreamPool {
   void release(Lease lease);
   // Counts a connection that closed for good (for upstream_cx_active).
   void connection_closed();
+  // A response parser for `visitor`: the one the last request gave back, reset, when
+  // there is one (a parser per request would cost three allocations each time).
+  std::unique_ptr<http::Http1Parser> take_response_parser(http::Http1Visitor& visitor);
+  void recycle_response_parser(std::unique_ptr<http::Http1Parser> parser);
 
   const Cluster& cluster() const { return cluster_; }
   size_t idle_count() const { return idle_.size(); }
@@ -40,7 +45,12 @@ class UpstreamPool {
   event::EventLoop& loop_;
   const Cluster& cluster_;
   size_t next_endpoint_ = 0;
-  std::list<std::unique_ptr<IdleConnection>> idle_;
+  // Parked connections, the most recently parked last (reused first).
+  std::vector<std::unique_ptr<IdleConnection>> idle_;
+  // One parking spot kept from the last acquire: parking and unparking a connection per
+  // request then allocates nothing.
+  std::unique_ptr<IdleConnection> spare_;
+  std::unique_ptr<http::Http1Parser> spare_parser_;
   std::shared_ptr<bool> alive_ = std::make_shared<bool>(true);  // for deferred work
 };
 

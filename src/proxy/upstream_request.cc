@@ -9,6 +9,7 @@ UpstreamRequest::UpstreamRequest(UpstreamPool& pool, Callbacks& callbacks, event
 
 UpstreamRequest::~UpstreamRequest() {
   if (alive_) *alive_ = false;
+  if (parser_) pool_.recycle_response_parser(std::move(parser_));
   if (connect_timer_) loop_.cancel_timer(connect_timer_);
   if (lease_.connection) {
     lease_.connection->set_handler(nullptr);
@@ -28,7 +29,8 @@ void UpstreamRequest::start(bool head_request) {
 }
 
 void UpstreamRequest::connect(bool fresh) {
-  parser_ = std::make_unique<http::Http1Parser>(http::MessageType::Response, *this);
+  if (parser_) pool_.recycle_response_parser(std::move(parser_));
+  parser_ = pool_.take_response_parser(*this);
   parser_->expect_no_body(head_request_);
   auto lease = pool_.acquire(fresh);
   if (!lease) {
@@ -77,11 +79,24 @@ void UpstreamRequest::write(std::string_view data) {
 
 void UpstreamRequest::send_headers(const http::HeaderMap& headers, BodyFraming framing,
                                    bool end_stream) {
-  framing_ = framing;
-  std::string out;
-  http::write_request_head(headers, out);
-  write(out);
-  if (end_stream) request_complete_ = true;
+  send_head([&](std::string& out) { http::write_request_head(headers, out); }, framing, end_stream);
+}
+
+std::string& UpstreamRequest::head_buffer() {
+  // The head is the first thing sent: the retry copy is empty and valid here.
+  sent_copy_.clear();
+  copy_valid_ = true;
+  return sent_copy_;
+}
+
+void UpstreamRequest::write_head_buffer() {
+  if (sent_copy_.size() > kRetryCopyLimit) {
+    copy_valid_ = false;
+    if (lease_.connection) lease_.connection->write(sent_copy_);
+    sent_copy_.clear();
+    return;
+  }
+  if (lease_.connection) lease_.connection->write(sent_copy_);
 }
 
 void UpstreamRequest::send_body(std::string_view data, bool end_stream) {
@@ -176,8 +191,7 @@ void UpstreamRequest::on_close(bool by_peer, std::string_view reason) {
     // The upstream closed a pooled connection as we reused it: try once more, fresh.
     retried_ = true;
     lease_.connection->set_handler(nullptr);
-    auto stale = std::shared_ptr<net::Connection>(lease_.connection.release());
-    loop_.defer([stale] {});
+    loop_.defer_delete(std::move(lease_.connection));
     pool_.connection_closed();
     std::string replay = std::move(sent_copy_);
     sent_copy_.clear();
@@ -240,15 +254,14 @@ void UpstreamRequest::finish_connection(bool reusable) {
   lease_.connection->set_handler(nullptr);
   // We may be inside this connection's own callback: close now, free later.
   lease_.connection->close(true);
-  auto doomed = std::shared_ptr<net::Connection>(lease_.connection.release());
-  loop_.defer([doomed] {});
+  loop_.defer_delete(std::move(lease_.connection));
   pool_.connection_closed();
 }
 
 void UpstreamRequest::on_headers(http::HeaderMap& headers, const http::MessageHead& head,
                                  bool end_stream) {
   if (done_) return;
-  auto status = headers.get(":status").value_or("0");
+  auto status = headers.get(http::KnownHeader::kStatus).value_or("0");
   if (status == "101") {
     // Switching protocols is only for a request that asked (and was allowed) to.
     if (!upgrade_requested_) {

@@ -51,6 +51,16 @@ class UpstreamRequest : public net::Connection::Handler, public http::Http1Visit
   // bytes are then relayed raw both ways). Without this a 101 is a protocol error.
   void expect_upgrade() { upgrade_requested_ = true; }
   void send_headers(const http::HeaderMap& headers, BodyFraming framing, bool end_stream);
+  // The same with a head the caller wrote (http1_writer): `write_head` appends it to the
+  // string it is given.
+  template <typename WriteHead>
+  void send_head(WriteHead&& write_head, BodyFraming framing, bool end_stream) {
+    framing_ = framing;
+    std::string& out = head_buffer();
+    write_head(out);
+    write_head_buffer();
+    if (end_stream) request_complete_ = true;
+  }
   void send_body(std::string_view data, bool end_stream);
   void send_trailers(const http::HeaderMap& trailers);
   // Stops everything: the connection is closed (a half-done exchange cannot be reused).
@@ -76,6 +86,9 @@ class UpstreamRequest : public net::Connection::Handler, public http::Http1Visit
  private:
   void connect(bool fresh);
   void write(std::string_view data);
+  // The head is written where the retry copy keeps it, then sent from there: one copy.
+  std::string& head_buffer();
+  void write_head_buffer();
   void fail(UpstreamFailure kind, std::string_view reason);
   void protocol_error(std::string_view reason);
   // The response was parsed to its end: park or close the connection, then tell.

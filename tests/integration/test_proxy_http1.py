@@ -2,6 +2,7 @@
 import http.client
 import json
 import socket
+import threading
 import time
 
 import pytest
@@ -210,3 +211,40 @@ def test_stats_builtins_and_filters(proxy):
     status, headers, body = request(proxy.admin, path="/stats?format=json")
     assert status == 200 and json.loads(body)["stats"]
     assert request(proxy.admin, path="/ready")[2] == b"LIVE\n"
+
+
+def test_response_head_is_not_held_back_for_a_late_body():
+    """The head waits for the first body bytes only within the event it came in: an upstream
+    that sends its head and then waits (for the client to have it) still gets it through."""
+    head_seen = threading.Event()
+    server = socket.socket()
+    server.bind(("127.0.0.1", 0))
+    server.listen(1)
+
+    def upstream():
+        conn, _ = server.accept()
+        with conn:
+            data = b""
+            while b"\r\n\r\n" not in data:
+                data += conn.recv(4096)
+            conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\n")
+            head_seen.wait(10)
+            conn.sendall(b"hello")
+
+    threading.Thread(target=upstream, daemon=True).start()
+    listen, admin = free_port(), free_port()
+    with Weir(proxy_config(listen, admin, server.getsockname()[1]), wait_ports=(listen, admin)):
+        with socket.create_connection(("127.0.0.1", listen), timeout=5) as client:
+            client.sendall(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n")
+            received = b""
+            while b"\r\n\r\n" not in received:
+                chunk = client.recv(4096)  # times out (fails) if the head is held back
+                assert chunk, "connection closed before the response head"
+                received += chunk
+            assert received.startswith(b"HTTP/1.1 200 OK\r\n")
+            head_seen.set()
+            while not received.endswith(b"hello"):
+                chunk = client.recv(4096)
+                assert chunk
+                received += chunk
+    server.close()

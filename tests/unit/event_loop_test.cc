@@ -9,6 +9,7 @@
 
 #include <chrono>
 #include <cstdio>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -102,6 +103,88 @@ TEST(EventLoopWatch, WatchSurvivesAStaleRegistration) {
   close(again[0]);
   close(again[1]);
   close(pair[1]);
+}
+
+// Owned timers: re-armed many times, each fires once, in deadline order, and a disarmed or
+// destroyed one never fires.
+TEST(EventLoopOwnedTimers, FireInDeadlineOrderAndReArm) {
+  EventLoop loop;
+  std::vector<int> fired;
+  EventLoop::Timer a(loop, [&] { fired.push_back(1); });
+  EventLoop::Timer b(loop, [&] { fired.push_back(2); });
+  EventLoop::Timer c(loop, [&] { fired.push_back(3); });
+  auto doomed = std::make_unique<EventLoop::Timer>(loop, [&] { fired.push_back(99); });
+  EventLoop::Timer disarmed(loop, [&] { fired.push_back(98); });
+  EventLoop::Timer stop(loop, [&] { loop.stop(); });
+  for (int i = 0; i < 1000; ++i) {
+    a.arm(milliseconds(5 + i % 7));
+    c.arm(milliseconds(1 + i % 3));
+  }
+  a.arm(milliseconds(30));  // last arm wins: later than b
+  b.arm(milliseconds(20));
+  c.arm(milliseconds(10));
+  doomed->arm(milliseconds(15));
+  disarmed.arm(milliseconds(15));
+  disarmed.disarm();
+  EXPECT_FALSE(disarmed.armed());
+  doomed.reset();
+  stop.arm(milliseconds(60));
+  EXPECT_TRUE(a.armed());
+  loop.run();
+  EXPECT_EQ(fired, (std::vector<int>{3, 2, 1}));
+  EXPECT_FALSE(a.armed());
+}
+
+TEST(EventLoopOwnedTimers, CallbackMayReArmItsOwnTimer) {
+  EventLoop loop;
+  int count = 0;
+  std::unique_ptr<EventLoop::Timer> timer;
+  timer = std::make_unique<EventLoop::Timer>(loop, [&] {
+    if (++count < 3) {
+      timer->arm(milliseconds(1));
+    } else {
+      loop.stop();
+    }
+  });
+  timer->arm(milliseconds(1));
+  loop.run();
+  EXPECT_EQ(count, 3);
+}
+
+TEST(EventLoopScheduledCall, RunsOnceAfterTheCurrentWorkAndNeverAfterCancel) {
+  EventLoop loop;
+  int runs = 0, cancelled_runs = 0;
+  EventLoop::ScheduledCall call(loop, [&] { ++runs; });
+  EventLoop::ScheduledCall cancelled(loop, [&] { ++cancelled_runs; });
+  call.schedule();
+  call.schedule();  // already scheduled: still once
+  cancelled.schedule();
+  cancelled.cancel();
+  {
+    EventLoop::ScheduledCall destroyed(loop, [&] { ++cancelled_runs; });
+    destroyed.schedule();
+  }
+  EXPECT_EQ(runs, 0);
+  loop.run_deferred();
+  EXPECT_EQ(runs, 1);
+  EXPECT_EQ(cancelled_runs, 0);
+  EXPECT_FALSE(call.scheduled());
+  call.schedule();  // again, as a connection does per request
+  loop.run_deferred();
+  EXPECT_EQ(runs, 2);
+}
+
+TEST(EventLoopDeferDelete, DestroysAfterTheCurrentWork) {
+  struct Flag {
+    bool& destroyed;
+    ~Flag() { destroyed = true; }
+  };
+  EventLoop loop;
+  bool destroyed = false;
+  loop.defer_delete(std::make_unique<Flag>(destroyed));
+  EXPECT_FALSE(destroyed);
+  loop.run_deferred();
+  EXPECT_TRUE(destroyed);
 }
 
 }  // namespace

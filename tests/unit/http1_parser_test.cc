@@ -1475,5 +1475,34 @@ TEST(Http1ParserTest, ExceptionFromVisitorPropagatesAndStopsParser) {
   EXPECT_EQ(parser.feed(kSimpleGet), 0u);
 }
 
+// A parser reused across upstream requests: after reset() it parses as a new one would,
+// whatever state the last message left it in (an error, a pause, half a head, a HEAD).
+TEST(Http1ParserResetTest, ResetParserBehavesAsANewOne) {
+  RecordingVisitor first;
+  Http1Parser parser(MessageType::Response, first);
+  const std::string ok = "HTTP/1.1 200 OK\r\nContent-Length: 2\r\nX-A: 1\r\n\r\nhi";
+  const std::string leftovers[] = {
+      "HTTP/1.1 200 OK\r\nContent-Length: x\r\n\r\n",    // error
+      "HTTP/1.1 200 OK\r\nContent-Le",                   // half a head
+      "HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nab",  // half a body
+  };
+  for (const std::string& leftover : leftovers) {
+    parser.expect_no_body(true);
+    parser.pause_after_message(true);
+    parser.feed(leftover);
+    RecordingVisitor next;
+    parser.reset(next);
+    EXPECT_FALSE(parser.has_error());
+    EXPECT_FALSE(parser.paused());
+    EXPECT_EQ(parser.feed(ok), ok.size()) << leftover;
+    ASSERT_EQ(next.messages.size(), 1u) << leftover;
+    EXPECT_EQ(next.messages[0].body, "hi");  // expect_no_body did not survive the reset
+    EXPECT_TRUE(next.messages[0].complete);
+    EXPECT_EQ(
+        next.messages[0].headers,
+        (std::vector<HeaderMap::Entry>{{":status", "200"}, {"content-length", "2"}, {"x-a", "1"}}));
+  }
+}
+
 }  // namespace
 }  // namespace weir::http

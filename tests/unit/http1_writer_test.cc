@@ -93,6 +93,32 @@ TEST(Http1WriterTest, LineBreaksInValuesAreDropped) {
   EXPECT_EQ(out, "GET /ax: y HTTP/1.1\r\n\r\n");
 }
 
+// Values are checked a word at a time: a line break at any offset, in a word or in the
+// tail, is dropped, and other low bytes (HTAB, VT) stay.
+TEST(Http1WriterTest, LineBreaksDroppedAtEveryOffset) {
+  const std::string all = "abcdefghij\tklmnopqrst\x0buvwxyz0123456789";
+  for (size_t length = 0; length <= all.size(); ++length) {
+    const std::string clean = all.substr(0, length);
+    std::string out;
+    write_response_head(make_headers({{":status", "200"}, {"x", clean}}), out);
+    EXPECT_EQ(out, "HTTP/1.1 200 OK\r\nx: " + clean + "\r\n\r\n");
+  }
+  for (char bad : {'\r', '\n', '\0'}) {
+    for (size_t at = 0; at <= all.size(); ++at) {
+      for (size_t length : {size_t{3}, size_t{5}, size_t{8}, size_t{13}, all.size()}) {
+        if (at > length) continue;
+        const std::string clean = all.substr(0, length);
+        std::string value = clean;
+        value.insert(at, 1, bad);
+        std::string out;
+        write_response_head(make_headers({{":status", "200"}, {"x", value}}), out);
+        EXPECT_EQ(out, "HTTP/1.1 200 OK\r\nx: " + clean + "\r\n\r\n")
+            << "byte " << int(bad) << " at " << at;
+      }
+    }
+  }
+}
+
 TEST(Http1WriterTest, Chunks) {
   std::string out;
   write_chunk("hello", out);
@@ -185,6 +211,57 @@ TEST(Http1WriterTest, KeepsTeTrailers) {
 TEST(Http1WriterTest, NothingToStrip) {
   EXPECT_EQ(stripped({{":status", "200"}, {"content-length", "0"}}),
             (Fields{{":status", "200"}, {"content-length", "0"}}));
+}
+
+// Forwarding writes a request straight from its map: the same bytes as copying the map,
+// stripping it, setting this hop's fields and writing it, and the map is left untouched.
+TEST(Http1WriterTest, ForwardedHeadEqualsStrippedCopy) {
+  const std::vector<Fields> maps = {
+      {{":method", "GET"}, {":path", "/"}, {":authority", "a"}, {"accept", "*/*"}},
+      {{":method", "POST"},
+       {":path", "/p"},
+       {":authority", "a"},
+       {"connection", "X-Foo, keep-alive, close"},
+       {"x-foo", "1"},
+       {"keep-alive", "5"},
+       {"content-length", "3"},
+       {"te", "gzip, trailers"},
+       {"close", "named"},
+       {"te", "x"},
+       {"transfer-encoding", "chunked"},
+       {"x-kept", "\r\nevil"}},
+      {{":method", "GET"},
+       {":path", "/"},
+       {"connection", "te, upgrade"},
+       {"te", "trailers"},
+       {"upgrade", "websocket"},
+       {"host", "h"}},
+      {{":method", "GET"}, {":path", "/"}, {"te", "gzip"}, {"proxy-connection", "x"}},
+  };
+  const std::vector<std::pair<std::string_view, std::vector<Field>>> hops = {
+      {"", {}},
+      {"content-length", {{"transfer-encoding", "chunked"}}},
+      {"", {{"connection", "upgrade"}, {"upgrade", "websocket"}}},
+  };
+  for (const Fields& fields : maps) {
+    const HeaderMap original = [&] {
+      HeaderMap map;
+      for (const auto& [name, value] : fields) map.add(name, value);
+      return map;
+    }();
+    for (const auto& [drop, append] : hops) {
+      HeaderMap copy = original;
+      strip_hop_by_hop_headers(copy);
+      if (!drop.empty()) copy.remove(drop);
+      for (const auto& [name, value] : append) copy.set(name, value);
+      std::string expected;
+      write_request_head(copy, expected);
+      std::string out;
+      write_forwarded_request_head(original, drop, append, out);
+      EXPECT_EQ(out, expected);
+    }
+    EXPECT_EQ(original.entries(), fields);
+  }
 }
 
 // The writer is the parser's inverse: what it writes parses back to the same map.

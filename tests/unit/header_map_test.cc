@@ -1,0 +1,178 @@
+#include "http/header_map.h"
+
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <string>
+#include <vector>
+
+namespace weir::http {
+namespace {
+
+using Fields = std::vector<HeaderMap::Entry>;
+
+TEST(HeaderMapTest, NamesAreStoredLowerCaseAndFoundInAnyCase) {
+  HeaderMap map;
+  map.add("X-Request-ID", "a");
+  map.add_lower_case("content-type", "text/plain");
+  EXPECT_EQ(map.entries(), (Fields{{"x-request-id", "a"}, {"content-type", "text/plain"}}));
+  EXPECT_EQ(map.get("x-request-id"), "a");
+  EXPECT_EQ(map.get("X-REQUEST-ID"), "a");
+  EXPECT_EQ(map.get("Content-Type"), "text/plain");
+  EXPECT_FALSE(map.get("x-request-i"));
+  EXPECT_FALSE(map.get("x-request-idd"));
+  EXPECT_FALSE(map.get(""));
+}
+
+// Names are lower-cased 8 bytes at a time: every byte value, in a word and in the tail,
+// comes out as a byte-by-byte ASCII fold would make it.
+TEST(HeaderMapTest, LowerCasesEveryByteValueAsAsciiFold) {
+  for (int c = 0; c < 256; ++c) {
+    const std::string name = std::string(9, static_cast<char>(c)) + "Zz@[" + char(c);
+    std::string expected = name;
+    for (char& ch : expected) {
+      if (ch >= 'A' && ch <= 'Z') ch = static_cast<char>(ch + 32);
+    }
+    HeaderMap map;
+    map.add(name, "v");
+    EXPECT_EQ(map.entries()[0].first, expected) << "byte " << c;
+  }
+}
+
+TEST(HeaderMapTest, GetReturnsTheFirstOfRepeatedFields) {
+  HeaderMap map;
+  map.add("x-dup", "1");
+  map.add("X-Dup", "2");
+  EXPECT_EQ(map.get("x-dup"), "1");
+}
+
+TEST(HeaderMapTest, SetReplacesEveryFieldOfTheNameInPlace) {
+  HeaderMap map;
+  map.add("a", "1");
+  map.add("x-dup", "1");
+  map.add("b", "2");
+  map.add("X-DUP", "2");
+  map.add("x-dup", "3");
+  map.set("X-Dup", "new");
+  EXPECT_EQ(map.entries(), (Fields{{"a", "1"}, {"x-dup", "new"}, {"b", "2"}}));
+  map.set("C", "3");  // absent: appended, lower-cased
+  EXPECT_EQ(map.entries().back(), (HeaderMap::Entry{"c", "3"}));
+}
+
+TEST(HeaderMapTest, RemoveTakesEveryFieldOfTheName) {
+  HeaderMap map;
+  map.add("a", "1");
+  map.add("x", "1");
+  map.add("b", "2");
+  map.add("X", "2");
+  EXPECT_EQ(map.remove("X"), 2u);
+  EXPECT_EQ(map.entries(), (Fields{{"a", "1"}, {"b", "2"}}));
+  EXPECT_EQ(map.remove("x"), 0u);
+}
+
+TEST(HeaderMapTest, RemoveIfKeepsOrder) {
+  HeaderMap map;
+  for (const char* name : {"a", "drop", "b", "drop", "c"}) map.add(name, name);
+  EXPECT_EQ(map.remove_if([](std::string_view name) { return name == "drop"; }), 2u);
+  EXPECT_EQ(map.entries(), (Fields{{"a", "a"}, {"b", "b"}, {"c", "c"}}));
+}
+
+TEST(HeaderMapTest, ByteSize) {
+  HeaderMap map;
+  map.add("ab", "cde");
+  map.add("f", "");
+  EXPECT_EQ(map.byte_size(), 6u);
+}
+
+// The index of known headers against a plain model: random adds, sets and removes of known
+// and other names, in any case, and every lookup agrees with a linear scan.
+TEST(HeaderMapTest, KnownHeaderIndexAgreesWithAScan) {
+  const std::vector<std::string> names = {
+      ":method",      ":path",           "Host",           "te",
+      "x-request-id", "X-Forwarded-For", "content-length", "date",
+      "user-agent",   "X-Custom",        "accept",         "x-envoy-upstream-service-time"};
+  HeaderMap map;
+  Fields model;
+  uint32_t seed = 12345;
+  const auto next = [&] {
+    seed = seed * 1103515245u + 12345u;
+    return seed >> 16;
+  };
+  for (int step = 0; step < 20000; ++step) {
+    const std::string& name = names[next() % names.size()];
+    const std::string lower = to_lower(name);
+    const std::string value = std::to_string(step);
+    switch (next() % 5) {
+      case 0:
+      case 1:
+        map.add(name, value);
+        model.emplace_back(lower, value);
+        break;
+      case 2: {
+        map.set(name, value);
+        auto it = std::find_if(model.begin(), model.end(),
+                               [&](const HeaderMap::Entry& e) { return e.first == lower; });
+        if (it == model.end()) {
+          model.emplace_back(lower, value);
+        } else {
+          it->second = value;
+          auto rest = std::remove_if(it + 1, model.end(),
+                                     [&](const HeaderMap::Entry& e) { return e.first == lower; });
+          model.erase(rest, model.end());
+        }
+        break;
+      }
+      case 3: {
+        const size_t removed =
+            std::erase_if(model, [&](const HeaderMap::Entry& e) { return e.first == lower; });
+        EXPECT_EQ(map.remove(name), removed);
+        break;
+      }
+      case 4: {
+        if (next() % 20 == 0) {
+          HeaderMap moved = std::move(map);
+          map = moved;  // a copy keeps the index; the moved-from map was emptied
+          EXPECT_TRUE(moved.get(name) == map.get(name));
+        }
+        break;
+      }
+    }
+    ASSERT_EQ(map.entries(), model) << "step " << step;
+    for (const std::string& probe : names) {
+      auto it = std::find_if(model.begin(), model.end(),
+                             [&](const HeaderMap::Entry& e) { return e.first == to_lower(probe); });
+      const auto got = map.get(probe);
+      ASSERT_EQ(got.has_value(), it != model.end()) << probe << " at step " << step;
+      if (got) ASSERT_EQ(*got, it->second) << probe << " at step " << step;
+    }
+  }
+}
+
+TEST(HeaderMapTest, ClassifiesKnownNamesInAnyCase) {
+  EXPECT_EQ(classify_header("X-Request-Id"), KnownHeader::kXRequestId);
+  EXPECT_EQ(classify_header(":METHOD"), KnownHeader::kMethod);
+  EXPECT_EQ(classify_header(":status"), KnownHeader::kStatus);
+  EXPECT_EQ(classify_header("x-forwarded-client-cert"), KnownHeader::kXForwardedClientCert);
+  EXPECT_EQ(classify_header("x-request-ie"), KnownHeader::kNone);
+  EXPECT_EQ(classify_header(""), KnownHeader::kNone);
+  for (size_t i = 0; i < static_cast<size_t>(KnownHeader::kCount); ++i) {
+    const auto header = static_cast<KnownHeader>(i);
+    EXPECT_EQ(classify_header(known_header_name(header)), header);
+  }
+}
+
+TEST(HeaderMapTest, MovedFromMapIsEmptyAndUsable) {
+  HeaderMap map;
+  map.add(":status", "200");
+  map.add("date", "x");
+  HeaderMap taken = std::move(map);
+  EXPECT_TRUE(map.empty());  // NOLINT(bugprone-use-after-move): the documented state
+  EXPECT_FALSE(map.get(KnownHeader::kStatus));
+  map.add("server", "s");
+  EXPECT_EQ(map.get("server"), "s");
+  EXPECT_FALSE(map.get("date"));
+  EXPECT_EQ(taken.get(KnownHeader::kDate), "x");
+}
+
+}  // namespace
+}  // namespace weir::http
