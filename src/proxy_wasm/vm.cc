@@ -339,7 +339,18 @@ Result<std::shared_ptr<Vm>> Vm::create(std::shared_ptr<WorkerRuntime> rt,
 
 void Vm::resolve_exports() {
   for (size_t i = 0; i < callbacks_.size(); ++i) {
-    callbacks_[i] = instance_->function(kCallbackNames[i]);
+    CallbackSlot& slot = callbacks_[i];
+    slot.fn = instance_->function(kCallbackNames[i]);
+    if (!slot.fn) continue;
+    const wasm::FunctionType& type = slot.fn->type();
+    if (type.params.size() > kMaxCallbackParams) {
+      slot.fn = nullptr;  // no Proxy-Wasm callback has that many: treated as not exported
+      continue;
+    }
+    slot.params = static_cast<uint8_t>(type.params.size());
+    for (size_t p = 0; p < type.params.size(); ++p) slot.types[p] = type.params[p];
+    slot.has_result = !type.results.empty();
+    slot.i64_result = slot.has_result && type.results[0] == wasm::ValType::I64;
   }
   if (!allocator_resolved_) {
     allocator_ = instance_->function("proxy_on_memory_allocate");
@@ -391,33 +402,37 @@ ContextBase* Vm::find_context(uint32_t id) const {
 
 std::optional<int32_t> Vm::call(ContextBase* ctx, Callback cb, std::initializer_list<int32_t> args,
                                 bool* missing) {
-  wasm::ExportedFunction* f = callbacks_[static_cast<size_t>(cb)];
-  if (!f) {
+  const CallbackSlot& slot = callbacks_[static_cast<size_t>(cb)];
+  if (!slot.fn) {
     if (missing) *missing = true;
     return std::nullopt;
   }
-  const wasm::FunctionType& type = f->type();
-  std::array<wasm::Value, 8> vals{};
-  size_t n = std::min(type.params.size(), vals.size());
-  auto it = args.begin();
-  for (size_t i = 0; i < n; ++i) {
-    int32_t v = it != args.end() ? *it++ : 0;
-    vals[i].type = type.params[i];
-    if (type.params[i] == wasm::ValType::I64) {
-      vals[i].i64 = static_cast<uint32_t>(v);
+  // Only the arguments are constructed: this runs several times per request.
+  union Args {
+    Args() {}
+    wasm::Value values[kMaxCallbackParams];
+  } vals;
+  const int32_t* given = args.begin();
+  const size_t given_count = args.size();
+  for (size_t i = 0; i < slot.params; ++i) {
+    const int32_t v = i < given_count ? given[i] : 0;
+    wasm::Value& out = *std::construct_at(vals.values + i);
+    out.type = slot.types[i];
+    if (slot.types[i] == wasm::ValType::I64) {
+      out.i64 = static_cast<uint32_t>(v);
     } else {
-      vals[i].i32 = v;
+      out.i32 = v;
     }
   }
   ContextBase* saved = effective_;
   effective_ = ctx;
   wasm::Value out;
-  bool ok =
-      invoke(*f, std::span(vals.data(), n), &out, kCallbackNames[static_cast<size_t>(cb)].data());
+  bool ok = invoke(*slot.fn, std::span<const wasm::Value>(vals.values, slot.params), &out,
+                   kCallbackNames[static_cast<size_t>(cb)].data());
   effective_ = saved;
   if (!ok) return std::nullopt;
-  if (type.results.empty()) return 0;
-  return type.results[0] == wasm::ValType::I64 ? static_cast<int32_t>(out.i64) : out.i32;
+  if (!slot.has_result) return 0;
+  return slot.i64_result ? static_cast<int32_t>(out.i64) : out.i32;
 }
 
 bool Vm::invoke(wasm::ExportedFunction& fn, std::span<const wasm::Value> args, wasm::Value* result,

@@ -281,7 +281,7 @@ class Vm : public std::enable_shared_from_this<Vm> {
   const PluginSpec& first_plugin() const { return *first_plugin_; }
   WorkerRuntime& runtime() { return *rt_; }
   wasm::Instance* instance() { return instance_.get(); }
-  bool exports(Callback cb) const { return callbacks_[static_cast<size_t>(cb)] != nullptr; }
+  bool exports(Callback cb) const { return callbacks_[static_cast<size_t>(cb)].fn != nullptr; }
 
   // Calls a callback with `ctx` as the effective context. nullopt if the callback is not
   // exported (and *missing = true) or the call failed (the VM is then dead).
@@ -427,7 +427,17 @@ class Vm : public std::enable_shared_from_this<Vm> {
   std::shared_ptr<const PluginSpec> first_plugin_;
   std::unique_ptr<wasm::Instance> instance_;
   wasm::Instance* host_instance_ = nullptr;
-  std::array<wasm::ExportedFunction*, static_cast<size_t>(Callback::Count)> callbacks_{};
+  // A callback resolved once per instance, with its parameter types, so that a call
+  // builds its arguments without looking at the function's type.
+  static constexpr size_t kMaxCallbackParams = 8;
+  struct CallbackSlot {
+    wasm::ExportedFunction* fn = nullptr;
+    uint8_t params = 0;
+    std::array<wasm::ValType, kMaxCallbackParams> types{};
+    bool has_result = false;
+    bool i64_result = false;
+  };
+  std::array<CallbackSlot, static_cast<size_t>(Callback::Count)> callbacks_{};
   wasm::ExportedFunction* allocator_ = nullptr;
   bool allocator_resolved_ = false;
   bool alive_ = true;
