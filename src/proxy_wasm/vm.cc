@@ -4,8 +4,6 @@
 
 #include <cstring>
 
-#include "event/event_loop.h"
-#include "proxy/async_http_client.h"
 #include "proxy_wasm/shared_state.h"
 #include "proxy_wasm/stream_host.h"
 #include "stats/stats_store.h"
@@ -65,21 +63,6 @@ std::string_view abi_version_name(AbiVersion v) {
   return "?";
 }
 
-// ---------------------------------------------------------------- PluginSpec
-
-std::shared_ptr<const PluginSpec> PluginSpec::from_config(const config::WasmPluginConfig& c) {
-  auto s = std::make_shared<PluginSpec>();
-  s->name = c.name;
-  s->root_id = c.root_id;
-  s->vm_id = c.vm_id;
-  s->vm_configuration = c.vm_configuration;
-  s->plugin_configuration = c.plugin_configuration;
-  for (const auto& [k, v] : c.environment) s->environment.push_back(k + "=" + v);
-  s->failure_policy = c.failure_policy;
-  s->limits = c.limits;
-  return s;
-}
-
 // ---------------------------------------------------------------- PluginModule
 
 Result<std::shared_ptr<const wasm::LinkedModule>> PluginModule::linked(wasm::Engine& engine) const {
@@ -118,22 +101,23 @@ RootContext::RootContext(Vm* vm, uint32_t id, std::shared_ptr<const PluginSpec> 
 
 RootContext::~RootContext() {
   if (tick_timer_) {
-    if (event::EventLoop* loop = vm_->runtime().loop()) loop->cancel_timer(tick_timer_);
+    if (WorkerScheduler* scheduler = vm_->runtime().scheduler())
+      scheduler->cancel_timer(tick_timer_);
   }
 }
 
 void RootContext::set_tick_period_ms(uint32_t ms) {
   tick_period_ms_ = ms;
-  event::EventLoop* loop = vm_->runtime().loop();
-  if (!loop) return;  // start-up trial or unit test: no ticks
-  if (tick_timer_) loop->cancel_timer(tick_timer_);
+  WorkerScheduler* scheduler = vm_->runtime().scheduler();
+  if (!scheduler) return;  // start-up trial or unit test: no ticks
+  if (tick_timer_) scheduler->cancel_timer(tick_timer_);
   tick_timer_ = 0;
   if (ms > 0 && !stopped_) arm_tick_timer();
 }
 
 void RootContext::arm_tick_timer() {
   tick_timer_ =
-      vm_->runtime().loop()->add_timer(std::chrono::milliseconds(tick_period_ms_), [this] {
+      vm_->runtime().scheduler()->add_timer(std::chrono::milliseconds(tick_period_ms_), [this] {
         tick_timer_ = 0;
         if (!vm_->alive() || stopped_) return;
         on_tick();
@@ -152,7 +136,8 @@ void RootContext::stop() {
   if (stopped_) return;
   stopped_ = true;
   if (tick_timer_) {
-    if (event::EventLoop* loop = vm_->runtime().loop()) loop->cancel_timer(tick_timer_);
+    if (WorkerScheduler* scheduler = vm_->runtime().scheduler())
+      scheduler->cancel_timer(tick_timer_);
     tick_timer_ = 0;
   }
   if (!vm_->alive()) return;
@@ -278,8 +263,8 @@ Vm::~Vm() {
     rt_->stats().gauge(runtime_stat("memory_bytes")).sub(reported_memory_bytes_);
   }
   // Nothing may call back into this VM once it is gone.
-  if (proxy::AsyncHttpClient* client = rt_->http_client()) {
-    for (const auto& [token, call] : http_calls_) client->cancel(call.request_id);
+  if (ClusterCalls* calls = rt_->cluster_calls()) {
+    for (const auto& [token, call] : http_calls_) calls->cancel(call.request_id);
   }
   http_calls_.clear();
   SharedQueues::instance().forget_owner(this);
@@ -663,7 +648,7 @@ WasmResult Vm::copy_out(const OutBuffer& out, uint32_t ptr_ptr, uint32_t size_pt
 WasmResult Vm::http_call(RootContext& root, std::string_view cluster, http::HeaderMap headers,
                          std::string body, std::optional<http::HeaderMap> trailers,
                          std::chrono::milliseconds timeout, uint32_t* token) {
-  const config::WasmLimits& limits = first_plugin_->limits;
+  const PluginLimits& limits = first_plugin_->limits;
   if (http_calls_.size() >= limits.max_outstanding_calls) {
     // INTERNAL_FAILURE: the Rust SDK's dispatch_http_call returns it as an error (any
     // status but OK, BAD_ARGUMENT and INTERNAL_FAILURE makes it panic).
@@ -674,8 +659,8 @@ WasmResult Vm::http_call(RootContext& root, std::string_view cluster, http::Head
   // Tokens wrap after 2^32 calls: skip one still in flight.
   while (t == 0 || http_calls_.contains(t)) ++t;
   next_http_call_token_ = t + 1;
-  proxy::AsyncHttpClient* client = rt_->http_client();
-  if (!client) {
+  ClusterCalls* calls = rt_->cluster_calls();
+  if (!calls) {
     // The start-up trial VM is discarded right after on_configure: accept, never answer
     // (counted as in flight, so the bound holds there too).
     http_calls_.emplace(t, PendingHttpCall{0, root.id()});
@@ -683,18 +668,19 @@ WasmResult Vm::http_call(RootContext& root, std::string_view cluster, http::Head
     return WasmResult::Ok;
   }
   std::weak_ptr<Vm> self = weak_from_this();
-  uint64_t id =
-      client->send(cluster, std::move(headers), std::move(body), std::move(trailers), timeout,
-                   limits.max_call_response_bytes, [self, t](proxy::AsyncHttpResponse& response) {
-                     if (auto vm = self.lock()) vm->on_http_call_done(t, response);
-                   });
+  ClusterRequest request{cluster,         std::move(headers),
+                         std::move(body), std::move(trailers),
+                         timeout,         limits.max_call_response_bytes};
+  uint64_t id = calls->dispatch_http(std::move(request), [self, t](ClusterResponse& response) {
+    if (auto vm = self.lock()) vm->on_http_call_done(t, response);
+  });
   if (id == 0) return WasmResult::BadArgument;  // unknown cluster
   http_calls_.emplace(t, PendingHttpCall{id, root.id()});
   *token = t;
   return WasmResult::Ok;
 }
 
-void Vm::on_http_call_done(uint32_t token, proxy::AsyncHttpResponse& response) {
+void Vm::on_http_call_done(uint32_t token, ClusterResponse& response) {
   auto it = http_calls_.find(token);
   if (it == http_calls_.end()) return;
   const uint32_t root_id = it->second.root_context_id;
