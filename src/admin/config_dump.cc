@@ -1,18 +1,12 @@
 #include "admin/config_dump.h"
 
-#include <yaml-cpp/yaml.h>
-
-#include "config/yaml_to_json.h"
+#include "config/config_file_json.h"
 
 namespace weir::admin {
 
 std::string config_dump_json(const std::string& config_path) {
-  std::string bootstrap = "{}";
-  try {
-    bootstrap = config::yaml_to_json(YAML::LoadFile(config_path));
-  } catch (const YAML::Exception&) {
-    // The file changed or vanished since it loaded: show an empty bootstrap.
-  }
+  // The file changed or vanished since it loaded: show an empty bootstrap.
+  std::string bootstrap = config::config_file_as_json(config_path).value_or("{}");
   return "{\"configs\":[{\"@type\":\"type.googleapis.com/envoy.admin.v3.BootstrapConfigDump\","
          "\"bootstrap\":" +
          bootstrap + "}]}\n";

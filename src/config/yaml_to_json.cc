@@ -123,3 +123,17 @@ std::string yaml_to_json(const YAML::Node& node) {
 }
 
 }  // namespace weir::config
+
+#include "config/config_file_json.h"
+
+namespace weir::config {
+
+std::optional<std::string> config_file_as_json(const std::string& path) {
+  try {
+    return yaml_to_json(YAML::LoadFile(path));
+  } catch (const YAML::Exception&) {
+    return std::nullopt;
+  }
+}
+
+}  // namespace weir::config

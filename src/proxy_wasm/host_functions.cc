@@ -16,7 +16,6 @@
 #include <chrono>
 #include <cstring>
 
-#include "proxy/async_http_client.h"
 #include "proxy_wasm/host_call.h"
 #include "proxy_wasm/map_serialization.h"
 #include "proxy_wasm/plugin_report.h"
@@ -133,7 +132,7 @@ BufferRef get_buffer(Vm& vm, uint32_t type) {
       return b;
     }
     case BufferType::HttpCallResponseBody: {
-      proxy::AsyncHttpResponse* r = vm.http_call_response();
+      ClusterResponse* r = vm.http_call_response();
       if (!r) break;
       b.mut = &r->body;
       b.view = r->body;
@@ -212,7 +211,7 @@ http::HeaderMap* get_map(Vm& vm, uint32_t type, WasmResult* status) {
   if (type == static_cast<uint32_t>(MapType::HttpCallResponseHeaders) ||
       type == static_cast<uint32_t>(MapType::HttpCallResponseTrailers)) {
     // Only while proxy_on_http_call_response runs.
-    proxy::AsyncHttpResponse* r = vm.http_call_response();
+    ClusterResponse* r = vm.http_call_response();
     if (!r) return nullptr;
     return type == static_cast<uint32_t>(MapType::HttpCallResponseHeaders) ? &r->headers
                                                                            : &r->trailers;

@@ -53,7 +53,7 @@ int32_t proxy_register_shared_queue(Vm& vm, const wasm::Value* a) {
   ContextBase* ctx = vm.effective_context();
   if (!ctx) return kBadArg;
   QueueOwner owner;
-  owner.loop = vm.runtime().loop();
+  owner.scheduler = vm.runtime().shared_scheduler();
   owner.vm = vm.weak_from_this();
   owner.vm_key = &vm;
   owner.root_context_id = ctx->root()->id();

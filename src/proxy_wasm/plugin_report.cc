@@ -12,16 +12,6 @@ namespace weir::proxy_wasm {
 
 namespace {
 
-Result<std::string> read_code(const config::WasmPluginConfig& config) {
-  if (config.code_filename.empty()) return config.code_inline;
-  std::ifstream in(config.code_filename, std::ios::binary);
-  if (!in) {
-    return Error{"cannot read the code file '" + config.code_filename +
-                 "': " + std::strerror(errno)};
-  }
-  return std::string(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
-}
-
 std::string human_bytes(uint64_t bytes) {
   if (bytes < 1024) return std::to_string(bytes) + " bytes";
   if (bytes < 1024 * 1024) return std::to_string((bytes + 1023) / 1024) + " KiB";
@@ -75,27 +65,15 @@ void describe_module(const wasm::CompiledModule& module, PluginReport& report) {
   report.initial_memory_pages = module.initial_memory_pages();
 }
 
-PluginReport make_plugin_report(const config::WasmPluginConfig& config, wasm::Engine& engine) {
-  PluginReport report;
-  report.plugin_name = config.name;
-  report.root_id = config.root_id;
-  report.vm_id = config.vm_id;
-  report.source = config.code_filename.empty() ? "inline code" : config.code_filename;
-  report.memory_limit_bytes = config.limits.max_memory_bytes;
-  auto code = read_code(config);
-  if (!code.ok()) {
-    report.error = code.error();
-    return report;
-  }
-  report.code_bytes = code.value().size();
-  auto compiled = compile_shared(engine, code.value());
+void compile_and_describe(std::string_view code, wasm::Engine& engine, PluginReport& report) {
+  report.code_bytes = code.size();
+  auto compiled = compile_shared(engine, code);
   if (!compiled.ok()) {
     report.error = "not a valid Wasm module: " + compiled.error();
-    return report;
+    return;
   }
   report.module = compiled.value();
   describe_module(*report.module, report);
-  return report;
 }
 
 std::string format_plugin_report(const PluginReport& r) {

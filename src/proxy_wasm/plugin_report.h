@@ -11,7 +11,6 @@
 #include <string_view>
 #include <vector>
 
-#include "config/config.h"
 #include "proxy_wasm/types.h"
 #include "wasm/engine/engine.h"
 
@@ -39,8 +38,10 @@ struct PluginReport {
   std::shared_ptr<const wasm::CompiledModule> module;
 };
 
-// Reads and compiles the plugin's code and reports on it; failures land in `error`.
-PluginReport make_plugin_report(const config::WasmPluginConfig& config, wasm::Engine& engine);
+// Compiles the plugin's code (sharing the compilation, see compile_shared) and fills the
+// report from it; failures land in `error`. The caller fills the names, the source and
+// the memory limit (extensions/common/wasm/plugin_loader.h reads them from the config).
+void compile_and_describe(std::string_view code, wasm::Engine& engine, PluginReport& report);
 
 // The report of an already compiled module (fills everything but the config's names).
 void describe_module(const wasm::CompiledModule& module, PluginReport& report);

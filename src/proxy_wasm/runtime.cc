@@ -161,11 +161,11 @@ WorkerPlugin::Decision WorkerPlugin::acquire(std::shared_ptr<Vm>& vm, RootContex
     return Decision::Use;
   }
   switch (spec_->failure_policy) {
-    case config::FailurePolicy::FailOpen:
+    case FailurePolicy::FailOpen:
       return Decision::Skip;
-    case config::FailurePolicy::FailClosed:
+    case FailurePolicy::FailClosed:
       return Decision::FailClosed;
-    case config::FailurePolicy::FailReload:
+    case FailurePolicy::FailReload:
       break;
   }
   auto now = std::chrono::steady_clock::now();

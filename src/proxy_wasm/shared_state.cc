@@ -1,6 +1,5 @@
 #include "proxy_wasm/shared_state.h"
 
-#include "event/event_loop.h"
 #include "proxy_wasm/vm.h"
 
 namespace weir::proxy_wasm {
@@ -102,10 +101,10 @@ SharedWrite SharedQueues::enqueue(uint32_t token, std::string_view data) {
   }
   q.items.emplace_back(data);
   q.bytes += data.size();
-  // Posted under the lock: forget_owner() (run before the owner's loop goes away) cannot
-  // slip in between reading the loop pointer and posting to it.
-  if (q.owner.loop) {
-    q.owner.loop->post([vm = q.owner.vm, root_id = q.owner.root_context_id, token] {
+  // Posted under the lock: forget_owner() (run before the owner's worker goes away)
+  // cannot slip in between reading the scheduler and posting to it.
+  if (q.owner.scheduler) {
+    q.owner.scheduler->post([vm = q.owner.vm, root_id = q.owner.root_context_id, token] {
       auto owner = vm.lock();
       if (owner) owner->on_queue_ready(root_id, token);
     });
@@ -129,7 +128,7 @@ void SharedQueues::forget_owner(const Vm* vm) {
   for (auto& q : queues_) {
     if (q->owner.vm_key == vm) {
       // Nobody to wake; the bounds stay.
-      q->owner.loop = nullptr;
+      q->owner.scheduler.reset();
       q->owner.vm.reset();
       q->owner.vm_key = nullptr;
       q->owner.root_context_id = 0;

@@ -13,12 +13,9 @@
 #include <unordered_map>
 #include <vector>
 
-#include "config/config.h"
+#include "proxy_wasm/plugin_limits.h"
 #include "proxy_wasm/types.h"
-
-namespace weir::event {
-class EventLoop;
-}
+#include "proxy_wasm/worker_services.h"
 
 namespace weir::proxy_wasm {
 
@@ -40,7 +37,7 @@ class SharedData {
   // does not grow it always succeeds (an empty value is how plugins "delete", as the ABI
   // has no removal).
   SharedWrite set(std::string_view vm_id, std::string_view key, std::string_view value,
-                  uint32_t cas, uint64_t max_bytes = config::WasmLimits{}.max_shared_data_bytes);
+                  uint32_t cas, uint64_t max_bytes = PluginLimits{}.max_shared_data_bytes);
   // What the data of `vm_id` counts against max_bytes now.
   uint64_t bytes(std::string_view vm_id);
   // The host's bookkeeping per key, counted so that many small keys cannot use much
@@ -58,15 +55,15 @@ class SharedData {
   uint32_t next_cas_ = 1;
 };
 
-// Who is woken when a queue gets an item: a root context of a VM on one worker's loop.
+// Who is woken when a queue gets an item: a root context of a VM on one worker.
 struct QueueOwner {
-  event::EventLoop* loop = nullptr;  // nullptr: nobody to wake (a start-up trial VM)
-  std::weak_ptr<Vm> vm;              // locked only on the owner's thread
-  const Vm* vm_key = nullptr;        // identity, for forget_owner()
+  std::shared_ptr<WorkerScheduler> scheduler;  // nullptr: nobody to wake (a start-up trial VM)
+  std::weak_ptr<Vm> vm;                        // locked only on the owner's thread
+  const Vm* vm_key = nullptr;                  // identity, for forget_owner()
   uint32_t root_context_id = 0;
   // The owner's bounds (its vm_config.weir_limits): items waiting, and their bytes.
-  uint32_t max_items = config::WasmLimits{}.max_shared_queue_items;
-  uint64_t max_bytes = config::WasmLimits{}.max_shared_data_bytes;
+  uint32_t max_items = PluginLimits{}.max_shared_queue_items;
+  uint64_t max_bytes = PluginLimits{}.max_shared_data_bytes;
 };
 
 class SharedQueues {

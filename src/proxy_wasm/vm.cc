@@ -4,8 +4,6 @@
 
 #include <cstring>
 
-#include "event/event_loop.h"
-#include "proxy/async_http_client.h"
 #include "proxy_wasm/shared_state.h"
 #include "proxy_wasm/stream_host.h"
 #include "stats/stats_store.h"
@@ -65,21 +63,6 @@ std::string_view abi_version_name(AbiVersion v) {
   return "?";
 }
 
-// ---------------------------------------------------------------- PluginSpec
-
-std::shared_ptr<const PluginSpec> PluginSpec::from_config(const config::WasmPluginConfig& c) {
-  auto s = std::make_shared<PluginSpec>();
-  s->name = c.name;
-  s->root_id = c.root_id;
-  s->vm_id = c.vm_id;
-  s->vm_configuration = c.vm_configuration;
-  s->plugin_configuration = c.plugin_configuration;
-  for (const auto& [k, v] : c.environment) s->environment.push_back(k + "=" + v);
-  s->failure_policy = c.failure_policy;
-  s->limits = c.limits;
-  return s;
-}
-
 // ---------------------------------------------------------------- PluginModule
 
 Result<std::shared_ptr<const wasm::LinkedModule>> PluginModule::linked(wasm::Engine& engine) const {
@@ -118,22 +101,23 @@ RootContext::RootContext(Vm* vm, uint32_t id, std::shared_ptr<const PluginSpec> 
 
 RootContext::~RootContext() {
   if (tick_timer_) {
-    if (event::EventLoop* loop = vm_->runtime().loop()) loop->cancel_timer(tick_timer_);
+    if (WorkerScheduler* scheduler = vm_->runtime().scheduler())
+      scheduler->cancel_timer(tick_timer_);
   }
 }
 
 void RootContext::set_tick_period_ms(uint32_t ms) {
   tick_period_ms_ = ms;
-  event::EventLoop* loop = vm_->runtime().loop();
-  if (!loop) return;  // start-up trial or unit test: no ticks
-  if (tick_timer_) loop->cancel_timer(tick_timer_);
+  WorkerScheduler* scheduler = vm_->runtime().scheduler();
+  if (!scheduler) return;  // start-up trial or unit test: no ticks
+  if (tick_timer_) scheduler->cancel_timer(tick_timer_);
   tick_timer_ = 0;
   if (ms > 0 && !stopped_) arm_tick_timer();
 }
 
 void RootContext::arm_tick_timer() {
   tick_timer_ =
-      vm_->runtime().loop()->add_timer(std::chrono::milliseconds(tick_period_ms_), [this] {
+      vm_->runtime().scheduler()->add_timer(std::chrono::milliseconds(tick_period_ms_), [this] {
         tick_timer_ = 0;
         if (!vm_->alive() || stopped_) return;
         on_tick();
@@ -152,7 +136,8 @@ void RootContext::stop() {
   if (stopped_) return;
   stopped_ = true;
   if (tick_timer_) {
-    if (event::EventLoop* loop = vm_->runtime().loop()) loop->cancel_timer(tick_timer_);
+    if (WorkerScheduler* scheduler = vm_->runtime().scheduler())
+      scheduler->cancel_timer(tick_timer_);
     tick_timer_ = 0;
   }
   if (!vm_->alive()) return;
@@ -278,8 +263,8 @@ Vm::~Vm() {
     rt_->stats().gauge(runtime_stat("memory_bytes")).sub(reported_memory_bytes_);
   }
   // Nothing may call back into this VM once it is gone.
-  if (proxy::AsyncHttpClient* client = rt_->http_client()) {
-    for (const auto& [token, call] : http_calls_) client->cancel(call.request_id);
+  if (ClusterCalls* calls = rt_->cluster_calls()) {
+    for (const auto& [token, call] : http_calls_) calls->cancel(call.request_id);
   }
   http_calls_.clear();
   SharedQueues::instance().forget_owner(this);
@@ -339,7 +324,18 @@ Result<std::shared_ptr<Vm>> Vm::create(std::shared_ptr<WorkerRuntime> rt,
 
 void Vm::resolve_exports() {
   for (size_t i = 0; i < callbacks_.size(); ++i) {
-    callbacks_[i] = instance_->function(kCallbackNames[i]);
+    CallbackSlot& slot = callbacks_[i];
+    slot.fn = instance_->function(kCallbackNames[i]);
+    if (!slot.fn) continue;
+    const wasm::FunctionType& type = slot.fn->type();
+    if (type.params.size() > kMaxCallbackParams) {
+      slot.fn = nullptr;  // no Proxy-Wasm callback has that many: treated as not exported
+      continue;
+    }
+    slot.params = static_cast<uint8_t>(type.params.size());
+    for (size_t p = 0; p < type.params.size(); ++p) slot.types[p] = type.params[p];
+    slot.has_result = !type.results.empty();
+    slot.i64_result = slot.has_result && type.results[0] == wasm::ValType::I64;
   }
   if (!allocator_resolved_) {
     allocator_ = instance_->function("proxy_on_memory_allocate");
@@ -391,33 +387,37 @@ ContextBase* Vm::find_context(uint32_t id) const {
 
 std::optional<int32_t> Vm::call(ContextBase* ctx, Callback cb, std::initializer_list<int32_t> args,
                                 bool* missing) {
-  wasm::ExportedFunction* f = callbacks_[static_cast<size_t>(cb)];
-  if (!f) {
+  const CallbackSlot& slot = callbacks_[static_cast<size_t>(cb)];
+  if (!slot.fn) {
     if (missing) *missing = true;
     return std::nullopt;
   }
-  const wasm::FunctionType& type = f->type();
-  std::array<wasm::Value, 8> vals{};
-  size_t n = std::min(type.params.size(), vals.size());
-  auto it = args.begin();
-  for (size_t i = 0; i < n; ++i) {
-    int32_t v = it != args.end() ? *it++ : 0;
-    vals[i].type = type.params[i];
-    if (type.params[i] == wasm::ValType::I64) {
-      vals[i].i64 = static_cast<uint32_t>(v);
+  // Only the arguments are constructed: this runs several times per request.
+  union Args {
+    Args() {}
+    wasm::Value values[kMaxCallbackParams];
+  } vals;
+  const int32_t* given = args.begin();
+  const size_t given_count = args.size();
+  for (size_t i = 0; i < slot.params; ++i) {
+    const int32_t v = i < given_count ? given[i] : 0;
+    wasm::Value& out = *std::construct_at(vals.values + i);
+    out.type = slot.types[i];
+    if (slot.types[i] == wasm::ValType::I64) {
+      out.i64 = static_cast<uint32_t>(v);
     } else {
-      vals[i].i32 = v;
+      out.i32 = v;
     }
   }
   ContextBase* saved = effective_;
   effective_ = ctx;
   wasm::Value out;
-  bool ok =
-      invoke(*f, std::span(vals.data(), n), &out, kCallbackNames[static_cast<size_t>(cb)].data());
+  bool ok = invoke(*slot.fn, std::span<const wasm::Value>(vals.values, slot.params), &out,
+                   kCallbackNames[static_cast<size_t>(cb)].data());
   effective_ = saved;
   if (!ok) return std::nullopt;
-  if (type.results.empty()) return 0;
-  return type.results[0] == wasm::ValType::I64 ? static_cast<int32_t>(out.i64) : out.i32;
+  if (!slot.has_result) return 0;
+  return slot.i64_result ? static_cast<int32_t>(out.i64) : out.i32;
 }
 
 bool Vm::invoke(wasm::ExportedFunction& fn, std::span<const wasm::Value> args, wasm::Value* result,
@@ -648,7 +648,7 @@ WasmResult Vm::copy_out(const OutBuffer& out, uint32_t ptr_ptr, uint32_t size_pt
 WasmResult Vm::http_call(RootContext& root, std::string_view cluster, http::HeaderMap headers,
                          std::string body, std::optional<http::HeaderMap> trailers,
                          std::chrono::milliseconds timeout, uint32_t* token) {
-  const config::WasmLimits& limits = first_plugin_->limits;
+  const PluginLimits& limits = first_plugin_->limits;
   if (http_calls_.size() >= limits.max_outstanding_calls) {
     // INTERNAL_FAILURE: the Rust SDK's dispatch_http_call returns it as an error (any
     // status but OK, BAD_ARGUMENT and INTERNAL_FAILURE makes it panic).
@@ -659,8 +659,8 @@ WasmResult Vm::http_call(RootContext& root, std::string_view cluster, http::Head
   // Tokens wrap after 2^32 calls: skip one still in flight.
   while (t == 0 || http_calls_.contains(t)) ++t;
   next_http_call_token_ = t + 1;
-  proxy::AsyncHttpClient* client = rt_->http_client();
-  if (!client) {
+  ClusterCalls* calls = rt_->cluster_calls();
+  if (!calls) {
     // The start-up trial VM is discarded right after on_configure: accept, never answer
     // (counted as in flight, so the bound holds there too).
     http_calls_.emplace(t, PendingHttpCall{0, root.id()});
@@ -668,18 +668,19 @@ WasmResult Vm::http_call(RootContext& root, std::string_view cluster, http::Head
     return WasmResult::Ok;
   }
   std::weak_ptr<Vm> self = weak_from_this();
-  uint64_t id =
-      client->send(cluster, std::move(headers), std::move(body), std::move(trailers), timeout,
-                   limits.max_call_response_bytes, [self, t](proxy::AsyncHttpResponse& response) {
-                     if (auto vm = self.lock()) vm->on_http_call_done(t, response);
-                   });
+  ClusterRequest request{cluster,         std::move(headers),
+                         std::move(body), std::move(trailers),
+                         timeout,         limits.max_call_response_bytes};
+  uint64_t id = calls->dispatch_http(std::move(request), [self, t](ClusterResponse& response) {
+    if (auto vm = self.lock()) vm->on_http_call_done(t, response);
+  });
   if (id == 0) return WasmResult::BadArgument;  // unknown cluster
   http_calls_.emplace(t, PendingHttpCall{id, root.id()});
   *token = t;
   return WasmResult::Ok;
 }
 
-void Vm::on_http_call_done(uint32_t token, proxy::AsyncHttpResponse& response) {
+void Vm::on_http_call_done(uint32_t token, ClusterResponse& response) {
   auto it = http_calls_.find(token);
   if (it == http_calls_.end()) return;
   const uint32_t root_id = it->second.root_context_id;

@@ -23,18 +23,12 @@
 #include <vector>
 
 #include "common/result.h"
-#include "config/config.h"
+#include "proxy_wasm/plugin_limits.h"
 #include "proxy_wasm/stream_host.h"
 #include "proxy_wasm/types.h"
+#include "proxy_wasm/worker_services.h"
 #include "wasm/engine/engine.h"
 
-namespace weir::event {
-class EventLoop;
-}
-namespace weir::proxy {
-class AsyncHttpClient;
-struct AsyncHttpResponse;
-}  // namespace weir::proxy
 namespace weir::stats {
 class StatsStore;
 class Counter;
@@ -57,10 +51,8 @@ struct PluginSpec {
   std::string vm_configuration;
   std::string plugin_configuration;
   std::vector<std::string> environment;  // "KEY=VALUE", for WASI environ_get
-  config::FailurePolicy failure_policy = config::FailurePolicy::FailClosed;
-  config::WasmLimits limits;
-
-  static std::shared_ptr<const PluginSpec> from_config(const config::WasmPluginConfig& c);
+  FailurePolicy failure_policy = FailurePolicy::FailClosed;
+  PluginLimits limits;
 };
 
 // A compiled module and what is derived from it once: the ABI version and the binding
@@ -114,16 +106,19 @@ class WorkerRuntime : public std::enable_shared_from_this<WorkerRuntime> {
   wasm::Engine& engine() { return engine_; }
   stats::StatsStore& stats() { return stats_; }
 
-  // The worker this thread serves: its loop (ticks, queue wake-ups) and HTTP client
-  // (proxy_http_call). Unset on the main thread's start-up trial and in unit tests: ticks
-  // then never fire and calls are accepted but never answered. Both must outlive every
-  // VM of this runtime.
-  void attach_worker(event::EventLoop* loop, proxy::AsyncHttpClient* http_client) {
-    loop_ = loop;
-    http_client_ = http_client;
+  // The worker this thread serves: its timers and wake-ups (ticks, queues) and its calls
+  // to clusters (proxy_http_call). Unset on the main thread's start-up trial and in unit
+  // tests: ticks then never fire and calls are accepted but never answered. What they
+  // wrap must outlive every VM of this runtime; a later attach replaces both (queues
+  // registered before keep the scheduler they were given).
+  void attach_worker(std::shared_ptr<WorkerScheduler> scheduler,
+                     std::shared_ptr<ClusterCalls> cluster_calls) {
+    scheduler_ = std::move(scheduler);
+    cluster_calls_ = std::move(cluster_calls);
   }
-  event::EventLoop* loop() const { return loop_; }
-  proxy::AsyncHttpClient* http_client() const { return http_client_; }
+  WorkerScheduler* scheduler() const { return scheduler_.get(); }
+  const std::shared_ptr<WorkerScheduler>& shared_scheduler() const { return scheduler_; }
+  ClusterCalls* cluster_calls() const { return cluster_calls_.get(); }
 
   // A live VM of this thread for `key`, if any.
   std::shared_ptr<Vm> find_vm(const std::string& key);
@@ -135,8 +130,8 @@ class WorkerRuntime : public std::enable_shared_from_this<WorkerRuntime> {
   wasm::Engine& engine_;
   stats::StatsStore& stats_;
   std::unordered_map<std::string, std::weak_ptr<Vm>> vms_;
-  event::EventLoop* loop_ = nullptr;
-  proxy::AsyncHttpClient* http_client_ = nullptr;
+  std::shared_ptr<WorkerScheduler> scheduler_;
+  std::shared_ptr<ClusterCalls> cluster_calls_;
 };
 
 // Callbacks the host may call, resolved once per instance.
@@ -281,7 +276,7 @@ class Vm : public std::enable_shared_from_this<Vm> {
   const PluginSpec& first_plugin() const { return *first_plugin_; }
   WorkerRuntime& runtime() { return *rt_; }
   wasm::Instance* instance() { return instance_.get(); }
-  bool exports(Callback cb) const { return callbacks_[static_cast<size_t>(cb)] != nullptr; }
+  bool exports(Callback cb) const { return callbacks_[static_cast<size_t>(cb)].fn != nullptr; }
 
   // Calls a callback with `ctx` as the effective context. nullopt if the callback is not
   // exported (and *missing = true) or the call failed (the VM is then dead).
@@ -394,7 +389,7 @@ class Vm : public std::enable_shared_from_this<Vm> {
                        std::string body, std::optional<http::HeaderMap> trailers,
                        std::chrono::milliseconds timeout, uint32_t* token);
   // The answer being delivered (during proxy_on_http_call_response only), else nullptr.
-  proxy::AsyncHttpResponse* http_call_response() const { return http_call_response_; }
+  ClusterResponse* http_call_response() const { return http_call_response_; }
   // proxy_on_queue_ready(root, token), on the owner's thread.
   void on_queue_ready(uint32_t root_context_id, uint32_t token);
 
@@ -427,7 +422,17 @@ class Vm : public std::enable_shared_from_this<Vm> {
   std::shared_ptr<const PluginSpec> first_plugin_;
   std::unique_ptr<wasm::Instance> instance_;
   wasm::Instance* host_instance_ = nullptr;
-  std::array<wasm::ExportedFunction*, static_cast<size_t>(Callback::Count)> callbacks_{};
+  // A callback resolved once per instance, with its parameter types, so that a call
+  // builds its arguments without looking at the function's type.
+  static constexpr size_t kMaxCallbackParams = 8;
+  struct CallbackSlot {
+    wasm::ExportedFunction* fn = nullptr;
+    uint8_t params = 0;
+    std::array<wasm::ValType, kMaxCallbackParams> types{};
+    bool has_result = false;
+    bool i64_result = false;
+  };
+  std::array<CallbackSlot, static_cast<size_t>(Callback::Count)> callbacks_{};
   wasm::ExportedFunction* allocator_ = nullptr;
   bool allocator_resolved_ = false;
   bool alive_ = true;
@@ -437,15 +442,16 @@ class Vm : public std::enable_shared_from_this<Vm> {
   uint32_t next_context_id_ = 1;
   std::unordered_map<uint32_t, ContextBase*> contexts_;
   std::vector<std::unique_ptr<RootContext>> roots_;
-  void on_http_call_done(uint32_t token, proxy::AsyncHttpResponse& response);
+  void on_http_call_done(uint32_t token, ClusterResponse& response);
 
   struct PendingHttpCall {
-    uint64_t request_id;  // AsyncHttpClient's
+    uint64_t request_id;  // ClusterCalls'
+
     uint32_t root_context_id;
   };
   std::unordered_map<uint32_t, PendingHttpCall> http_calls_;  // by token
   uint32_t next_http_call_token_ = 1;
-  proxy::AsyncHttpResponse* http_call_response_ = nullptr;
+  ClusterResponse* http_call_response_ = nullptr;
   std::vector<std::function<void()>> after_call_;
   std::vector<MetricSlot> metrics_;
   std::unordered_map<std::string, uint32_t> metric_ids_;  // "<type>:<name>" -> id, 0: refused
@@ -473,7 +479,7 @@ class WorkerPlugin {
   const PluginSpec& spec() const { return *spec_; }
   const std::shared_ptr<Vm>& vm() const { return vm_; }
   // Policy for a stream whose callback just failed.
-  config::FailurePolicy failure_policy() const { return spec_->failure_policy; }
+  FailurePolicy failure_policy() const { return spec_->failure_policy; }
 
   WorkerPlugin(std::shared_ptr<const PluginSpec> spec, std::shared_ptr<const PluginModule> module,
                std::shared_ptr<WorkerRuntime> rt);

@@ -20,6 +20,7 @@
 #include "extensions/filters/http/wasm/wasm_filter.h"
 #include "net/socket.h"
 #include "proxy/cluster_manager.h"
+#include "extensions/common/wasm/plugin_loader.h"
 #include "proxy_wasm/plugin_report.h"
 #include "server/listener_plan.h"
 #include "server/worker.h"
@@ -112,7 +113,7 @@ std::vector<proxy_wasm::PluginReport> print_plugin_reports(const config::Bootstr
   for (const auto& service : config.wasm_services) plugins.push_back(&service);
   std::vector<proxy_wasm::PluginReport> reports;
   for (const auto* plugin : plugins) {
-    reports.push_back(proxy_wasm::make_plugin_report(*plugin, engine));
+    reports.push_back(extensions::wasm::make_plugin_report(*plugin, engine));
     std::fputs(proxy_wasm::format_plugin_report(reports.back()).c_str(), stdout);
   }
   std::fflush(stdout);

@@ -6,7 +6,7 @@
 
 #include <cerrno>
 
-#include "stats/filter_timing.h"
+#include "extensions/filters/http/common/filter_timing.h"
 
 namespace weir::server {
 
@@ -79,7 +79,7 @@ void Worker::run(std::promise<Status>& ready) {
         return;
       }
       if (f < plan.filter_time_us.size()) {
-        *factory = stats::timed_filter_factory(std::move(*factory), *plan.filter_time_us[f]);
+        *factory = extensions::timed_filter_factory(std::move(*factory), *plan.filter_time_us[f]);
       }
       setup->filter_factories.push_back(std::move(*factory));
     }

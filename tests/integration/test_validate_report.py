@@ -60,6 +60,11 @@ def test_report_on_an_sdk_plugin(tmp_path):
                "proxy_on_request_headers", "proxy_on_response_headers", "proxy_on_delete"):
         assert cb in callbacks, report
     assert "proxy_on_memory_allocate" not in callbacks
+    # The C++ SDK exports only the stream callbacks the plugin overrides: the host then
+    # makes no call into Wasm for the others.
+    for cb in ("proxy_on_request_body", "proxy_on_response_body", "proxy_on_request_trailers",
+               "proxy_on_response_trailers", "proxy_on_done", "proxy_on_log"):
+        assert cb not in callbacks, report
     assert re.fullmatch(r"\d+, all implemented by weir", field(report, "imports")), report
 
 

@@ -576,7 +576,7 @@ TEST_F(ProxyWasmTest, DeadlineStopsAnInfiniteLoop) {
 
 TEST_F(ProxyWasmTest, FailReloadCreatesANewInstance) {
   auto s = spec();
-  s->failure_policy = config::FailurePolicy::FailReload;
+  s->failure_policy = FailurePolicy::FailReload;
   auto l = load(test_plugin(), s);
   ASSERT_TRUE(l.ok()) << l.error();
   {

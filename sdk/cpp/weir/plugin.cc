@@ -63,8 +63,10 @@ struct Dispatcher {
   }
 
   void put(uint32_t id, std::unique_ptr<ContextBase> ctx) {
-    last = nullptr;
+    // The new context is the one the host calls next (its first stream callback).
+    ContextBase* added = ctx.get();
     contexts[id] = std::move(ctx);
+    last = added;
   }
 
   void create_root(uint32_t id) {
@@ -212,57 +214,10 @@ WEIR_EXPORT(proxy_on_queue_ready) void proxy_on_queue_ready(uint32_t context_id,
   if (weir::RootContext* r = g_dispatcher.root(context_id)) r->on_queue_ready(queue);
 }
 
-WEIR_EXPORT(proxy_on_request_headers)
-uint32_t proxy_on_request_headers(uint32_t context_id, uint32_t num_headers,
-                                  uint32_t end_of_stream) {
-  weir::HttpContext* c = g_dispatcher.http(context_id);
-  return c ? static_cast<uint32_t>(c->on_request_headers(num_headers, end_of_stream != 0)) : 0;
-}
-
-WEIR_EXPORT(proxy_on_request_body)
-uint32_t proxy_on_request_body(uint32_t context_id, uint32_t body_size, uint32_t end_of_stream) {
-  weir::HttpContext* c = g_dispatcher.http(context_id);
-  return c ? static_cast<uint32_t>(c->on_request_body(body_size, end_of_stream != 0)) : 0;
-}
-
-WEIR_EXPORT(proxy_on_request_trailers)
-uint32_t proxy_on_request_trailers(uint32_t context_id, uint32_t num_trailers) {
-  weir::HttpContext* c = g_dispatcher.http(context_id);
-  return c ? static_cast<uint32_t>(c->on_request_trailers(num_trailers)) : 0;
-}
-
-WEIR_EXPORT(proxy_on_response_headers)
-uint32_t proxy_on_response_headers(uint32_t context_id, uint32_t num_headers,
-                                   uint32_t end_of_stream) {
-  weir::HttpContext* c = g_dispatcher.http(context_id);
-  return c ? static_cast<uint32_t>(c->on_response_headers(num_headers, end_of_stream != 0)) : 0;
-}
-
-WEIR_EXPORT(proxy_on_response_body)
-uint32_t proxy_on_response_body(uint32_t context_id, uint32_t body_size, uint32_t end_of_stream) {
-  weir::HttpContext* c = g_dispatcher.http(context_id);
-  return c ? static_cast<uint32_t>(c->on_response_body(body_size, end_of_stream != 0)) : 0;
-}
-
-WEIR_EXPORT(proxy_on_response_trailers)
-uint32_t proxy_on_response_trailers(uint32_t context_id, uint32_t num_trailers) {
-  weir::HttpContext* c = g_dispatcher.http(context_id);
-  return c ? static_cast<uint32_t>(c->on_response_trailers(num_trailers)) : 0;
-}
-
 WEIR_EXPORT(proxy_on_http_call_response)
 void proxy_on_http_call_response(uint32_t context_id, uint32_t token, uint32_t num_headers,
                                  uint32_t body_size, uint32_t num_trailers) {
   g_dispatcher.http_call_response(context_id, token, num_headers, body_size, num_trailers);
-}
-
-WEIR_EXPORT(proxy_on_done) uint32_t proxy_on_done(uint32_t context_id) {
-  weir::ContextBase* c = g_dispatcher.find(context_id);
-  return !c || c->on_done() ? 1 : 0;
-}
-
-WEIR_EXPORT(proxy_on_log) void proxy_on_log(uint32_t context_id) {
-  if (weir::ContextBase* c = g_dispatcher.find(context_id)) c->on_log();
 }
 
 WEIR_EXPORT(proxy_on_delete) void proxy_on_delete(uint32_t context_id) {
@@ -270,3 +225,47 @@ WEIR_EXPORT(proxy_on_delete) void proxy_on_delete(uint32_t context_id) {
 }
 
 }  // extern "C"
+
+// The callbacks exported only when a context type implements them (plugin.h).
+namespace weir::sdk {
+
+uint32_t dispatch_request_headers(uint32_t id, uint32_t num_headers, uint32_t end_of_stream) {
+  HttpContext* c = g_dispatcher.http(id);
+  return c ? static_cast<uint32_t>(c->on_request_headers(num_headers, end_of_stream != 0)) : 0;
+}
+
+uint32_t dispatch_request_body(uint32_t id, uint32_t body_size, uint32_t end_of_stream) {
+  HttpContext* c = g_dispatcher.http(id);
+  return c ? static_cast<uint32_t>(c->on_request_body(body_size, end_of_stream != 0)) : 0;
+}
+
+uint32_t dispatch_request_trailers(uint32_t id, uint32_t num_trailers) {
+  HttpContext* c = g_dispatcher.http(id);
+  return c ? static_cast<uint32_t>(c->on_request_trailers(num_trailers)) : 0;
+}
+
+uint32_t dispatch_response_headers(uint32_t id, uint32_t num_headers, uint32_t end_of_stream) {
+  HttpContext* c = g_dispatcher.http(id);
+  return c ? static_cast<uint32_t>(c->on_response_headers(num_headers, end_of_stream != 0)) : 0;
+}
+
+uint32_t dispatch_response_body(uint32_t id, uint32_t body_size, uint32_t end_of_stream) {
+  HttpContext* c = g_dispatcher.http(id);
+  return c ? static_cast<uint32_t>(c->on_response_body(body_size, end_of_stream != 0)) : 0;
+}
+
+uint32_t dispatch_response_trailers(uint32_t id, uint32_t num_trailers) {
+  HttpContext* c = g_dispatcher.http(id);
+  return c ? static_cast<uint32_t>(c->on_response_trailers(num_trailers)) : 0;
+}
+
+uint32_t dispatch_done(uint32_t id) {
+  ContextBase* c = g_dispatcher.find(id);
+  return !c || c->on_done() ? 1 : 0;
+}
+
+void dispatch_log(uint32_t id) {
+  if (ContextBase* c = g_dispatcher.find(id)) c->on_log();
+}
+
+}  // namespace weir::sdk

@@ -19,6 +19,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <type_traits>
 #include <utility>
 #include <vector>
 
@@ -469,6 +470,129 @@ class HttpContext : public ContextBase {
   RootContext* root_;
 };
 
+// ---- Callbacks exported only when implemented ---------------------------------------------
+//
+// A per-stream callback no context type of the plugin overrides is not exported at all:
+// the host then skips it, where calling into Wasm for the empty default would cost far
+// more than the default does. root_factory<T> and http_factory<T> instantiate the export
+// of each callback T overrides (an override is found by the type of &T::callback, which
+// names the base class's member when T declares none). Overrides must be public.
+namespace sdk {
+
+// Dispatch by context id (plugin.cc).
+uint32_t dispatch_request_headers(uint32_t id, uint32_t num_headers, uint32_t end_of_stream);
+uint32_t dispatch_request_body(uint32_t id, uint32_t body_size, uint32_t end_of_stream);
+uint32_t dispatch_request_trailers(uint32_t id, uint32_t num_trailers);
+uint32_t dispatch_response_headers(uint32_t id, uint32_t num_headers, uint32_t end_of_stream);
+uint32_t dispatch_response_body(uint32_t id, uint32_t body_size, uint32_t end_of_stream);
+uint32_t dispatch_response_trailers(uint32_t id, uint32_t num_trailers);
+uint32_t dispatch_done(uint32_t id);
+void dispatch_log(uint32_t id);
+
+#if defined(__wasm__)
+// `used`: kept (and exported) once instantiated, though nothing in the module calls it.
+#define WEIR_OPTIONAL_EXPORT(name) __attribute__((export_name(#name), used))
+#else
+#define WEIR_OPTIONAL_EXPORT(name)
+#endif
+
+// One class template per export: instantiating one never instantiates another.
+template <class>
+struct ExportRequestHeaders {
+  WEIR_OPTIONAL_EXPORT(proxy_on_request_headers)
+  static uint32_t call(uint32_t id, uint32_t n, uint32_t eos) {
+    return dispatch_request_headers(id, n, eos);
+  }
+};
+template <class>
+struct ExportRequestBody {
+  WEIR_OPTIONAL_EXPORT(proxy_on_request_body)
+  static uint32_t call(uint32_t id, uint32_t size, uint32_t eos) {
+    return dispatch_request_body(id, size, eos);
+  }
+};
+template <class>
+struct ExportRequestTrailers {
+  WEIR_OPTIONAL_EXPORT(proxy_on_request_trailers)
+  static uint32_t call(uint32_t id, uint32_t n) { return dispatch_request_trailers(id, n); }
+};
+template <class>
+struct ExportResponseHeaders {
+  WEIR_OPTIONAL_EXPORT(proxy_on_response_headers)
+  static uint32_t call(uint32_t id, uint32_t n, uint32_t eos) {
+    return dispatch_response_headers(id, n, eos);
+  }
+};
+template <class>
+struct ExportResponseBody {
+  WEIR_OPTIONAL_EXPORT(proxy_on_response_body)
+  static uint32_t call(uint32_t id, uint32_t size, uint32_t eos) {
+    return dispatch_response_body(id, size, eos);
+  }
+};
+template <class>
+struct ExportResponseTrailers {
+  WEIR_OPTIONAL_EXPORT(proxy_on_response_trailers)
+  static uint32_t call(uint32_t id, uint32_t n) { return dispatch_response_trailers(id, n); }
+};
+template <class>
+struct ExportDone {
+  WEIR_OPTIONAL_EXPORT(proxy_on_done)
+  static uint32_t call(uint32_t id) { return dispatch_done(id); }
+};
+template <class>
+struct ExportLog {
+  WEIR_OPTIONAL_EXPORT(proxy_on_log)
+  static void call(uint32_t id) { dispatch_log(id); }
+};
+
+// `void`, spelled so that it depends on T: a discarded `if constexpr` branch then
+// instantiates nothing.
+template <class T>
+using DependentVoid = std::conditional_t<sizeof(T) != 0, void, T>;
+
+template <class T, class Base>
+void export_context_callbacks() {
+  using V = DependentVoid<T>;
+  if constexpr (!std::is_same_v<decltype(&T::on_done), decltype(&Base::on_done)>) {
+    (void)&ExportDone<V>::call;
+  }
+  if constexpr (!std::is_same_v<decltype(&T::on_log), decltype(&Base::on_log)>) {
+    (void)&ExportLog<V>::call;
+  }
+}
+
+template <class T>
+void export_http_callbacks() {
+  using V = DependentVoid<T>;
+  using B = HttpContext;
+  if constexpr (!std::is_same_v<decltype(&T::on_request_headers),
+                                decltype(&B::on_request_headers)>) {
+    (void)&ExportRequestHeaders<V>::call;
+  }
+  if constexpr (!std::is_same_v<decltype(&T::on_request_body), decltype(&B::on_request_body)>) {
+    (void)&ExportRequestBody<V>::call;
+  }
+  if constexpr (!std::is_same_v<decltype(&T::on_request_trailers),
+                                decltype(&B::on_request_trailers)>) {
+    (void)&ExportRequestTrailers<V>::call;
+  }
+  if constexpr (!std::is_same_v<decltype(&T::on_response_headers),
+                                decltype(&B::on_response_headers)>) {
+    (void)&ExportResponseHeaders<V>::call;
+  }
+  if constexpr (!std::is_same_v<decltype(&T::on_response_body), decltype(&B::on_response_body)>) {
+    (void)&ExportResponseBody<V>::call;
+  }
+  if constexpr (!std::is_same_v<decltype(&T::on_response_trailers),
+                                decltype(&B::on_response_trailers)>) {
+    (void)&ExportResponseTrailers<V>::call;
+  }
+  export_context_callbacks<T, ContextBase>();
+}
+
+}  // namespace sdk
+
 // ---- Registration -----------------------------------------------------------------------
 
 using RootFactory = std::unique_ptr<RootContext> (*)(uint32_t id, std::string_view root_id);
@@ -476,10 +600,12 @@ using HttpFactory = std::unique_ptr<HttpContext> (*)(uint32_t id, RootContext* r
 
 template <class T>
 std::unique_ptr<RootContext> root_factory(uint32_t id, std::string_view root_id) {
+  sdk::export_context_callbacks<T, ContextBase>();
   return std::make_unique<T>(id, root_id);
 }
 template <class T>
 std::unique_ptr<HttpContext> http_factory(uint32_t id, RootContext* root) {
+  sdk::export_http_callbacks<T>();
   return std::make_unique<T>(id, root);
 }
 

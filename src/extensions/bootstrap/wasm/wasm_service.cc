@@ -3,6 +3,7 @@
 #include <spdlog/spdlog.h>
 
 #include "extensions/common/wasm/plugin_loader.h"
+#include "extensions/common/wasm/worker_services.h"
 #include "proxy_wasm/vm.h"
 
 namespace weir::extensions::wasm {
@@ -30,7 +31,7 @@ class ServiceDefinition final : public WasmServiceDefinition {
       proxy::WorkerContext& worker) override {
     auto rt = pw::WorkerRuntime::for_current_thread(engine_, worker.stats);
     if (!rt.ok()) return Error{rt.error()};
-    rt.value()->attach_worker(&worker.loop, worker.http_client);
+    attach_worker_services(*rt.value(), worker);
     auto plugin = pw::WorkerPlugin::create(loaded_.spec, loaded_.module, rt.value());
     if (!plugin.ok()) {
       return Error{"wasm service '" + loaded_.spec->name + "': starting on worker " +

@@ -25,7 +25,79 @@ Result<std::string> read_code(const config::WasmPluginConfig& c) {
   ss << in.rdbuf();
   return ss.str();
 }
+// The host layer keeps its own copy of the limits' defaults: they must stay the config's.
+constexpr config::WasmLimits kConfigDefaults{};
+constexpr pw::PluginLimits kHostDefaults{};
+static_assert(kConfigDefaults.call_deadline == kHostDefaults.call_deadline);
+static_assert(kConfigDefaults.max_memory_bytes == kHostDefaults.max_memory_bytes);
+static_assert(kConfigDefaults.max_outstanding_calls == kHostDefaults.max_outstanding_calls);
+static_assert(kConfigDefaults.max_call_response_bytes == kHostDefaults.max_call_response_bytes);
+static_assert(kConfigDefaults.max_shared_queue_items == kHostDefaults.max_shared_queue_items);
+static_assert(kConfigDefaults.max_shared_data_bytes == kHostDefaults.max_shared_data_bytes);
+static_assert(kConfigDefaults.max_log_line_bytes == kHostDefaults.max_log_line_bytes);
+static_assert(sizeof(config::WasmLimits) == sizeof(pw::PluginLimits),
+              "a limit was added on one side only");
+
+pw::FailurePolicy failure_policy_of(config::FailurePolicy p) {
+  switch (p) {
+    case config::FailurePolicy::FailOpen:
+      return pw::FailurePolicy::FailOpen;
+    case config::FailurePolicy::FailReload:
+      return pw::FailurePolicy::FailReload;
+    case config::FailurePolicy::FailClosed:
+      break;
+  }
+  return pw::FailurePolicy::FailClosed;
+}
+
+// The report's reading of the code: an empty inline code is reported as an invalid module.
+Result<std::string> read_code_for_report(const config::WasmPluginConfig& c) {
+  if (c.code_filename.empty()) return c.code_inline;
+  std::ifstream in(c.code_filename, std::ios::binary);
+  if (!in)
+    return Error{"cannot read the code file '" + c.code_filename + "': " + std::strerror(errno)};
+  std::ostringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
+}
+
 }  // namespace
+
+std::shared_ptr<const pw::PluginSpec> plugin_spec_from_config(const config::WasmPluginConfig& c) {
+  auto s = std::make_shared<pw::PluginSpec>();
+  s->name = c.name;
+  s->root_id = c.root_id;
+  s->vm_id = c.vm_id;
+  s->vm_configuration = c.vm_configuration;
+  s->plugin_configuration = c.plugin_configuration;
+  for (const auto& [k, v] : c.environment) s->environment.push_back(k + "=" + v);
+  s->failure_policy = failure_policy_of(c.failure_policy);
+  s->limits.call_deadline = c.limits.call_deadline;
+  s->limits.max_memory_bytes = c.limits.max_memory_bytes;
+  s->limits.max_outstanding_calls = c.limits.max_outstanding_calls;
+  s->limits.max_call_response_bytes = c.limits.max_call_response_bytes;
+  s->limits.max_shared_queue_items = c.limits.max_shared_queue_items;
+  s->limits.max_shared_data_bytes = c.limits.max_shared_data_bytes;
+  s->limits.max_log_line_bytes = c.limits.max_log_line_bytes;
+  return s;
+}
+
+pw::PluginReport make_plugin_report(const config::WasmPluginConfig& config,
+                                    ::weir::wasm::Engine& engine) {
+  pw::PluginReport report;
+  report.plugin_name = config.name;
+  report.root_id = config.root_id;
+  report.vm_id = config.vm_id;
+  report.source = config.code_filename.empty() ? "inline code" : config.code_filename;
+  report.memory_limit_bytes = config.limits.max_memory_bytes;
+  auto code = read_code_for_report(config);
+  if (!code.ok()) {
+    report.error = code.error();
+    return report;
+  }
+  pw::compile_and_describe(code.value(), engine, report);
+  return report;
+}
 
 Result<LoadedPlugin> load_and_trial_start(const config::WasmPluginConfig& config,
                                           ::weir::wasm::Engine& engine, stats::StatsStore& stats,
@@ -38,7 +110,7 @@ Result<LoadedPlugin> load_and_trial_start(const config::WasmPluginConfig& config
   if (!compiled.ok()) return Error{"compiling " + source + " failed: " + compiled.error()};
   auto module = pw::PluginModule::create(compiled.value(), config.name);
   if (!module.ok()) return Error{source + ": " + module.error()};
-  auto spec = pw::PluginSpec::from_config(config);
+  auto spec = plugin_spec_from_config(config);
   {
     // The trial runs with no worker attached: ticks do not fire and http calls are never
     // answered; the VM is discarded right after.

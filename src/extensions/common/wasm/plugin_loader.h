@@ -8,6 +8,7 @@
 
 #include "common/result.h"
 #include "config/config.h"
+#include "proxy_wasm/plugin_report.h"
 #include "proxy_wasm/vm.h"
 #include "stats/stats_store.h"
 #include "wasm/engine/engine.h"
@@ -23,5 +24,14 @@ struct LoadedPlugin {
 Result<LoadedPlugin> load_and_trial_start(const config::WasmPluginConfig& config,
                                           ::weir::wasm::Engine& engine, stats::StatsStore& stats,
                                           std::string_view kind);
+
+// The host layer's description of a configured plugin.
+std::shared_ptr<const proxy_wasm::PluginSpec> plugin_spec_from_config(
+    const config::WasmPluginConfig& config);
+
+// For `weir --mode validate`: reads and compiles the plugin's code and reports on it;
+// failures land in `error`.
+proxy_wasm::PluginReport make_plugin_report(const config::WasmPluginConfig& config,
+                                            ::weir::wasm::Engine& engine);
 
 }  // namespace weir::extensions::wasm

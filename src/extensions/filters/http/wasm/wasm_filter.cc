@@ -6,6 +6,7 @@
 #include <optional>
 
 #include "extensions/common/wasm/plugin_loader.h"
+#include "extensions/common/wasm/worker_services.h"
 #include "proxy_wasm/properties.h"
 #include "proxy_wasm/vm.h"
 
@@ -216,7 +217,7 @@ class WasmFilter final : public proxy::HttpFilter, public pw::StreamHost {
     if (in_own_callback() || mode_ != Mode::Active) return;  // apply() handles our own
     after_vm_call([this] {
       if (mode_ != Mode::Active || (!req_.stopped && !resp_.stopped)) return;
-      if (plugin_->failure_policy() == config::FailurePolicy::FailOpen) {
+      if (plugin_->failure_policy() == pw::FailurePolicy::FailOpen) {
         mode_ = Mode::Bypass;
         resume(pw::StreamType::Request);
         resume(pw::StreamType::Response);
@@ -291,7 +292,7 @@ class WasmFilter final : public proxy::HttpFilter, public pw::StreamHost {
 
   // The VM died in this stream's callback: apply the failure policy.
   void on_failure() {
-    if (plugin_->failure_policy() == config::FailurePolicy::FailOpen) {
+    if (plugin_->failure_policy() == pw::FailurePolicy::FailOpen) {
       mode_ = Mode::Bypass;
     } else {
       fail_closed();
@@ -382,7 +383,7 @@ class WasmFilterDefinition final : public proxy::HttpFilterDefinition {
       proxy::WorkerContext& worker) override {
     auto rt = pw::WorkerRuntime::for_current_thread(engine_, worker.stats);
     if (!rt.ok()) return Error{rt.error()};
-    rt.value()->attach_worker(&worker.loop, worker.http_client);
+    attach_worker_services(*rt.value(), worker);
     auto plugin = pw::WorkerPlugin::create(spec_, module_, rt.value());
     if (!plugin.ok())
       return Error{"starting the plugin on worker " + std::to_string(worker.worker_index) +

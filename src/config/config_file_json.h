@@ -1,0 +1,14 @@
+#pragma once
+// The bootstrap file as JSON, for the admin's /config_dump: the only YAML reading
+// outside the config loader, kept here so that src/config stays the only code that knows
+// YAML.
+#include <optional>
+#include <string>
+
+namespace weir::config {
+
+// The YAML file at `path` as compact JSON (see yaml_to_json), or nullopt if it cannot be
+// read or parsed now.
+std::optional<std::string> config_file_as_json(const std::string& path);
+
+}  // namespace weir::config

@@ -1,0 +1,57 @@
+#include "extensions/common/wasm/worker_services.h"
+
+#include "event/event_loop.h"
+#include "proxy/async_http_client.h"
+
+namespace weir::extensions::wasm {
+
+namespace pw = ::weir::proxy_wasm;
+
+namespace {
+
+class LoopScheduler final : public pw::WorkerScheduler {
+ public:
+  explicit LoopScheduler(event::EventLoop& loop) : loop_(loop) {}
+  TimerId add_timer(std::chrono::milliseconds delay, std::function<void()> fn) override {
+    return loop_.add_timer(delay, std::move(fn));
+  }
+  void cancel_timer(TimerId id) override { loop_.cancel_timer(id); }
+  void post(std::function<void()> fn) override { loop_.post(std::move(fn)); }
+
+ private:
+  event::EventLoop& loop_;
+};
+
+class AsyncClusterCalls final : public pw::ClusterCalls {
+ public:
+  explicit AsyncClusterCalls(proxy::AsyncHttpClient& client) : client_(client) {}
+
+  uint64_t dispatch_http(pw::ClusterRequest request, Completion done) override {
+    return client_.send(request.cluster, std::move(request.headers), std::move(request.body),
+                        std::move(request.trailers), request.timeout,
+                        request.max_response_body_bytes,
+                        [done = std::move(done)](proxy::AsyncHttpResponse& r) {
+                          pw::ClusterResponse response{r.ok,
+                                                       r.body_too_large,
+                                                       std::move(r.failure),
+                                                       std::move(r.headers),
+                                                       std::move(r.body),
+                                                       std::move(r.trailers)};
+                          done(response);
+                        });
+  }
+  void cancel(uint64_t id) override { client_.cancel(id); }
+
+ private:
+  proxy::AsyncHttpClient& client_;
+};
+
+}  // namespace
+
+void attach_worker_services(pw::WorkerRuntime& runtime, proxy::WorkerContext& worker) {
+  std::shared_ptr<pw::ClusterCalls> calls;
+  if (worker.http_client) calls = std::make_shared<AsyncClusterCalls>(*worker.http_client);
+  runtime.attach_worker(std::make_shared<LoopScheduler>(worker.loop), std::move(calls));
+}
+
+}  // namespace weir::extensions::wasm
