@@ -5,14 +5,14 @@
 //
 // Inputs that name device or process files are skipped: a DataSource `filename` is read
 // whole (an operator's file, as in Envoy), and /dev/stdin would wait forever.
+#include <spdlog/spdlog.h>
+
 #include <cstdint>
 #include <cstdio>
 #include <cstdlib>
 #include <set>
 #include <string>
 #include <string_view>
-
-#include <spdlog/spdlog.h>
 
 #include "config/config.h"
 

@@ -9,6 +9,8 @@
 //
 // Input layout: byte 0 chooses which further callbacks run (bits below); the rest is the
 // script. The plugin's .wasm path comes from WEIR_HOSTCALL_FUZZ_PLUGIN (set by the build).
+#include <spdlog/spdlog.h>
+
 #include <cstdint>
 #include <cstdio>
 #include <cstdlib>
@@ -16,8 +18,6 @@
 #include <iterator>
 #include <memory>
 #include <string>
-
-#include <spdlog/spdlog.h>
 
 #include "proxy_wasm/stream_host.h"
 #include "proxy_wasm/vm.h"
