@@ -795,7 +795,11 @@ WasmResult Vm::define_metric(MetricType type, std::string_view name, uint32_t* i
         stat = store.plugin_histogram(name);
         break;
     }
-    if (!stat) refused = "the name is taken by another stat (of weir's own, or of another type)";
+    if (!stat) {
+      refused =
+          "the name is taken by another stat (of weir's own, or of another type), or plugins "
+          "have defined too many metrics in this process";
+    }
   }
   if (refused) {
     count_refusal(Refusal::MetricName);
