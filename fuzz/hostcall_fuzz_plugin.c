@@ -168,7 +168,8 @@ static void run_op(void) {
     case 0: {  // copy script bytes into the scratch area
       u32 at = u16v() % SCRATCH_SIZE;
       u32 n = byte();
-      for (u32 i = 0; i < n && at + i < SCRATCH_SIZE; ++i) g_scratch[at + i] = (unsigned char)byte();
+      for (u32 i = 0; i < n && at + i < SCRATCH_SIZE; ++i)
+        g_scratch[at + i] = (unsigned char)byte();
       return;
     }
     case 1: {  // write a serialized map (count, sizes, NUL-terminated strings) to scratch
@@ -208,59 +209,155 @@ static void run_op(void) {
   for (int i = 0; i < 12; ++i) a[i] = arg();
   u32 r = 0;
   switch (op % 64) {
-    case 5: r = h_log(a[0] % 8, a[1], a[2]); break;
-    case 6: r = h_get_log_level(a[0]); break;
-    case 7: r = h_time(a[0]); break;
-    case 8: r = h_tick(a[0]); break;
-    case 9: r = h_effective(a[0]); break;
-    case 10: r = h_done(); break;
-    case 11: r = h_get_buffer(a[0] % 10, a[1], a[2], a[3], a[4]); break;
-    case 12: r = h_buffer_status(a[0] % 10, a[1], a[2]); break;
-    case 13: r = h_set_buffer(a[0] % 10, a[1], a[2], a[3], a[4]); break;
-    case 14: r = h_get_value(a[0] % 9, a[1], a[2], a[3], a[4]); break;
-    case 15: r = h_get_pairs(a[0] % 9, a[1], a[2]); break;
-    case 16: r = h_set_pairs(a[0] % 9, a[1], a[2]); break;
-    case 17: r = h_map_size(a[0] % 9, a[1]); break;
-    case 18: r = h_add(a[0] % 9, a[1], a[2], a[3], a[4]); break;
-    case 19: r = h_replace(a[0] % 9, a[1], a[2], a[3], a[4]); break;
-    case 20: r = h_remove(a[0] % 9, a[1], a[2]); break;
-    case 21: r = h_get_property(a[0], a[1], a[2], a[3]); break;
-    case 22: r = h_set_property(a[0], a[1], a[2], a[3]); break;
-    case 23: r = h_local_reply(a[0], a[1], a[2], a[3], a[4], a[5], a[6], a[7]); break;
-    case 24: r = h_continue(a[0] % 5); break;
-    case 25: r = h_close(a[0] % 5); break;
-    case 26: r = h_get_status(a[0], a[1], a[2]); break;
-    case 27: r = h_define_metric(a[0] % 4, a[1], a[2], a[3]); break;
-    case 28: r = h_increment_metric(a[0], (int64_t)(((u64)a[1] << 32) | a[2])); break;
-    case 29: r = h_record_metric(a[0], ((u64)a[1] << 32) | a[2]); break;
-    case 30: r = h_get_metric(a[0], a[1]); break;
-    case 31: r = h_http_call(a[0], a[1], a[2], a[3], a[4], a[5], a[6], a[7], a[8], a[9]); break;
-    case 32: r = h_set_shared(a[0], a[1], a[2], a[3], a[4]); break;
-    case 33: r = h_get_shared(a[0], a[1], a[2], a[3], a[4]); break;
-    case 34: r = h_register_queue(a[0], a[1], a[2]); break;
-    case 35: r = h_resolve_queue(a[0], a[1], a[2], a[3], a[4]); break;
-    case 36: r = h_enqueue(a[0], a[1], a[2]); break;
-    case 37: r = h_dequeue(a[0], a[1], a[2]); break;
-    case 38: r = h_foreign(a[0], a[1], a[2], a[3], a[4], a[5]); break;
+    case 5:
+      r = h_log(a[0] % 8, a[1], a[2]);
+      break;
+    case 6:
+      r = h_get_log_level(a[0]);
+      break;
+    case 7:
+      r = h_time(a[0]);
+      break;
+    case 8:
+      r = h_tick(a[0]);
+      break;
+    case 9:
+      r = h_effective(a[0]);
+      break;
+    case 10:
+      r = h_done();
+      break;
+    case 11:
+      r = h_get_buffer(a[0] % 10, a[1], a[2], a[3], a[4]);
+      break;
+    case 12:
+      r = h_buffer_status(a[0] % 10, a[1], a[2]);
+      break;
+    case 13:
+      r = h_set_buffer(a[0] % 10, a[1], a[2], a[3], a[4]);
+      break;
+    case 14:
+      r = h_get_value(a[0] % 9, a[1], a[2], a[3], a[4]);
+      break;
+    case 15:
+      r = h_get_pairs(a[0] % 9, a[1], a[2]);
+      break;
+    case 16:
+      r = h_set_pairs(a[0] % 9, a[1], a[2]);
+      break;
+    case 17:
+      r = h_map_size(a[0] % 9, a[1]);
+      break;
+    case 18:
+      r = h_add(a[0] % 9, a[1], a[2], a[3], a[4]);
+      break;
+    case 19:
+      r = h_replace(a[0] % 9, a[1], a[2], a[3], a[4]);
+      break;
+    case 20:
+      r = h_remove(a[0] % 9, a[1], a[2]);
+      break;
+    case 21:
+      r = h_get_property(a[0], a[1], a[2], a[3]);
+      break;
+    case 22:
+      r = h_set_property(a[0], a[1], a[2], a[3]);
+      break;
+    case 23:
+      r = h_local_reply(a[0], a[1], a[2], a[3], a[4], a[5], a[6], a[7]);
+      break;
+    case 24:
+      r = h_continue(a[0] % 5);
+      break;
+    case 25:
+      r = h_close(a[0] % 5);
+      break;
+    case 26:
+      r = h_get_status(a[0], a[1], a[2]);
+      break;
+    case 27:
+      r = h_define_metric(a[0] % 4, a[1], a[2], a[3]);
+      break;
+    case 28:
+      r = h_increment_metric(a[0], (int64_t)(((u64)a[1] << 32) | a[2]));
+      break;
+    case 29:
+      r = h_record_metric(a[0], ((u64)a[1] << 32) | a[2]);
+      break;
+    case 30:
+      r = h_get_metric(a[0], a[1]);
+      break;
+    case 31:
+      r = h_http_call(a[0], a[1], a[2], a[3], a[4], a[5], a[6], a[7], a[8], a[9]);
+      break;
+    case 32:
+      r = h_set_shared(a[0], a[1], a[2], a[3], a[4]);
+      break;
+    case 33:
+      r = h_get_shared(a[0], a[1], a[2], a[3], a[4]);
+      break;
+    case 34:
+      r = h_register_queue(a[0], a[1], a[2]);
+      break;
+    case 35:
+      r = h_resolve_queue(a[0], a[1], a[2], a[3], a[4]);
+      break;
+    case 36:
+      r = h_enqueue(a[0], a[1], a[2]);
+      break;
+    case 37:
+      r = h_dequeue(a[0], a[1], a[2]);
+      break;
+    case 38:
+      r = h_foreign(a[0], a[1], a[2], a[3], a[4], a[5]);
+      break;
     case 39:
       r = h_grpc_call(a[0], a[1], a[2], a[3], a[4], a[5], a[6], a[7], a[8], a[9], a[10], a[11]);
       break;
-    case 40: r = w_fd_write(a[0] % 4, a[1], a[2], a[3]); break;
-    case 41: r = w_fd_read(a[0] % 4, a[1], a[2], a[3]); break;
-    case 42: r = w_fd_seek(a[0] % 4, (int64_t)a[1], a[2], a[3]); break;
-    case 43: r = w_fdstat(a[0] % 4, a[1]); break;
-    case 44: r = w_prestat(a[0], a[1]); break;
-    case 45: r = w_prestat_name(a[0], a[1], a[2]); break;
-    case 46: r = w_clock(a[0] % 5, a[1], a[2]); break;
-    case 47: r = w_random(a[0], a[1]); break;
-    case 48: r = w_environ_sizes(a[0], a[1]); break;
-    case 49: r = w_environ(a[0], a[1]); break;
-    case 50: r = w_args_sizes(a[0], a[1]); break;
-    case 51: r = w_args(a[0], a[1]); break;
-    case 52: r = w_poll(a[0], a[1], a[2], a[3]); break;
+    case 40:
+      r = w_fd_write(a[0] % 4, a[1], a[2], a[3]);
+      break;
+    case 41:
+      r = w_fd_read(a[0] % 4, a[1], a[2], a[3]);
+      break;
+    case 42:
+      r = w_fd_seek(a[0] % 4, (int64_t)a[1], a[2], a[3]);
+      break;
+    case 43:
+      r = w_fdstat(a[0] % 4, a[1]);
+      break;
+    case 44:
+      r = w_prestat(a[0], a[1]);
+      break;
+    case 45:
+      r = w_prestat_name(a[0], a[1], a[2]);
+      break;
+    case 46:
+      r = w_clock(a[0] % 5, a[1], a[2]);
+      break;
+    case 47:
+      r = w_random(a[0], a[1]);
+      break;
+    case 48:
+      r = w_environ_sizes(a[0], a[1]);
+      break;
+    case 49:
+      r = w_environ(a[0], a[1]);
+      break;
+    case 50:
+      r = w_args_sizes(a[0], a[1]);
+      break;
+    case 51:
+      r = w_args(a[0], a[1]);
+      break;
+    case 52:
+      r = w_poll(a[0], a[1], a[2], a[3]);
+      break;
     // The common shapes again, with the out-pointers at the scratch area's start so that
     // case 4 and arg() kind 5 can follow what the host returned.
-    case 53: r = h_get_pairs(a[0] % 9, (u32)(uintptr_t)g_scratch, (u32)(uintptr_t)(g_scratch + 4)); break;
+    case 53:
+      r = h_get_pairs(a[0] % 9, (u32)(uintptr_t)g_scratch, (u32)(uintptr_t)(g_scratch + 4));
+      break;
     case 54:
       r = h_get_value(a[0] % 9, a[1], a[2] % 64, (u32)(uintptr_t)g_scratch,
                       (u32)(uintptr_t)(g_scratch + 4));
@@ -277,12 +374,24 @@ static void run_op(void) {
       r = h_get_shared(a[0], a[1] % 64, (u32)(uintptr_t)g_scratch, (u32)(uintptr_t)(g_scratch + 4),
                        (u32)(uintptr_t)(g_scratch + 8));
       break;
-    case 58: r = h_dequeue(a[0] % 4, (u32)(uintptr_t)g_scratch, (u32)(uintptr_t)(g_scratch + 4)); break;
-    case 59: r = h_set_pairs(a[0] % 9, a[1], a[2] % 4096); break;
-    case 60: r = h_set_buffer(a[0] % 10, a[1] % 256, a[2] % 256, a[3], a[4] % 4096); break;
-    case 61: r = h_add(a[0] % 9, a[1], a[2] % 64, a[3], a[4] % 256); break;
-    case 62: r = h_effective(a[0] % 8); break;
-    default: r = h_get_status(a[0], (u32)(uintptr_t)g_scratch, (u32)(uintptr_t)(g_scratch + 4)); break;
+    case 58:
+      r = h_dequeue(a[0] % 4, (u32)(uintptr_t)g_scratch, (u32)(uintptr_t)(g_scratch + 4));
+      break;
+    case 59:
+      r = h_set_pairs(a[0] % 9, a[1], a[2] % 4096);
+      break;
+    case 60:
+      r = h_set_buffer(a[0] % 10, a[1] % 256, a[2] % 256, a[3], a[4] % 4096);
+      break;
+    case 61:
+      r = h_add(a[0] % 9, a[1], a[2] % 64, a[3], a[4] % 256);
+      break;
+    case 62:
+      r = h_effective(a[0] % 8);
+      break;
+    default:
+      r = h_get_status(a[0], (u32)(uintptr_t)g_scratch, (u32)(uintptr_t)(g_scratch + 4));
+      break;
   }
   g_last_status = r;
 }
@@ -342,9 +451,7 @@ EXPORT(proxy_on_response_body) u32 on_response_body(u32 id, u32 size, u32 eos) {
 EXPORT(proxy_on_tick) void on_tick(u32 id) { run_script(); }
 EXPORT(proxy_on_queue_ready) void on_queue_ready(u32 id, u32 token) { run_script(); }
 EXPORT(proxy_on_http_call_response)
-void on_http_call_response(u32 id, u32 token, u32 headers, u32 body, u32 trailers) {
-  run_script();
-}
+void on_http_call_response(u32 id, u32 token, u32 headers, u32 body, u32 trailers) { run_script(); }
 EXPORT(proxy_on_done) u32 on_done(u32 id) { return 1; }
 EXPORT(proxy_on_log) void on_log(u32 id) { run_script(); }
 EXPORT(proxy_on_delete) void on_delete(u32 id) {}
