@@ -6,7 +6,7 @@ CONFIG ?= examples/custom-metrics/envoy.yaml
 export CCACHE_BASEDIR := $(CURDIR)
 export CCACHE_NOHASHDIR := 1
 
-.PHONY: all setup build run sdk-plugins test unit integration bench fuzz differential format tidy clean
+.PHONY: all setup build run sdk-plugins test unit integration bench fuzz soak differential format tidy clean
 
 all: build
 
@@ -36,9 +36,16 @@ bench: build
 	@scripts/setup bench
 	scripts/bench
 
+# Each libFuzzer target for FUZZ_SECONDS (default 600) in turn; see scripts/fuzz.
 fuzz: build
 	@scripts/setup dev
 	scripts/fuzz
+
+# ~1 million mixed requests (SOAK_REQUESTS) with upstream restarts and a trapping plugin;
+# not part of `make test`. See tests/soak/soak.py.
+soak: build
+	@scripts/setup bench
+	scripts/soak
 
 # Malformed and request-smuggling payloads through weir and nginx side by side; prints where
 # they differ. DIFF_WEIR=/path/to/weir compares another build.

@@ -1,4 +1,6 @@
 // envoy.config.listener.v3.Listener with its one filter chain: an HttpConnectionManager.
+#include <cctype>
+
 #include "config/envoy_names.h"
 #include "config/loaders.h"
 #include "config/typed_config.h"
@@ -13,7 +15,8 @@ HttpConnectionManagerConfig load_http_connection_manager(const ConfigNode& manag
       names::kHttpConnectionManager,
       {"stat_prefix", "codec_type", "route_config", "http_filters", "use_remote_address",
        "generate_request_id", "stream_idle_timeout", "request_timeout", "request_headers_timeout",
-       "common_http_protocol_options", "access_log", "upgrade_configs", "max_request_headers_kb"});
+       "common_http_protocol_options", "access_log", "upgrade_configs", "max_request_headers_kb",
+       "forward_client_cert_details"});
   HttpConnectionManagerConfig result;
   result.stat_prefix = manager.required("stat_prefix").as_nonempty_string();
 
@@ -55,6 +58,21 @@ HttpConnectionManagerConfig load_http_connection_manager(const ConfigNode& manag
     result.request_headers_timeout = manager.field("request_headers_timeout").as_duration();
   }
   result.upgrade_configs = load_hcm_upgrade_configs(manager.field("upgrade_configs"));
+  // weir strips x-forwarded-client-cert from every request (Envoy's default, SANITIZE):
+  // without downstream TLS there is no certificate to describe, and a client's own XFCC
+  // is a forgery. Every other mode forwards or builds the header.
+  const ConfigNode forward_client_cert = manager.field("forward_client_cert_details");
+  if (forward_client_cert.present()) {
+    std::string mode = forward_client_cert.as_string();
+    for (char& c : mode) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
+    if (mode != "SANITIZE") {
+      forward_client_cert.fail(
+          "forward_client_cert_details " + mode +
+          " is not supported: weir has no client certificates to forward (it terminates no "
+          "TLS), so it strips x-forwarded-client-cert from every request; only SANITIZE, the "
+          "default, is accepted");
+    }
+  }
   if (manager.has("max_request_headers_kb")) {
     // Envoy's range: 1 to 8192 KiB.
     result.max_request_headers_kb =

@@ -128,6 +128,7 @@ void ActiveStream::on_request_headers(http::HeaderMap& headers, const http::Mess
 
 void ActiveStream::add_forwarding_headers() {
   auto& h = *request_headers_;
+  h.remove("x-forwarded-client-cert");  // forward_client_cert_details: SANITIZE (the only mode)
   if (setup_.config.use_remote_address) {
     auto xff = h.get(http::KnownHeader::kXForwardedFor);
     std::string value = xff ? std::string(*xff) + ", " + info_.downstream_remote_address

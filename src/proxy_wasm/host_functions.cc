@@ -327,8 +327,7 @@ int32_t proxy_set_property(Vm& vm, const Value* a) {
   if (!path || !value) return kIma;
   ContextBase* c = ctx_of(vm);
   if (!c) return kNotFound;
-  c->set_property(*path, *value);
-  return kOk;
+  return c->set_property(*path, *value) ? kOk : kBadArg;
 }
 
 // ---------------------------------------------------------------- stream control

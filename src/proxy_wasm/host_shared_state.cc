@@ -60,6 +60,10 @@ int32_t proxy_register_shared_queue(Vm& vm, const wasm::Value* a) {
   owner.max_items = vm.first_plugin().limits.max_shared_queue_items;
   owner.max_bytes = vm.first_plugin().limits.max_shared_data_bytes;
   uint32_t token = SharedQueues::instance().register_queue(vm_id_of(vm), *name, std::move(owner));
+  if (token == 0) {
+    vm.count_refusal(Vm::Refusal::SharedQueueFull);
+    return kBadArg;
+  }
   return vm.write_u32(u32(a[2]), token) ? kOk : kIma;
 }
 

@@ -75,8 +75,15 @@ uint32_t SharedQueues::register_queue(std::string_view vm_id, std::string_view n
     queues_[it->second - 1]->owner = std::move(owner);
     return it->second;
   }
+  // A queue's name stays for good: it counts against the vm_id's bytes, so that a plugin
+  // cannot grow the host by registering ever more queues.
+  uint64_t& used = bytes_[std::string(vm_id)];
+  const uint64_t cost = 2 * k.size() + kQueueOverheadBytes;  // the name is kept twice
+  if (used + cost > owner.max_bytes) return 0;
+  used += cost;
   auto q = std::make_unique<Queue>();
   q->key = k;
+  q->vm_id_bytes = &used;
   q->owner = std::move(owner);
   queues_.push_back(std::move(q));
   const auto token = static_cast<uint32_t>(queues_.size());
@@ -96,11 +103,12 @@ SharedWrite SharedQueues::enqueue(uint32_t token, std::string_view data) {
   std::lock_guard lk(mu_);
   if (token == 0 || token > queues_.size()) return SharedWrite::NotFound;
   Queue& q = *queues_[token - 1];
-  if (q.items.size() >= q.owner.max_items || q.bytes + data.size() > q.owner.max_bytes) {
+  if (q.items.size() >= q.owner.max_items || *q.vm_id_bytes + data.size() > q.owner.max_bytes) {
     return SharedWrite::Full;
   }
   q.items.emplace_back(data);
   q.bytes += data.size();
+  *q.vm_id_bytes += data.size();
   // Posted under the lock: forget_owner() (run before the owner's worker goes away)
   // cannot slip in between reading the scheduler and posting to it.
   if (q.owner.scheduler) {
@@ -119,6 +127,7 @@ WasmResult SharedQueues::dequeue(uint32_t token, std::string& out) {
   if (q.items.empty()) return WasmResult::Empty;
   out.assign(q.items.front());  // into the caller's buffer, keeping its capacity
   q.bytes -= q.items.front().size();
+  *q.vm_id_bytes -= q.items.front().size();
   q.items.pop_front();
   return WasmResult::Ok;
 }

@@ -71,27 +71,34 @@ class SharedQueues {
   static SharedQueues& instance();
 
   // Registers (or re-registers: the latest owner wins, as in Envoy) the queue `name` of
-  // `vm_id`; returns its token (never 0).
+  // `vm_id`; returns its token, or 0 when a new queue's name does not fit in the owner's
+  // max_bytes (names of all the vm_id's queues and their queued items count together).
   uint32_t register_queue(std::string_view vm_id, std::string_view name, QueueOwner owner);
   std::optional<uint32_t> resolve(std::string_view vm_id, std::string_view name);
   // Appends and posts proxy_on_queue_ready to the owner's loop. NotFound: unknown token;
-  // Full: the queue holds the owner's max_items items, or max_bytes bytes, already.
+  // Full: the queue holds the owner's max_items items, or the vm_id's queues hold
+  // max_bytes bytes (names and items), already.
   SharedWrite enqueue(uint32_t token, std::string_view data);
   // EMPTY when there is nothing; NOT_FOUND: unknown token.
   WasmResult dequeue(uint32_t token, std::string& out);
   // The VM is going away: its queues keep their items and tokens but wake nobody.
   void forget_owner(const Vm* vm);
 
+  // What registering a queue charges against max_bytes: its name (kept twice) and this.
+  static constexpr uint64_t kQueueOverheadBytes = 128;
+
  private:
   struct Queue {
     std::string key;  // vm_id '\0' name
     QueueOwner owner;
     std::deque<std::string> items;
-    uint64_t bytes = 0;  // of the items
+    uint64_t bytes = 0;               // of the items
+    uint64_t* vm_id_bytes = nullptr;  // in bytes_: all queues of the vm_id, names and items
   };
   std::mutex mu_;
   std::vector<std::unique_ptr<Queue>> queues_;  // token - 1
   std::unordered_map<std::string, uint32_t> tokens_;
+  std::map<std::string, uint64_t, std::less<>> bytes_;  // by vm_id (node-based: stable)
 };
 
 }  // namespace weir::proxy_wasm

@@ -79,14 +79,20 @@ Result<std::shared_ptr<const wasm::LinkedModule>> PluginModule::linked(wasm::Eng
 
 const PluginSpec& ContextBase::plugin() const { return root_->spec(); }
 
-void ContextBase::set_property(std::string_view path, std::string_view value) {
+bool ContextBase::set_property(std::string_view path, std::string_view value) {
   for (auto& [k, v] : properties_) {
     if (k == path) {
+      if (property_bytes_ - v.size() + value.size() > kMaxPropertyBytes) return false;
+      property_bytes_ = property_bytes_ - v.size() + value.size();
       v.assign(value);
-      return;
+      return true;
     }
   }
+  const size_t cost = path.size() + value.size() + kPropertyOverheadBytes;
+  if (property_bytes_ + cost > kMaxPropertyBytes) return false;
+  property_bytes_ += cost;
   properties_.emplace_back(std::string(path), std::string(value));
+  return true;
 }
 
 const std::string* ContextBase::find_property(std::string_view path) const {
@@ -790,7 +796,11 @@ WasmResult Vm::define_metric(MetricType type, std::string_view name, uint32_t* i
         stat = store.plugin_histogram(name);
         break;
     }
-    if (!stat) refused = "the name is taken by another stat (of weir's own, or of another type)";
+    if (!stat) {
+      refused =
+          "the name is taken by another stat (of weir's own, or of another type), or plugins "
+          "have defined too many metrics in this process";
+    }
   }
   if (refused) {
     count_refusal(Refusal::MetricName);

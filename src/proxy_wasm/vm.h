@@ -167,8 +167,12 @@ class ContextBase {
   virtual StreamContext* as_stream() { return nullptr; }
   const PluginSpec& plugin() const;
 
-  // proxy_set_property values, readable back with proxy_get_property.
-  void set_property(std::string_view path, std::string_view value);
+  // proxy_set_property values, readable back with proxy_get_property. False (nothing
+  // stored) past kMaxPropertyBytes of paths and values in this context: a root context
+  // lives as long as its VM, and a plugin must not grow the host without bound.
+  bool set_property(std::string_view path, std::string_view value);
+  static constexpr size_t kMaxPropertyBytes = 1024 * 1024;
+  static constexpr size_t kPropertyOverheadBytes = 64;
   const std::string* find_property(std::string_view path) const;
 
  protected:
@@ -177,6 +181,7 @@ class ContextBase {
   RootContext* root_;
   uint32_t id_;
   std::vector<std::pair<std::string, std::string>> properties_;
+  size_t property_bytes_ = 0;  // paths, values and kPropertyOverheadBytes each
 };
 
 class RootContext : public ContextBase {

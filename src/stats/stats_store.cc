@@ -137,6 +137,9 @@ T* StatsStore::plugin_stat(std::map<std::string, std::unique_ptr<T>, std::less<>
   if (!exists && (taken(counters_) || taken(gauges_) || taken(histograms_))) {
     return nullptr;  // another type (weir's own, or another plugin's)
   }
+  // Plugin stats stay for good, and every new VM (a FAIL_RELOAD one too) may define new
+  // names: the process-wide bound keeps a plugin from growing the store without end.
+  if (!exists && plugin_defined_.size() >= kMaxPluginStats) return nullptr;
   T& stat = find_or_create(mine, name);
   if (!exists) plugin_defined_.emplace(name);
   return &stat;

@@ -121,7 +121,9 @@ class StatsStore {
   void mark_plugin_defined(std::string_view name);
   // A Wasm plugin's metric (proxy_define_metric): found or created, and marked
   // plugin-defined, under one lock. nullptr when `name` is taken by one of weir's own
-  // stats or by a plugin metric of another type: one name is one stat.
+  // stats or by a plugin metric of another type (one name is one stat), or when it is new
+  // and plugins have defined kMaxPluginStats stats already.
+  static constexpr size_t kMaxPluginStats = 50000;
   Counter* plugin_counter(std::string_view name);
   Gauge* plugin_gauge(std::string_view name);
   Histogram* plugin_histogram(std::string_view name);

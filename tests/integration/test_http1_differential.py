@@ -46,22 +46,80 @@ def test_weir_accepts_nothing_nginx_refuses(differential):
     assert lenient == EXCEPTIONS.keys()
 
 
-# Payloads whose head is fine and whose chunked body or trailers are not. The parser refuses
-# them after on_headers, when a stream exists: the connection manager then resets it and
-# closes without a status (issue 8 wants a 400 there while no response has started; that is
-# the connection manager's part).
+# Payloads whose head is fine and whose chunked body or trailers are not: the parser finds
+# the error after the head, when a stream exists (and the head may already be upstream).
 BODY_ERRORS = ("chunk.", "eol.chunk_", "eol.last_", "eol.ext_", "eol.trailer_",
                "eol.all_lf_chunked", "trailer.", "fold.in_trailer", "smuggle.bare_lf_in_size")
+# Body errors answered with another status than 400, as Envoy would: a chunk size past any
+# body limit, and more trailer fields than max_headers_count.
+BODY_ERROR_STATUS = {"chunk.size_max_u64": 413, "trailer.many": 431}
 
 
 def test_weir_answers_every_refusal(differential):
-    # A request refused in its head gets a status line before the close, never just a closed
-    # socket (413 included: a Content-Length past the limit is answered, not dropped).
+    # A request refused in its head or its body gets a status line before the close, never
+    # just a closed socket (413 included: a Content-Length past the limit is answered, not
+    # dropped).
     payloads, res_w, _, _, _ = differential
     silent = [n for n, _ in payloads
               if not res_w[n]["statuses"] and not res_w[n]["upstream_raw"]
-              and res_w[n]["ended"] != "timeout" and not n.startswith(BODY_ERRORS)]
+              and res_w[n]["ended"] != "timeout"]
     assert not silent, silent
+
+
+def test_body_framing_errors_get_exactly_400(differential):
+    """Where weir differs from nginx on purpose: nginx forwards a chunked body with bare-LF
+    line ends, a bad chunk extension or a malformed trailer, weir refuses it. Each refusal
+    is a 400 (no response had started), the connection closes, and no request reached the
+    upstream whole: the upstream got at most the head, on a connection weir then closed."""
+    payloads, res_w, res_n, _, _ = differential
+    refused = [n for n, _ in payloads if n.startswith(BODY_ERRORS) and not res_w[n]["requests"]]
+    # The corpus has dozens of them: a change that let them through would empty this list.
+    assert len(refused) >= 40, refused
+    wrong = {}
+    for name in refused:
+        got = res_w[name]
+        if got["ended"] == "timeout":
+            # Only an incomplete body may wait, and nginx waits for it too.
+            assert res_n[name]["ended"] == "timeout", name
+            continue
+        expected = BODY_ERROR_STATUS.get(name, 400)
+        if got["statuses"] != [expected] or got["ended"] != "closed" \
+                or b"connection: close" not in got["response"].encode("latin-1"):
+            wrong[name] = (got["statuses"], got["ended"], got["response"][:60])
+    assert not wrong, wrong
+    # The ones nginx forwards are exactly where the two differ on purpose.
+    nginx_forwards = [n for n in refused if res_n[n]["requests"]]
+    assert nginx_forwards, "no body error left on which weir is the stricter one"
+
+
+def test_connect_is_refused_with_envoys_403(differential):
+    """CONNECT without upgrade_configs for it: Envoy answers 403 (details upgrade_failed);
+    nginx 400. weir answers as Envoy does, closes, forwards nothing; a CONNECT whose target
+    is not host:port is malformed (400)."""
+    _, res_w, _, _, _ = differential
+    connect = res_w["line.connect_authority"]
+    assert connect["statuses"] == [403]
+    assert connect["ended"] == "closed"
+    assert connect["response"].startswith("HTTP/1.1 403 Forbidden\r\n")
+    assert "connection: close\r\n" in connect["response"]
+    assert not connect["requests"] and not connect["upstream_raw"]
+    for malformed in ("line.connect_no_port", "line.connect_origin", "line.connect_with_body"):
+        assert res_w[malformed]["statuses"] == [400], malformed
+        assert not res_w[malformed]["upstream_raw"], malformed
+
+
+def test_options_asterisk_is_routed_like_any_request(differential):
+    """OPTIONS * (RFC 9112 3.2.4), which nginx refuses: weir parses it, finds no route for
+    the path "*" (the only route is prefix "/"), answers 404 and keeps the connection for
+    the next request, which reaches the upstream alone."""
+    _, res_w, _, _, _ = differential
+    got = res_w["line.asterisk_options"]
+    assert got["statuses"] == [404, 200]
+    assert [(r["method"], r["target"]) for r in got["requests"]] == [("GET", "/next")]
+    assert got["upstream_raw"].startswith("GET /next HTTP/1.1\r\n")
+    # Other methods with an asterisk target are malformed.
+    assert res_w["line.asterisk_get"]["statuses"] == [400]
+    assert res_w["line.asterisk_suffix"]["statuses"] == [400]
 
 
 @pytest.fixture(scope="module")

@@ -1072,7 +1072,6 @@ TEST(ConfigSecurityTest, PathNormalizationAndHeaderSanitizingAreRefusedUnlessOff
            {"normalize_path", "true", "false"},
            {"merge_slashes", "true", "false"},
            {"path_with_escaped_slashes_action", "UNESCAPE_AND_REDIRECT", "KEEP_UNCHANGED"},
-           {"forward_client_cert_details", "SANITIZE", "ALWAYS_FORWARD_ONLY"},
            {"path_normalization_options", "{forwarding_transformation: {}}", "{}"},
        }) {
     EXPECT_TRUE(Contains(load_variation_error(kManagerHead, kManagerHead + "          " + c.field +

@@ -79,8 +79,10 @@ TEST(SharedQueuesTest, ItemsAndBytesAreBoundedByTheOwner) {
   SharedQueues& q = SharedQueues::instance();
   QueueOwner owner;
   owner.max_items = 3;
-  owner.max_bytes = 10;
+  // 10 bytes of items, beside what the queue's name costs ("bounded-vm" '\0' "jobs", twice).
+  owner.max_bytes = 10 + 2 * 15 + SharedQueues::kQueueOverheadBytes;
   uint32_t token = q.register_queue("bounded-vm", "jobs", owner);
+  ASSERT_NE(token, 0u);
   EXPECT_EQ(q.enqueue(token, "1234"), SharedWrite::Ok);
   EXPECT_EQ(q.enqueue(token, "5678"), SharedWrite::Ok);
   EXPECT_EQ(q.enqueue(token, "abc"), SharedWrite::Full);  // 11 bytes
@@ -93,6 +95,28 @@ TEST(SharedQueuesTest, ItemsAndBytesAreBoundedByTheOwner) {
   // The owner going away keeps the bounds.
   q.forget_owner(nullptr);
   EXPECT_EQ(q.enqueue(token, "z"), SharedWrite::Full);
+}
+
+TEST(SharedQueuesTest, QueueNamesCountAgainstTheBytesOfTheVmId) {
+  // Found by the host-call fuzzer: a plugin registering queue after queue under new, long
+  // names grew the host without bound (names stay for good).
+  SharedQueues& q = SharedQueues::instance();
+  QueueOwner owner;
+  owner.max_bytes = 64 * 1024;
+  const std::string long_name(10000, 'n');
+  int registered = 0;
+  for (int i = 0; i < 1000; ++i) {
+    if (q.register_queue("names-vm", std::to_string(i) + long_name, owner) == 0) break;
+    ++registered;
+  }
+  EXPECT_EQ(registered, 3);  // 3 * (2 * 10010 + 128) fit in 64 KiB, a 4th does not
+  // A known queue is still found and re-registered; items count against what is left.
+  uint32_t first = q.register_queue("names-vm", "0" + long_name, owner);
+  EXPECT_NE(first, 0u);
+  EXPECT_EQ(q.enqueue(first, std::string(5000, 'x')), SharedWrite::Ok);
+  EXPECT_EQ(q.enqueue(first, std::string(5000, 'x')), SharedWrite::Full);
+  // Other vm_ids have their own budget.
+  EXPECT_NE(q.register_queue("names-other-vm", long_name, owner), 0u);
 }
 
 }  // namespace
