@@ -1,20 +1,6 @@
 """Checks the flow-control, upgrade and hostile-input suites share: polling, weir's memory,
 and "weir is still fine" after an abuse."""
-import time
-
-from weir_harness import request, stats
-
-
-def wait_for(predicate, timeout=10.0, interval=0.02, what="condition"):
-    """Polls `predicate` until it returns something true; fails the test on timeout."""
-    deadline = time.time() + timeout
-    while True:
-        value = predicate()
-        if value:
-            return value
-        if time.time() >= deadline:
-            raise AssertionError(f"timed out after {timeout}s waiting for {what}")
-        time.sleep(interval)
+from weir_harness import request, stats, wait_for  # noqa: F401 (wait_for: re-exported)
 
 
 def vm_rss_kib(pid):

@@ -37,6 +37,19 @@ def wait_for_port(port, timeout=20.0, proc=None):
     raise TimeoutError(f"port {port} did not open")
 
 
+def wait_for(predicate, timeout=10.0, interval=0.02, what="condition"):
+    """Polls `predicate` until it returns something true, and returns that; fails the test
+    after `timeout` seconds. Tests wait on a state this way, never with a bare sleep."""
+    deadline = time.time() + timeout
+    while True:
+        value = predicate()
+        if value:
+            return value
+        if time.time() >= deadline:
+            raise AssertionError(f"timed out after {timeout}s waiting for {what}")
+        time.sleep(interval)
+
+
 class Weir:
     """A weir process running one config file."""
 
