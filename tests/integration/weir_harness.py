@@ -70,7 +70,8 @@ class Weir:
             wait_for_port(port, proc=self.proc)
 
     def logs(self):
-        self.log.flush()
+        if not self.log.closed:  # closed by stop()
+            self.log.flush()
         return self.log_path.read_text()
 
     def stop(self, sig=signal.SIGTERM, timeout=20):
