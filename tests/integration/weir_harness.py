@@ -54,7 +54,7 @@ class Weir:
     """A weir process running one config file."""
 
     def __init__(self, config_text=None, config_path=None, args=(), cwd=None, wait_ports=(),
-                 preexec_fn=None):
+                 preexec_fn=None, env=None):
         self.tmp = Path(tempfile.mkdtemp(prefix="weir-test-"))
         if config_path is None:
             config_path = self.tmp / "envoy.yaml"
@@ -65,7 +65,7 @@ class Weir:
         self.proc = subprocess.Popen(
             [str(WEIR_BIN), "-c", str(config_path), *args],
             stdout=self.log, stderr=subprocess.STDOUT, cwd=cwd or SOURCE_DIR,
-            preexec_fn=preexec_fn)
+            preexec_fn=preexec_fn, env={**os.environ, **env} if env else None)
         for port in wait_ports:
             wait_for_port(port, proc=self.proc)
 
