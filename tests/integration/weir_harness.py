@@ -18,6 +18,10 @@ WEIR_BIN = Path(os.environ.get("WEIR_BIN", BUILD_DIR / "weir"))
 PLUGIN_DIR = BUILD_DIR / "plugins"
 
 
+SANITIZER_REPORT = re.compile(
+    r"ERROR: (AddressSanitizer|LeakSanitizer)|^\S+:\d+:\d+: runtime error: ", re.M)
+
+
 def free_port():
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -83,15 +87,28 @@ class Weir:
                 self.proc.kill()
                 self.proc.wait()
                 raise AssertionError("weir did not stop on " + str(sig) + "\n" + self.logs())
-        self.log.close()
+        if not self.log.closed:
+            self.log.close()
+            # A sanitized weir (make test-asan) prints UBSan reports on stderr (ASan and
+            # LeakSanitizer reports also go to files conftest.py watches).
+            report = SANITIZER_REPORT.search(self.logs())
+            if report:
+                raise AssertionError("sanitizer report from weir:\n" + self.logs()[report.start():])
         return self.proc.returncode
 
     def __enter__(self):
         return self
 
     def __exit__(self, *exc):
-        self.stop()
-        shutil.rmtree(self.tmp, ignore_errors=True)
+        try:
+            code = self.stop()
+            # A crash (a fault, an abort), even on the way out, fails the test that ran it.
+            crash = {-signal.SIGSEGV, -signal.SIGBUS, -signal.SIGILL, -signal.SIGFPE,
+                     -signal.SIGABRT}
+            if code in crash and exc[0] is None:
+                raise AssertionError(f"weir died of signal {-code}\n{self.logs()}")
+        finally:
+            shutil.rmtree(self.tmp, ignore_errors=True)
 
 
 def request(port, method="GET", path="/", headers=None, body=None, timeout=10):
