@@ -6,7 +6,9 @@ CONFIG ?= examples/custom-metrics/envoy.yaml
 export CCACHE_BASEDIR := $(CURDIR)
 export CCACHE_NOHASHDIR := 1
 
-.PHONY: all setup build run sdk-plugins test unit integration bench fuzz soak differential format tidy clean
+ASAN_BUILD_DIR ?= build-asan
+
+.PHONY: all setup build run sdk-plugins test test-asan unit integration bench fuzz soak differential format tidy clean
 
 all: build
 
@@ -25,6 +27,16 @@ sdk-plugins: setup
 
 test: build sdk-plugins
 	cd $(BUILD_DIR) && ctest --output-on-failure -j $(JOBS)
+
+# The unit and integration suites again against an ASan + UBSan build (WEIR_SANITIZE=ON)
+# in $(ASAN_BUILD_DIR): C++ plugins are built there by CMake (unsanitized wasm), the SDK
+# plugins are copied from the toolchains' caches under build/. Sanitizer options are set
+# per test by CMakeLists.txt; a report fails the test.
+test-asan: setup
+	@cmake -S . -B $(ASAN_BUILD_DIR) -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DWEIR_SANITIZE=ON >/dev/null
+	@cmake --build $(ASAN_BUILD_DIR) -j $(JOBS)
+	@scripts/build-sdk-plugins $(ASAN_BUILD_DIR)/plugins
+	cd $(ASAN_BUILD_DIR) && ctest --output-on-failure -j $(JOBS)
 
 unit: build
 	cd $(BUILD_DIR) && ctest --output-on-failure -j $(JOBS) -E integration

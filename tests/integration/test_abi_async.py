@@ -86,12 +86,13 @@ def test_go_plugin_ticks_and_counts_with_cas():
             wasm_filter("authz", path, root_id="", configuration="auth"), concurrency=2) as weir:
         for _ in range(6):
             assert request(weir.listen, headers={"x-auth-path": "/status/200"})[0] == 200
-        time.sleep(0.5)
-        status, _, body = request(weir.listen, headers={"x-go-auth-stats": "1"})
-        assert status == 200
-        fields = dict(kv.split("=") for kv in body.decode().split())
-        assert fields["allowed"] == "6"  # CAS loop across two workers' VMs
-        assert int(fields["ticks"]) >= 2  # 100 ms ticks
+
+        def go_stats():
+            status, _, body = request(weir.listen, headers={"x-go-auth-stats": "1"})
+            assert status == 200
+            return dict(kv.split("=") for kv in body.decode().split())
+        assert wait_for(lambda: int(go_stats()["ticks"]) >= 2, timeout=5), go_stats()  # 100 ms ticks
+        assert go_stats()["allowed"] == "6"  # CAS loop across two workers' VMs
 
 
 def test_singleton_service_refreshes_a_token_read_by_filters_on_every_worker():
@@ -106,9 +107,10 @@ def test_singleton_service_refreshes_a_token_read_by_filters_on_every_worker():
             return seen_headers(body)["x-token"] if status == 200 else None
         first = wait_for(token_now, timeout=5)
         assert first and first.startswith("token-"), weir.logs()
-        time.sleep(1.0)
-        later = token_now()
-        assert int(later.split("-")[1]) > int(first.split("-")[1])
+        # The service refreshes the token every 300 ms.
+        later = wait_for(lambda: (t := token_now()) and int(t.split("-")[1]) > int(first.split("-")[1]) and t,
+                         timeout=5)
+        assert later, (first, token_now(), weir.logs())
         # One service instance in the process: refreshes arrive once per period, not once
         # per worker (2 workers would double the rate).
         calls = [r for r in tokens.requests if r["path"].startswith("/token")]

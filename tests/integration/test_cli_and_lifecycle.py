@@ -4,10 +4,10 @@ import signal
 import socket
 import subprocess
 import threading
-import time
 
 from upstream import Upstream
-from weir_harness import (SOURCE_DIR, WEIR_BIN, Weir, free_port, proxy_config, request)
+from weir_harness import (SOURCE_DIR, WEIR_BIN, Weir, free_port, proxy_config, request,
+                          wait_for)
 
 
 def run_weir(*args, timeout=30):
@@ -83,7 +83,8 @@ def test_sigterm_lets_in_flight_request_finish():
 
         t = threading.Thread(target=slow)
         t.start()
-        time.sleep(0.3)
+        wait_for(lambda: any(r["path"] == "/slow/800" for r in up.requests),
+                 what="the request to reach the upstream")
         code = weir.stop(signal.SIGTERM)
         t.join()
         assert result["r"][0] == 200

@@ -12,7 +12,8 @@ import time
 
 import pytest
 
-from stream_checks import assert_still_serving, stat_value, vm_rss_kib, wait_for
+from stream_checks import (assert_still_serving, small_asan_quarantine, stat_value, vm_rss_kib,
+                           wait_for)
 from upstream import Upstream
 from weir_harness import Weir, free_port, proxy_config, request, sdk_plugin, wasm_filter
 from websocket import read_head
@@ -118,7 +119,8 @@ def start_weir(up, hcm_extra="", listener_extra="", cluster_extra=""):
     listen, admin = free_port(), free_port()
     cfg = proxy_config(listen, admin, up.port, hcm_extra=hcm_extra, listener_extra=listener_extra,
                        cluster_extra=cluster_extra, route_extra=NO_ROUTE_TIMEOUT)
-    weir = Weir(cfg, args=("--concurrency", "1"), wait_ports=(listen, admin))
+    weir = Weir(cfg, args=("--concurrency", "1"), wait_ports=(listen, admin),
+                env=small_asan_quarantine())
     weir.listen, weir.admin = listen, admin
     return weir
 
@@ -363,7 +365,8 @@ def test_response_body_held_while_a_plugin_waits_stops_the_upstream():
         cfg = proxy_config(listen, admin, up.port, extra_clusters={"auth": auth.port},
                            route_extra=NO_ROUTE_TIMEOUT,
                            filters=wasm_filter("authz", path, root_id="", configuration="auth 20000"))
-        with Weir(cfg, args=("--concurrency", "1"), wait_ports=(listen, admin)) as weir:
+        with Weir(cfg, args=("--concurrency", "1"), wait_ports=(listen, admin),
+                  env=small_asan_quarantine()) as weir:
             assert request(listen, path="/warm")[0] == 200
             baseline = vm_rss_kib(weir.proc.pid)
             n = 32 * MIB

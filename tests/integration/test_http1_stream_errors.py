@@ -30,6 +30,7 @@ class ScriptedUpstream:
         self.received = []    # bytes per connection, in accept order
         self.closed = []      # per connection: weir closed it (EOF or reset seen)
         self.early = threading.Event()
+        self.first_chunk_arrived = threading.Event()  # set by the test's client
         threading.Thread(target=self._accept, daemon=True).start()
 
     def __enter__(self):
@@ -89,7 +90,8 @@ class ScriptedUpstream:
             elif path == b"/bad-chunk-later":
                 conn.sendall(b"HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\n\r\n"
                              b"5\r\nfirst\r\n")
-                time.sleep(0.2)  # the first chunk goes out to the client on its own
+                # The first chunk reaches the client on its own before the bad one follows.
+                self.first_chunk_arrived.wait(10)
                 conn.sendall(b"nothex\r\n")
             else:
                 if chunked and b"\r\n0\r\n\r\n" not in b"\r\n" + rest:
@@ -203,7 +205,15 @@ def test_malformed_upstream_response_is_a_502_and_its_connection_is_dropped(path
 
 def test_malformed_chunk_after_the_response_started_resets_the_client():
     with ScriptedUpstream() as up, start(up) as weir:
-        out = raw_exchange(weir.listen, b"GET /bad-chunk-later HTTP/1.1\r\nHost: x\r\n\r\n")
+        with socket.create_connection(("127.0.0.1", weir.listen), timeout=10) as client:
+            client.sendall(b"GET /bad-chunk-later HTTP/1.1\r\nHost: x\r\n\r\n")
+            out = b""
+            while b"first" not in out:
+                data = client.recv(65536)
+                assert data, out
+                out += data
+            up.first_chunk_arrived.set()
+            out += read_until_closed(client)
         assert out.startswith(b"HTTP/1.1 200")
         assert b"first" in out and not out.endswith(b"0\r\n\r\n")
         wait_for(lambda: up.closed[0], what="the upstream connection to be closed")
@@ -243,7 +253,7 @@ def test_request_headers_timeout_answers_408_to_a_slow_head():
         with socket.create_connection(("127.0.0.1", weir.listen), timeout=10) as client:
             client.sendall(b"GET /one HTTP/1.1\r\nHost: x\r\n\r\n")
             assert read_ok_response(client).startswith(b"HTTP/1.1 200")
-            time.sleep(0.6)
+            time.sleep(0.6)  # idle longer than the header timeout: the time under test
             client.sendall(b"GET /two HTTP/1.1\r\nHost: x\r\n\r\n")
             assert read_ok_response(client).startswith(b"HTTP/1.1 200")
         assert stat_value(weir.admin, "http.ingress_http.downstream_rq_header_timeout") == 1

@@ -8,7 +8,7 @@ import time
 import pytest
 
 from upstream import Upstream
-from weir_harness import Weir, free_port, proxy_config, raw_exchange, request, stats
+from weir_harness import Weir, free_port, proxy_config, raw_exchange, request, stats, wait_for
 
 
 @pytest.fixture
@@ -179,7 +179,9 @@ def test_upstream_closing_idle_pooled_connection_does_not_fail_next_request():
             for _ in range(5):
                 status, _, _ = request(listen)
                 assert status == 200
-                time.sleep(0.25)  # the upstream has dropped the pooled connection by now
+                # The upstream drops the pooled connection after 100 ms idle; weir sees it.
+                wait_for(lambda: stats(admin)["cluster.upstream.upstream_cx_active"] == "0",
+                         what="weir to see the upstream close its idle connection")
             assert up.connections == 5
 
 

@@ -117,7 +117,7 @@ class Upstream:
             self._send(conn, code, hdrs)
             return keep
         if path.startswith("/slow/"):
-            time.sleep(int(path.split("/")[2]) / 1000.0)
+            time.sleep(int(path.split("/")[2]) / 1000.0)  # a slow upstream is the point
         if path == "/eof-body":
             conn.sendall(b"HTTP/1.1 200 OK\r\nconnection: close\r\n\r\nbody until close")
             return False

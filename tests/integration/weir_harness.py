@@ -18,6 +18,10 @@ WEIR_BIN = Path(os.environ.get("WEIR_BIN", BUILD_DIR / "weir"))
 PLUGIN_DIR = BUILD_DIR / "plugins"
 
 
+SANITIZER_REPORT = re.compile(
+    r"ERROR: (AddressSanitizer|LeakSanitizer)|^\S+:\d+:\d+: runtime error: ", re.M)
+
+
 def free_port():
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -37,11 +41,24 @@ def wait_for_port(port, timeout=20.0, proc=None):
     raise TimeoutError(f"port {port} did not open")
 
 
+def wait_for(predicate, timeout=10.0, interval=0.02, what="condition"):
+    """Polls `predicate` until it returns something true, and returns that; fails the test
+    after `timeout` seconds. Tests wait on a state this way, never with a bare sleep."""
+    deadline = time.time() + timeout
+    while True:
+        value = predicate()
+        if value:
+            return value
+        if time.time() >= deadline:
+            raise AssertionError(f"timed out after {timeout}s waiting for {what}")
+        time.sleep(interval)
+
+
 class Weir:
     """A weir process running one config file."""
 
     def __init__(self, config_text=None, config_path=None, args=(), cwd=None, wait_ports=(),
-                 preexec_fn=None):
+                 preexec_fn=None, env=None):
         self.tmp = Path(tempfile.mkdtemp(prefix="weir-test-"))
         if config_path is None:
             config_path = self.tmp / "envoy.yaml"
@@ -52,12 +69,13 @@ class Weir:
         self.proc = subprocess.Popen(
             [str(WEIR_BIN), "-c", str(config_path), *args],
             stdout=self.log, stderr=subprocess.STDOUT, cwd=cwd or SOURCE_DIR,
-            preexec_fn=preexec_fn)
+            preexec_fn=preexec_fn, env={**os.environ, **env} if env else None)
         for port in wait_ports:
             wait_for_port(port, proc=self.proc)
 
     def logs(self):
-        self.log.flush()
+        if not self.log.closed:  # closed by stop()
+            self.log.flush()
         return self.log_path.read_text()
 
     def stop(self, sig=signal.SIGTERM, timeout=20):
@@ -69,15 +87,28 @@ class Weir:
                 self.proc.kill()
                 self.proc.wait()
                 raise AssertionError("weir did not stop on " + str(sig) + "\n" + self.logs())
-        self.log.close()
+        if not self.log.closed:
+            self.log.close()
+            # A sanitized weir (make test-asan) prints UBSan reports on stderr (ASan and
+            # LeakSanitizer reports also go to files conftest.py watches).
+            report = SANITIZER_REPORT.search(self.logs())
+            if report:
+                raise AssertionError("sanitizer report from weir:\n" + self.logs()[report.start():])
         return self.proc.returncode
 
     def __enter__(self):
         return self
 
     def __exit__(self, *exc):
-        self.stop()
-        shutil.rmtree(self.tmp, ignore_errors=True)
+        try:
+            code = self.stop()
+            # A crash (a fault, an abort), even on the way out, fails the test that ran it.
+            crash = {-signal.SIGSEGV, -signal.SIGBUS, -signal.SIGILL, -signal.SIGFPE,
+                     -signal.SIGABRT}
+            if code in crash and exc[0] is None:
+                raise AssertionError(f"weir died of signal {-code}\n{self.logs()}")
+        finally:
+            shutil.rmtree(self.tmp, ignore_errors=True)
 
 
 def request(port, method="GET", path="/", headers=None, body=None, timeout=10):

@@ -605,7 +605,7 @@ TEST_F(EngineTest, DeadlineStopsAnInfiniteLoop) {
 
   // Every call gets the whole deadline again.
   for (int i = 0; i < 3; ++i) {
-    std::this_thread::sleep_for(milliseconds(60));
+    std::this_thread::sleep_for(milliseconds(60));  // time passes between calls: the point
     CallResult add = call(*instance, "add", {Value::from_i32(1), Value::from_i32(2)});
     ASSERT_TRUE(add.ok) << add.error;
   }
