@@ -181,10 +181,25 @@ void Connection::close(bool now) {
 void Connection::finish_close(bool by_peer, std::string_view reason) {
   if (fd_ < 0) return;
   loop_.unwatch(fd_);
+  if (!by_peer) discard_unread_input();
   ::close(fd_);
   fd_ = -1;
   closing_ = false;
   if (handler_) handler_->on_close(by_peer, reason);
+}
+
+// Closing a socket whose receive queue holds unread bytes sends a reset, and a reset can
+// destroy the response the peer has not read yet (a 400 or 431 for a request weir stopped
+// reading). What has already arrived is read and dropped first, within a bound; bytes still
+// in flight can still cause a reset (nginx's lingering close would wait for them).
+void Connection::discard_unread_input() {
+  char scratch[16384];
+  for (size_t dropped = 0; dropped < kMaxDiscardedOnClose;) {
+    ssize_t n = ::recv(fd_, scratch, sizeof(scratch), MSG_DONTWAIT);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) return;
+    dropped += static_cast<size_t>(n);
+  }
 }
 
 }  // namespace weir::net

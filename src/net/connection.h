@@ -75,6 +75,8 @@ class Connection {
   void read_available();
   void flush();
   void finish_close(bool by_peer, std::string_view reason);
+  void discard_unread_input();
+  static constexpr size_t kMaxDiscardedOnClose = 256 * 1024;
 
   event::EventLoop& loop_;
   int fd_;

@@ -58,11 +58,9 @@ void EpochTicker::run() {
       continue;
     }
     tick_();
-    // A late wake-up (a loaded machine) does not make up for lost ticks: deadlines only
-    // get longer.
-    const auto now = std::chrono::steady_clock::now();
-    next += period();
-    if (next < now) next = now + period();
+    // Each tick at least a period after the previous one, even after a late wake-up (a
+    // loaded machine): catching up would bunch ticks and stop a call before its deadline.
+    next = std::chrono::steady_clock::now() + period();
   }
 }
 
