@@ -570,7 +570,8 @@ TEST_F(ProxyWasmTest, DeadlineStopsAnInfiniteLoop) {
           .count();
   EXPECT_GE(ms, 200);  // never before the deadline
   EXPECT_LE(ms, 400);  // stopped within twice the deadline
-  EXPECT_NE(l.value().vm->failure().find("stopped after exceeding the call deadline of 200 ms"), std::string::npos)
+  EXPECT_NE(l.value().vm->failure().find("stopped after exceeding the call deadline of 200 ms"),
+            std::string::npos)
       << l.value().vm->failure();
 }
 
