@@ -15,16 +15,9 @@
 #include <string_view>
 
 #include "config/config.h"
+#include "fuzz_check.h"
 
 namespace {
-
-#define FUZZ_CHECK(cond)                                                            \
-  do {                                                                              \
-    if (!(cond)) {                                                                  \
-      std::fprintf(stderr, "%s:%d: check failed: %s\n", __FILE__, __LINE__, #cond); \
-      std::abort();                                                                 \
-    }                                                                               \
-  } while (0)
 
 bool names_special_files(std::string_view text) {
   for (std::string_view dir : {"/dev", "/proc", "/sys", "/run", "fd/"}) {

@@ -19,6 +19,7 @@
 #include <memory>
 #include <string>
 
+#include "fuzz_check.h"
 #include "proxy_wasm/stream_host.h"
 #include "proxy_wasm/vm.h"
 #include "stats/stats_store.h"
@@ -30,14 +31,6 @@
 
 namespace weir::proxy_wasm {
 namespace {
-
-#define FUZZ_CHECK(cond)                                                            \
-  do {                                                                              \
-    if (!(cond)) {                                                                  \
-      std::fprintf(stderr, "%s:%d: check failed: %s\n", __FILE__, __LINE__, #cond); \
-      std::abort();                                                                 \
-    }                                                                               \
-  } while (0)
 
 enum Option : uint8_t {
   kEndOfStreamWithBody = 1 << 0,

@@ -15,19 +15,12 @@
 #include <string_view>
 #include <vector>
 
+#include "fuzz_check.h"
 #include "http/http1_parser.h"
 #include "http/http1_writer.h"
 
 namespace weir::http {
 namespace {
-
-#define FUZZ_CHECK(cond)                                                            \
-  do {                                                                              \
-    if (!(cond)) {                                                                  \
-      std::fprintf(stderr, "%s:%d: check failed: %s\n", __FILE__, __LINE__, #cond); \
-      std::abort();                                                                 \
-    }                                                                               \
-  } while (0)
 
 enum Option : uint8_t {
   kResponse = 1 << 0,

@@ -19,19 +19,12 @@
 
 #include "common/regex.h"
 #include "config/config.h"
+#include "fuzz_check.h"
 #include "http/header_map.h"
 #include "proxy/route_table.h"
 
 namespace weir {
 namespace {
-
-#define FUZZ_CHECK(cond)                                                            \
-  do {                                                                              \
-    if (!(cond)) {                                                                  \
-      std::fprintf(stderr, "%s:%d: check failed: %s\n", __FILE__, __LINE__, #cond); \
-      std::abort();                                                                 \
-    }                                                                               \
-  } while (0)
 
 class Reader {
  public:

@@ -2,6 +2,8 @@
 
 #include <time.h>
 
+#include <type_traits>
+
 namespace weir::extensions {
 
 namespace {
@@ -19,49 +21,43 @@ class TimedFilter final : public proxy::HttpFilter {
       : inner_(std::move(inner)), time_us_(time_us) {}
 
   proxy::FilterStatus on_request_headers(http::HeaderMap& headers, bool end_stream) override {
-    const uint64_t start = monotonic_ns();
-    proxy::FilterStatus status = inner_->on_request_headers(headers, end_stream);
-    spent_ns_ += monotonic_ns() - start;
-    return status;
+    return timed([&] { return inner_->on_request_headers(headers, end_stream); });
   }
   proxy::FilterStatus on_request_body(std::string& chunk, bool end_stream) override {
-    const uint64_t start = monotonic_ns();
-    proxy::FilterStatus status = inner_->on_request_body(chunk, end_stream);
-    spent_ns_ += monotonic_ns() - start;
-    return status;
+    return timed([&] { return inner_->on_request_body(chunk, end_stream); });
   }
   proxy::FilterStatus on_request_trailers(http::HeaderMap& trailers) override {
-    const uint64_t start = monotonic_ns();
-    proxy::FilterStatus status = inner_->on_request_trailers(trailers);
-    spent_ns_ += monotonic_ns() - start;
-    return status;
+    return timed([&] { return inner_->on_request_trailers(trailers); });
   }
   proxy::FilterStatus on_response_headers(http::HeaderMap& headers, bool end_stream) override {
-    const uint64_t start = monotonic_ns();
-    proxy::FilterStatus status = inner_->on_response_headers(headers, end_stream);
-    spent_ns_ += monotonic_ns() - start;
-    return status;
+    return timed([&] { return inner_->on_response_headers(headers, end_stream); });
   }
   proxy::FilterStatus on_response_body(std::string& chunk, bool end_stream) override {
-    const uint64_t start = monotonic_ns();
-    proxy::FilterStatus status = inner_->on_response_body(chunk, end_stream);
-    spent_ns_ += monotonic_ns() - start;
-    return status;
+    return timed([&] { return inner_->on_response_body(chunk, end_stream); });
   }
   proxy::FilterStatus on_response_trailers(http::HeaderMap& trailers) override {
-    const uint64_t start = monotonic_ns();
-    proxy::FilterStatus status = inner_->on_response_trailers(trailers);
-    spent_ns_ += monotonic_ns() - start;
-    return status;
+    return timed([&] { return inner_->on_response_trailers(trailers); });
   }
   void on_stream_complete() override {
-    const uint64_t start = monotonic_ns();
-    inner_->on_stream_complete();
-    spent_ns_ += monotonic_ns() - start;
+    timed([&] { inner_->on_stream_complete(); });
     time_us_.record(spent_ns_ / 1000);
   }
 
  private:
+  // Runs one callback of the inner filter, adding its time to the stream's total.
+  template <typename Callback>
+  std::invoke_result_t<Callback> timed(Callback callback) {
+    const uint64_t start = monotonic_ns();
+    if constexpr (std::is_void_v<decltype(callback())>) {
+      callback();
+      spent_ns_ += monotonic_ns() - start;
+    } else {
+      auto result = callback();
+      spent_ns_ += monotonic_ns() - start;
+      return result;
+    }
+  }
+
   std::unique_ptr<proxy::HttpFilter> inner_;
   stats::Histogram& time_us_;
   uint64_t spent_ns_ = 0;
