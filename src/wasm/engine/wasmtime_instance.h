@@ -37,6 +37,7 @@ class WtInstance final : public Instance {
 
   ExportedFunction* function(std::string_view name) override;
   CallResult call(ExportedFunction& fn, std::span<const Value> args) override;
+  bool call_integers(ExportedFunction& fn, int64_t* slots, CallResult& failure) override;
   std::span<uint8_t> memory() override;
 
   // For the host-function trampoline. The caller lets exports be found while the start
@@ -58,10 +59,17 @@ class WtInstance final : public Instance {
   void arm_deadline();
   bool find_export(std::string_view name, wasmtime_extern_t* item);
   std::string deadline_message() const;
+  // Calls into Wasm with the store's deadline armed for an outermost call; false and
+  // `failure` filled on a trap.
+  bool enter(const wasmtime_func_t& func, wasmtime_val_raw_t* raw, size_t slots,
+             CallResult& failure);
 
   std::shared_ptr<const WtLinkedModule> module_;
   InstanceLimits limits_;
   std::chrono::milliseconds effective_deadline_{0};
+  // ticks_for(effective_deadline_) at the ticker period it was computed for.
+  int64_t deadline_period_ms_ = 0;
+  uint64_t deadline_ticks_ = 0;
   wasmtime_store_t* store_ = nullptr;
   wasmtime_context_t* context_ = nullptr;
   wasmtime_instance_t instance_{};
