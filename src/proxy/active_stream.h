@@ -127,7 +127,7 @@ class ActiveStream : public HttpFilterCallbacks, public UpstreamRequest::Callbac
   ConnectionManagerSetup& setup_;
   StreamOwner& owner_;
   StreamInfo info_;
-  std::vector<std::unique_ptr<FilterHandle>> handles_;  // filter i's callbacks
+  std::vector<FilterHandle> handles_;  // filter i's callbacks
   std::vector<std::unique_ptr<HttpFilter>> filters_;
   http::MessageHead request_head_;
   std::optional<http::HeaderMap> request_headers_;

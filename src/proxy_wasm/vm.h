@@ -15,6 +15,7 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <memory_resource>
 #include <mutex>
 #include <optional>
 #include <string>
@@ -452,7 +453,10 @@ class Vm : public std::enable_shared_from_this<Vm> {
   int depth_ = 0;
   ContextBase* effective_ = nullptr;
   uint32_t next_context_id_ = 1;
-  std::unordered_map<uint32_t, ContextBase*> contexts_;
+  // A stream context is registered and removed on every request: its map nodes come from
+  // a pool kept by the VM instead of the heap (the VM lives on one thread).
+  std::pmr::unsynchronized_pool_resource context_nodes_;
+  std::pmr::unordered_map<uint32_t, ContextBase*> contexts_{&context_nodes_};
   std::vector<std::unique_ptr<RootContext>> roots_;
   void on_http_call_done(uint32_t token, ClusterResponse& response);
 
