@@ -401,9 +401,35 @@ Result<RootContext*> Vm::start_plugin(std::shared_ptr<const PluginSpec> plugin) 
   return root;
 }
 
+namespace {
+template <typename Contexts>
+auto context_position(Contexts& contexts, uint32_t id) {
+  return std::lower_bound(contexts.begin(), contexts.end(), id,
+                          [](const auto& entry, uint32_t wanted) { return entry.first < wanted; });
+}
+}  // namespace
+
 ContextBase* Vm::find_context(uint32_t id) const {
-  auto it = contexts_.find(id);
-  return it == contexts_.end() ? nullptr : it->second;
+  auto it = context_position(contexts_, id);
+  return it != contexts_.end() && it->first == id ? it->second : nullptr;
+}
+
+void Vm::register_context(ContextBase* c) {
+  if (contexts_.empty() || contexts_.back().first < c->id()) {
+    contexts_.emplace_back(c->id(), c);
+    return;
+  }
+  auto it = context_position(contexts_, c->id());
+  if (it != contexts_.end() && it->first == c->id()) {
+    it->second = c;
+  } else {
+    contexts_.emplace(it, c->id(), c);
+  }
+}
+
+void Vm::unregister_context(uint32_t id) {
+  auto it = context_position(contexts_, id);
+  if (it != contexts_.end() && it->first == id) contexts_.erase(it);
 }
 
 std::optional<int32_t> Vm::call(ContextBase* ctx, Callback cb, std::initializer_list<int32_t> args,
@@ -415,13 +441,11 @@ std::optional<int32_t> Vm::call(ContextBase* ctx, Callback cb, std::initializer_
   }
   // This runs several times per request: arguments go straight into the engine's integer
   // slots (every Proxy-Wasm callback takes and returns integers).
+  // Zero-extended: an i64 parameter gets the unsigned value, an i32 one its low half.
   int64_t slots[wasm::Instance::kMaxIntegerSlots];
-  const int32_t* given = args.begin();
-  const size_t given_count = args.size();
-  for (size_t i = 0; i < slot.params; ++i) {
-    const int32_t v = i < given_count ? given[i] : 0;
-    slots[i] = slot.types[i] == wasm::ValType::I64 ? int64_t{static_cast<uint32_t>(v)} : v;
-  }
+  const size_t given = std::min<size_t>(args.size(), slot.params);
+  for (size_t i = 0; i < given; ++i) slots[i] = static_cast<uint32_t>(args.begin()[i]);
+  for (size_t i = given; i < slot.params; ++i) slots[i] = 0;
   ContextBase* saved = effective_;
   effective_ = ctx;
   const bool ok = invoke([&](wasm::Instance& inst) {

@@ -15,7 +15,6 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
-#include <memory_resource>
 #include <mutex>
 #include <optional>
 #include <string>
@@ -408,8 +407,8 @@ class Vm : public std::enable_shared_from_this<Vm> {
   void run_after_call(std::function<void()> action);
 
   uint32_t next_context_id() { return next_context_id_++; }
-  void register_context(ContextBase* c) { contexts_.emplace(c->id(), c); }
-  void unregister_context(uint32_t id) { contexts_.erase(id); }
+  void register_context(ContextBase* c);
+  void unregister_context(uint32_t id);
 
   Vm(std::shared_ptr<WorkerRuntime> rt, std::shared_ptr<const PluginModule> module,
      std::shared_ptr<const PluginSpec> first_plugin);
@@ -453,10 +452,9 @@ class Vm : public std::enable_shared_from_this<Vm> {
   int depth_ = 0;
   ContextBase* effective_ = nullptr;
   uint32_t next_context_id_ = 1;
-  // A stream context is registered and removed on every request: its map nodes come from
-  // a pool kept by the VM instead of the heap (the VM lives on one thread).
-  std::pmr::unsynchronized_pool_resource context_nodes_;
-  std::pmr::unordered_map<uint32_t, ContextBase*> contexts_{&context_nodes_};
+  // Live contexts sorted by id. Ids only grow, so registering a stream's context appends
+  // and its removal is a binary search: no allocation per request, unlike a hash map.
+  std::vector<std::pair<uint32_t, ContextBase*>> contexts_;
   std::vector<std::unique_ptr<RootContext>> roots_;
   void on_http_call_done(uint32_t token, ClusterResponse& response);
 

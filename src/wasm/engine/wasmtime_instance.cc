@@ -168,7 +168,7 @@ bool WtInstance::call_integers(ExportedFunction& fn, int64_t* slots, CallResult&
     return false;
   }
   const FunctionType& type = function.type();
-  const size_t count = std::max<size_t>(std::max(type.params.size(), type.results.size()), 1);
+  const size_t count = function.slots();
   std::array<wasmtime_val_raw_t, kMaxIntegerSlots> raw;
   if (count > raw.size()) {
     failure.ok = false;

@@ -3,6 +3,7 @@
 // memory cap, and goes with the instance (a trapped instance is dropped whole).
 #include <wasmtime.h>
 
+#include <algorithm>
 #include <map>
 #include <memory>
 #include <string>
@@ -18,15 +19,21 @@ class WtInstance;
 class WtExportedFunction final : public ExportedFunction {
  public:
   WtExportedFunction(const WtInstance* owner, const FunctionType* type, wasmtime_func_t func)
-      : owner_(owner), type_(type), func_(func) {}
+      : owner_(owner),
+        type_(type),
+        func_(func),
+        slots_(std::max<size_t>(std::max(type->params.size(), type->results.size()), 1)) {}
   const FunctionType& type() const override { return *type_; }
   const WtInstance* owner() const { return owner_; }
   const wasmtime_func_t& func() const { return func_; }
+  // Raw values a call needs: room for the arguments and for the results.
+  size_t slots() const { return slots_; }
 
  private:
   const WtInstance* owner_;
   const FunctionType* type_;  // owned by the compiled module
   wasmtime_func_t func_;
+  size_t slots_;
 };
 
 class WtInstance final : public Instance {
