@@ -85,7 +85,6 @@ class WasmFilter final : public proxy::HttpFilter, public pw::StreamHost {
                [&] { return ctx_->on_response_trailers(static_cast<uint32_t>(trailers.size())); });
   }
 
-
  public:
   // ---- pw::StreamHost
   http::HeaderMap* header_map(pw::MapType type) override {
