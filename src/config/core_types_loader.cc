@@ -52,7 +52,19 @@ std::string load_data_source(const ConfigNode& data_source) {
     const std::string path = filename.as_nonempty_string();
     std::ifstream file(path, std::ios::binary);
     if (!file) filename.fail("cannot read file \"" + path + "\"");
-    return std::string(std::istreambuf_iterator<char>(file), std::istreambuf_iterator<char>());
+    // Bounded: a path like /dev/zero or a runaway file must not eat the memory at start-up.
+    std::string bytes;
+    char chunk[64 * 1024];
+    while (bytes.size() <= kMaxDataSourceFileBytes &&
+           file.read(chunk, sizeof chunk).gcount() > 0) {
+      bytes.append(chunk, static_cast<size_t>(file.gcount()));
+    }
+    if (file.bad()) filename.fail("cannot read file \"" + path + "\"");
+    if (bytes.size() > kMaxDataSourceFileBytes) {
+      filename.fail("file \"" + path + "\" is larger than weir reads for a data source (" +
+                    std::to_string(kMaxDataSourceFileBytes) + " bytes)");
+    }
+    return bytes;
   }
   return "";
 }

@@ -17,7 +17,9 @@ SocketAddress load_address(const ConfigNode& address);  // Address{socket_addres
 bool is_ip_literal(const std::string& address);
 // The node inside an Address that names the host, for errors about it.
 ConfigNode address_host_node(const ConfigNode& address);
-std::string load_data_source(const ConfigNode& data_source);  // inline, or a file's bytes
+// Inline, or a file's bytes: at most kMaxDataSourceFileBytes (more is a config error).
+constexpr size_t kMaxDataSourceFileBytes = 16 * 1024 * 1024;
+std::string load_data_source(const ConfigNode& data_source);
 // A TransportSocket: raw_buffer (plaintext) is accepted; TLS and every other socket fail
 // the load, never degrade to plaintext. `what` names the traffic, for the message.
 void load_transport_socket(const ConfigNode& transport_socket, std::string_view what);

@@ -89,10 +89,12 @@ ActiveStream::ActiveStream(ConnectionManagerSetup& setup, StreamOwner& owner, St
       flush_head_(setup.loop, [this] { flush_pending_head(); }),
       start_(setup.loop.now()) {
   info_.start_time = setup_.loop.system_now();
+  // Reserved exactly: a filter keeps a reference to its handle, which must never move.
+  handles_.reserve(setup_.filter_factories.size());
   filters_.reserve(setup_.filter_factories.size());
   for (size_t i = 0; i < setup_.filter_factories.size(); ++i) {
-    handles_.push_back(std::make_unique<FilterHandle>(*this, i));
-    filters_.push_back(setup_.filter_factories[i]->create_filter(*handles_.back()));
+    handles_.emplace_back(*this, i);
+    filters_.push_back(setup_.filter_factories[i]->create_filter(handles_.back()));
   }
   setup_.stats.downstream_rq_total.inc();
   setup_.stats.downstream_rq_active.add(1);

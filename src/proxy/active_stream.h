@@ -7,6 +7,7 @@
 #include <string>
 #include <vector>
 
+#include "common/recycled.h"
 #include "http/http1_parser.h"
 #include "proxy/connection_manager_setup.h"
 #include "proxy/http_filter.h"
@@ -29,7 +30,10 @@ class StreamOwner {
   virtual void on_tunnel_established() = 0;
 };
 
-class ActiveStream : public HttpFilterCallbacks, public UpstreamRequest::Callbacks {
+// Recycled: 1.6 KB, made and freed for every request (past glibc's per-thread cache).
+class ActiveStream : public HttpFilterCallbacks,
+                     public UpstreamRequest::Callbacks,
+                     public Recycled<ActiveStream> {
  public:
   ActiveStream(ConnectionManagerSetup& setup, StreamOwner& owner, StreamInfo info);
   ~ActiveStream() override;
@@ -127,7 +131,7 @@ class ActiveStream : public HttpFilterCallbacks, public UpstreamRequest::Callbac
   ConnectionManagerSetup& setup_;
   StreamOwner& owner_;
   StreamInfo info_;
-  std::vector<std::unique_ptr<FilterHandle>> handles_;  // filter i's callbacks
+  std::vector<FilterHandle> handles_;  // filter i's callbacks
   std::vector<std::unique_ptr<HttpFilter>> filters_;
   http::MessageHead request_head_;
   std::optional<http::HeaderMap> request_headers_;

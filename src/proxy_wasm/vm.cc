@@ -2,11 +2,14 @@
 
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
 #include <cstring>
+#include <utility>
 
 #include "proxy_wasm/shared_state.h"
 #include "proxy_wasm/stream_host.h"
 #include "stats/stats_store.h"
+#include "wasm/engine/function_type.h"
 
 namespace weir::proxy_wasm {
 
@@ -303,7 +306,7 @@ Result<std::shared_ptr<Vm>> Vm::create(std::shared_ptr<WorkerRuntime> rt,
   vm->reported_memory_bytes_ = static_cast<int64_t>(vm->instance_->memory().size());
   stats.gauge(runtime_stat("memory_bytes")).add(vm->reported_memory_bytes_);
   vm->counted_ = true;
-  vm->resolve_exports();
+  if (Status resolved = vm->resolve_exports(); !resolved) return Error{resolved.error()};
 
   auto run = [&](const char* name) -> Status {
     wasm::ExportedFunction* f = vm->instance_->function(name);
@@ -328,7 +331,7 @@ Result<std::shared_ptr<Vm>> Vm::create(std::shared_ptr<WorkerRuntime> rt,
   return vm;
 }
 
-void Vm::resolve_exports() {
+Status Vm::resolve_exports() {
   for (size_t i = 0; i < callbacks_.size(); ++i) {
     CallbackSlot& slot = callbacks_[i];
     slot.fn = instance_->function(kCallbackNames[i]);
@@ -337,6 +340,17 @@ void Vm::resolve_exports() {
     if (type.params.size() > kMaxCallbackParams) {
       slot.fn = nullptr;  // no Proxy-Wasm callback has that many: treated as not exported
       continue;
+    }
+    // Every Proxy-Wasm callback takes and returns integers; one that does not is a broken
+    // plugin, and the VM must not call it with integers.
+    auto integer = [](wasm::ValType t) {
+      return t == wasm::ValType::I32 || t == wasm::ValType::I64;
+    };
+    if (!std::all_of(type.params.begin(), type.params.end(), integer) ||
+        !std::all_of(type.results.begin(), type.results.end(), integer) ||
+        type.results.size() > 1) {
+      return Error{fmt::format("export {} has type {}, not a Proxy-Wasm callback's",
+                               kCallbackNames[i], wasm::to_string(type))};
     }
     slot.params = static_cast<uint8_t>(type.params.size());
     for (size_t p = 0; p < type.params.size(); ++p) slot.types[p] = type.params[p];
@@ -348,6 +362,7 @@ void Vm::resolve_exports() {
     if (!allocator_) allocator_ = instance_->function("malloc");
     allocator_resolved_ = true;
   }
+  return Ok{};
 }
 
 Result<RootContext*> Vm::start_plugin(std::shared_ptr<const PluginSpec> plugin) {
@@ -386,9 +401,35 @@ Result<RootContext*> Vm::start_plugin(std::shared_ptr<const PluginSpec> plugin) 
   return root;
 }
 
+namespace {
+template <typename Contexts>
+auto context_position(Contexts& contexts, uint32_t id) {
+  return std::lower_bound(contexts.begin(), contexts.end(), id,
+                          [](const auto& entry, uint32_t wanted) { return entry.first < wanted; });
+}
+}  // namespace
+
 ContextBase* Vm::find_context(uint32_t id) const {
-  auto it = contexts_.find(id);
-  return it == contexts_.end() ? nullptr : it->second;
+  auto it = context_position(contexts_, id);
+  return it != contexts_.end() && it->first == id ? it->second : nullptr;
+}
+
+void Vm::register_context(ContextBase* c) {
+  if (contexts_.empty() || contexts_.back().first < c->id()) {
+    contexts_.emplace_back(c->id(), c);
+    return;
+  }
+  auto it = context_position(contexts_, c->id());
+  if (it != contexts_.end() && it->first == c->id()) {
+    it->second = c;
+  } else {
+    contexts_.emplace(it, c->id(), c);
+  }
+}
+
+void Vm::unregister_context(uint32_t id) {
+  auto it = context_position(contexts_, id);
+  if (it != contexts_.end() && it->first == id) contexts_.erase(it);
 }
 
 std::optional<int32_t> Vm::call(ContextBase* ctx, Callback cb, std::initializer_list<int32_t> args,
@@ -398,38 +439,38 @@ std::optional<int32_t> Vm::call(ContextBase* ctx, Callback cb, std::initializer_
     if (missing) *missing = true;
     return std::nullopt;
   }
-  // Only the arguments are constructed: this runs several times per request.
-  union Args {
-    Args() {}
-    wasm::Value values[kMaxCallbackParams];
-  } vals;
-  const int32_t* given = args.begin();
-  const size_t given_count = args.size();
-  for (size_t i = 0; i < slot.params; ++i) {
-    const int32_t v = i < given_count ? given[i] : 0;
-    wasm::Value& out = *std::construct_at(vals.values + i);
-    out.type = slot.types[i];
-    if (slot.types[i] == wasm::ValType::I64) {
-      out.i64 = static_cast<uint32_t>(v);
-    } else {
-      out.i32 = v;
-    }
-  }
+  // This runs several times per request: arguments go straight into the engine's integer
+  // slots (every Proxy-Wasm callback takes and returns integers).
+  // Zero-extended: an i64 parameter gets the unsigned value, an i32 one its low half.
+  int64_t slots[wasm::Instance::kMaxIntegerSlots];
+  const size_t given = std::min<size_t>(args.size(), slot.params);
+  for (size_t i = 0; i < given; ++i) slots[i] = static_cast<uint32_t>(args.begin()[i]);
+  for (size_t i = given; i < slot.params; ++i) slots[i] = 0;
   ContextBase* saved = effective_;
   effective_ = ctx;
-  wasm::Value out;
-  bool ok = invoke(*slot.fn, std::span<const wasm::Value>(vals.values, slot.params), &out,
-                   kCallbackNames[static_cast<size_t>(cb)].data());
+  const bool ok = invoke([&](wasm::Instance& inst) {
+    return inst.call_integers(*slot.fn, slots, call_failure_);
+  }, kCallbackNames[static_cast<size_t>(cb)].data());
   effective_ = saved;
   if (!ok) return std::nullopt;
   if (!slot.has_result) return 0;
-  return slot.i64_result ? static_cast<int32_t>(out.i64) : out.i32;
+  return static_cast<int32_t>(slots[0]);
 }
 
 bool Vm::invoke(wasm::ExportedFunction& fn, std::span<const wasm::Value> args, wasm::Value* result,
                 const char* what) {
+  return invoke([&](wasm::Instance& inst) {
+    wasm::CallResult r = inst.call(fn, args);
+    if (r.ok && result) *result = r.value;
+    if (!r.ok) call_failure_ = std::move(r);
+    return r.ok;
+  }, what);
+}
+
+template <typename Enter>
+bool Vm::invoke(Enter&& enter, const char* what) {
   const bool outer = depth_ == 0;
-  const bool ok = invoke_once(fn, args, result, what);
+  const bool ok = invoke_once(enter, what);
   if (outer && !after_call_.empty()) {
     // Actions may call into the VM again (and queue more): run them until none is left.
     std::vector<std::function<void()>> actions;
@@ -442,31 +483,32 @@ bool Vm::invoke(wasm::ExportedFunction& fn, std::span<const wasm::Value> args, w
   return ok;
 }
 
-bool Vm::invoke_once(wasm::ExportedFunction& fn, std::span<const wasm::Value> args,
-                     wasm::Value* result, const char* what) {
+template <typename Enter>
+bool Vm::invoke_once(Enter& enter, const char* what) {
   if (!alive_) return false;
   wasm::Instance* inst = instance_ ? instance_.get() : host_instance_;
   if (!inst) return false;
   ++depth_;
-  wasm::CallResult r = inst->call(fn, args);
+  const bool ok = enter(*inst);
   --depth_;
   host_instance_ = inst;
-
-  if (!r.ok) {
-    if (alive_) {
-      std::string backtrace = r.backtrace.empty() ? "" : " (wasm backtrace: " + r.backtrace + ")";
-      if (r.interrupted) {
-        fail(fmt::format("{}: stopped after exceeding the call deadline of {} ms{}", what,
-                         first_plugin_->limits.call_deadline.count(), backtrace));
-      } else {
-        fail(fmt::format("{}: {}{}", what, r.error, backtrace));
-      }
-    }
+  if (!ok) {
+    report_call_failure(what);
     return false;
   }
-  if (!alive_) return false;  // died in a nested call
-  if (result) *result = r.value;
-  return true;
+  return alive_;  // false: died in a nested call
+}
+
+void Vm::report_call_failure(const char* what) {
+  wasm::CallResult r = std::exchange(call_failure_, wasm::CallResult{});
+  if (!alive_) return;
+  std::string backtrace = r.backtrace.empty() ? "" : " (wasm backtrace: " + r.backtrace + ")";
+  if (r.interrupted) {
+    fail(fmt::format("{}: stopped after exceeding the call deadline of {} ms{}", what,
+                     first_plugin_->limits.call_deadline.count(), backtrace));
+  } else {
+    fail(fmt::format("{}: {}{}", what, r.error, backtrace));
+  }
 }
 
 void Vm::fail(std::string_view why) {

@@ -407,8 +407,8 @@ class Vm : public std::enable_shared_from_this<Vm> {
   void run_after_call(std::function<void()> action);
 
   uint32_t next_context_id() { return next_context_id_++; }
-  void register_context(ContextBase* c) { contexts_.emplace(c->id(), c); }
-  void unregister_context(uint32_t id) { contexts_.erase(id); }
+  void register_context(ContextBase* c);
+  void unregister_context(uint32_t id);
 
   Vm(std::shared_ptr<WorkerRuntime> rt, std::shared_ptr<const PluginModule> module,
      std::shared_ptr<const PluginSpec> first_plugin);
@@ -417,9 +417,15 @@ class Vm : public std::enable_shared_from_this<Vm> {
   // Calls into Wasm; the outermost call then runs the queued after-call actions.
   bool invoke(wasm::ExportedFunction& fn, std::span<const wasm::Value> args, wasm::Value* result,
               const char* what);
-  bool invoke_once(wasm::ExportedFunction& fn, std::span<const wasm::Value> args,
-                   wasm::Value* result, const char* what);
-  void resolve_exports();
+  // Runs `enter` (one call into the instance) as an outermost or nested call: failure
+  // reporting, and the actions deferred until the outermost call returns.
+  template <typename Enter>
+  bool invoke(Enter&& enter, const char* what);
+  template <typename Enter>
+  bool invoke_once(Enter& enter, const char* what);
+  void report_call_failure(const char* what);
+  // The callbacks the plugin exports; an error if one has a type no Proxy-Wasm callback has.
+  Status resolve_exports();
   void log_line(LogLevel level, std::string_view msg, bool cut);
 
   std::shared_ptr<WorkerRuntime> rt_;
@@ -429,7 +435,7 @@ class Vm : public std::enable_shared_from_this<Vm> {
   wasm::Instance* host_instance_ = nullptr;
   // A callback resolved once per instance, with its parameter types, so that a call
   // builds its arguments without looking at the function's type.
-  static constexpr size_t kMaxCallbackParams = 8;
+  static constexpr size_t kMaxCallbackParams = wasm::Instance::kMaxIntegerSlots;
   struct CallbackSlot {
     wasm::ExportedFunction* fn = nullptr;
     uint8_t params = 0;
@@ -442,10 +448,13 @@ class Vm : public std::enable_shared_from_this<Vm> {
   bool allocator_resolved_ = false;
   bool alive_ = true;
   std::string failure_;
+  wasm::CallResult call_failure_;  // the last failed call's, until it is reported
   int depth_ = 0;
   ContextBase* effective_ = nullptr;
   uint32_t next_context_id_ = 1;
-  std::unordered_map<uint32_t, ContextBase*> contexts_;
+  // Live contexts sorted by id. Ids only grow, so registering a stream's context appends
+  // and its removal is a binary search: no allocation per request, unlike a hash map.
+  std::vector<std::pair<uint32_t, ContextBase*>> contexts_;
   std::vector<std::unique_ptr<RootContext>> roots_;
   void on_http_call_done(uint32_t token, ClusterResponse& response);
 

@@ -48,8 +48,6 @@ struct ListenerPlan {
   uint16_t port = 0;
   std::unique_ptr<proxy::RouteTable> routes;
   std::vector<std::shared_ptr<proxy::HttpFilterDefinition>> filters;
-  // Per filter: the histogram of microseconds a request spends inside it.
-  std::vector<stats::Histogram*> filter_time_us;
   std::shared_ptr<access_log::ListenerAccessLogs> access_logs;
   std::unique_ptr<proxy::ConnectionManagerStats> stats;
   std::unique_ptr<ListenerAcceptStats> accept_stats;

@@ -77,17 +77,17 @@ Result<std::vector<ListenerPlan>> plan_listeners(const config::BootstrapConfig& 
     for (size_t position = 0; position < listener.http.http_filters.size(); ++position) {
       const auto& filter = listener.http.http_filters[position];
       if (filter.kind != config::HttpFilterConfig::Kind::Wasm) continue;
-      auto definition = extensions::wasm::create_wasm_filter_definition(filter.wasm, engine, stats);
+      // Named by the filter's position, not the plugin's name: `/stats | grep <plugin>`
+      // keeps showing exactly the plugin's own metrics, as with Envoy.
+      stats::Histogram& time_us = stats.histogram("http." + listener.http.stat_prefix + ".wasm." +
+                                                  std::to_string(position) + ".rq_wasm_time_us");
+      auto definition =
+          extensions::wasm::create_wasm_filter_definition(filter.wasm, engine, stats, &time_us);
       if (!definition) {
         return Error{filter.location.to_string() + ": plugin '" + filter.wasm.name +
                      "': " + definition.error()};
       }
       plan.filters.push_back(std::move(*definition));
-      // Named by the filter's position, not the plugin's name: `/stats | grep <plugin>`
-      // keeps showing exactly the plugin's own metrics, as with Envoy.
-      plan.filter_time_us.push_back(&stats.histogram("http." + listener.http.stat_prefix +
-                                                     ".wasm." + std::to_string(position) +
-                                                     ".rq_wasm_time_us"));
     }
     if (!listener.http.access_logs.empty()) {
       if (!access_log_writer) access_log_writer = std::make_shared<access_log::FileWriter>();

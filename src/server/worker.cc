@@ -6,7 +6,6 @@
 
 #include <cerrno>
 
-#include "extensions/filters/http/common/filter_timing.h"
 
 namespace weir::server {
 
@@ -77,9 +76,6 @@ void Worker::run(std::promise<Status>& ready) {
         running_services_.clear();
         ready.set_value(Error{"worker " + std::to_string(index_) + ": " + factory.error()});
         return;
-      }
-      if (f < plan.filter_time_us.size()) {
-        *factory = extensions::timed_filter_factory(std::move(*factory), *plan.filter_time_us[f]);
       }
       setup->filter_factories.push_back(std::move(*factory));
     }

@@ -72,6 +72,20 @@ def test_validate_mode_rejects_a_module_that_is_not_wasm(tmp_path):
     assert "stat_filter" in out.stdout + out.stderr
 
 
+def test_a_data_source_file_that_never_ends_is_refused(tmp_path):
+    # /dev/zero as a direct response body: read up to a bound, then a located error.
+    text = (SOURCE_DIR / "examples/custom-metrics/envoy.yaml").read_text()
+    text = text.replace('inline_string: "hello from mock\\n"', "filename: /dev/zero")
+    assert "/dev/zero" in text
+    cfg = tmp_path / "c.yaml"
+    cfg.write_text(text)
+    out = run_weir("-c", str(cfg), "--mode", "validate", timeout=30)
+    msg = out.stdout + out.stderr
+    assert out.returncode != 0, msg
+    assert re.search(re.escape(str(cfg)) + r":\d+:\d+", msg), msg
+    assert "larger than weir reads for a data source (16777216 bytes)" in msg, msg
+
+
 def test_sigterm_lets_in_flight_request_finish():
     with Upstream() as up:
         listen, admin = free_port(), free_port()

@@ -328,6 +328,21 @@ TEST_F(ProxyWasmTest, StartupWithoutInitializeCallsStart) {
   EXPECT_EQ(logged_steps(*sink_), "SCVG");
 }
 
+// The host calls callbacks with integer arguments only: a callback of another type would
+// be called with the wrong values, so the plugin does not load (as in proxy-wasm-cpp-host).
+TEST_F(ProxyWasmTest, CallbackWithANonIntegerTypeFailsTheLoad) {
+  auto l = load(wat(R"((module
+  (memory (export "memory") 1)
+  (func (export "proxy_abi_version_0_2_1"))
+  (func (export "proxy_on_context_create") (param i32 i32))
+  (func (export "proxy_on_request_headers") (param f32 i32 i32) (result i32) (i32.const 0))
+))"));
+  ASSERT_FALSE(l.ok());
+  EXPECT_NE(l.error().find("proxy_on_request_headers has type (f32, i32, i32) -> (i32)"),
+            std::string::npos)
+      << l.error();
+}
+
 TEST_F(ProxyWasmTest, ConfigureFalseFailsTheLoad) {
   auto l = load(test_plugin(), spec("reject"));
   ASSERT_FALSE(l.ok());

@@ -2,7 +2,7 @@
 // registry and dispatch by context id.
 #include "weir/plugin.h"
 
-#include <unordered_map>
+#include <algorithm>
 
 #include "weir/abi.h"
 
@@ -29,15 +29,24 @@ struct PendingCall {
 }  // namespace
 
 struct Dispatcher {
-  std::unordered_map<uint32_t, std::unique_ptr<ContextBase>> contexts;
+  // Live contexts sorted by id. Hosts hand out increasing ids, so a new stream's context is
+  // appended and most lookups hit `last`: cheaper per request than a hash map's node
+  // allocation, which matters because it runs for every stream.
+  std::vector<std::unique_ptr<ContextBase>> contexts;
   ContextBase* last = nullptr;  // one-entry lookup cache
   std::vector<PendingCall> calls;
 
+  std::vector<std::unique_ptr<ContextBase>>::iterator position(uint32_t id) {
+    return std::lower_bound(
+        contexts.begin(), contexts.end(), id,
+        [](const std::unique_ptr<ContextBase>& c, uint32_t wanted) { return c->id() < wanted; });
+  }
+
   ContextBase* find(uint32_t id) {
     if (last && last->id() == id) return last;
-    auto it = contexts.find(id);
-    if (it == contexts.end()) return nullptr;
-    last = it->second.get();
+    auto it = position(id);
+    if (it == contexts.end() || (*it)->id() != id) return nullptr;
+    last = it->get();
     return last;
   }
   RootContext* root(uint32_t id) {
@@ -65,7 +74,13 @@ struct Dispatcher {
   void put(uint32_t id, std::unique_ptr<ContextBase> ctx) {
     // The new context is the one the host calls next (its first stream callback).
     ContextBase* added = ctx.get();
-    contexts[id] = std::move(ctx);
+    if (contexts.empty() || contexts.back()->id() < id) {
+      contexts.push_back(std::move(ctx));
+    } else if (auto it = position(id); it != contexts.end() && (*it)->id() == id) {
+      *it = std::move(ctx);  // a host that reuses a live id replaces the context
+    } else {
+      contexts.insert(it, std::move(ctx));
+    }
     last = added;
   }
 
@@ -107,9 +122,9 @@ struct Dispatcher {
   }
 
   void remove(uint32_t id) {
-    auto it = contexts.find(id);
-    if (it == contexts.end()) return;
-    it->second->on_delete();
+    auto it = position(id);
+    if (it == contexts.end() || (*it)->id() != id) return;
+    (*it)->on_delete();
     for (size_t i = 0; i < calls.size();) {
       if (calls[i].context_id == id) {
         calls.erase(calls.begin() + static_cast<std::ptrdiff_t>(i));
@@ -118,7 +133,7 @@ struct Dispatcher {
       }
     }
     last = nullptr;
-    contexts.erase(it);
+    contexts.erase(it);  // on_delete() adds or removes no context: `it` is still valid
   }
 
   void http_call_response(uint32_t root_id, uint32_t token, uint32_t headers, size_t body,

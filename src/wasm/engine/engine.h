@@ -178,6 +178,13 @@ class Instance {
   // nullptr if the module has no exported function of that name.
   virtual ExportedFunction* function(std::string_view name) = 0;
   virtual CallResult call(ExportedFunction& fn, std::span<const Value> args) = 0;
+  // The host's hot path, for a function whose parameters and results are all i32/i64 (the
+  // caller checks that once, with type()): no type checks and no strings per call.
+  // `slots` (kMaxIntegerSlots entries) holds the arguments, i32 values zero- or
+  // sign-extended to 64 bits; on return slots[0] is the result (an i32 sign-extended). On a
+  // trap or a stop at the deadline returns false and fills `failure` (ok == false).
+  static constexpr size_t kMaxIntegerSlots = 8;
+  virtual bool call_integers(ExportedFunction& fn, int64_t* slots, CallResult& failure) = 0;
   // The exported linear memory as it is now. Valid until the next call into Wasm (which
   // may grow and move it): never keep it across calls. Empty if there is no memory.
   virtual std::span<uint8_t> memory() = 0;

@@ -82,8 +82,13 @@ std::string WtInstance::deadline_message() const {
 
 void WtInstance::arm_deadline() {
   if (effective_deadline_.count() <= 0) return;
-  wasmtime_context_set_epoch_deadline(
-      context_, module_->wt_module().engine()->ticker->ticks_for(effective_deadline_));
+  const EpochTicker& ticker = *module_->wt_module().engine()->ticker;
+  // The tick count changes only when the ticker's period does (another plugin's deadline).
+  if (const int64_t period = ticker.period().count(); period != deadline_period_ms_) {
+    deadline_period_ms_ = period;
+    deadline_ticks_ = ticker.ticks_for(effective_deadline_);
+  }
+  wasmtime_context_set_epoch_deadline(context_, deadline_ticks_);
 }
 
 bool WtInstance::find_export(std::string_view name, wasmtime_extern_t* item) {
@@ -150,23 +155,49 @@ CallResult WtInstance::call(ExportedFunction& fn, std::span<const Value> args) {
   }
   for (size_t i = 0; i < args.size(); ++i) raw[i] = to_raw(args[i]);
 
+  if (!enter(function.func(), raw, slots, result)) return result;
+  if (!type.results.empty()) result.value = from_raw(raw[0], type.results[0]);
+  return result;
+}
+
+bool WtInstance::call_integers(ExportedFunction& fn, int64_t* slots, CallResult& failure) {
+  auto& function = static_cast<WtExportedFunction&>(fn);
+  if (function.owner() != this) {
+    failure.ok = false;
+    failure.error = "called a function of another instance";
+    return false;
+  }
+  const FunctionType& type = function.type();
+  const size_t count = function.slots();
+  std::array<wasmtime_val_raw_t, kMaxIntegerSlots> raw;
+  if (count > raw.size()) {
+    failure.ok = false;
+    failure.error = "too many parameters for an integer call: " + to_string(type);
+    return false;
+  }
+  for (size_t i = 0; i < type.params.size(); ++i) raw[i].i64 = slots[i];
+  if (!enter(function.func(), raw.data(), count, failure)) return false;
+  if (!type.results.empty()) {
+    slots[0] = type.results[0] == ValType::I64 ? raw[0].i64 : int64_t{raw[0].i32};
+  }
+  return true;
+}
+
+bool WtInstance::enter(const wasmtime_func_t& func, wasmtime_val_raw_t* raw, size_t slots,
+                       CallResult& failure) {
   if (depth_ == 0) arm_deadline();
   ++depth_;
   wasm_trap_t* trap = nullptr;
-  wasmtime_error_t* error =
-      wasmtime_func_call_unchecked(context_, &function.func(), raw, slots, &trap);
+  wasmtime_error_t* error = wasmtime_func_call_unchecked(context_, &func, raw, slots, &trap);
   --depth_;
-  if (error || trap) {
-    TrapDescription why = error ? take_error(error) : take_trap(trap, std::move(host_trap_));
-    host_trap_.clear();
-    result.ok = false;
-    result.interrupted = why.interrupted;
-    result.error = why.interrupted ? deadline_message() : std::move(why.message);
-    result.backtrace = std::move(why.backtrace);
-    return result;
-  }
-  if (!type.results.empty()) result.value = from_raw(raw[0], type.results[0]);
-  return result;
+  if (!error && !trap) return true;
+  TrapDescription why = error ? take_error(error) : take_trap(trap, std::move(host_trap_));
+  host_trap_.clear();
+  failure.ok = false;
+  failure.interrupted = why.interrupted;
+  failure.error = why.interrupted ? deadline_message() : std::move(why.message);
+  failure.backtrace = std::move(why.backtrace);
+  return false;
 }
 
 }  // namespace weir::wasm::wt

@@ -3,6 +3,7 @@
 // memory cap, and goes with the instance (a trapped instance is dropped whole).
 #include <wasmtime.h>
 
+#include <algorithm>
 #include <map>
 #include <memory>
 #include <string>
@@ -18,15 +19,21 @@ class WtInstance;
 class WtExportedFunction final : public ExportedFunction {
  public:
   WtExportedFunction(const WtInstance* owner, const FunctionType* type, wasmtime_func_t func)
-      : owner_(owner), type_(type), func_(func) {}
+      : owner_(owner),
+        type_(type),
+        func_(func),
+        slots_(std::max<size_t>(std::max(type->params.size(), type->results.size()), 1)) {}
   const FunctionType& type() const override { return *type_; }
   const WtInstance* owner() const { return owner_; }
   const wasmtime_func_t& func() const { return func_; }
+  // Raw values a call needs: room for the arguments and for the results.
+  size_t slots() const { return slots_; }
 
  private:
   const WtInstance* owner_;
   const FunctionType* type_;  // owned by the compiled module
   wasmtime_func_t func_;
+  size_t slots_;
 };
 
 class WtInstance final : public Instance {
@@ -37,6 +44,7 @@ class WtInstance final : public Instance {
 
   ExportedFunction* function(std::string_view name) override;
   CallResult call(ExportedFunction& fn, std::span<const Value> args) override;
+  bool call_integers(ExportedFunction& fn, int64_t* slots, CallResult& failure) override;
   std::span<uint8_t> memory() override;
 
   // For the host-function trampoline. The caller lets exports be found while the start
@@ -58,10 +66,17 @@ class WtInstance final : public Instance {
   void arm_deadline();
   bool find_export(std::string_view name, wasmtime_extern_t* item);
   std::string deadline_message() const;
+  // Calls into Wasm with the store's deadline armed for an outermost call; false and
+  // `failure` filled on a trap.
+  bool enter(const wasmtime_func_t& func, wasmtime_val_raw_t* raw, size_t slots,
+             CallResult& failure);
 
   std::shared_ptr<const WtLinkedModule> module_;
   InstanceLimits limits_;
   std::chrono::milliseconds effective_deadline_{0};
+  // ticks_for(effective_deadline_) at the ticker period it was computed for.
+  int64_t deadline_period_ms_ = 0;
+  uint64_t deadline_ticks_ = 0;
   wasmtime_store_t* store_ = nullptr;
   wasmtime_context_t* context_ = nullptr;
   wasmtime_instance_t instance_{};

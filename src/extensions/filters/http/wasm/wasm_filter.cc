@@ -7,6 +7,7 @@
 
 #include "extensions/common/wasm/plugin_loader.h"
 #include "extensions/common/wasm/worker_services.h"
+#include "extensions/filters/http/common/filter_timing.h"
 #include "proxy_wasm/properties.h"
 #include "proxy_wasm/vm.h"
 
@@ -22,8 +23,9 @@ constexpr std::string_view kFailStreamDetails = "wasm_fail_stream";
 // One stream through one plugin: the proxy::HttpFilter, and the host layer's StreamHost.
 class WasmFilter final : public proxy::HttpFilter, public pw::StreamHost {
  public:
-  WasmFilter(std::shared_ptr<pw::WorkerPlugin> plugin, proxy::HttpFilterCallbacks& cb)
-      : plugin_(std::move(plugin)), cb_(cb) {}
+  WasmFilter(std::shared_ptr<pw::WorkerPlugin> plugin, proxy::HttpFilterCallbacks& cb,
+             stats::Histogram* time_us)
+      : plugin_(std::move(plugin)), cb_(cb), timer_(time_us) {}
 
   ~WasmFilter() override {
     finish();
@@ -32,43 +34,58 @@ class WasmFilter final : public proxy::HttpFilter, public pw::StreamHost {
 
   // ---- proxy::HttpFilter
   FilterStatus on_request_headers(http::HeaderMap& headers, bool end_stream) override {
+    return timer_.time([&] { return request_headers(headers, end_stream); });
+  }
+  FilterStatus on_request_body(std::string& chunk, bool end_stream) override {
+    return timer_.time([&] { return body(req_, chunk, end_stream); });
+  }
+  FilterStatus on_request_trailers(http::HeaderMap& trailers) override {
+    return timer_.time([&] { return request_trailers(trailers); });
+  }
+  FilterStatus on_response_headers(http::HeaderMap& headers, bool end_stream) override {
+    return timer_.time([&] { return response_headers(headers, end_stream); });
+  }
+  FilterStatus on_response_body(std::string& chunk, bool end_stream) override {
+    return timer_.time([&] { return body(resp_, chunk, end_stream); });
+  }
+  FilterStatus on_response_trailers(http::HeaderMap& trailers) override {
+    return timer_.time([&] { return response_trailers(trailers); });
+  }
+  void on_stream_complete() override {
+    timer_.time([&] { finish(); });
+    timer_.record();
+  }
+
+ private:
+  FilterStatus request_headers(http::HeaderMap& headers, bool end_stream) {
     if (!ensure_context()) return passive(req_);
     return run(req_, [&] {
       return ctx_->on_request_headers(static_cast<uint32_t>(headers.size()), end_stream);
     });
   }
 
-  FilterStatus on_request_body(std::string& chunk, bool end_stream) override {
-    return body(req_, chunk, end_stream);
-  }
-
-  FilterStatus on_request_trailers(http::HeaderMap& trailers) override {
+  FilterStatus request_trailers(http::HeaderMap& trailers) {
     if (!ensure_context()) return passive(req_);
     if (req_.stopped) return FilterStatus::StopIteration;
     return run(req_,
                [&] { return ctx_->on_request_trailers(static_cast<uint32_t>(trailers.size())); });
   }
 
-  FilterStatus on_response_headers(http::HeaderMap& headers, bool end_stream) override {
+  FilterStatus response_headers(http::HeaderMap& headers, bool end_stream) {
     if (!ensure_context()) return passive(resp_);
     return run(resp_, [&] {
       return ctx_->on_response_headers(static_cast<uint32_t>(headers.size()), end_stream);
     });
   }
 
-  FilterStatus on_response_body(std::string& chunk, bool end_stream) override {
-    return body(resp_, chunk, end_stream);
-  }
-
-  FilterStatus on_response_trailers(http::HeaderMap& trailers) override {
+  FilterStatus response_trailers(http::HeaderMap& trailers) {
     if (!ensure_context()) return passive(resp_);
     if (resp_.stopped) return FilterStatus::StopIteration;
     return run(resp_,
                [&] { return ctx_->on_response_trailers(static_cast<uint32_t>(trailers.size())); });
   }
 
-  void on_stream_complete() override { finish(); }
-
+ public:
   // ---- pw::StreamHost
   http::HeaderMap* header_map(pw::MapType type) override {
     switch (type) {
@@ -358,26 +375,34 @@ class WasmFilter final : public proxy::HttpFilter, public pw::StreamHost {
   Direction resp_{false};
   std::optional<pw::StreamContext> ctx_;
   std::shared_ptr<bool> alive_;  // false once destroyed; for after_vm_call()
+  FilterTimer timer_;
 };
 
 class WasmFilterFactory final : public proxy::HttpFilterFactory {
  public:
-  explicit WasmFilterFactory(std::shared_ptr<pw::WorkerPlugin> plugin)
-      : plugin_(std::move(plugin)) {}
+  WasmFilterFactory(std::shared_ptr<pw::WorkerPlugin> plugin, stats::Histogram* time_us)
+      : plugin_(std::move(plugin)), time_us_(time_us) {}
   std::unique_ptr<proxy::HttpFilter> create_filter(proxy::HttpFilterCallbacks& callbacks) override {
-    return std::make_unique<WasmFilter>(plugin_, callbacks);
+    return std::make_unique<WasmFilter>(plugin_, callbacks, time_us_);
   }
 
  private:
   std::shared_ptr<pw::WorkerPlugin> plugin_;
+  stats::Histogram* time_us_;
 };
 
 class WasmFilterDefinition final : public proxy::HttpFilterDefinition {
  public:
   WasmFilterDefinition(std::shared_ptr<const pw::PluginSpec> spec,
                        std::shared_ptr<const pw::PluginModule> module, ::weir::wasm::Engine& engine,
-                       stats::StatsStore& stats)
-      : spec_(std::move(spec)), module_(std::move(module)), engine_(engine), stats_(stats) {}
+                       stats::StatsStore& stats, stats::Histogram* time_us)
+      : spec_(std::move(spec)),
+        module_(std::move(module)),
+        engine_(engine),
+        stats_(stats),
+        time_us_(time_us) {
+    if (time_us_) (void)filter_clock_ticks_per_us();  // calibrated now, not on a request
+  }
 
   Result<std::unique_ptr<proxy::HttpFilterFactory>> create_worker_factory(
       proxy::WorkerContext& worker) override {
@@ -389,7 +414,7 @@ class WasmFilterDefinition final : public proxy::HttpFilterDefinition {
       return Error{"starting the plugin on worker " + std::to_string(worker.worker_index) +
                    " failed: " + plugin.error()};
     return std::unique_ptr<proxy::HttpFilterFactory>(
-        std::make_unique<WasmFilterFactory>(std::move(plugin.value())));
+        std::make_unique<WasmFilterFactory>(std::move(plugin.value()), time_us_));
   }
 
  private:
@@ -397,17 +422,18 @@ class WasmFilterDefinition final : public proxy::HttpFilterDefinition {
   std::shared_ptr<const pw::PluginModule> module_;
   ::weir::wasm::Engine& engine_;
   stats::StatsStore& stats_;
+  stats::Histogram* time_us_;
 };
 
 }  // namespace
 
 Result<std::shared_ptr<proxy::HttpFilterDefinition>> create_wasm_filter_definition(
-    const config::WasmPluginConfig& config, ::weir::wasm::Engine& engine,
-    stats::StatsStore& stats) {
+    const config::WasmPluginConfig& config, ::weir::wasm::Engine& engine, stats::StatsStore& stats,
+    stats::Histogram* time_us) {
   auto loaded = load_and_trial_start(config, engine, stats, "wasm plugin");
   if (!loaded.ok()) return Error{loaded.error()};
   return std::shared_ptr<proxy::HttpFilterDefinition>(std::make_shared<WasmFilterDefinition>(
-      loaded.value().spec, loaded.value().module, engine, stats));
+      loaded.value().spec, loaded.value().module, engine, stats, time_us));
 }
 
 }  // namespace weir::extensions::wasm

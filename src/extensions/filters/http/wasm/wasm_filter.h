@@ -30,7 +30,9 @@ namespace weir::extensions::wasm {
 // modules between filters with the same code), detects the ABI and does a full trial
 // start (instantiate, _initialize/_start, on_vm_start, on_configure). Errors name the
 // plugin and the failing step. Workers then call create_worker_factory() on their thread.
+// `time_us`, if given, gets each request's time inside the plugin's stream callbacks.
 Result<std::shared_ptr<proxy::HttpFilterDefinition>> create_wasm_filter_definition(
-    const config::WasmPluginConfig& config, ::weir::wasm::Engine& engine, stats::StatsStore& stats);
+    const config::WasmPluginConfig& config, ::weir::wasm::Engine& engine, stats::StatsStore& stats,
+    stats::Histogram* time_us = nullptr);
 
 }  // namespace weir::extensions::wasm
