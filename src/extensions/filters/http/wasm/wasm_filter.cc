@@ -102,6 +102,7 @@ class WasmFilter final : public proxy::HttpFilter, public pw::StreamHost {
   }
 
   pw::WasmResult continue_stream(pw::StreamType type) override {
+    if (!is_http(type)) return pw::WasmResult::Unimplemented;  // a network stream's type
     Direction& d = type == pw::StreamType::Request ? req_ : resp_;
     if (d.in_callback) {
       // Resumed before the callback even returned: its PAUSE becomes CONTINUE.
@@ -113,7 +114,8 @@ class WasmFilter final : public proxy::HttpFilter, public pw::StreamHost {
     return pw::WasmResult::Ok;
   }
 
-  pw::WasmResult close_stream(pw::StreamType) override {
+  pw::WasmResult close_stream(pw::StreamType type) override {
+    if (!is_http(type)) return pw::WasmResult::Unimplemented;
     // Envoy resets the stream for either direction.
     if (in_own_callback()) {
       cb_.reset_stream();  // the manager defers it
@@ -207,6 +209,10 @@ class WasmFilter final : public proxy::HttpFilter, public pw::StreamHost {
   };
 
   enum class Mode { Unstarted, Active, Bypass, Failed };
+
+  static bool is_http(pw::StreamType type) {
+    return type == pw::StreamType::Request || type == pw::StreamType::Response;
+  }
 
   bool in_own_callback() const { return req_.in_callback || resp_.in_callback; }
 
