@@ -9,13 +9,15 @@ import hashlib
 import os
 import socket
 import struct
+import subprocess
+import sys
 import threading
 import time
 
 import pytest
 
 from stream_checks import small_asan_quarantine, stat_value, vm_rss_kib
-from weir_harness import Weir, cluster, free_port, sdk_plugin, stats, wait_for
+from weir_harness import Weir, cluster, free_port, sdk_plugin, stats, wait_for, wait_for_port
 
 # The bulk transfer's size: 1 GiB takes about (see the test's printed timing) here; the
 # soak runs the same test with WEIR_TCP_BULK_MIB=1024 when make test uses less.
@@ -62,6 +64,40 @@ class EchoUpstream:
     def close(self):
         self.stopping = True
         self.sock.close()
+
+
+# The same echo in a process of its own, for the bulk transfer: in the test's process it
+# would share the interpreter lock with the client's sender, receiver and hashes.
+ECHO_PROCESS = """
+import socket, sys, threading
+server = socket.socket()
+server.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+server.bind(("127.0.0.1", int(sys.argv[1])))
+server.listen(128)
+def echo(conn):
+    with conn:
+        while True:
+            data = conn.recv(1 << 20)
+            if not data:
+                break
+            conn.sendall(data)
+        conn.shutdown(socket.SHUT_WR)
+while True:
+    conn, _ = server.accept()
+    threading.Thread(target=echo, args=(conn,), daemon=True).start()
+"""
+
+
+@pytest.fixture
+def echo_process():
+    port = free_port()
+    proc = subprocess.Popen([sys.executable, "-c", ECHO_PROCESS, str(port)])
+    try:
+        wait_for_port(port, proc=proc)
+        yield port
+    finally:
+        proc.kill()
+        proc.wait()
 
 
 @pytest.fixture
@@ -297,6 +333,27 @@ def test_client_that_closes_with_data_buffered_for_a_slow_upstream_is_flushed():
         server.close()
 
 
+def test_access_log_records_each_connection(echo, tmp_path):
+    log = tmp_path / "tcp.log"
+    weir, listen, admin = start(echo.port, tcp_extra=f"""
+                access_log:
+                  - name: envoy.access_loggers.file
+                    typed_config:
+                      "@type": type.googleapis.com/envoy.extensions.access_loggers.file.v3.FileAccessLog
+                      path: {log}
+                      log_format:
+                        text_format_source:
+                          inline_string: "%DOWNSTREAM_REMOTE_ADDRESS% %BYTES_RECEIVED% %BYTES_SENT% %UPSTREAM_HOST%\\n"
+""")
+    with weir:
+        idle_stats(admin, listen)
+        assert exchange(listen, b"0123456789") == b"0123456789"
+        line = wait_for(lambda: [l for l in (log.read_text() if log.exists() else "").splitlines()
+                                 if " 10 10 " in l], timeout=5, what="the access log line")[0]
+        assert line.startswith("127.0.0.1:")
+        assert line.endswith(" 10 10 127.0.0.1:%d" % echo.port)
+
+
 # ---------------------------------------------------------------- with the Go plugin
 
 def test_go_plugin_counts_and_rewrites_bytes_and_sees_properties(echo):
@@ -422,8 +479,8 @@ def test_go_plugin_that_pauses_forever_is_bounded_by_flow_control(echo):
         assert echo.accepted >= 1
 
 
-def test_bulk_transfer_through_the_go_plugin_checksum_and_bounded_rss(echo):
-    weir, listen, admin = start(echo.port, network_wasm("count"), env=small_asan_quarantine())
+def test_bulk_transfer_through_the_go_plugin_checksum_and_bounded_rss(echo_process):
+    weir, listen, admin = start(echo_process, network_wasm("count"), env=small_asan_quarantine())
     with weir:
         total = BULK_MIB * 1024 * 1024
         block = os.urandom(1024 * 1024)
