@@ -771,15 +771,10 @@ bool is_reserved_metric_name(std::string_view name) {
   // The first dot-separated part: weir's stat namespaces and Envoy's (a name a future
   // weir stat may take is refused today rather than aliased tomorrow).
   static constexpr std::string_view kReservedRoots[] = {
-      "cluster",       "cluster_manager",
-      "control_plane", "filesystem",
-      "http",          "http1",
-      "http2",         "http3",
-      "listener",      "listener_manager",
-      "main_thread",   "overload",
-      "runtime",       "server",
-      "stats",         "vhost",
-      "wasm",          "workers",
+      "cluster",     "cluster_manager", "control_plane", "filesystem", "http",
+      "http1",       "http2",           "http3",         "listener",   "listener_manager",
+      "main_thread", "overload",        "runtime",       "server",     "stats",
+      "tcp",         "vhost",           "wasm",          "workers",
   };
   const std::string_view root = name.substr(0, name.find('.'));
   for (std::string_view reserved : kReservedRoots) {
