@@ -140,6 +140,10 @@ func (c *tcpContext) OnDownstreamData(dataSize int, endOfStream bool) types.Acti
 	if dataSize == 0 {
 		return types.ActionContinue
 	}
+	if mode == "count" { // the bytes are not even copied into the plugin
+		downstreamBytes.Increment(uint64(dataSize))
+		return types.ActionContinue
+	}
 	data, err := proxywasm.GetDownstreamData(0, dataSize)
 	if err != nil {
 		proxywasm.LogErrorf("reading downstream data: %v", err)

@@ -86,6 +86,9 @@ class WasmFilter final : public proxy::HttpFilter, public pw::StreamHost {
   }
 
   std::string* body_buffer(pw::BufferType type) override {
+    if (type != pw::BufferType::HttpRequestBody && type != pw::BufferType::HttpResponseBody) {
+      return nullptr;  // a network stream's data: none on an HTTP stream
+    }
     Direction& d = type == pw::BufferType::HttpRequestBody ? req_ : resp_;
     return d.body;
   }
