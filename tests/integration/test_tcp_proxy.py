@@ -202,9 +202,13 @@ def closed_by_peer(sock, timeout=5):
 
 def idle_stats(admin, listen):
     """The stats once no connection is open (the harness's port probe included)."""
-    key = "listener.127.0.0.1_%d.downstream_cx_active" % listen
-    return wait_for(lambda: (lambda st: st if int(st.get(key, "1")) == 0 else None)(stats(admin)),
-                    what="connections closed")
+    active = "listener.127.0.0.1_%d.downstream_cx_active" % listen
+    total = "listener.127.0.0.1_%d.downstream_cx_total" % listen
+
+    def idle():
+        st = stats(admin)
+        return st if int(st.get(total, "0")) >= 1 and int(st.get(active, "1")) == 0 else None
+    return wait_for(idle, what="connections closed")
 
 
 def test_bytes_pass_both_ways_with_half_close_and_tcp_stats(echo):
