@@ -3,7 +3,8 @@
 clients.
 
 The plugin is tests/plugins/go/go_network (the public Go SDK; its modes are described in
-its main.go): it counts and rewrites bytes, pauses, traps, closes. The bulk transfer runs
+its main.go): it counts and rewrites bytes, pauses, traps, closes. tests/plugins/rust/
+rust_network (the Rust SDK, proxy-wasm 0.2.1) rewrites and holds bytes until a line ends. The bulk transfer runs
 through it with a checksum on both ends and weir's RSS sampled."""
 import hashlib
 import os
@@ -107,7 +108,7 @@ def echo():
     upstream.close()
 
 
-def network_wasm(mode, failure_policy=None, name="go_network"):
+def network_wasm(mode, failure_policy=None, name="go_network", wasm="go_network.wasm"):
     policy = f"\n                  failure_policy: {failure_policy}" if failure_policy else ""
     return f"""
             - name: envoy.filters.network.wasm
@@ -124,7 +125,7 @@ def network_wasm(mode, failure_policy=None, name="go_network"):
                     runtime: envoy.wasm.runtime.v8
                     code:
                       local:
-                        filename: {sdk_plugin("go_network.wasm")}"""
+                        filename: {sdk_plugin(wasm)}"""
 
 
 def tcp_config(listen_port, admin_port, upstream_port, filters="", tcp_extra="",
@@ -527,3 +528,46 @@ def test_bulk_transfer_through_the_go_plugin_checksum_and_bounded_rss(echo_proce
         s = idle_stats(admin, listen)
         assert int(s["go_network.downstream_bytes"]) == total
         assert int(s["go_network.upstream_bytes"]) == total
+
+
+# ---------------------------------------------------------------- with the Rust plugin
+
+def rust_network(mode):
+    return network_wasm(mode, name="rust_network", wasm="rust_network.wasm")
+
+
+def test_rust_plugin_rewrites_bytes_and_counts(echo):
+    weir, listen, admin = start(echo.port, rust_network("upper"))
+    with weir:
+        before = idle_stats(admin, listen)
+        assert exchange(listen, b"hello rust\n") == b"HELLO RUST\n"
+        s = idle_stats(admin, listen)
+
+        def delta(name):
+            return int(s.get(name, "0")) - int(before.get(name, "0"))
+        assert delta("rust_network.connections") == 1
+        assert delta("rust_network.downstream_bytes") == 11
+        assert delta("rust_network.upstream_bytes") == 11
+        assert delta("rust_network.downstream_close_local") == 1
+        assert delta("rust_network.upstream_close_local") == 1
+
+
+def test_rust_plugin_holds_bytes_until_a_line_ends(echo):
+    """PAUSE holds the client's bytes; the next bytes run the callback again with all of
+    them, and CONTINUE lets them go together."""
+    weir, listen, _ = start(echo.port, rust_network("line"))
+    with weir:
+        with socket.create_connection(("127.0.0.1", listen), timeout=5) as s:
+            s.sendall(b"hel")
+            s.settimeout(0.3)  # the time under test: nothing comes back while held
+            with pytest.raises(socket.timeout):
+                s.recv(100)
+            s.settimeout(5)
+            s.sendall(b"lo")
+            s.sendall(b"\n")
+            got = b""
+            while len(got) < 6:
+                data = s.recv(100)
+                assert data
+                got += data
+            assert got == b"hello\n"
