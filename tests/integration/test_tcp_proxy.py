@@ -245,6 +245,51 @@ def test_interactive_exchange_keeps_the_connection_open(echo):
             assert s.recv(100) == b"pong\n"
 
 
+def test_upstream_that_half_closes_first_still_gets_the_clients_bytes():
+    """The upstream says goodbye and shuts down its sending half; the client reads the
+    goodbye and the end of stream, then sends more: the upstream still gets it."""
+    got = []
+    server = socket.socket()
+    server.bind(("127.0.0.1", 0))
+    server.listen(8)
+
+    def serve():
+        while True:
+            try:
+                conn, _ = server.accept()
+            except OSError:
+                return
+            with conn:
+                conn.sendall(b"bye\n")
+                conn.shutdown(socket.SHUT_WR)
+                data = b""
+                while True:
+                    chunk = conn.recv(65536)
+                    if not chunk:
+                        break
+                    data += chunk
+                got.append(data)
+
+    threading.Thread(target=serve, daemon=True).start()
+    weir, listen, admin = start(server.getsockname()[1])
+    with weir:
+        idle_stats(admin, listen)
+        with socket.create_connection(("127.0.0.1", listen), timeout=5) as s:
+            received = b""
+            while True:
+                data = s.recv(100)
+                if not data:
+                    break  # the upstream's end of stream, passed on
+                received += data
+            assert received == b"bye\n"
+            s.sendall(b"after your goodbye\n")
+            s.shutdown(socket.SHUT_WR)
+            wait_for(lambda: b"after your goodbye\n" in got, what="the upstream got the bytes")
+            assert closed_by_peer(s)  # both directions ended: weir closed
+        idle_stats(admin, listen)
+    server.close()
+
+
 def test_upstream_down_closes_the_client_and_counts(echo):
     dead_port = free_port()  # nothing listens there
     weir, listen, admin = start(dead_port)
