@@ -462,7 +462,7 @@ def test_go_plugin_close_stream_closes_the_connection(echo):
         assert got == b"still served\n"
 
 
-def test_go_plugin_that_traps_closes_that_connection_and_serves_others(echo):
+def test_go_plugin_that_traps_closes_its_connections_and_weir_goes_on(echo):
     weir, listen, admin = start(echo.port, network_wasm("trap"))
     with weir:
         other, got = echo_line(listen, b"bystander\n")
@@ -472,14 +472,26 @@ def test_go_plugin_that_traps_closes_that_connection_and_serves_others(echo):
             assert closed_by_peer(s)
         wait_for(lambda: stat_value(admin, "wasm.plugin.go_network.vm_failures") == 1,
                  what="the VM failure counted")
-        # fail-closed: the bystander's connection (same VM) is closed too, as an HTTP
-        # stream the plugin held would get its 503; new connections are refused until
-        # ... the VM is dead for this worker: new connections are closed (fail-closed).
+        # fail-closed (the default): the worker's VM is dead, so the other connection
+        # through it is closed too, as an HTTP stream the plugin held gets its 503, and new
+        # connections are closed at once; weir itself goes on.
         assert closed_by_peer(other)
         other.close()
         with socket.create_connection(("127.0.0.1", listen), timeout=5) as s:
             assert closed_by_peer(s)
         assert weir.proc.poll() is None
+        assert stats(admin)["server.live"] == "1"
+
+
+def test_go_plugin_that_traps_with_fail_reload_serves_the_next_connections(echo):
+    weir, listen, admin = start(echo.port, network_wasm("trap", failure_policy="FAIL_RELOAD"))
+    with weir:
+        with socket.create_connection(("127.0.0.1", listen), timeout=5) as s:
+            s.sendall(b"now trap\n")
+            assert closed_by_peer(s)
+        # The next connection gets a new VM (the first reload is immediate).
+        assert exchange(listen, b"served again\n") == b"served again\n"
+        assert stat_value(admin, "wasm.plugin.go_network.vm_reload_success") == 1
 
 
 def test_go_plugin_that_traps_with_fail_open_lets_connections_through(echo):
