@@ -21,8 +21,14 @@ class StatsStore;
 namespace weir::proxy {
 
 enum class FilterStatus {
-  Continue,       // pass headers/data on to the next filter
-  StopIteration,  // hold the stream in this direction until continue_*() or a local reply
+  Continue,  // pass headers/data on to the next filter
+  // Hold the stream in this direction until continue_*() or a local reply. From a headers
+  // callback it is Envoy's StopIteration: the body still reaches this filter (and the ones
+  // before it), and Continue from its body callback resumes the headers, then the body.
+  StopIteration,
+  // Headers only (Envoy's StopAllIteration*): hold headers and body; this filter's body
+  // callbacks are not called until continue_*().
+  StopAllIteration,
 };
 
 // Facts about a stream that filters (and plugin properties) read.

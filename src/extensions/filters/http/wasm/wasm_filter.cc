@@ -329,6 +329,10 @@ class WasmFilter final : public proxy::HttpFilter, public pw::StreamHost {
         if (d.continue_requested) return FilterStatus::Continue;
         d.stopped = true;
         return FilterStatus::StopIteration;
+      case pw::Action::StopAll:
+        if (d.continue_requested) return FilterStatus::Continue;
+        d.stopped = true;
+        return FilterStatus::StopAllIteration;
     }
     return FilterStatus::Continue;
   }
@@ -341,8 +345,13 @@ class WasmFilter final : public proxy::HttpFilter, public pw::StreamHost {
       return d.request ? ctx_->on_request_body(static_cast<uint32_t>(chunk.size()), end_stream)
                        : ctx_->on_response_body(static_cast<uint32_t>(chunk.size()), end_stream);
     });
-    // A buffering callback at end of stream waits for continue_stream().
+    // A buffering callback at end of stream waits for continue_stream(). Continue from the
+    // body of a direction the headers callback paused resumes it (Envoy's StopIteration).
     if (s == FilterStatus::StopIteration && end_stream && mode_ == Mode::Active) d.stopped = true;
+    if (s == FilterStatus::Continue) {
+      d.stopped = false;
+      d.no_buffer = false;
+    }
     d.body = nullptr;
     return s;
   }
