@@ -37,10 +37,11 @@ ClusterConfig load_cluster(const ConfigNode& cluster) {
   cluster.expect_fields(names::kCluster,
                         {"name", "type", "connect_timeout", "lb_policy", "load_assignment",
                          "http2_protocol_options", "transport_socket",
-                         "per_connection_buffer_limit_bytes"});
+                         "per_connection_buffer_limit_bytes", "metadata"});
   ClusterConfig result;
   result.location = cluster.location();
   result.name = cluster.required("name").as_nonempty_string();
+  result.metadata = load_metadata(cluster.field("metadata"));
 
   if (cluster.has("type")) {
     result.type = cluster.field("type").as_enum<ClusterType>({

@@ -2,6 +2,8 @@
 
 #include <spdlog/spdlog.h>
 
+#include <charconv>
+
 #include "http/http1_writer.h"
 #include "proxy/request_id.h"
 
@@ -72,6 +74,10 @@ class ActiveStream::FilterHandle : public HttpFilterCallbacks {
   http::HeaderMap* request_trailers() override { return stream_.request_trailers(); }
   http::HeaderMap* response_trailers() override { return stream_.response_trailers(); }
   StreamInfo& stream_info() override { return stream_.stream_info(); }
+  const config::Route* route() override { return stream_.route(); }
+  const config::ClusterConfig* cluster_config(std::string_view name) override {
+    return stream_.cluster_config(name);
+  }
   void clear_route_cache() override { stream_.clear_route_cache(); }
   void reset_stream() override { stream_.reset_stream(); }
 
@@ -122,8 +128,28 @@ void ActiveStream::on_request_headers(http::HeaderMap& headers, const http::Mess
     request_headers_->remove(http::KnownHeader::kExpect);
     owner_.write_downstream("HTTP/1.1 100 Continue\r\n\r\n");
   }
+  if (setup_.config.strip_any_host_port || setup_.config.strip_matching_host_port) {
+    strip_host_port();
+  }
   add_forwarding_headers();
   decode_headers_from(0);
+}
+
+// strip_port_mode, as Envoy's HeaderUtility::stripPortFromHost: before the filters, so
+// they, routing and the upstream all see the Host without it. Never on CONNECT.
+void ActiveStream::strip_host_port() {
+  auto& h = *request_headers_;
+  if (h.get(http::KnownHeader::kMethod) == "CONNECT") return;
+  auto host = h.get(http::KnownHeader::kAuthority);
+  if (!host) return;
+  const size_t colon = host_port_start(*host);
+  if (colon == std::string_view::npos) return;
+  uint32_t port = 0;
+  std::string_view digits = host->substr(colon + 1);
+  auto [end, error] = std::from_chars(digits.data(), digits.data() + digits.size(), port);
+  if (error != std::errc() || end != digits.data() + digits.size()) return;
+  if (setup_.config.strip_matching_host_port && port != info_.downstream_local_port) return;
+  h.set(http::KnownHeader::kAuthority, std::string(host->substr(0, colon)));
 }
 
 void ActiveStream::add_forwarding_headers() {
@@ -403,10 +429,7 @@ void ActiveStream::route_request() {
     start_local_reply({403, "", {}, "upgrade_failed"});
     return;
   }
-  if (!route_resolved_) {
-    route_ = setup_.routes.match(*request_headers_);
-    route_resolved_ = true;
-  }
+  route();
   if (!route_) {
     start_local_reply({404, "", {}, "route_not_found"});
     return;
@@ -1017,6 +1040,19 @@ void ActiveStream::on_route_timeout() {
     return;
   }
   start_local_reply({504, "upstream request timeout", {}, "upstream_response_timeout"});
+}
+
+const config::Route* ActiveStream::route() {
+  if (!route_resolved_ && request_headers_) {
+    route_ = setup_.routes.match(*request_headers_);
+    route_resolved_ = true;
+  }
+  return route_;
+}
+
+const config::ClusterConfig* ActiveStream::cluster_config(std::string_view name) {
+  UpstreamPool* pool = setup_.find_pool(name);
+  return pool ? &pool->cluster().config : nullptr;
 }
 
 http::HeaderMap* ActiveStream::request_headers() {

@@ -63,6 +63,8 @@ class ActiveStream : public HttpFilterCallbacks, public UpstreamRequest::Callbac
   http::HeaderMap* request_trailers() override;
   http::HeaderMap* response_trailers() override;
   StreamInfo& stream_info() override { return info_; }
+  const config::Route* route() override;
+  const config::ClusterConfig* cluster_config(std::string_view name) override;
   void clear_route_cache() override { route_resolved_ = false; }
   void reset_stream() override;
   // Resume only where filter `index` stopped this direction (a filter's own callbacks).
@@ -108,6 +110,7 @@ class ActiveStream : public HttpFilterCallbacks, public UpstreamRequest::Callbac
   void complete_response();
 
   void add_forwarding_headers();
+  void strip_host_port();
   // Upgrades (WebSocket): whether this request may switch protocols, per upgrade_configs.
   void decide_upgrade();
   bool upgrade_allowed(std::string_view upgrade_type) const;

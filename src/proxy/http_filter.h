@@ -14,6 +14,10 @@
 namespace weir::event {
 class EventLoop;
 }
+namespace weir::config {
+struct Route;
+struct ClusterConfig;
+}  // namespace weir::config
 namespace weir::stats {
 class StatsStore;
 }
@@ -70,6 +74,11 @@ class HttpFilterCallbacks {
   virtual http::HeaderMap* request_trailers() = 0;
   virtual http::HeaderMap* response_trailers() = 0;
   virtual StreamInfo& stream_info() = 0;
+  // The route this request takes as its headers are now (matched on first use and again
+  // after clear_route_cache()), or nullptr when none matches or there are no headers yet.
+  virtual const config::Route* route() = 0;
+  // A configured cluster, or nullptr.
+  virtual const config::ClusterConfig* cluster_config(std::string_view name) = 0;
   virtual void clear_route_cache() = 0;
   // Abandons the stream: no (further) response; the client connection is closed.
   virtual void reset_stream() = 0;

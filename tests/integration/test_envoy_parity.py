@@ -84,3 +84,285 @@ def test_response_headers_paused_body_counted_then_headers_and_body_go_out():
         assert status == 200, weir.logs()
         assert headers["x-body-bytes"] == "70000"
         assert len(answer) == 70000
+
+
+# ---------------------------------------------------------------- 2.-5. properties
+
+def parity_config(listen, admin, up_port, vhosts=None, hcm_extra="", route_config_extra="",
+                  bootstrap_extra="", filters=None):
+    """A config with node, listener, route and cluster metadata, and the go_parity plugin."""
+    if filters is None:
+        filters = wasm_filter("parity", sdk_plugin("go_parity.wasm"), root_id="parity_root",
+                              vm_id="parity_vm")
+    if vhosts is None:
+        vhosts = """
+                    - name: all
+                      domains: ["*"]
+                      routes:
+                        - name: main_route
+                          match: { prefix: "/" }
+                          route: { cluster: upstream }
+                          metadata:
+                            filter_metadata:
+                              weir.test: { tier: gold, weight: 2.5, canary: true,
+                                           tags: [a, b], nested: { k: v } }"""
+    return f"""{bootstrap_extra}
+node:
+  id: node-1
+  cluster: edge-cluster
+  metadata: {{ ISTIO_VERSION: "1.20", region_hint: eu }}
+  locality: {{ region: eu-west, zone: eu-west-1a }}
+admin:
+  address:
+    socket_address: {{ address: 127.0.0.1, port_value: {admin} }}
+static_resources:
+  listeners:
+    - name: ingress
+      metadata:
+        filter_metadata:
+          weir.listener: {{ role: edge }}
+      address:
+        socket_address: {{ address: 127.0.0.1, port_value: {listen} }}
+      filter_chains:
+        - filters:
+            - name: envoy.filters.network.http_connection_manager
+              typed_config:
+                "@type": type.googleapis.com/envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager
+                stat_prefix: ingress_http{hcm_extra}
+                route_config:
+                  name: local_routes{route_config_extra}
+                  virtual_hosts:{vhosts}
+                http_filters:{filters}
+                  - name: envoy.filters.http.router
+  clusters:
+    - name: upstream
+      type: STATIC
+      connect_timeout: 1s
+      metadata:
+        filter_metadata:
+          weir.cluster: {{ owner: team-a }}
+      load_assignment:
+        cluster_name: upstream
+        endpoints:
+          - lb_endpoints:
+              - endpoint:
+                  address:
+                    socket_address: {{ address: 127.0.0.1, port_value: {up_port} }}
+    - name: other
+      type: STATIC
+      connect_timeout: 1s
+      load_assignment:
+        cluster_name: other
+        endpoints:
+          - lb_endpoints:
+              - endpoint:
+                  address:
+                    socket_address: {{ address: 127.0.0.1, port_value: {up_port} }}
+"""
+
+
+def start_parity(up, **kw):
+    listen, admin = free_port(), free_port()
+    weir = Weir(parity_config(listen, admin, up.port, **kw), args=("--concurrency", "1"),
+                wait_ports=(listen, admin))
+    weir.listen, weir.admin = listen, admin
+    return weir
+
+
+def props(weir, *paths, host=None, path="/"):
+    headers = {"x-parity": "props", "x-props": ",".join(paths)}
+    if host:
+        headers["host"] = host
+    status, _, body = request(weir.listen, path=path, headers=headers)
+    assert status == 200, weir.logs()
+    out = {}
+    for line in body.decode().splitlines():
+        name, _, value = line.partition(" ")
+        out[name] = None if value.startswith("!") else bytes.fromhex(value)
+    return out
+
+
+def pairs(data):
+    """Decodes Proxy-Wasm's serialized pairs."""
+    import struct
+    n = struct.unpack_from("<I", data)[0]
+    sizes = [struct.unpack_from("<II", data, 4 + 8 * i) for i in range(n)]
+    at, out = 4 + 8 * n, []
+    for k, v in sizes:
+        key = data[at:at + k]
+        at += k + 1
+        out.append((key, data[at:at + v]))
+        at += v + 1
+    return out
+
+
+def test_request_time_properties_frameworks_read_first():
+    with Upstream() as up, start_parity(up) as weir:
+        p = props(weir, "cluster_name", "route_name", "plugin_root_id", "plugin_vm_id",
+                  "plugin_name", "node.id", "node.cluster", "node.locality.region",
+                  "node.metadata.ISTIO_VERSION")
+        assert p == {"cluster_name": b"upstream", "route_name": b"main_route",
+                     "plugin_root_id": b"parity_root", "plugin_vm_id": b"parity_vm",
+                     "plugin_name": b"parity", "node.id": b"node-1",
+                     "node.cluster": b"edge-cluster", "node.locality.region": b"eu-west",
+                     "node.metadata.ISTIO_VERSION": b"1.20"}
+        # upstream.address once the upstream is known (the response path).
+        status, headers, _ = request(weir.listen)
+        assert status == 200
+        assert headers["x-upstream-address"] == f"127.0.0.1:{up.port}"
+
+
+def test_node_metadata_map_and_node_message():
+    with Upstream() as up, start_parity(up) as weir:
+        p = props(weir, "node.metadata", "node")
+        assert dict(pairs(p["node.metadata"])) == {b"ISTIO_VERSION": b"1.20",
+                                                   b"region_hint": b"eu"}
+        node = p["node"]  # a serialized envoy.config.core.v3.Node
+        assert node.startswith(b"\x0a\x06node-1\x12\x0cedge-cluster\x1a")
+        assert b"eu-west-1a" in node
+
+
+def test_property_path_separators_are_checked():
+    with Upstream() as up, start_parity(up) as weir:
+        p = props(weir, "request.path", "requestXpath", "request.headersXhost", "plugin_nameX",
+                  "node.idX", "cluster_name.x", "request.", path="/abc")
+        assert p["request.path"] == b"/abc"
+        for odd in ("requestXpath", "request.headersXhost", "plugin_nameX", "node.idX",
+                    "cluster_name.x", "request."):
+            assert p[odd] is None, odd
+
+
+def test_route_cluster_and_listener_metadata():
+    import struct
+    with Upstream() as up, start_parity(up) as weir:
+        p = props(weir, "route_metadata.filter_metadata.weir\\.test", "route_metadata",
+                  "route_metadata.filter_metadata.weir.test.tier")
+        # Dotted paths split at every dot: a namespace with a dot needs the token form,
+        # which the props line cannot express; read the whole map instead.
+        meta = dict(pairs(props(weir, "route_metadata.filter_metadata")
+                          ["route_metadata.filter_metadata"]))
+        ns = dict(pairs(meta[b"weir.test"]))
+        assert ns[b"tier"] == b"gold"
+        assert struct.unpack("<d", ns[b"weight"])[0] == 2.5
+        assert ns[b"canary"] == b"\x01"
+        assert [k for k, _ in pairs(ns[b"tags"])] == [b"a", b"b"]
+        assert dict(pairs(ns[b"nested"])) == {b"k": b"v"}
+        # The whole message: envoy.config.core.v3.Metadata, filter_metadata entry 1.
+        raw = p["route_metadata"]
+        assert raw[0] == 0x0a and b"weir.test" in raw and b"gold" in raw
+        c = props(weir, "cluster_metadata.filter_metadata", "listener_metadata.filter_metadata",
+                  "metadata")
+        assert dict(pairs(dict(pairs(c["cluster_metadata.filter_metadata"]))[b"weir.cluster"])) \
+            == {b"owner": b"team-a"}
+        assert dict(pairs(dict(pairs(c["listener_metadata.filter_metadata"]))[b"weir.listener"])) \
+            == {b"role": b"edge"}
+        assert c["metadata"] == b""  # no dynamic metadata: an empty message
+
+
+# ---------------------------------------------------------------- 4. virtual hosts and ports
+
+VHOSTS = """
+                    - name: ported
+                      domains: ["foo:1234"]
+                      routes:
+                        - name: ported_route
+                          match: { prefix: "/" }
+                          direct_response: { status: 200, body: { inline_string: ported } }
+                    - name: wild
+                      domains: ["*.example.com"]
+                      routes:
+                        - name: wild_route
+                          match: { prefix: "/" }
+                          route: { cluster: other }
+                    - name: prefixed
+                      domains: ["api.*"]
+                      routes:
+                        - name: prefix_route
+                          match: { prefix: "/" }
+                          route: { cluster: other }
+                    - name: default
+                      domains: ["*"]
+                      routes:
+                        - name: default_route
+                          match: { prefix: "/" }
+                          route: { cluster: upstream }"""
+
+
+def route_for(weir, host):
+    return props(weir, "route_name", host=host)["route_name"].decode()
+
+
+def test_virtual_hosts_match_the_host_with_its_port_as_envoy():
+    with Upstream() as up, start_parity(up, vhosts=VHOSTS) as weir:
+        assert route_for(weir, "foo:1234") == "ported_route"
+        assert route_for(weir, "FOO:1234") == "ported_route"
+        assert route_for(weir, "foo") == "default_route"
+        assert route_for(weir, "foo:1235") == "default_route"
+        assert route_for(weir, "a.example.com") == "wild_route"
+        assert route_for(weir, "a.example.com:80") == "default_route"  # suffix sees the port
+        assert route_for(weir, "example.com") == "default_route"  # the wildcard needs a label
+        assert route_for(weir, "api.internal:8080") == "prefix_route"
+        assert route_for(weir, "[::1]:1234") == "default_route"
+        status, _, body = request(weir.listen, headers={"host": "foo:1234"})
+        assert (status, body) == (200, b"ported")
+
+
+def test_ignore_port_in_host_matching():
+    with Upstream() as up, start_parity(
+            up, vhosts=VHOSTS,
+            route_config_extra="\n                  ignore_port_in_host_matching: true") as weir:
+        assert route_for(weir, "foo:1234") == "default_route"
+        assert route_for(weir, "a.example.com:80") == "wild_route"
+        assert route_for(weir, "[::1]:1234") == "default_route"
+
+
+def test_strip_any_host_port_changes_the_host_upstream_sees():
+    with Upstream() as up, start_parity(up, vhosts=VHOSTS,
+                                        hcm_extra="\n                strip_any_host_port: true") as weir:
+        assert route_for(weir, "a.example.com:80") == "wild_route"
+        status, _, body = request(weir.listen, headers={"host": "plain:9999"})
+        assert status == 200, weir.logs()
+        assert dict(json.loads(body)["headers"])["host"] == "plain"
+
+
+def test_strip_matching_host_port_strips_only_the_listeners_port():
+    with Upstream() as up, start_parity(up, vhosts=VHOSTS,
+                                        hcm_extra="\n                strip_matching_host_port: true") as weir:
+        assert route_for(weir, f"a.example.com:{weir.listen}") == "wild_route"
+        assert route_for(weir, "a.example.com:81") == "default_route"
+
+
+def test_plugin_rewriting_authority_reaches_another_virtual_host():
+    with Upstream() as up, start_parity(up, vhosts=VHOSTS) as weir:
+        status, _, body = request(weir.listen, headers={"host": "x",
+                                                        "x-parity-authority": "foo:1234"})
+        assert (status, body) == (200, b"ported"), weir.logs()
+        p = props(weir, "route_name", "cluster_name", host="x")
+        assert p == {"route_name": b"default_route", "cluster_name": b"upstream"}
+        status, _, _ = request(weir.listen, headers={"host": "x",
+                                                     "x-parity-authority": "b.example.com"})
+        assert status == 200
+
+
+def test_duplicate_domains_and_both_strip_modes_fail_to_load():
+    import subprocess
+    from weir_harness import WEIR_BIN
+    with Upstream() as up:
+        dup = VHOSTS + """
+                    - name: again
+                      domains: ["FOO:1234"]"""
+        for cfg, message in (
+                (parity_config(free_port(), free_port(), up.port, vhosts=dup),
+                 "Duplicate entry of domain FOO:1234"),
+                (parity_config(free_port(), free_port(), up.port,
+                               hcm_extra="\n                strip_any_host_port: true"
+                                         "\n                strip_matching_host_port: true"),
+                 "oneof")):
+            import tempfile
+            with tempfile.NamedTemporaryFile("w", suffix=".yaml") as f:
+                f.write(cfg)
+                f.flush()
+                r = subprocess.run([str(WEIR_BIN), "-c", f.name, "--mode", "validate"],
+                                   capture_output=True, text=True, timeout=60)
+            assert r.returncode != 0
+            assert message in r.stderr + r.stdout, r.stderr

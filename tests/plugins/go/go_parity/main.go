@@ -10,6 +10,9 @@
 //   - "compress" / "uncompress" / "foreign:<name>": calls that foreign function on the
 //     whole request body and answers with its result (200), or 500 with the error.
 //
+// x-parity-authority: after reading route_name, replaces :authority with its value (the
+// request is then routed by the new one).
+//
 // x-parity-response: "count" pauses the response headers; the response body callback
 // buffers to the end, sets "x-body-bytes: <n>" on the held headers, and continues.
 // Every response gets "x-upstream-address" (the upstream.address property) when known.
@@ -65,6 +68,11 @@ func header(name string) string {
 func (h *httpContext) OnHttpRequestHeaders(numHeaders int, endOfStream bool) types.Action {
 	h.mode = header("x-parity")
 	h.countResp = header("x-parity-response") == "count"
+	if authority := header("x-parity-authority"); authority != "" {
+		// Read the route first (frameworks do), then move the request to another host.
+		proxywasm.GetProperty([]string{"route_name"})
+		proxywasm.ReplaceHttpRequestHeader(":authority", authority)
+	}
 	switch {
 	case h.mode == "sign":
 		h.signature = header("x-signature")
