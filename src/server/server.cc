@@ -83,11 +83,18 @@ Result<std::vector<ListenerPlan>> plan_listeners(const config::BootstrapConfig& 
                      "': " + definition.error()};
       }
       plan.filters.push_back(std::move(*definition));
-      // Named by the filter's position, not the plugin's name: `/stats | grep <plugin>`
-      // keeps showing exactly the plugin's own metrics, as with Envoy.
+      // Keyed by the plugin's name (its config's `name`), which stays put when filters
+      // are added or reordered; a name used twice in one chain gets its position too.
+      std::string key = filter.wasm.name;
+      for (size_t other = 0; other < position; ++other) {
+        const auto& before = listener.http.http_filters[other];
+        if (before.kind == config::HttpFilterConfig::Kind::Wasm && before.wasm.name == key) {
+          key += "_" + std::to_string(position);
+          break;
+        }
+      }
       plan.filter_time_us.push_back(&stats.histogram("http." + listener.http.stat_prefix +
-                                                     ".wasm." + std::to_string(position) +
-                                                     ".rq_wasm_time_us"));
+                                                     ".wasm." + key + ".rq_wasm_time_us"));
     }
     if (!listener.http.access_logs.empty()) {
       if (!access_log_writer) access_log_writer = std::make_shared<access_log::FileWriter>();

@@ -366,3 +366,69 @@ def test_duplicate_domains_and_both_strip_modes_fail_to_load():
                                    capture_output=True, text=True, timeout=60)
             assert r.returncode != 0
             assert message in r.stderr + r.stdout, r.stderr
+
+
+# ---------------------------------------------------------------- 6. foreign functions
+
+def serialization_failure(headers):
+    # The Go SDK names no status 3 (SERIALIZATION_FAILURE): it says "unknown status code: 3".
+    return headers["x-foreign-error"].endswith("status code: 3")
+
+
+def test_compress_and_uncompress_foreign_functions_use_zlib_as_envoy():
+    import zlib
+    with Upstream() as up, start_parity(up) as weir:
+        data = b"weir compresses this " * 500
+        status, headers, body = request(weir.listen, "POST", "/", body=data,
+                                        headers={"x-parity": "compress"})
+        assert status == 200, (headers, weir.logs())
+        assert len(body) < len(data) and zlib.decompress(body) == data  # zlib format
+        status, _, back = request(weir.listen, "POST", "/", body=zlib.compress(data),
+                                  headers={"x-parity": "uncompress"})
+        assert (status, back) == (200, data)
+        # Not zlib data: an error status, and the proxy goes on.
+        status, headers, _ = request(weir.listen, "POST", "/", body=b"not zlib at all",
+                                     headers={"x-parity": "uncompress"})
+        assert status == 500 and serialization_failure(headers)
+        status, headers, _ = request(weir.listen, "POST", "/", body=b"x",
+                                     headers={"x-parity": "foreign:no_such_function"})
+        assert status == 500 and "not found" in headers["x-foreign-error"].lower()
+        # Compressing an empty and a large incompressible body.
+        assert request(weir.listen, "POST", "/", body=b"",
+                       headers={"x-parity": "compress"})[0] == 200
+        noise = bytes(range(256)) * 3000
+        status, _, body = request(weir.listen, "POST", "/", body=noise,
+                                  headers={"x-parity": "compress"})
+        assert status == 200 and zlib.decompress(body) == noise
+
+
+def test_uncompress_of_a_zip_bomb_is_refused_and_memory_stays_bounded():
+    import zlib
+    with Upstream() as up, start_parity(up) as weir:
+        bomb = zlib.compress(b"\0" * (1 << 28), 9)  # 256 MiB of zeros in about 260 KB
+        assert len(bomb) < 300_000
+        status, headers, _ = request(weir.listen, "POST", "/", body=bomb,
+                                     headers={"x-parity": "uncompress"}, timeout=60)
+        assert status == 500, weir.logs()
+        assert serialization_failure(headers)
+        small = zlib.compress(b"\0" * (1 << 20))  # 1 MiB out: fine (the bound is 4 MiB)
+        status, _, out = request(weir.listen, "POST", "/", body=small,
+                                 headers={"x-parity": "uncompress"}, timeout=30)
+        assert status == 200 and out == b"\0" * (1 << 20)
+        rss_kib = int([l for l in open(f"/proc/{weir.proc.pid}/status")
+                       if l.startswith("VmHWM")][0].split()[1])
+        assert rss_kib < 400 * 1024, f"weir peaked at {rss_kib} KiB"
+
+
+# ---------------------------------------------------------------- 7. stats by plugin name
+
+def test_plugin_time_is_keyed_by_plugin_name():
+    plugin = sdk_plugin("header_filter.wasm")
+    filters = (wasm_filter("first", plugin, root_id="") + wasm_filter("twice", plugin, root_id="")
+               + wasm_filter("twice", plugin, root_id=""))
+    with Upstream() as up, start(up, filters=filters) as weir:
+        assert request(weir.listen)[0] == 200, weir.logs()
+        s = stats(weir.admin)
+        for name in ("first", "twice", "twice_2"):
+            assert s[f"http.ingress_http.wasm.{name}.rq_wasm_time_us"].startswith("P0("), s
+        assert not any(".wasm.0." in k for k in s)
