@@ -16,7 +16,9 @@ void varint(std::string& out, uint64_t v) {
   out.push_back(static_cast<char>(v));
 }
 
-void tag(std::string& out, uint32_t field, uint32_t wire_type) { varint(out, field << 3 | wire_type); }
+void tag(std::string& out, uint32_t field, uint32_t wire_type) {
+  varint(out, field << 3 | wire_type);
+}
 
 void bytes_field(std::string& out, uint32_t field, std::string_view data) {
   tag(out, field, 2);

@@ -67,7 +67,7 @@ struct WasmPluginConfig {
   std::string vm_configuration;
   std::map<std::string, std::string> environment;  // vm_config.environment_variables
   FailurePolicy failure_policy = FailurePolicy::FailClosed;
-  WasmLimits limits;        // vm_config.weir_limits
+  WasmLimits limits;  // vm_config.weir_limits
   // The bootstrap's node and the enclosing listener's metadata (filled after loading),
   // for the node and listener_metadata properties.
   std::shared_ptr<const common::NodeInfo> node;
@@ -228,7 +228,7 @@ struct ClusterConfig {
   std::vector<SocketAddress> endpoints;
   // Bounds each upstream connection's buffers (flow control), as on listeners.
   uint32_t per_connection_buffer_limit_bytes = 1024 * 1024;
-  bool http2 = false;  // http2_protocol_options present (not served yet: warned)
+  bool http2 = false;         // http2_protocol_options present (not served yet: warned)
   common::Metadata metadata;  // metadata.filter_metadata (the cluster_metadata property)
   SourceLocation location;
 };
@@ -265,7 +265,7 @@ struct BootstrapConfig {
   std::optional<AdminConfig> admin;
   std::vector<ListenerConfig> listeners;
   std::vector<ClusterConfig> clusters;
-  std::vector<WasmPluginConfig> wasm_services;  // bootstrap_extensions envoy.bootstrap.wasm
+  std::vector<WasmPluginConfig> wasm_services;   // bootstrap_extensions envoy.bootstrap.wasm
   std::shared_ptr<const common::NodeInfo> node;  // Bootstrap.node (empty when absent)
   std::string source_file;
 };

@@ -137,15 +137,16 @@ HttpConnectionManagerConfig load_filter_chain(const ConfigNode& filter_chain) {
 }  // namespace
 
 ListenerConfig load_listener(const ConfigNode& listener) {
-  listener.expect_fields(names::kListener,
-                         {"name", "address", "filter_chains", "traffic_direction",
-                          "per_connection_buffer_limit_bytes", "ignore_global_conn_limit",
-                          "max_connections_to_accept_per_socket_event", "tcp_backlog_size",
-                          "metadata"});
+  listener.expect_fields(
+      names::kListener,
+      {"name", "address", "filter_chains", "traffic_direction", "per_connection_buffer_limit_bytes",
+       "ignore_global_conn_limit", "max_connections_to_accept_per_socket_event", "tcp_backlog_size",
+       "metadata"});
   ListenerConfig result;
   result.location = listener.location();
   if (listener.has("metadata")) {
-    result.metadata = std::make_shared<const common::Metadata>(load_metadata(listener.field("metadata")));
+    result.metadata =
+        std::make_shared<const common::Metadata>(load_metadata(listener.field("metadata")));
   }
 
   const ConfigNode address = listener.required("address");

@@ -182,8 +182,10 @@ RouteConfiguration load_route_configuration(const ConfigNode& route_config) {
       std::string lower = domain;
       for (char& c : lower) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
       if (!domains.insert(lower).second) {
-        virtual_host.field("domains").fail("Only unique values for domains are permitted. "
-                                           "Duplicate entry of domain " + domain);
+        virtual_host.field("domains").fail(
+            "Only unique values for domains are permitted. "
+            "Duplicate entry of domain " +
+            domain);
       }
     }
   }

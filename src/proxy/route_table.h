@@ -3,8 +3,8 @@
 // suffix wildcard "*.x", then the longest prefix wildcard "x.*", then "*"), then the first
 // route whose match fits, as Envoy does. The authority is matched whole, port included,
 // unless the route configuration sets ignore_port_in_host_matching (Envoy's rule: a domain
-// "foo:1234" matches only that port; "*.foo" does not match "a.foo:80"). Regexes were compiled (RE2) when the config loaded: matching
-// takes time linear in the client's path and headers.
+// "foo:1234" matches only that port; "*.foo" does not match "a.foo:80"). Regexes were compiled
+// (RE2) when the config loaded: matching takes time linear in the client's path and headers.
 #include <memory>
 #include <string>
 #include <vector>

@@ -13,7 +13,8 @@ WasmResult compress_args(std::string_view args, std::string& result) {
   uLongf size = compressBound(static_cast<uLong>(args.size()));
   result.resize(size);
   if (compress(reinterpret_cast<Bytef*>(result.data()), &size,
-               reinterpret_cast<const Bytef*>(args.data()), static_cast<uLong>(args.size())) != Z_OK) {
+               reinterpret_cast<const Bytef*>(args.data()),
+               static_cast<uLong>(args.size())) != Z_OK) {
     return WasmResult::SerializationFailure;
   }
   result.resize(size);

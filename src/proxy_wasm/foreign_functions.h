@@ -19,7 +19,6 @@ inline constexpr size_t kMaxUncompressedBytes = 4 * 1024 * 1024;
 
 // Runs foreign function `name` on `args`: OK with `result` set, NOT_FOUND for a name
 // weir does not register, or the function's own error.
-WasmResult call_foreign_function(std::string_view name, std::string_view args,
-                                 std::string& result);
+WasmResult call_foreign_function(std::string_view name, std::string_view args, std::string& result);
 
 }  // namespace weir::proxy_wasm

@@ -221,8 +221,8 @@ class WasmFilter final : public proxy::HttpFilter, public pw::StreamHost {
     if (top("cluster_metadata")) {
       const config::Route* route = cb_.route();
       std::string_view name = !si.cluster_name.empty() ? std::string_view(si.cluster_name)
-                              : route && route->route ? std::string_view(route->route->cluster)
-                                                      : std::string_view();
+                              : route && route->route  ? std::string_view(route->route->cluster)
+                                                       : std::string_view();
       const config::ClusterConfig* cluster = name.empty() ? nullptr : cb_.cluster_config(name);
       if (!cluster) return false;
       return common::metadata_property(cluster->metadata, rest, out);
