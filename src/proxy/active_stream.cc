@@ -215,8 +215,7 @@ void ActiveStream::decode_headers_from(size_t index) {
       // Body that waited for these headers reaches this filter now (Envoy's StopIteration).
       if (!request_stop_all_ && !request_body_held_.empty() &&
           request_body_stop_index_ == SIZE_MAX) {
-        decode_body_to_held_headers(request_body_from_, "",
-                                    request_end_seen_ && !request_has_trailers_);
+        decode_body_to_held_headers(request_body_from_, "", request_end_seen_);
       }
       return;
     }
@@ -329,6 +328,16 @@ void ActiveStream::on_request_trailers(http::HeaderMap& trailers) {
   request_trailers_ = std::move(trailers);
   request_has_trailers_ = true;
   request_end_seen_ = true;
+  if (!request_headers_done_ && request_stopped_ && !request_stop_all_ && !local_reply_sent_) {
+    // The filters that see the body while the headers wait get its end now, with
+    // end_of_stream (a plugin checking the whole body must see it end; Envoy would call
+    // their trailers callback, where a plugin cannot read the body); the trailers follow
+    // the headers through every filter.
+    size_t from = request_body_stop_index_ != SIZE_MAX ? request_body_stop_index_ : 0;
+    request_body_stop_index_ = SIZE_MAX;
+    decode_body_to_held_headers(from, "", true);
+    return;
+  }
   if (request_headers_done_ && request_body_stop_index_ == SIZE_MAX && !local_reply_sent_) {
     decode_trailers_from(0);
   }
@@ -392,7 +401,7 @@ void ActiveStream::continue_request_from(size_t index) {
       index < request_stop_index_ && !in_filter_callback_ && !finished_ && !local_reply_sent_) {
     // A filter before the one holding the headers lets its buffered body go on.
     request_body_stop_index_ = SIZE_MAX;
-    decode_body_to_held_headers(index + 1, "", request_end_seen_ && !request_has_trailers_);
+    decode_body_to_held_headers(index + 1, "", request_end_seen_);
     return;
   }
   bool stopped_here = (request_stopped_ && request_stop_index_ == index) ||
@@ -404,7 +413,7 @@ void ActiveStream::continue_response_from(size_t index) {
   if (response_stopped_ && !response_stop_all_ && response_body_stop_index_ == index &&
       index > response_stop_index_ && !in_filter_callback_ && !finished_) {
     response_body_stop_index_ = SIZE_MAX;
-    encode_body_to_held_headers(index, "", response_end_seen_ && !response_trailers_);
+    encode_body_to_held_headers(index, "", response_end_seen_);
     return;
   }
   bool stopped_here = (response_stopped_ && response_stop_index_ == index) ||
@@ -548,7 +557,7 @@ void ActiveStream::encode_headers_from(size_t index) {
           response_body_stop_index_ == SIZE_MAX) {
         encode_body_to_held_headers(
             response_body_from_ == SIZE_MAX ? filters_.size() : response_body_from_, "",
-            response_end_seen_ && !response_trailers_);
+            response_end_seen_);
       }
       return;
     }
@@ -654,6 +663,15 @@ void ActiveStream::on_upstream_trailers(http::HeaderMap& trailers) {
   if (local_reply_sent_ || finished_) return;
   response_trailers_ = std::move(trailers);
   response_end_seen_ = true;
+  if (!response_headers_written_ && response_stopped_ && !response_stop_all_) {
+    // As on the request side: the body ends for the filters up to the one holding the
+    // headers; the trailers follow the headers.
+    size_t from =
+        response_body_stop_index_ != SIZE_MAX ? response_body_stop_index_ + 1 : filters_.size();
+    response_body_stop_index_ = SIZE_MAX;
+    encode_body_to_held_headers(from, "", true);
+    return;
+  }
   if (response_headers_written_ && response_body_stop_index_ == SIZE_MAX) {
     encode_trailers_from(filters_.size());
   }

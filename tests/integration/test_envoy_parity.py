@@ -5,7 +5,8 @@ import hashlib
 import json
 
 from upstream import Upstream
-from weir_harness import Weir, free_port, proxy_config, request, sdk_plugin, stats, wasm_filter
+from weir_harness import (Weir, free_port, proxy_config, request, sdk_plugin, stats,
+                          wait_for, wasm_filter)
 
 
 def start(up, filters=None, hcm_extra="", route_extra="", listener_extra="", cluster_extra="",
@@ -428,7 +429,27 @@ def test_plugin_time_is_keyed_by_plugin_name():
                + wasm_filter("twice", plugin, root_id=""))
     with Upstream() as up, start(up, filters=filters) as weir:
         assert request(weir.listen)[0] == 200, weir.logs()
-        s = stats(weir.admin)
-        for name in ("first", "twice", "twice_2"):
-            assert s[f"http.ingress_http.wasm.{name}.rq_wasm_time_us"].startswith("P0("), s
-        assert not any(".wasm.0." in k for k in s)
+        names = [f"http.ingress_http.wasm.{n}.rq_wasm_time_us" for n in ("first", "twice",
+                                                                         "twice_2")]
+        # Recorded when the stream completes, just after the response went out.
+        wait_for(lambda: all(stats(weir.admin)[n].startswith("P0(") for n in names),
+                 what="each plugin's time recorded under its name")
+        assert not any(".wasm.0." in k for k in stats(weir.admin))
+
+
+def test_headers_paused_body_with_trailers_is_verified_then_trailers_follow():
+    import socket
+    with Upstream() as up, start(up) as weir:
+        body = b"signed with trailers"
+        sig = hashlib.sha256(body).hexdigest().encode()
+        with socket.create_connection(("127.0.0.1", weir.listen), timeout=10) as s:
+            s.sendall(b"POST /t HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n"
+                      b"x-parity: sign\r\nx-signature: " + sig + b"\r\n\r\n"
+                      b"%x\r\n%s\r\n0\r\nx-trailer: t1\r\n\r\n" % (len(body), body))
+            data = b""
+            while b"\r\n\r\n" not in data:
+                data += s.recv(65536)
+            assert data.startswith(b"HTTP/1.1 200"), data[:300]
+        seen = up.requests[-1]
+        assert dict(seen["headers"])["x-signature-verified"] == "yes"
+        assert seen["body"] == body
