@@ -22,6 +22,12 @@ struct ProtoValue {
   std::string string;
   std::map<std::string, ProtoValue> fields;  // Kind::Struct
   std::vector<ProtoValue> list;              // Kind::List
+
+  static ProtoValue empty_struct() {
+    ProtoValue v;
+    v.kind = Kind::Struct;
+    return v;
+  }
 };
 
 // envoy.config.core.v3.Metadata: filter_metadata (typed_filter_metadata is not kept).
@@ -34,7 +40,7 @@ struct Metadata {
 struct NodeInfo {
   std::string id;
   std::string cluster;
-  ProtoValue metadata{ProtoValue::Kind::Struct};
+  ProtoValue metadata = ProtoValue::empty_struct();
   std::string region, zone, sub_zone;  // locality
   std::string user_agent_name;
 };

@@ -10,6 +10,7 @@ namespace {
 
 // "compress": zlib's compress() of the arguments (the zlib format, RFC 1950).
 WasmResult compress_args(std::string_view args, std::string& result) {
+  if (args.size() > kMaxCompressInputBytes) return WasmResult::BadArgument;
   uLongf size = compressBound(static_cast<uLong>(args.size()));
   result.resize(size);
   if (compress(reinterpret_cast<Bytef*>(result.data()), &size,

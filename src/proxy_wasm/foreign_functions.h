@@ -16,6 +16,9 @@ namespace weir::proxy_wasm {
 // counts toward the plugin call's deadline (100 ms by default) and zlib inflates about
 // 250 MB/s here: 4 MiB (16 ms) leaves the plugin its time.
 inline constexpr size_t kMaxUncompressedBytes = 4 * 1024 * 1024;
+// Bound on what "compress" takes (zlib's default level compresses about 30-100 MB/s):
+// more is BAD_ARGUMENT. Envoy has none either.
+inline constexpr size_t kMaxCompressInputBytes = 4 * 1024 * 1024;
 
 // Runs foreign function `name` on `args`: OK with `result` set, NOT_FOUND for a name
 // weir does not register, or the function's own error.

@@ -117,8 +117,9 @@ int32_t proxy_call_foreign_function(Vm& vm, const wasm::Value* a) {
   if (!name || !args) return kIma;
   if (!vm.in_bounds(u32(a[4]), 4) || !vm.in_bounds(u32(a[5]), 4)) return kIma;
   Vm::OutBuffer result(vm);
-  // The arguments are copied out of the plugin's memory: the allocator may move it.
-  WasmResult r = call_foreign_function(std::string(*name), std::string(*args), result.str());
+  // Read in place: nothing calls into the plugin (whose allocator may move its memory)
+  // before the function has returned.
+  WasmResult r = call_foreign_function(*name, *args, result.str());
   if (r != WasmResult::Ok) return st(r);
   return st(vm.copy_out(result, u32(a[4]), u32(a[5])));
 }

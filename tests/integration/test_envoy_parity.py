@@ -90,7 +90,7 @@ def test_response_headers_paused_body_counted_then_headers_and_body_go_out():
 # ---------------------------------------------------------------- 2.-5. properties
 
 def parity_config(listen, admin, up_port, vhosts=None, hcm_extra="", route_config_extra="",
-                  bootstrap_extra="", filters=None):
+                  bootstrap_extra="", filters=None, listener_extra=""):
     """A config with node, listener, route and cluster metadata, and the go_parity plugin."""
     if filters is None:
         filters = wasm_filter("parity", sdk_plugin("go_parity.wasm"), root_id="parity_root",
@@ -118,7 +118,7 @@ admin:
     socket_address: {{ address: 127.0.0.1, port_value: {admin} }}
 static_resources:
   listeners:
-    - name: ingress
+    - name: ingress{listener_extra}
       metadata:
         filter_metadata:
           weir.listener: {{ role: edge }}
@@ -419,6 +419,21 @@ def test_uncompress_of_a_zip_bomb_is_refused_and_memory_stays_bounded():
         rss_kib = int([l for l in open(f"/proc/{weir.proc.pid}/status")
                        if l.startswith("VmHWM")][0].split()[1])
         assert rss_kib < 400 * 1024, f"weir peaked at {rss_kib} KiB"
+
+
+def test_compress_of_a_huge_buffer_is_refused():
+    with Upstream() as up, start_parity(
+            up, listener_extra="\n      per_connection_buffer_limit_bytes: 16777216") as weir:
+        huge = bytes(range(256)) * (5 * 4096)  # 5 MiB, over the 4 MiB bound
+        status, headers, _ = request(weir.listen, "POST", "/", body=huge,
+                                     headers={"x-parity": "compress"}, timeout=60)
+        assert status == 500, weir.logs()
+        assert "bad argument" in headers["x-foreign-error"].lower()
+        ok = bytes(range(256)) * (3 * 4096)  # 3 MiB: fine
+        status, _, body = request(weir.listen, "POST", "/", body=ok,
+                                  headers={"x-parity": "compress"}, timeout=60)
+        import zlib
+        assert status == 200 and zlib.decompress(body) == ok
 
 
 # ---------------------------------------------------------------- 7. stats by plugin name

@@ -17,7 +17,7 @@ ProtoValue str(std::string s) {
 }
 
 TEST(ProtoStruct, StructEncodesMapEntriesInKeyOrder) {
-  ProtoValue s{ProtoValue::Kind::Struct};
+  ProtoValue s = ProtoValue::empty_struct();
   s.fields["b"] = str("c");
   ProtoValue n;
   n.kind = ProtoValue::Kind::Bool;
@@ -38,7 +38,7 @@ TEST(ProtoStruct, StructEncodesMapEntriesInKeyOrder) {
 
 TEST(ProtoStruct, MetadataAndPathsAsEnvoysCel) {
   Metadata m;
-  ProtoValue ns{ProtoValue::Kind::Struct};
+  ProtoValue ns = ProtoValue::empty_struct();
   ns.fields["k"] = str("v");
   ProtoValue num;
   num.kind = ProtoValue::Kind::Number;
