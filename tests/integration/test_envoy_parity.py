@@ -345,7 +345,7 @@ def test_plugin_rewriting_authority_reaches_another_virtual_host():
         assert status == 200
 
 
-def test_duplicate_domains_and_both_strip_modes_fail_to_load():
+def test_duplicate_domains_both_strip_modes_and_bad_metadata_fail_to_load():
     import subprocess
     from weir_harness import WEIR_BIN
     with Upstream() as up:
@@ -358,7 +358,10 @@ def test_duplicate_domains_and_both_strip_modes_fail_to_load():
                 (parity_config(free_port(), free_port(), up.port,
                                hcm_extra="\n                strip_any_host_port: true"
                                          "\n                strip_matching_host_port: true"),
-                 "oneof")):
+                 "oneof"),
+                (parity_config(free_port(), free_port(), up.port).replace(
+                    "weir.cluster: { owner: team-a }", "weir.cluster: 5"),
+                 "a filter_metadata entry must be a mapping")):
             import tempfile
             with tempfile.NamedTemporaryFile("w", suffix=".yaml") as f:
                 f.write(cfg)
