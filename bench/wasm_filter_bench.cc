@@ -25,6 +25,8 @@ class StreamCallbacks : public proxy::HttpFilterCallbacks {
   http::HeaderMap* request_trailers() override { return nullptr; }
   http::HeaderMap* response_trailers() override { return nullptr; }
   proxy::StreamInfo& stream_info() override { return info; }
+  const config::Route* route() override { return nullptr; }
+  const config::ClusterConfig* cluster_config(std::string_view) override { return nullptr; }
   void clear_route_cache() override {}
   void reset_stream() override {}
   http::HeaderMap request, response;

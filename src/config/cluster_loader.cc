@@ -34,13 +34,14 @@ void load_endpoints(const ConfigNode& load_assignment, ClusterConfig& cluster) {
 }  // namespace
 
 ClusterConfig load_cluster(const ConfigNode& cluster) {
-  cluster.expect_fields(names::kCluster,
-                        {"name", "type", "connect_timeout", "lb_policy", "load_assignment",
-                         "http2_protocol_options", "transport_socket",
-                         "per_connection_buffer_limit_bytes"});
+  cluster.expect_fields(
+      names::kCluster,
+      {"name", "type", "connect_timeout", "lb_policy", "load_assignment", "http2_protocol_options",
+       "transport_socket", "per_connection_buffer_limit_bytes", "metadata"});
   ClusterConfig result;
   result.location = cluster.location();
   result.name = cluster.required("name").as_nonempty_string();
+  result.metadata = load_metadata(cluster.field("metadata"));
 
   if (cluster.has("type")) {
     result.type = cluster.field("type").as_enum<ClusterType>({

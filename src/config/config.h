@@ -4,11 +4,13 @@
 #include <chrono>
 #include <cstdint>
 #include <map>
+#include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
 
+#include "common/proto_struct.h"
 #include "common/regex.h"
 #include "common/result.h"
 
@@ -65,7 +67,11 @@ struct WasmPluginConfig {
   std::string vm_configuration;
   std::map<std::string, std::string> environment;  // vm_config.environment_variables
   FailurePolicy failure_policy = FailurePolicy::FailClosed;
-  WasmLimits limits;        // vm_config.weir_limits
+  WasmLimits limits;  // vm_config.weir_limits
+  // The bootstrap's node and the enclosing listener's metadata (filled after loading),
+  // for the node and listener_metadata properties.
+  std::shared_ptr<const common::NodeInfo> node;
+  std::shared_ptr<const common::Metadata> listener_metadata;
   bool singleton = false;   // bootstrap WasmService only: one VM on the main thread
   SourceLocation location;  // of the filter's typed_config
 };
@@ -138,7 +144,8 @@ struct Route {
   RouteMatch match;
   std::optional<RouteAction> route;
   std::optional<DirectResponse> direct_response;
-  SourceLocation location;  // of the route entry
+  common::Metadata metadata;  // metadata.filter_metadata (the route_metadata property)
+  SourceLocation location;    // of the route entry
 };
 
 struct VirtualHost {
@@ -150,6 +157,8 @@ struct VirtualHost {
 struct RouteConfiguration {
   std::string name;
   std::vector<VirtualHost> virtual_hosts;
+  // Virtual hosts match the Host header without its port (Envoy's default: with it).
+  bool ignore_port_in_host_matching = false;
 };
 
 // One access_log entry of an http_connection_manager: envoy.access_loggers.file (or
@@ -167,6 +176,11 @@ struct HttpConnectionManagerConfig {
   std::vector<HttpFilterConfig> http_filters;
   bool use_remote_address = false;
   bool generate_request_id = true;
+  // strip_port_mode: remove the Host header's port before routing (and upstream), any
+  // port or only the listener's own (Envoy; never on CONNECT).
+  bool strip_any_host_port = false;
+  bool strip_matching_host_port = false;
+  uint16_t listener_port = 0;  // for strip_matching_host_port
   std::chrono::milliseconds stream_idle_timeout{300000};
   std::chrono::milliseconds request_timeout{0};          // 0: none
   std::chrono::milliseconds request_headers_timeout{0};  // 0: none
@@ -204,6 +218,7 @@ struct ListenerConfig {
   // network Wasm filters (envoy.filters.network.wasm) before it, in order.
   std::optional<TcpProxyConfig> tcp_proxy;
   std::vector<WasmPluginConfig> network_wasm_filters;
+  std::shared_ptr<const common::Metadata> metadata;  // metadata.filter_metadata, if any
   // Runtime key envoy.resource_limits.listener.<name>.connection_limit: open connections
   // past it are accepted and closed at once (listener.<address>.downstream_cx_overflow).
   std::optional<uint64_t> connection_limit;
@@ -227,7 +242,8 @@ struct ClusterConfig {
   std::vector<SocketAddress> endpoints;
   // Bounds each upstream connection's buffers (flow control), as on listeners.
   uint32_t per_connection_buffer_limit_bytes = 1024 * 1024;
-  bool http2 = false;  // http2_protocol_options present (not served yet: warned)
+  bool http2 = false;         // http2_protocol_options present (not served yet: warned)
+  common::Metadata metadata;  // metadata.filter_metadata (the cluster_metadata property)
   SourceLocation location;
 };
 
@@ -263,7 +279,8 @@ struct BootstrapConfig {
   std::optional<AdminConfig> admin;
   std::vector<ListenerConfig> listeners;
   std::vector<ClusterConfig> clusters;
-  std::vector<WasmPluginConfig> wasm_services;  // bootstrap_extensions envoy.bootstrap.wasm
+  std::vector<WasmPluginConfig> wasm_services;   // bootstrap_extensions envoy.bootstrap.wasm
+  std::shared_ptr<const common::NodeInfo> node;  // Bootstrap.node (empty when absent)
   std::string source_file;
 };
 

@@ -19,6 +19,9 @@ inline constexpr std::string_view kDownstreamConnectionsConfig =
 inline constexpr std::string_view kTypedExtensionConfig =
     "envoy.config.core.v3.TypedExtensionConfig";
 inline constexpr std::string_view kAddress = "envoy.config.core.v3.Address";
+inline constexpr std::string_view kNode = "envoy.config.core.v3.Node";
+inline constexpr std::string_view kLocality = "envoy.config.core.v3.Locality";
+inline constexpr std::string_view kMetadata = "envoy.config.core.v3.Metadata";
 inline constexpr std::string_view kSocketAddress = "envoy.config.core.v3.SocketAddress";
 inline constexpr std::string_view kDataSource = "envoy.config.core.v3.DataSource";
 inline constexpr std::string_view kTransportSocket = "envoy.config.core.v3.TransportSocket";

@@ -17,7 +17,7 @@ HttpConnectionManagerConfig load_http_connection_manager(const ConfigNode& manag
       {"stat_prefix", "codec_type", "route_config", "http_filters", "use_remote_address",
        "generate_request_id", "stream_idle_timeout", "request_timeout", "request_headers_timeout",
        "common_http_protocol_options", "access_log", "upgrade_configs", "max_request_headers_kb",
-       "forward_client_cert_details"});
+       "forward_client_cert_details", "strip_any_host_port", "strip_matching_host_port"});
   HttpConnectionManagerConfig result;
   result.stat_prefix = manager.required("stat_prefix").as_nonempty_string();
 
@@ -43,6 +43,15 @@ HttpConnectionManagerConfig load_http_connection_manager(const ConfigNode& manag
   result.http_filters = load_http_filters(manager.field("http_filters"));
   result.access_logs = load_access_logs(manager.field("access_log"));
 
+  if (manager.has("strip_any_host_port") && manager.has("strip_matching_host_port")) {
+    manager.fail("strip_any_host_port and strip_matching_host_port are one oneof: set one");
+  }
+  if (manager.has("strip_any_host_port")) {
+    result.strip_any_host_port = manager.field("strip_any_host_port").as_bool();
+  }
+  if (manager.has("strip_matching_host_port")) {
+    result.strip_matching_host_port = manager.field("strip_matching_host_port").as_bool();
+  }
   if (manager.has("use_remote_address")) {
     result.use_remote_address = manager.field("use_remote_address").as_bool();
   }
@@ -197,12 +206,17 @@ void load_filter_chain(const ConfigNode& filter_chain, ListenerConfig& listener)
 }  // namespace
 
 ListenerConfig load_listener(const ConfigNode& listener) {
-  listener.expect_fields(names::kListener,
-                         {"name", "address", "filter_chains", "traffic_direction",
-                          "per_connection_buffer_limit_bytes", "ignore_global_conn_limit",
-                          "max_connections_to_accept_per_socket_event", "tcp_backlog_size"});
+  listener.expect_fields(
+      names::kListener,
+      {"name", "address", "filter_chains", "traffic_direction", "per_connection_buffer_limit_bytes",
+       "ignore_global_conn_limit", "max_connections_to_accept_per_socket_event", "tcp_backlog_size",
+       "metadata"});
   ListenerConfig result;
   result.location = listener.location();
+  if (listener.has("metadata")) {
+    result.metadata =
+        std::make_shared<const common::Metadata>(load_metadata(listener.field("metadata")));
+  }
 
   const ConfigNode address = listener.required("address");
   result.address = load_address(address);
@@ -250,6 +264,13 @@ ListenerConfig load_listener(const ConfigNode& listener) {
         "implemented)");
   }
   load_filter_chain(chains[0], result);
+  result.http.listener_port = result.address.port;
+  for (HttpFilterConfig& filter : result.http.http_filters) {
+    filter.wasm.listener_metadata = result.metadata;  // the listener_metadata property
+  }
+  for (WasmPluginConfig& plugin : result.network_wasm_filters) {
+    plugin.listener_metadata = result.metadata;
+  }
   // Envoy's per-connection limit bounds the connection's buffers (flow control) and what a
   // stream may buffer (e.g. a plugin pausing until the end of a body): over it, 413 on
   // requests, 500 on responses.

@@ -68,4 +68,10 @@ std::vector<UpgradeConfig> load_route_upgrade_configs(const ConfigNode& upgrade_
 // cluster_loader.cc
 ClusterConfig load_cluster(const ConfigNode& cluster);
 
+// metadata_loader.cc: core.v3.Metadata (filter_metadata; typed_filter_metadata fails the
+// load), google.protobuf.Struct values, and Bootstrap.node.
+common::Metadata load_metadata(const ConfigNode& metadata);
+common::ProtoValue load_struct(const ConfigNode& value);
+common::NodeInfo load_node(const ConfigNode& node);
+
 }  // namespace weir::config

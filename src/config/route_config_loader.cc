@@ -1,5 +1,7 @@
 // envoy.config.route.v3.RouteConfiguration: virtual hosts, routes, matches and actions.
+#include <cctype>
 #include <charconv>
+#include <set>
 
 #include "config/envoy_names.h"
 #include "config/loaders.h"
@@ -124,10 +126,11 @@ DirectResponse load_direct_response(const ConfigNode& direct_response) {
 }
 
 Route load_route(const ConfigNode& route) {
-  route.expect_fields(names::kRoute, {"name", "match", "route", "direct_response"});
+  route.expect_fields(names::kRoute, {"name", "match", "route", "direct_response", "metadata"});
   Route result;
   result.location = route.location();
   if (route.has("name")) result.name = route.field("name").as_string();
+  result.metadata = load_metadata(route.field("metadata"));
   result.match = load_route_match(route.required("match"));
 
   const bool forwards = route.has("route");
@@ -163,11 +166,28 @@ VirtualHost load_virtual_host(const ConfigNode& virtual_host) {
 }  // namespace
 
 RouteConfiguration load_route_configuration(const ConfigNode& route_config) {
-  route_config.expect_fields(names::kRouteConfiguration, {"name", "virtual_hosts"});
+  route_config.expect_fields(names::kRouteConfiguration,
+                             {"name", "virtual_hosts", "ignore_port_in_host_matching"});
   RouteConfiguration result;
   if (route_config.has("name")) result.name = route_config.field("name").as_string();
+  if (route_config.has("ignore_port_in_host_matching")) {
+    result.ignore_port_in_host_matching =
+        route_config.field("ignore_port_in_host_matching").as_bool();
+  }
+  // As Envoy: a domain (compared lower-cased) belongs to one virtual host only.
+  std::set<std::string> domains;
   for (const ConfigNode& virtual_host : route_config.field("virtual_hosts").items()) {
     result.virtual_hosts.push_back(load_virtual_host(virtual_host));
+    for (const std::string& domain : result.virtual_hosts.back().domains) {
+      std::string lower = domain;
+      for (char& c : lower) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+      if (!domains.insert(lower).second) {
+        virtual_host.field("domains").fail(
+            "Only unique values for domains are permitted. "
+            "Duplicate entry of domain " +
+            domain);
+      }
+    }
   }
   return result;
 }

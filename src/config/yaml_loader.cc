@@ -63,7 +63,7 @@ WasmPluginConfig load_wasm_service(const ConfigNode& extension) {
 BootstrapConfig load_bootstrap(const ConfigNode& bootstrap) {
   bootstrap.expect_fields(names::kBootstrap,
                           {"admin", "static_resources", "bootstrap_extensions", "stats_config",
-                           "layered_runtime", "overload_manager"});
+                           "layered_runtime", "overload_manager", "node"});
   LoadContext& context = bootstrap.context();
   load_layered_runtime(bootstrap.field("layered_runtime"));
   if (auto level = runtime_uint(context, "re2.max_program_size.error_level", 0, UINT32_MAX)) {
@@ -88,6 +88,12 @@ BootstrapConfig load_bootstrap(const ConfigNode& bootstrap) {
   for (const ConfigNode& extension : bootstrap.field("bootstrap_extensions").items()) {
     config.wasm_services.push_back(load_wasm_service(extension));
   }
+  // Every plugin reads the node (its `node` property), as each Envoy plugin has local_info.
+  config.node = std::make_shared<const common::NodeInfo>(load_node(bootstrap.field("node")));
+  for (ListenerConfig& listener : config.listeners) {
+    for (HttpFilterConfig& filter : listener.http.http_filters) filter.wasm.node = config.node;
+  }
+  for (WasmPluginConfig& service : config.wasm_services) service.node = config.node;
   warn_unread_runtime_keys(context);
   return config;
 }

@@ -2,6 +2,8 @@
 
 #include <spdlog/spdlog.h>
 
+#include <charconv>
+
 #include "http/http1_writer.h"
 #include "proxy/request_id.h"
 
@@ -72,6 +74,10 @@ class ActiveStream::FilterHandle : public HttpFilterCallbacks {
   http::HeaderMap* request_trailers() override { return stream_.request_trailers(); }
   http::HeaderMap* response_trailers() override { return stream_.response_trailers(); }
   StreamInfo& stream_info() override { return stream_.stream_info(); }
+  const config::Route* route() override { return stream_.route(); }
+  const config::ClusterConfig* cluster_config(std::string_view name) override {
+    return stream_.cluster_config(name);
+  }
   void clear_route_cache() override { stream_.clear_route_cache(); }
   void reset_stream() override { stream_.reset_stream(); }
 
@@ -124,8 +130,28 @@ void ActiveStream::on_request_headers(http::HeaderMap& headers, const http::Mess
     request_headers_->remove(http::KnownHeader::kExpect);
     owner_.write_downstream("HTTP/1.1 100 Continue\r\n\r\n");
   }
+  if (setup_.config.strip_any_host_port || setup_.config.strip_matching_host_port) {
+    strip_host_port();
+  }
   add_forwarding_headers();
   decode_headers_from(0);
+}
+
+// strip_port_mode, as Envoy's HeaderUtility::stripPortFromHost: before the filters, so
+// they, routing and the upstream all see the Host without it. Never on CONNECT.
+void ActiveStream::strip_host_port() {
+  auto& h = *request_headers_;
+  if (h.get(http::KnownHeader::kMethod) == "CONNECT") return;
+  auto host = h.get(http::KnownHeader::kAuthority);
+  if (!host) return;
+  const size_t colon = host_port_start(*host);
+  if (colon == std::string_view::npos) return;
+  uint32_t port = 0;
+  std::string_view digits = host->substr(colon + 1);
+  auto [end, error] = std::from_chars(digits.data(), digits.data() + digits.size(), port);
+  if (error != std::errc() || end != digits.data() + digits.size()) return;
+  if (setup_.config.strip_matching_host_port && port != info_.downstream_local_port) return;
+  h.set(http::KnownHeader::kAuthority, std::string(host->substr(0, colon)));
 }
 
 void ActiveStream::add_forwarding_headers() {
@@ -184,9 +210,15 @@ void ActiveStream::decode_headers_from(size_t index) {
     FilterStatus status = filters_[index]->on_request_headers(*request_headers_, headers_only);
     in_filter_callback_ = false;
     if (take_pending_local_reply() || finished_) return;
-    if (status == FilterStatus::StopIteration) {
+    if (status != FilterStatus::Continue) {
       request_stopped_ = true;
       request_stop_index_ = index;
+      request_stop_all_ = status == FilterStatus::StopAllIteration;
+      // Body that waited for these headers reaches this filter now (Envoy's StopIteration).
+      if (!request_stop_all_ && !request_body_held_.empty() &&
+          request_body_stop_index_ == SIZE_MAX) {
+        decode_body_to_held_headers(request_body_from_, "", request_end_seen_);
+      }
       return;
     }
   }
@@ -194,11 +226,14 @@ void ActiveStream::decode_headers_from(size_t index) {
   request_headers_done_ = true;
   route_request();
   if (finished_ || local_reply_sent_) return;
-  if (!request_body_held_.empty() ||
-      (request_end_seen_ && !headers_only && !request_has_trailers_)) {
+  if (request_body_stop_index_ == SIZE_MAX &&
+      (!request_body_held_.empty() ||
+       (request_end_seen_ && !headers_only && !request_has_trailers_))) {
     std::string held = std::move(request_body_held_);
     request_body_held_.clear();
-    decode_body_from(0, std::move(held), request_end_seen_ && !request_has_trailers_);
+    size_t from = request_body_from_;  // the filters before it have seen this body
+    request_body_from_ = 0;
+    decode_body_from(from, std::move(held), request_end_seen_ && !request_has_trailers_);
   }
   if (finished_) return;
   pause_downstream(downstream_paused_by_held_body_, false);
@@ -213,10 +248,17 @@ void ActiveStream::on_request_body(std::string_view data, bool end_stream) {
   arm_idle_timer();
   if (end_stream) request_end_seen_ = true;
   if (local_reply_sent_) return;  // answered already: the rest of the body is dropped
-  if (!request_headers_done_) {
+  if (!request_headers_done_ && request_stopped_ && !request_stop_all_) {
+    // The headers' filter stopped them alone: it sees the body (Envoy's StopIteration).
+    size_t from = request_body_stop_index_ != SIZE_MAX ? request_body_stop_index_ : 0;
+    request_body_stop_index_ = SIZE_MAX;
+    decode_body_to_held_headers(from, std::string(data), end_stream);
+  } else if (!request_headers_done_) {
     // A filter holds the request at its headers (an auth call, say): keep the body for
     // it, and past the buffer limit stop reading the client until the filter lets go
     // (Envoy's StopAllIterationAndWatermark, what Proxy-Wasm hosts use).
+    // Known gap: when an earlier filter let the body go on from its body callback
+    // (request_body_from_ > 0), the pieces held here skip the filters before it.
     request_body_held_.append(data);
     if (request_body_held_.size() > setup_.config.per_connection_buffer_limit_bytes) {
       pause_downstream(downstream_paused_by_held_body_, true);
@@ -233,13 +275,42 @@ void ActiveStream::on_request_body(std::string_view data, bool end_stream) {
   }
 }
 
+// As Envoy runs a filter whose headers callback returned StopIteration: the body goes
+// through the filters up to it; one that stops buffers (413 past the buffer limit); when
+// the holding filter continues from its body callback, its headers go on, then the body.
+void ActiveStream::decode_body_to_held_headers(size_t index, std::string data, bool end_stream) {
+  std::string body = std::move(request_body_held_);
+  request_body_held_.clear();
+  body.append(data);
+  const size_t held_at = request_stop_index_;
+  for (; index <= held_at; ++index) {
+    in_filter_callback_ = true;
+    FilterStatus status = filters_[index]->on_request_body(body, end_stream);
+    in_filter_callback_ = false;
+    if (take_pending_local_reply() || finished_) return;
+    if (status != FilterStatus::Continue) {
+      request_body_stop_index_ = index;
+      request_body_held_ = std::move(body);
+      if (request_body_held_.size() > setup_.config.per_connection_buffer_limit_bytes) {
+        setup_.stats.downstream_rq_too_large.inc();
+        answer_error(413, "payload too large", "request_payload_too_large");
+      }
+      return;
+    }
+  }
+  request_body_held_ = std::move(body);
+  request_body_from_ = held_at + 1;
+  request_stopped_ = false;
+  decode_headers_from(held_at + 1);
+}
+
 void ActiveStream::decode_body_from(size_t index, std::string data, bool end_stream) {
   for (; index < filters_.size(); ++index) {
     in_filter_callback_ = true;
     FilterStatus status = filters_[index]->on_request_body(data, end_stream);
     in_filter_callback_ = false;
     if (take_pending_local_reply() || finished_) return;
-    if (status == FilterStatus::StopIteration) {
+    if (status != FilterStatus::Continue) {
       request_body_stop_index_ = index;
       request_body_held_ = std::move(data);
       // A filter buffering a body past the connection's buffer limit: 413, as Envoy.
@@ -261,6 +332,16 @@ void ActiveStream::on_request_trailers(http::HeaderMap& trailers) {
   request_trailers_ = std::move(trailers);
   request_has_trailers_ = true;
   request_end_seen_ = true;
+  if (!request_headers_done_ && request_stopped_ && !request_stop_all_ && !local_reply_sent_) {
+    // The filters that see the body while the headers wait get its end now, with
+    // end_of_stream (a plugin checking the whole body must see it end; Envoy would call
+    // their trailers callback, where a plugin cannot read the body); the trailers follow
+    // the headers through every filter.
+    size_t from = request_body_stop_index_ != SIZE_MAX ? request_body_stop_index_ : 0;
+    request_body_stop_index_ = SIZE_MAX;
+    decode_body_to_held_headers(from, "", true);
+    return;
+  }
   if (request_headers_done_ && request_body_stop_index_ == SIZE_MAX && !local_reply_sent_) {
     decode_trailers_from(0);
   }
@@ -272,7 +353,7 @@ void ActiveStream::decode_trailers_from(size_t index) {
     FilterStatus status = filters_[index]->on_request_trailers(*request_trailers_);
     in_filter_callback_ = false;
     if (take_pending_local_reply() || finished_) return;
-    if (status == FilterStatus::StopIteration) {
+    if (status != FilterStatus::Continue) {
       request_trailers_stop_index_ = index;  // resumed by continue_request()
       return;
     }
@@ -295,6 +376,11 @@ void ActiveStream::continue_request() {
   }
   if (request_stopped_) {
     request_stopped_ = false;
+    if (request_body_stop_index_ == request_stop_index_) {
+      // The same filter buffered the body: both go on from the next filter.
+      request_body_stop_index_ = SIZE_MAX;
+      request_body_from_ = request_stop_index_ + 1;
+    }
     decode_headers_from(request_stop_index_ + 1);
   } else if (request_body_stop_index_ != SIZE_MAX) {
     size_t index = request_body_stop_index_;
@@ -315,12 +401,25 @@ void ActiveStream::continue_request() {
 }
 
 void ActiveStream::continue_request_from(size_t index) {
+  if (request_stopped_ && !request_stop_all_ && request_body_stop_index_ == index &&
+      index < request_stop_index_ && !in_filter_callback_ && !finished_ && !local_reply_sent_) {
+    // A filter before the one holding the headers lets its buffered body go on.
+    request_body_stop_index_ = SIZE_MAX;
+    decode_body_to_held_headers(index + 1, "", request_end_seen_);
+    return;
+  }
   bool stopped_here = (request_stopped_ && request_stop_index_ == index) ||
                       request_body_stop_index_ == index || request_trailers_stop_index_ == index;
   if (stopped_here || in_filter_callback_) continue_request();
 }
 
 void ActiveStream::continue_response_from(size_t index) {
+  if (response_stopped_ && !response_stop_all_ && response_body_stop_index_ == index &&
+      index > response_stop_index_ && !in_filter_callback_ && !finished_) {
+    response_body_stop_index_ = SIZE_MAX;
+    encode_body_to_held_headers(index, "", response_end_seen_);
+    return;
+  }
   bool stopped_here = (response_stopped_ && response_stop_index_ == index) ||
                       response_body_stop_index_ == index || response_trailers_stop_index_ == index;
   if (stopped_here || in_filter_callback_) continue_response();
@@ -343,10 +442,7 @@ void ActiveStream::route_request() {
     start_local_reply({403, "", {}, "upgrade_failed"});
     return;
   }
-  if (!route_resolved_) {
-    route_ = setup_.routes.match(*request_headers_);
-    route_resolved_ = true;
-  }
+  route();
   if (!route_) {
     start_local_reply({404, "", {}, "route_not_found"});
     return;
@@ -457,19 +553,30 @@ void ActiveStream::encode_headers_from(size_t index) {
         filters_[index - 1]->on_response_headers(*response_headers_, headers_only);
     in_filter_callback_ = false;
     if (take_pending_local_reply() || finished_) return;
-    if (status == FilterStatus::StopIteration) {
+    if (status != FilterStatus::Continue) {
       response_stopped_ = true;
       response_stop_index_ = index - 1;
+      response_stop_all_ = status == FilterStatus::StopAllIteration;
+      if (!response_stop_all_ && !response_body_held_.empty() &&
+          response_body_stop_index_ == SIZE_MAX) {
+        encode_body_to_held_headers(
+            response_body_from_ == SIZE_MAX ? filters_.size() : response_body_from_, "",
+            response_end_seen_);
+      }
       return;
     }
   }
   response_stopped_ = false;
   write_response_headers();
-  if (!response_body_held_.empty() ||
-      (response_end_seen_ && !headers_only && !response_trailers_)) {
+  if (response_body_stop_index_ != SIZE_MAX) {
+    // A filter still buffers the body: it goes on when that filter continues.
+  } else if (!response_body_held_.empty() ||
+             (response_end_seen_ && !headers_only && !response_trailers_)) {
     std::string held = std::move(response_body_held_);
     response_body_held_.clear();
-    encode_body_from(filters_.size(), std::move(held), response_end_seen_ && !response_trailers_);
+    size_t from = response_body_from_ == SIZE_MAX ? filters_.size() : response_body_from_;
+    response_body_from_ = SIZE_MAX;
+    encode_body_from(from, std::move(held), response_end_seen_ && !response_trailers_);
   } else if (headers_only) {
     complete_response();
   }
@@ -485,7 +592,12 @@ void ActiveStream::on_upstream_body(std::string_view data, bool end_stream) {
   if (local_reply_sent_ || finished_) return;
   arm_idle_timer();
   if (end_stream) response_end_seen_ = true;
-  if (!response_headers_written_) {
+  if (!response_headers_written_ && response_stopped_ && !response_stop_all_) {
+    size_t from =
+        response_body_stop_index_ != SIZE_MAX ? response_body_stop_index_ + 1 : filters_.size();
+    response_body_stop_index_ = SIZE_MAX;
+    encode_body_to_held_headers(from, std::string(data), end_stream);
+  } else if (!response_headers_written_) {
     // A filter holds the response at its headers: keep the body, and past the buffer
     // limit stop reading the upstream until the filter lets go.
     response_body_held_.append(data);
@@ -503,13 +615,40 @@ void ActiveStream::on_upstream_body(std::string_view data, bool end_stream) {
   }
 }
 
+// The response side of decode_body_to_held_headers (filters in reverse order).
+void ActiveStream::encode_body_to_held_headers(size_t index, std::string data, bool end_stream) {
+  std::string body = std::move(response_body_held_);
+  response_body_held_.clear();
+  body.append(data);
+  const size_t held_at = response_stop_index_;
+  for (; index > held_at; --index) {
+    in_filter_callback_ = true;
+    FilterStatus status = filters_[index - 1]->on_response_body(body, end_stream);
+    in_filter_callback_ = false;
+    if (take_pending_local_reply() || finished_) return;
+    if (status != FilterStatus::Continue) {
+      response_body_stop_index_ = index - 1;
+      response_body_held_ = std::move(body);
+      if (response_body_held_.size() > setup_.config.per_connection_buffer_limit_bytes) {
+        setup_.stats.rs_too_large.inc();
+        answer_error(500, "response payload too large", "response_payload_too_large");
+      }
+      return;
+    }
+  }
+  response_body_held_ = std::move(body);
+  response_body_from_ = held_at;
+  response_stopped_ = false;
+  encode_headers_from(held_at);
+}
+
 void ActiveStream::encode_body_from(size_t index, std::string data, bool end_stream) {
   for (; index > 0; --index) {
     in_filter_callback_ = true;
     FilterStatus status = filters_[index - 1]->on_response_body(data, end_stream);
     in_filter_callback_ = false;
     if (take_pending_local_reply() || finished_) return;
-    if (status == FilterStatus::StopIteration) {
+    if (status != FilterStatus::Continue) {
       response_body_stop_index_ = index - 1;
       response_body_held_ = std::move(data);
       // Past the limit: 500 while the response has not gone out, else a reset (Envoy).
@@ -528,6 +667,15 @@ void ActiveStream::on_upstream_trailers(http::HeaderMap& trailers) {
   if (local_reply_sent_ || finished_) return;
   response_trailers_ = std::move(trailers);
   response_end_seen_ = true;
+  if (!response_headers_written_ && response_stopped_ && !response_stop_all_) {
+    // As on the request side: the body ends for the filters up to the one holding the
+    // headers; the trailers follow the headers.
+    size_t from =
+        response_body_stop_index_ != SIZE_MAX ? response_body_stop_index_ + 1 : filters_.size();
+    response_body_stop_index_ = SIZE_MAX;
+    encode_body_to_held_headers(from, "", true);
+    return;
+  }
   if (response_headers_written_ && response_body_stop_index_ == SIZE_MAX) {
     encode_trailers_from(filters_.size());
   }
@@ -539,7 +687,7 @@ void ActiveStream::encode_trailers_from(size_t index) {
     FilterStatus status = filters_[index - 1]->on_response_trailers(*response_trailers_);
     in_filter_callback_ = false;
     if (take_pending_local_reply() || finished_) return;
-    if (status == FilterStatus::StopIteration) {
+    if (status != FilterStatus::Continue) {
       response_trailers_stop_index_ = index - 1;
       return;
     }
@@ -558,6 +706,10 @@ void ActiveStream::continue_response() {
   }
   if (response_stopped_) {
     response_stopped_ = false;
+    if (response_body_stop_index_ == response_stop_index_) {
+      response_body_stop_index_ = SIZE_MAX;
+      response_body_from_ = response_stop_index_;
+    }
     encode_headers_from(response_stop_index_);
   } else if (response_body_stop_index_ != SIZE_MAX) {
     size_t index = response_body_stop_index_;
@@ -816,6 +968,7 @@ void ActiveStream::start_local_reply(LocalReply reply) {
   response_body_held_ = std::move(reply.body);
   response_end_seen_ = true;
   response_body_stop_index_ = SIZE_MAX;
+  response_body_from_ = SIZE_MAX;
   if (from_response_path) {
     // Sent from a response callback: replaces the response and goes straight out.
     write_response_headers();
@@ -909,6 +1062,19 @@ void ActiveStream::on_route_timeout() {
     return;
   }
   start_local_reply({504, "upstream request timeout", {}, "upstream_response_timeout"});
+}
+
+const config::Route* ActiveStream::route() {
+  if (!route_resolved_ && request_headers_) {
+    route_ = setup_.routes.match(*request_headers_);
+    route_resolved_ = true;
+  }
+  return route_;
+}
+
+const config::ClusterConfig* ActiveStream::cluster_config(std::string_view name) {
+  UpstreamPool* pool = setup_.find_pool(name);
+  return pool ? &pool->cluster().config : nullptr;
 }
 
 http::HeaderMap* ActiveStream::request_headers() {

@@ -67,6 +67,8 @@ class ActiveStream : public HttpFilterCallbacks,
   http::HeaderMap* request_trailers() override;
   http::HeaderMap* response_trailers() override;
   StreamInfo& stream_info() override { return info_; }
+  const config::Route* route() override;
+  const config::ClusterConfig* cluster_config(std::string_view name) override;
   void clear_route_cache() override { route_resolved_ = false; }
   void reset_stream() override;
   // Resume only where filter `index` stopped this direction (a filter's own callbacks).
@@ -95,12 +97,16 @@ class ActiveStream : public HttpFilterCallbacks,
   void decode_headers_from(size_t index);
   void decode_body_from(size_t index, std::string data, bool end_stream);
   void decode_trailers_from(size_t index);
+  // The headers wait at a filter that stopped them alone (StopIteration): the body still
+  // runs through the filters up to it, from `index`.
+  void decode_body_to_held_headers(size_t index, std::string data, bool end_stream);
   void route_request();
   void forward_headers_upstream();
   // Response path (filters run from last to first; index counts down).
   void encode_headers_from(size_t index);
   void encode_body_from(size_t index, std::string data, bool end_stream);
   void encode_trailers_from(size_t index);
+  void encode_body_to_held_headers(size_t index, std::string data, bool end_stream);
   void write_response_headers();
   void flush_pending_head();
   void write_response_body(std::string_view data, bool end_stream);
@@ -108,6 +114,7 @@ class ActiveStream : public HttpFilterCallbacks,
   void complete_response();
 
   void add_forwarding_headers();
+  void strip_host_port();
   // Upgrades (WebSocket): whether this request may switch protocols, per upgrade_configs.
   void decide_upgrade();
   bool upgrade_allowed(std::string_view upgrade_type) const;
@@ -146,6 +153,8 @@ class ActiveStream : public HttpFilterCallbacks,
   bool request_headers_done_ = false;  // passed every filter
   bool request_stopped_ = false;       // a filter holds the request
   size_t request_stop_index_ = 0;
+  bool request_stop_all_ = false;  // the headers' filter holds the body too (StopAll)
+  size_t request_body_from_ = 0;   // first filter the held body goes to once headers pass
   size_t request_body_stop_index_ = SIZE_MAX;  // filter buffering the body
   std::string request_body_held_;              // body held while stopped
   bool request_end_seen_ = false;              // downstream sent the whole request
@@ -157,6 +166,8 @@ class ActiveStream : public HttpFilterCallbacks,
   // Response path state.
   bool response_stopped_ = false;
   size_t response_stop_index_ = 0;
+  bool response_stop_all_ = false;
+  size_t response_body_from_ = SIZE_MAX;  // as encode_*_from's index; SIZE_MAX: every filter
   size_t response_body_stop_index_ = SIZE_MAX;
   std::string response_body_held_;
   bool response_end_seen_ = false;

@@ -14,6 +14,10 @@
 namespace weir::event {
 class EventLoop;
 }
+namespace weir::config {
+struct Route;
+struct ClusterConfig;
+}  // namespace weir::config
 namespace weir::stats {
 class StatsStore;
 }
@@ -21,8 +25,14 @@ class StatsStore;
 namespace weir::proxy {
 
 enum class FilterStatus {
-  Continue,       // pass headers/data on to the next filter
-  StopIteration,  // hold the stream in this direction until continue_*() or a local reply
+  Continue,  // pass headers/data on to the next filter
+  // Hold the stream in this direction until continue_*() or a local reply. From a headers
+  // callback it is Envoy's StopIteration: the body still reaches this filter (and the ones
+  // before it), and Continue from its body callback resumes the headers, then the body.
+  StopIteration,
+  // Headers only (Envoy's StopAllIteration*): hold headers and body; this filter's body
+  // callbacks are not called until continue_*().
+  StopAllIteration,
 };
 
 // Facts about a stream that filters (and plugin properties) read.
@@ -64,6 +74,11 @@ class HttpFilterCallbacks {
   virtual http::HeaderMap* request_trailers() = 0;
   virtual http::HeaderMap* response_trailers() = 0;
   virtual StreamInfo& stream_info() = 0;
+  // The route this request takes as its headers are now (matched on first use and again
+  // after clear_route_cache()), or nullptr when none matches or there are no headers yet.
+  virtual const config::Route* route() = 0;
+  // A configured cluster, or nullptr.
+  virtual const config::ClusterConfig* cluster_config(std::string_view name) = 0;
   virtual void clear_route_cache() = 0;
   // Abandons the stream: no (further) response; the client connection is closed.
   virtual void reset_stream() = 0;

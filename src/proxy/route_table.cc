@@ -99,7 +99,16 @@ bool path_matches(const config::RouteMatch& match, std::string_view full_path) {
 
 }  // namespace
 
-RouteTable::RouteTable(const config::RouteConfiguration& config) {
+size_t host_port_start(std::string_view host) {
+  const size_t colon = host.rfind(':');
+  if (colon == std::string_view::npos) return colon;
+  const size_t v6_end = host.rfind(']');
+  if (v6_end == std::string_view::npos || v6_end < colon) return colon;
+  return std::string_view::npos;
+}
+
+RouteTable::RouteTable(const config::RouteConfiguration& config)
+    : ignore_port_(config.ignore_port_in_host_matching) {
   for (const auto& host : config.virtual_hosts) {
     Host entry{&host, {}};
     for (const auto& d : host.domains) entry.lower_domains.push_back(http::to_lower(d));
@@ -108,13 +117,12 @@ RouteTable::RouteTable(const config::RouteConfiguration& config) {
 }
 
 const config::VirtualHost* RouteTable::find_host(std::string_view authority) const {
-  std::string host = http::to_lower(authority);
-  // Strip the port, but not from a bare IPv6 literal.
-  auto colon = host.rfind(':');
-  if (colon != std::string::npos && host.find(']') == std::string::npos &&
-      host.find(':') == colon) {
-    host.resize(colon);
+  if (ignore_port_) {
+    if (size_t port = host_port_start(authority); port != std::string_view::npos) {
+      authority = authority.substr(0, port);
+    }
   }
+  std::string host = http::to_lower(authority);
   const config::VirtualHost* suffix_best = nullptr;
   size_t suffix_len = 0;
   const config::VirtualHost* prefix_best = nullptr;

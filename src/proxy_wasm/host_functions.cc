@@ -224,6 +224,14 @@ http::HeaderMap* get_map(Vm& vm, uint32_t type, WasmResult* status) {
   return h ? h->header_map(static_cast<MapType>(type)) : nullptr;
 }
 
+// As Envoy: a change to the request headers clears the cached route, so the request is
+// routed as the plugin left it (e.g. a new :authority picks another virtual host).
+void request_headers_changed(Vm& vm, uint32_t type) {
+  if (type != static_cast<uint32_t>(MapType::RequestHeaders)) return;
+  ContextBase* c = ctx_of(vm);
+  if (StreamHost* h = c ? c->stream_host() : nullptr) h->clear_route_cache();
+}
+
 bool in_log_phase(Vm& vm) {
   ContextBase* c = ctx_of(vm);
   StreamContext* s = c ? c->as_stream() : nullptr;
@@ -272,6 +280,7 @@ int32_t proxy_set_header_map_pairs(Vm& vm, const Value* a) {
   if (!pairs) return kBadArg;
   map->clear();
   for (const auto& [k, v] : *pairs) map->add(k, v);
+  request_headers_changed(vm, u32(a[0]));
   return kOk;
 }
 
@@ -297,6 +306,7 @@ int32_t add_or_replace(Vm& vm, const Value* a) {
   } else {
     map->set(*key, *value);
   }
+  request_headers_changed(vm, u32(a[0]));
   return kOk;
 }
 
@@ -308,6 +318,7 @@ int32_t proxy_remove_header_map_value(Vm& vm, const Value* a) {
   if (!key) return kIma;
   if (!map) return kBadArg;
   map->remove(*key);
+  request_headers_changed(vm, u32(a[0]));
   return kOk;
 }
 

@@ -1,5 +1,6 @@
 // Shared data (with compare-and-swap), shared queues and foreign functions: the state a
 // plugin shares with other VMs and workers (see shared_state.h).
+#include "proxy_wasm/foreign_functions.h"
 #include "proxy_wasm/host_call.h"
 #include "proxy_wasm/shared_state.h"
 
@@ -108,13 +109,19 @@ int32_t proxy_dequeue_shared_queue(Vm& vm, const wasm::Value* a) {
   return st(vm.copy_out(item, u32(a[1]), u32(a[2])));
 }
 
-// (name, name_size, args, args_size, *result_ptr, *result_size). Weir registers no
-// foreign functions: every name is NOT_FOUND (Envoy answers the same for an unknown one).
+// (name, name_size, args, args_size, *result_ptr, *result_size): Envoy's compress and
+// uncompress (foreign_functions.h); any other name is NOT_FOUND, as in Envoy.
 int32_t proxy_call_foreign_function(Vm& vm, const wasm::Value* a) {
   auto name = vm.slice(u32(a[0]), u32(a[1]));
   auto args = vm.slice(u32(a[2]), u32(a[3]));
   if (!name || !args) return kIma;
-  return kNotFound;
+  if (!vm.in_bounds(u32(a[4]), 4) || !vm.in_bounds(u32(a[5]), 4)) return kIma;
+  Vm::OutBuffer result(vm);
+  // Read in place: nothing calls into the plugin (whose allocator may move its memory)
+  // before the function has returned.
+  WasmResult r = call_foreign_function(*name, *args, result.str());
+  if (r != WasmResult::Ok) return st(r);
+  return st(vm.copy_out(result, u32(a[4]), u32(a[5])));
 }
 
 }  // namespace weir::proxy_wasm::host

@@ -32,8 +32,6 @@ bool header_property(StreamHost& h, MapType type, std::string_view name, std::st
 }  // namespace
 
 bool resolve_property(ContextBase& ctx, std::string_view raw_path, std::string& out) {
-  // Normalize "a.b" (no NUL at all) to the token form only for comparison: path_is()
-  // treats NUL and '.' alike.
   std::string_view path = raw_path;
   while (!path.empty() && path.back() == '\0') path.remove_suffix(1);
 
@@ -41,22 +39,45 @@ bool resolve_property(ContextBase& ctx, std::string_view raw_path, std::string& 
     out.assign(*v);
     return true;
   }
+  // Token form: "a\0b". A path with no NUL but dots ("request.path") is read as tokens
+  // too, a convenience Envoy does not offer.
+  std::string dotted;
+  if (path.find('\0') == std::string_view::npos && path.find('.') != std::string_view::npos) {
+    dotted.assign(path);
+    for (char& c : dotted) {
+      if (c == '.') c = '\0';
+    }
+    path = dotted;
+  }
+  // The top-level name ends at the first separator, exactly: "requestXpath" is not
+  // "request" + "path".
+  const size_t sep = path.find('\0');
+  const std::string_view top = path.substr(0, sep);
+  const std::string_view rest =
+      sep == std::string_view::npos ? std::string_view{} : path.substr(sep + 1);
+  const bool leaf = sep == std::string_view::npos;
+
   const PluginSpec& plugin = ctx.plugin();
-  if (path_is(path, "plugin_root_id")) {
+  if (top == "plugin_root_id" && leaf) {
     out.assign(plugin.root_id);
     return true;
   }
-  if (path_is(path, "plugin_name")) {
+  if (top == "plugin_name" && leaf) {
     out.assign(plugin.name);
     return true;
   }
-  if (path_is(path, "plugin_vm_id")) {
+  if (top == "plugin_vm_id" && leaf) {
     out.assign(plugin.vm_id);
     return true;
   }
-  if (path_is(path, "node")) {
-    out.clear();  // an empty Node message: weir has no node configuration
-    return true;
+  if (top == "node") {
+    static const common::NodeInfo kNoNode;
+    return common::node_property(plugin.node ? *plugin.node : kNoNode, rest, out);
+  }
+  if (top == "listener_metadata") {
+    static const common::Metadata kNoMetadata;
+    return common::metadata_property(
+        plugin.listener_metadata ? *plugin.listener_metadata : kNoMetadata, rest, out);
   }
   StreamHost* h = ctx.stream_host();
   if (!h) {
@@ -68,9 +89,8 @@ bool resolve_property(ContextBase& ctx, std::string_view raw_path, std::string& 
     }
     return false;
   }
-  if (path.starts_with("request") && path.size() > 8) {
-    std::string_view rest = path.substr(8);
-    auto is = [&](std::string_view n) { return path_is(rest, n); };
+  auto is = [&](std::string_view n) { return path_is(rest, n); };
+  if (top == "request" && !leaf) {
     if (is("path")) return header_property(*h, MapType::RequestHeaders, ":path", out);
     if (is("url_path")) {
       if (!header_property(*h, MapType::RequestHeaders, ":path", out)) return false;
@@ -89,37 +109,28 @@ bool resolve_property(ContextBase& ctx, std::string_view raw_path, std::string& 
       out = serialize_map(*m);
       return true;
     }
-    if (rest.starts_with("headers") && rest.size() > 8) {
+    if (rest.starts_with(std::string_view("headers\0", 8)) && rest.size() > 8) {
       return header_property(*h, MapType::RequestHeaders, rest.substr(8), out);
     }
   }
-  if (path.starts_with("response") && path.size() > 9) {
-    std::string_view rest = path.substr(9);
-    if (path_is(rest, "headers")) {
+  if (top == "response" && !leaf) {
+    if (is("headers")) {
       http::HeaderMap* m = h->header_map(MapType::ResponseHeaders);
       if (!m) return false;
       out = serialize_map(*m);
       return true;
     }
-    if (path_is(rest, "trailers")) {
+    if (is("trailers")) {
       http::HeaderMap* m = h->header_map(MapType::ResponseTrailers);
       if (!m) return false;
       out = serialize_map(*m);
       return true;
     }
-    if (rest.starts_with("headers") && rest.size() > 8) {
+    if (rest.starts_with(std::string_view("headers\0", 8)) && rest.size() > 8) {
       return header_property(*h, MapType::ResponseHeaders, rest.substr(8), out);
     }
   }
   // Everything else about the stream, in token form.
-  if (raw_path.find('\0') == std::string_view::npos &&
-      raw_path.find('.') != std::string_view::npos) {
-    std::string tokens(raw_path);
-    for (char& c : tokens) {
-      if (c == '.') c = '\0';
-    }
-    return h->get_stream_property(tokens, out);
-  }
   return h->get_stream_property(path, out);
 }
 

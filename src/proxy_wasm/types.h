@@ -74,7 +74,10 @@ enum class LogLevel : uint32_t {
 // kind, as Envoy / proxy-wasm-cpp-host run it; see HOST-NOTES).
 enum class Action : uint8_t {
   Continue,      // go on
-  Pause,         // headers 1/3/4+, trailers != 0: stop until continue_stream / local reply
+  Pause,         // headers 1, trailers != 0: stop until continue_stream / local reply; the
+                 // body callbacks still run, and Continue from one resumes (Envoy's
+                 // StopIteration)
+  StopAll,       // headers 3/4+: stop headers and body; no body callback until resumed
   Buffer,        // body 1/2: keep the bytes, call again with the accumulated body
   StopNoBuffer,  // body >= 3: stop until continue_stream
   LocalReply,    // the plugin sent a local response during the callback: stop

@@ -189,9 +189,9 @@ Action StreamContext::headers_like(Callback cb, uint32_t n, bool eos, bool /*has
   if (!r) return Action::Failed;
   if (local_reply_) return Action::LocalReply;
   uint32_t v = static_cast<uint32_t>(*r);
-  // 0 CONTINUE; 2 ends up as CONTINUE in Envoy; 1 PAUSE, 3, 4 and above stop all.
+  // 0 CONTINUE; 2 ends up as CONTINUE in Envoy; 1 StopIteration; 3, 4 and above stop all.
   if (v == 0 || v == 2) return Action::Continue;
-  return Action::Pause;
+  return v == 1 ? Action::Pause : Action::StopAll;
 }
 
 Action StreamContext::body_like(Callback cb, uint32_t size, bool eos) {

@@ -22,6 +22,7 @@
 #include <unordered_map>
 #include <vector>
 
+#include "common/proto_struct.h"
 #include "common/result.h"
 #include "proxy_wasm/plugin_limits.h"
 #include "proxy_wasm/stream_host.h"
@@ -53,6 +54,9 @@ struct PluginSpec {
   std::vector<std::string> environment;  // "KEY=VALUE", for WASI environ_get
   FailurePolicy failure_policy = FailurePolicy::FailClosed;
   PluginLimits limits;
+  // The `node` and `listener_metadata` properties (nullptr: an empty message).
+  std::shared_ptr<const common::NodeInfo> node;
+  std::shared_ptr<const common::Metadata> listener_metadata;
 };
 
 // A compiled module and what is derived from it once: the ABI version and the binding

@@ -108,10 +108,18 @@ Result<std::vector<ListenerPlan>> plan_listeners(const config::BootstrapConfig& 
     for (size_t position = 0; position < listener.http.http_filters.size(); ++position) {
       const auto& filter = listener.http.http_filters[position];
       if (filter.kind != config::HttpFilterConfig::Kind::Wasm) continue;
-      // Named by the filter's position, not the plugin's name: `/stats | grep <plugin>`
-      // keeps showing exactly the plugin's own metrics, as with Envoy.
-      stats::Histogram& time_us = stats.histogram("http." + listener.http.stat_prefix + ".wasm." +
-                                                  std::to_string(position) + ".rq_wasm_time_us");
+      // Keyed by the plugin's name (its config's `name`), which stays put when filters
+      // are added or reordered; a name used twice in one chain gets its position too.
+      std::string key = filter.wasm.name;
+      for (size_t other = 0; other < position; ++other) {
+        const auto& before = listener.http.http_filters[other];
+        if (before.kind == config::HttpFilterConfig::Kind::Wasm && before.wasm.name == key) {
+          key += "_" + std::to_string(position);
+          break;
+        }
+      }
+      stats::Histogram& time_us =
+          stats.histogram("http." + listener.http.stat_prefix + ".wasm." + key + ".rq_wasm_time_us");
       auto definition =
           extensions::wasm::create_wasm_filter_definition(filter.wasm, engine, stats, &time_us);
       if (!definition) {

@@ -76,9 +76,9 @@ def test_prometheus_output_has_types_tags_and_plugin_names(weir_with_metrics_plu
     assert "# TYPE envoy_http_downstream_rq_time histogram" in lines
     assert "# TYPE envoy_server_live gauge" in lines
     # Time inside the plugin, per request.
-    assert "# TYPE envoy_http_wasm_0_rq_wasm_time_us histogram" in lines
-    assert ('envoy_http_wasm_0_rq_wasm_time_us_count{envoy_http_conn_manager_prefix="ingress_http"} 4'
-            in lines)
+    assert "# TYPE envoy_http_wasm_metrics_rq_wasm_time_us histogram" in lines
+    assert ('envoy_http_wasm_metrics_rq_wasm_time_us_count'
+            '{envoy_http_conn_manager_prefix="ingress_http"} 4' in lines)
     # One TYPE line per metric name.
     types = [l for l in lines if l.startswith("# TYPE ")]
     assert len(types) == len(set(l.split()[2] for l in types))

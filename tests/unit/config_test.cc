@@ -1196,7 +1196,6 @@ TEST(ConfigLoaderTest, WarnsForEachKnownButUnimplementedField) {
   EXPECT_EQ(
       outcome.warnings,
       (Strings{
-          warning("1:1", "node", "envoy.config.bootstrap.v3.Bootstrap", "node"),
           warning("5:3", "access_log", "envoy.config.bootstrap.v3.Admin", "admin.access_log"),
           warning("21:11", "tracing",
                   "envoy.extensions.filters.network.http_connection_manager.v3."

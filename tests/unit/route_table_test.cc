@@ -57,7 +57,14 @@ TEST(RouteTable, VirtualHostByDomainThenFirstMatchingRoute) {
   any.routes = {by_path, prefix_route("static", "/static/"), prefix_route("root", "/")};
   rc.virtual_hosts = {any, suffix, exact};
   RouteTable table(rc);
-  EXPECT_EQ(table.match(request("api.example.com:8080", "/x"))->name, "api");
+  EXPECT_EQ(table.match(request("api.example.com", "/x"))->name, "api");
+  // As Envoy: the port is part of the Host matched (no domain here names port 8080).
+  EXPECT_EQ(table.match(request("api.example.com:8080", "/x"))->name, "root");
+  EXPECT_EQ(table.match(request("www.example.com:8080", "/x"))->name, "root");
+  rc.ignore_port_in_host_matching = true;
+  RouteTable ignoring_port(rc);
+  EXPECT_EQ(ignoring_port.match(request("api.example.com:8080", "/x"))->name, "api");
+  EXPECT_EQ(ignoring_port.match(request("www.example.com:8080", "/x"))->name, "wild");
   EXPECT_EQ(table.match(request("www.example.com", "/x"))->name, "wild");
   EXPECT_EQ(table.match(request("other", "/exact?q=1"))->name, "path");
   EXPECT_EQ(table.match(request("other", "/exactly"))->name, "root");

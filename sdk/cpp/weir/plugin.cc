@@ -244,9 +244,16 @@ WEIR_EXPORT(proxy_on_delete) void proxy_on_delete(uint32_t context_id) {
 // The callbacks exported only when a context type implements them (plugin.h).
 namespace weir::sdk {
 
+namespace {
+// Pause from a headers callback holds headers and body (the SDK's contract): on the wire
+// that is 4, StopAllIterationAndWatermark. 1 (StopIteration) would let the host call the
+// body callbacks, and Continue from one of them would resume the stream (Envoy).
+uint32_t headers_action(Action a) { return a == Action::Pause ? 4 : static_cast<uint32_t>(a); }
+}  // namespace
+
 uint32_t dispatch_request_headers(uint32_t id, uint32_t num_headers, uint32_t end_of_stream) {
   HttpContext* c = g_dispatcher.http(id);
-  return c ? static_cast<uint32_t>(c->on_request_headers(num_headers, end_of_stream != 0)) : 0;
+  return c ? headers_action(c->on_request_headers(num_headers, end_of_stream != 0)) : 0;
 }
 
 uint32_t dispatch_request_body(uint32_t id, uint32_t body_size, uint32_t end_of_stream) {
@@ -261,7 +268,7 @@ uint32_t dispatch_request_trailers(uint32_t id, uint32_t num_trailers) {
 
 uint32_t dispatch_response_headers(uint32_t id, uint32_t num_headers, uint32_t end_of_stream) {
   HttpContext* c = g_dispatcher.http(id);
-  return c ? static_cast<uint32_t>(c->on_response_headers(num_headers, end_of_stream != 0)) : 0;
+  return c ? headers_action(c->on_response_headers(num_headers, end_of_stream != 0)) : 0;
 }
 
 uint32_t dispatch_response_body(uint32_t id, uint32_t body_size, uint32_t end_of_stream) {

@@ -48,7 +48,8 @@ constexpr const char* status_name(Status s) {
 
 // What an HTTP callback returns.
 //  - headers callbacks: Continue, or Pause = stop the stream in this direction (headers and
-//    body) until continue_request()/continue_response() or send_local_response().
+//    body) until continue_request()/continue_response() or send_local_response(). Sent to
+//    the host as 4 (StopAllIterationAndWatermark): no body callback runs meanwhile.
 //  - body callbacks: Continue = these bytes go on; Pause = the host keeps (buffers) them and
 //    calls again with the accumulated size, until you return Continue (typically at
 //    end_of_stream). get_buffer() then sees the whole buffered body.

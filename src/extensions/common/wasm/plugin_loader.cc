@@ -79,6 +79,8 @@ std::shared_ptr<const pw::PluginSpec> plugin_spec_from_config(const config::Wasm
   s->limits.max_shared_queue_items = c.limits.max_shared_queue_items;
   s->limits.max_shared_data_bytes = c.limits.max_shared_data_bytes;
   s->limits.max_log_line_bytes = c.limits.max_log_line_bytes;
+  s->node = c.node;
+  s->listener_metadata = c.listener_metadata;
   return s;
 }
 

@@ -5,6 +5,7 @@
 #include <chrono>
 #include <optional>
 
+#include "config/config.h"
 #include "extensions/common/wasm/plugin_loader.h"
 #include "extensions/common/wasm/worker_services.h"
 #include "extensions/filters/http/common/filter_timing.h"
@@ -212,8 +213,46 @@ class WasmFilter final : public proxy::HttpFilter, public pw::StreamHost {
       if (colon == std::string::npos) return false;
       return num(std::strtoll(si.upstream_host.c_str() + colon + 1, nullptr, 10));
     }
-    if (is("cluster_name")) return si.cluster_name.empty() ? false : str(si.cluster_name);
-    if (is("route_name")) return si.route_name.empty() ? false : str(si.route_name);
+    // Route properties are computed here, when a plugin asks: the route is matched on
+    // demand (Envoy has it from the request headers on), never per request for nothing.
+    if (is("cluster_name")) {
+      if (!si.cluster_name.empty()) return str(si.cluster_name);
+      const config::Route* route = cb_.route();
+      return route && route->route ? str(route->route->cluster) : false;
+    }
+    if (is("route_name")) {
+      const config::Route* route = cb_.route();
+      return str(route ? route->name : si.route_name);
+    }
+    std::string_view rest;
+    auto top = [&](std::string_view name) {
+      if (!path.starts_with(name)) return false;
+      if (path.size() == name.size()) {
+        rest = {};
+        return true;
+      }
+      if (path[name.size()] != '\0') return false;
+      rest = path.substr(name.size() + 1);
+      return true;
+    };
+    if (top("route_metadata")) {
+      const config::Route* route = cb_.route();
+      if (!route || !route->route) return false;
+      return common::metadata_property(route->metadata, rest, out);
+    }
+    if (top("cluster_metadata")) {
+      const config::Route* route = cb_.route();
+      std::string_view name = !si.cluster_name.empty() ? std::string_view(si.cluster_name)
+                              : route && route->route  ? std::string_view(route->route->cluster)
+                                                       : std::string_view();
+      const config::ClusterConfig* cluster = name.empty() ? nullptr : cb_.cluster_config(name);
+      if (!cluster) return false;
+      return common::metadata_property(cluster->metadata, rest, out);
+    }
+    if (top("metadata")) {  // the stream's dynamic metadata: weir sets none
+      static const common::Metadata kNone;
+      return common::metadata_property(kNone, rest, out);
+    }
     if (is("listener_direction")) return num(0);  // UNSPECIFIED
     return false;
   }
@@ -355,6 +394,10 @@ class WasmFilter final : public proxy::HttpFilter, public pw::StreamHost {
         if (d.continue_requested) return FilterStatus::Continue;
         d.stopped = true;
         return FilterStatus::StopIteration;
+      case pw::Action::StopAll:
+        if (d.continue_requested) return FilterStatus::Continue;
+        d.stopped = true;
+        return FilterStatus::StopAllIteration;
     }
     return FilterStatus::Continue;
   }
@@ -367,8 +410,13 @@ class WasmFilter final : public proxy::HttpFilter, public pw::StreamHost {
       return d.request ? ctx_->on_request_body(static_cast<uint32_t>(chunk.size()), end_stream)
                        : ctx_->on_response_body(static_cast<uint32_t>(chunk.size()), end_stream);
     });
-    // A buffering callback at end of stream waits for continue_stream().
+    // A buffering callback at end of stream waits for continue_stream(). Continue from the
+    // body of a direction the headers callback paused resumes it (Envoy's StopIteration).
     if (s == FilterStatus::StopIteration && end_stream && mode_ == Mode::Active) d.stopped = true;
+    if (s == FilterStatus::Continue) {
+      d.stopped = false;
+      d.no_buffer = false;
+    }
     d.body = nullptr;
     return s;
   }
