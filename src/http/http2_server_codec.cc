@@ -72,6 +72,12 @@ struct Http2ServerCodec::Callbacks {
   static int begin_frame(nghttp2_session*, const nghttp2_frame_hd* hd, void* user) {
     Http2ServerCodec& c = self(user);
     const Http2Options& o = c.options_;
+    if (hd->type == NGHTTP2_HEADERS && c.reused_stream_id(hd->stream_id)) {
+      // RFC 9113 §5.1.1: a request on a stream id below one already used. nghttp2 ignores
+      // it (it could be trailers racing a reset); weir knows which streams it reset.
+      c.connection_error(Http2Event::kProtocolError, Http2ErrorCode::kProtocolError);
+      return NGHTTP2_ERR_CALLBACK_FAILURE;
+    }
     switch (hd->type) {
       case NGHTTP2_DATA:
       case NGHTTP2_HEADERS:
@@ -116,6 +122,7 @@ struct Http2ServerCodec::Callbacks {
     if (frame->hd.type != NGHTTP2_HEADERS) return 0;
     const int32_t id = frame->hd.stream_id;
     if (frame->headers.cat == NGHTTP2_HCAT_REQUEST) {
+      c.last_request_stream_id_ = std::max(c.last_request_stream_id_, id);
       auto& s = c.streams_[id];
       s = std::make_unique<Stream>();
       ++c.streams_total_;
@@ -231,7 +238,10 @@ struct Http2ServerCodec::Callbacks {
   static int frame_send(nghttp2_session*, const nghttp2_frame* frame, void* user) {
     Http2ServerCodec& c = self(user);
     c.note_outbound_frame(frame->hd.type);
-    if (frame->hd.type == NGHTTP2_RST_STREAM) c.visitor_.on_event(Http2Event::kTxReset);
+    if (frame->hd.type == NGHTTP2_RST_STREAM) {
+      c.visitor_.on_event(Http2Event::kTxReset);
+      c.note_reset_sent(frame->hd.stream_id);
+    }
     if (frame->hd.type == NGHTTP2_GOAWAY) c.visitor_.on_event(Http2Event::kGoawaySent);
     if (frame->hd.type == NGHTTP2_DATA) ++c.outbound_data_frames_;
     return 0;
@@ -321,6 +331,21 @@ void Http2ServerCodec::start() {
         session_, NGHTTP2_FLAG_NONE, 0,
         static_cast<int32_t>(options_.initial_connection_window_size));
   }
+}
+
+void Http2ServerCodec::note_reset_sent(int32_t id) {
+  if (reset_sent_.size() >= kResetsRemembered) {
+    reset_sent_set_.erase(reset_sent_.front());
+    reset_sent_.pop_front();
+  }
+  if (reset_sent_set_.insert(id).second) reset_sent_.push_back(id);
+}
+
+bool Http2ServerCodec::reused_stream_id(int32_t id) const {
+  // Only odd (client) ids at or below the last request's, on no open stream, that weir
+  // did not reset recently (the client may still send trailers on those).
+  return (id & 1) && id <= last_request_stream_id_ && !streams_.contains(id) &&
+         !nghttp2_session_find_stream(session_, id) && !reset_sent_set_.contains(id);
 }
 
 Http2ServerCodec::Stream* Http2ServerCodec::find(int32_t id) {

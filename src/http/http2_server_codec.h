@@ -7,10 +7,12 @@
 // It knows HTTP only: nothing of filters, plugins, sockets or stats.
 #include <cstddef>
 #include <cstdint>
+#include <deque>
 #include <memory>
 #include <string>
 #include <string_view>
 #include <unordered_map>
+#include <unordered_set>
 #include <vector>
 
 #include "http/header_map.h"
@@ -142,6 +144,8 @@ class Http2ServerCodec {
   void connection_error(Http2Event event, Http2ErrorCode code);
   void note_outbound_frame(uint8_t type);
   void end_stream(int32_t id, uint32_t error_code);
+  void note_reset_sent(int32_t id);
+  bool reused_stream_id(int32_t id) const;
 
   Visitor& visitor_;
   Http2Options options_;
@@ -151,6 +155,11 @@ class Http2ServerCodec {
   size_t send_low_ = 0;
   bool failed_ = false;
   bool goaway_sent_ = false;
+  int32_t last_request_stream_id_ = 0;
+  // Streams weir reset lately: a HEADERS on one is trailers in flight, not a reused id.
+  static constexpr size_t kResetsRemembered = 1024;
+  std::deque<int32_t> reset_sent_;
+  std::unordered_set<int32_t> reset_sent_set_;
   std::vector<int32_t> low_pending_;  // streams under the low watermark, told after framing
   // Flood accounting: frames written since the client last took all our output is the
   // proxy-side manager's to report (note_output_drained); counted here per flush.
