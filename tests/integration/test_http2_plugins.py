@@ -68,6 +68,15 @@ def test_go_plugin_headers_local_reply_and_request_body(protocol):
         assert json.loads(body)["body"] == payload.decode().upper()
 
 
+def test_cpp_plugin_sees_request_protocol(protocol):
+    path = sdk_plugin("header_filter.wasm")
+    with Upstream() as up, start(up, wasm_filter("hf", path, configuration="c")) as weir:
+        status, headers, body = curl(weir.listen, protocol, "/p")
+        assert status == 200, weir.logs()
+        assert headers["x-weir-protocol"] == {"http1": "HTTP/1.1", "http2": "HTTP/2"}[protocol]
+        assert dict(json.loads(body)["headers"])["x-weir-plugin-config"] == "c"
+
+
 def test_rust_plugin_headers(protocol):
     path = sdk_plugin("rust_headers.wasm")
     with Upstream() as up, start(up, wasm_filter("rh", path, configuration="rusty")) as weir:
