@@ -127,7 +127,10 @@ void HttpConnectionManager::on_data(std::string& input) {
       http2_->on_data(input);
       return;
     }
-    if (sniff_preface_) return;
+    if (sniff_preface_) {
+      arm_request_headers_timer();  // part of a preface: no slower than a request head
+      return;
+    }
   }
   if (tunnelling_) {
     // After a 101 the client's bytes belong to the upgraded protocol: relayed as they come.
