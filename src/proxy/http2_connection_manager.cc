@@ -107,6 +107,14 @@ class Http2ConnectionManager::Stream : public StreamOwner {
     }
   }
   bool stream_high() const { return stream_high_; }
+  // Request data held while paused and never passed on (the stream ended first): returned
+  // to the client's connection window, or it would shrink for good.
+  size_t drop_held() {
+    const size_t n = held_data_.size();
+    held_data_.clear();
+    held_data_.shrink_to_fit();
+    return n;
+  }
 
   int32_t id() const { return id_; }
   std::unique_ptr<ActiveStream> active_;
@@ -288,6 +296,7 @@ void Http2ConnectionManager::on_stream_complete(int32_t id) {
 
 void Http2ConnectionManager::stream_finished(Stream& s) {
   const int32_t id = s.id();
+  codec_.consume(id, s.drop_held());
   if (!s.finished_) {
     s.finished_ = true;
     if (!s.response_ended_) {

@@ -77,6 +77,21 @@ def test_curl_post_body_and_big_response(proxy):
     assert code == 200 and len(body) == 3_000_000
 
 
+def test_small_windows_upload_moves_with_window_updates():
+    """With 64 KiB windows a 3 MB upload only gets through if weir gives the window back
+    as the upstream takes the data (flow control without auto window updates)."""
+    require(CURL, "curl")
+    with Upstream() as up:
+        listen, admin = free_port(), free_port()
+        opts = {"initial_stream_window_size": 65535, "initial_connection_window_size": 65535}
+        with Weir(proxy_config(listen, admin, up.port, hcm_extra=hcm("HTTP2", opts)),
+                  wait_ports=(listen, admin)):
+            payload = b"0123456789abcdef" * (3 * 65536)
+            code, _, body = curl(listen, "/echo", "--data-binary", "@-", stdin=payload)
+            assert code == 200
+            assert seen(body)["body"] == payload.decode()
+
+
 def test_auto_serves_http1_and_http2_on_one_listener(proxy):
     assert request(proxy.listen, path="/one")[0] == 200
     assert curl(proxy.listen, "/two")[:2] == (200, "2")
@@ -105,6 +120,47 @@ def test_nghttp_request_trailers_and_body(proxy, tmp_path):
     up = seen(out.stdout)
     assert up["body"] == "0123456789" * 1000
     assert up["method"] == "POST"
+
+
+def test_nghttp_response_trailers(proxy):
+    require(NGHTTP, "nghttp (nghttp2-client)")
+    out = subprocess.run([NGHTTP, "-v", f"http://127.0.0.1:{proxy.listen}/trailers"],
+                         capture_output=True, text=True, timeout=30, check=False)
+    assert out.returncode == 0, out.stderr
+    # The upstream's chunked trailer comes back as a trailing HEADERS frame.
+    assert "x-up-trailer: t1" in out.stdout
+    assert "body" in out.stdout
+
+
+def test_max_requests_per_connection_sends_goaway():
+    with Upstream() as up:
+        listen, admin = free_port(), free_port()
+        extra = hcm("HTTP2") + """
+                common_http_protocol_options:
+                  max_requests_per_connection: 2"""
+        with Weir(proxy_config(listen, admin, up.port, hcm_extra=extra),
+                  wait_ports=(listen, admin)):
+            with h2.Client(listen) as c:
+                c.send(h2.headers(1, h2.request_block("/a")) + h2.headers(3, h2.request_block("/b")))
+                frames, closed = c.frames_until_close(timeout=10)
+                assert closed
+                assert h2.goaway_code(frames) == h2.NO_ERROR
+                ended = {f[2] for f in frames if f[0] == h2.DATA and f[1] & h2.END_STREAM}
+                assert ended == {1, 3}
+
+
+def test_idle_timeout_closes_with_goaway():
+    with Upstream() as up:
+        listen, admin = free_port(), free_port()
+        extra = hcm("HTTP2") + """
+                common_http_protocol_options:
+                  idle_timeout: 0.3s"""
+        with Weir(proxy_config(listen, admin, up.port, hcm_extra=extra),
+                  wait_ports=(listen, admin)):
+            with h2.Client(listen) as c:
+                frames, closed = c.frames_until_close(timeout=5)  # the idle time under test
+                assert closed
+                assert h2.goaway_code(frames) == h2.NO_ERROR
 
 
 def test_codec_http1_refuses_preface():

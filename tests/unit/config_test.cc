@@ -1216,9 +1216,6 @@ TEST(ConfigLoaderTest, WarnsForEachKnownButUnimplementedField) {
   EXPECT_EQ(outcome.config.listeners.at(0).http.per_connection_buffer_limit_bytes, 32768u);
 }
 
-}  // namespace
-}  // namespace weir::config
-
 TEST(ConfigLoaderTest, CodecTypeAndHttp2ProtocolOptions) {
   const LoadOutcome plain = load_variation("stat_prefix: main\n", "stat_prefix: main\n");
   const HttpConnectionManagerConfig& defaults = plain.config.listeners.at(0).http;
@@ -1230,16 +1227,16 @@ TEST(ConfigLoaderTest, CodecTypeAndHttp2ProtocolOptions) {
   EXPECT_EQ(defaults.http2_protocol_options.max_outbound_frames, 10000u);
   EXPECT_EQ(defaults.http2_protocol_options.max_outbound_control_frames, 1000u);
 
-  const LoadOutcome set = load_variation(
-      "          stat_prefix: main\n",
-      "          stat_prefix: main\n"
-      "          codec_type: HTTP2\n"
-      "          http2_protocol_options:\n"
-      "            max_concurrent_streams: 100\n"
-      "            initial_stream_window_size: 65536\n"
-      "            initial_connection_window_size: 1048576\n"
-      "            max_outbound_frames: 500\n"
-      "            max_consecutive_inbound_frames_with_empty_payload: 2\n");
+  const LoadOutcome set =
+      load_variation("          stat_prefix: main\n",
+                     "          stat_prefix: main\n"
+                     "          codec_type: HTTP2\n"
+                     "          http2_protocol_options:\n"
+                     "            max_concurrent_streams: 100\n"
+                     "            initial_stream_window_size: 65536\n"
+                     "            initial_connection_window_size: 1048576\n"
+                     "            max_outbound_frames: 500\n"
+                     "            max_consecutive_inbound_frames_with_empty_payload: 2\n");
   EXPECT_EQ(set.warnings, Strings{});
   const HttpConnectionManagerConfig& manager = set.config.listeners.at(0).http;
   EXPECT_EQ(manager.codec_type, CodecType::Http2);
@@ -1260,13 +1257,15 @@ TEST(ConfigLoaderTest, CodecTypeAndHttp2ProtocolOptions) {
 
 TEST(ConfigLoaderErrorTest, Http2ProtocolOptionsOutOfEnvoysRange) {
   const std::string manager = "          stat_prefix: main\n";
-  EXPECT_TRUE(Contains(load_variation_error(manager, manager +
-                                                         "          http2_protocol_options:\n"
-                                                         "            max_concurrent_streams: 0\n"),
-                       "expected an integer from 1 to 2147483647"));
   EXPECT_TRUE(
-      Contains(load_variation_error(manager, manager +
-                                                 "          http2_protocol_options:\n"
-                                                 "            initial_stream_window_size: 1000\n"),
-               "expected an integer from 65535 to 2147483647"));
+      Contains(load_variation_error(manager, manager + "          http2_protocol_options:\n"
+                                                       "            max_concurrent_streams: 0\n"),
+               "expected an integer from 1 to 2147483647"));
+  EXPECT_TRUE(Contains(
+      load_variation_error(manager, manager + "          http2_protocol_options:\n"
+                                              "            initial_stream_window_size: 1000\n"),
+      "expected an integer from 65535 to 2147483647"));
 }
+
+}  // namespace
+}  // namespace weir::config
