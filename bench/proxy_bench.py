@@ -5,7 +5,11 @@ plugins, proxying the same nginx mock, measured in interleaved rounds in one run
 Prints req/s, p99 latency and the server's CPU time per request, with ratios against
 nginx and against weir without plugins (the plugin's own cost). Single worker everywhere,
 as in ../shared/reference/PEERS.md. Compare ratios within a run, never across runs.
-Environment: DURATION (s, default 10), ROUNDS (default 3), CONNS (default 32)."""
+HTTP/2 rows (cleartext, prior knowledge) are driven by h2load (nghttp2-client) with STREAMS
+concurrent streams per connection, against nginx's `listen ... http2` and weir's AUTO
+listener; their ratios are against nginx over HTTP/2. h2load reports no p99 (mean shown).
+Environment: DURATION (s, default 10), ROUNDS (default 3), CONNS (default 32), STREAMS
+(default 10), H2=0 skips the HTTP/2 rows."""
 import os
 import re
 import shutil
@@ -23,6 +27,8 @@ PLUGINS = ROOT / "build/plugins"
 DURATION = int(os.environ.get("DURATION", "10"))
 ROUNDS = int(os.environ.get("ROUNDS", "3"))
 CONNS = int(os.environ.get("CONNS", "32"))
+STREAMS = int(os.environ.get("STREAMS", "10"))
+H2 = os.environ.get("H2", "1") != "0" and shutil.which("h2load") is not None
 TICK = os.sysconf("SC_CLK_TCK")
 
 
@@ -75,6 +81,10 @@ NGINX_PROXY = """worker_processes 1; daemon off; pid {dir}/proxy.pid; error_log 
 events {{ worker_connections 4096; }}
 http {{ access_log off; upstream mock {{ server 127.0.0.1:{mock}; keepalive 64; }}
   server {{ listen 127.0.0.1:{port}; keepalive_requests 1000000;
+  location / {{ proxy_pass http://mock; proxy_http_version 1.1;
+    proxy_set_header Connection ""; }} }}
+  server {{ listen 127.0.0.1:{h2port} http2; keepalive_requests 1000000;
+    http2_max_requests 1000000;
   location / {{ proxy_pass http://mock; proxy_http_version 1.1;
     proxy_set_header Connection ""; }} }} }}
 """
@@ -134,6 +144,18 @@ def wrk(port):
     return rps, float(p99.group(1)) * scale, total, int(errors.group(1)) if errors else 0
 
 
+def h2load(port):
+    """The same measurement over cleartext HTTP/2: (req/s, mean ms, requests, failures)."""
+    out = subprocess.run(["h2load", "-t1", f"-c{CONNS}", f"-m{STREAMS}", f"-D{DURATION}",
+                          f"http://127.0.0.1:{port}/"], capture_output=True, text=True).stdout
+    rps = float(re.search(r"finished in [\d.]+\w+, ([\d.]+) req/s", out).group(1))
+    done = re.search(r"requests: \d+ total, \d+ started, (\d+) done, (\d+) succeeded", out)
+    mean = re.search(r"time for request:\s+\S+\s+\S+\s+([\d.]+)(us|ms|s)", out)
+    scale = {"us": 0.001, "ms": 1, "s": 1000}[mean.group(2)]
+    total, ok = int(done.group(1)), int(done.group(2))
+    return rps, float(mean.group(1)) * scale, total, total - ok
+
+
 def main():
     for tool in ("nginx", "wrk"):
         if not shutil.which(tool):
@@ -153,10 +175,11 @@ def main():
         start("mock", ["nginx", "-p", str(work), "-c", str(work / "mock.conf")])
         wait_port(mock)
         targets = []
-        port = free_port()
-        (work / "proxy.conf").write_text(NGINX_PROXY.format(dir=work, port=port, mock=mock))
-        targets.append(("nginx proxy", port, start("nginx", ["nginx", "-p", str(work), "-c",
-                                                             str(work / "proxy.conf")])))
+        port, h2port = free_port(), free_port()
+        (work / "proxy.conf").write_text(NGINX_PROXY.format(dir=work, port=port, h2port=h2port,
+                                                            mock=mock))
+        nginx = start("nginx", ["nginx", "-p", str(work), "-c", str(work / "proxy.conf")])
+        targets.append(("nginx proxy", port, nginx))
         variants = [("weir, no plugin", None, ""),
                     ("weir + C++ stat_filter", PLUGINS / "stat_filter.wasm", "stat_filter"),
                     ("weir + Rust stat_filter", PLUGINS / "rust_stat_filter_v02.wasm",
@@ -172,16 +195,24 @@ def main():
             targets.append((name, port, start(f"weir-{port}", [str(WEIR), "-c", str(cfg),
                                                                 "--concurrency", "1",
                                                                 "-l", "warn"])))
+            if plugin is None and H2:
+                # The same weir (codec_type AUTO) and the same nginx, over HTTP/2.
+                targets.append(("nginx proxy, HTTP/2", h2port, nginx))
+                targets.append(("weir, HTTP/2, no plugin", port, targets[-2][2]))
         for _, port, _ in targets:
             wait_port(port)
-        for _, port, _ in targets:  # warm up: JIT tiers, pools
-            subprocess.run(["wrk", "-t1", f"-c{CONNS}", "-d2s", f"http://127.0.0.1:{port}/"],
-                           capture_output=True)
+        for name, port, _ in targets:  # warm up: JIT tiers, pools
+            if "HTTP/2" in name:
+                subprocess.run(["h2load", "-t1", f"-c{CONNS}", f"-m{STREAMS}", "-D2",
+                                f"http://127.0.0.1:{port}/"], capture_output=True)
+            else:
+                subprocess.run(["wrk", "-t1", f"-c{CONNS}", "-d2s", f"http://127.0.0.1:{port}/"],
+                               capture_output=True)
         results = {name: [] for name, _, _ in targets}
         for r in range(ROUNDS):
             for name, port, proc in targets:
                 user0, cpu0 = cpu_seconds([proc.pid])
-                rps, p99, total, errors = wrk(port)
+                rps, p99, total, errors = h2load(port) if "HTTP/2" in name else wrk(port)
                 user1, cpu1 = cpu_seconds([proc.pid])
                 cpu = (cpu1 - cpu0) * 1e6 / max(total, 1)
                 user = (user1 - user0) * 1e6 / max(total, 1)
@@ -197,16 +228,18 @@ def main():
                        median([x[2] for x in v]), sum(x[3] for x in v),
                        median([x[4] for x in v]))
                    for n, v in results.items()}
-        base = summary["nginx proxy"]
         plain = summary.get("weir, no plugin")
         print(f"\nweir proxy benchmark: {ROUNDS} rounds x {DURATION}s, {CONNS} connections, "
               f"1 worker each (medians)\n")
+        print(f"HTTP/2 rows: h2load, {STREAMS} streams per connection, ratios vs nginx over "
+              f"HTTP/2, latency column = mean (h2load has no p99)\n")
         # CPU = user + system time of the server process per request; "user" is the part
         # spent outside the kernel (where a plugin's cost is; the sockets' is in the kernel).
         print(f"| target | req/s | vs nginx | p99 ms | CPU us/req | user us/req | "
               f"CPU vs nginx | plugin cost (CPU vs weir plain) | errors |")
         print("|---|---|---|---|---|---|---|---|---|")
         for name, (rps, p99, cpu, errors, user) in summary.items():
+            base = summary["nginx proxy, HTTP/2" if "HTTP/2" in name else "nginx proxy"]
             cost = f"{(cpu / plain[2] - 1) * 100:+.1f}%" if plain and name.startswith("weir +") else "-"
             print(f"| {name} | {rps:.0f} | {rps / base[0]:.2f} | {p99:.2f} | {cpu:.1f} | "
                   f"{user:.1f} | {cpu / base[2]:.2f} | {cost} | {errors} |")

@@ -169,7 +169,30 @@ struct AccessLogConfig {
   SourceLocation location;
 };
 
+// HttpConnectionManager.codec_type. AUTO: HTTP/2 when the client opens with its preface
+// (prior knowledge; ALPN once TLS is served), else HTTP/1.1.
+enum class CodecType { Auto, Http1, Http2 };
+
+// envoy.config.core.v3.Http2ProtocolOptions, Envoy's defaults (the codec's own copy of them,
+// http::Http2Options, is filled from this in src/proxy).
+struct Http2ProtocolOptions {
+  uint32_t hpack_table_size = 4096;
+  // Envoy's default is 2^31-1, where the cluster's circuit breakers (max_requests, 1024)
+  // bound what the streams hold upstream; weir has no circuit breakers yet, so it bounds
+  // the streams of one connection instead (each holds an upstream request).
+  uint32_t max_concurrent_streams = 1024;
+  uint32_t initial_stream_window_size = 268435456;
+  uint32_t initial_connection_window_size = 268435456;
+  uint32_t max_outbound_frames = 10000;
+  uint32_t max_outbound_control_frames = 1000;
+  uint32_t max_consecutive_inbound_frames_with_empty_payload = 1;
+  uint32_t max_inbound_priority_frames_per_stream = 100;
+  uint32_t max_inbound_window_update_frames_per_data_frame_sent = 10;
+};
+
 struct HttpConnectionManagerConfig {
+  CodecType codec_type = CodecType::Auto;
+  Http2ProtocolOptions http2_protocol_options;
   std::string stat_prefix;
   std::vector<AccessLogConfig> access_logs;
   RouteConfiguration route_config;

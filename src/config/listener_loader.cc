@@ -11,13 +11,43 @@ namespace {
 
 namespace names = envoy_names;
 
+// Envoy's ranges; absent fields keep Envoy's defaults.
+Http2ProtocolOptions load_http2_protocol_options(const ConfigNode& options) {
+  Http2ProtocolOptions result;
+  if (!options.present()) return result;
+  options.expect_fields(
+      names::kHttp2ProtocolOptions,
+      {"hpack_table_size", "max_concurrent_streams", "initial_stream_window_size",
+       "initial_connection_window_size", "max_outbound_frames", "max_outbound_control_frames",
+       "max_consecutive_inbound_frames_with_empty_payload",
+       "max_inbound_priority_frames_per_stream",
+       "max_inbound_window_update_frames_per_data_frame_sent"});
+  auto read = [&](std::string_view name, uint32_t& out, uint64_t min, uint64_t max) {
+    if (options.has(name)) out = static_cast<uint32_t>(options.field(name).as_uint(min, max));
+  };
+  read("hpack_table_size", result.hpack_table_size, 0, UINT32_MAX);
+  read("max_concurrent_streams", result.max_concurrent_streams, 1, 2147483647);
+  read("initial_stream_window_size", result.initial_stream_window_size, 65535, 2147483647);
+  read("initial_connection_window_size", result.initial_connection_window_size, 65535, 2147483647);
+  read("max_outbound_frames", result.max_outbound_frames, 1, UINT32_MAX);
+  read("max_outbound_control_frames", result.max_outbound_control_frames, 1, UINT32_MAX);
+  read("max_consecutive_inbound_frames_with_empty_payload",
+       result.max_consecutive_inbound_frames_with_empty_payload, 0, UINT32_MAX);
+  read("max_inbound_priority_frames_per_stream", result.max_inbound_priority_frames_per_stream, 0,
+       UINT32_MAX);
+  read("max_inbound_window_update_frames_per_data_frame_sent",
+       result.max_inbound_window_update_frames_per_data_frame_sent, 1, UINT32_MAX);
+  return result;
+}
+
 HttpConnectionManagerConfig load_http_connection_manager(const ConfigNode& manager) {
   manager.expect_fields(
       names::kHttpConnectionManager,
       {"stat_prefix", "codec_type", "route_config", "http_filters", "use_remote_address",
        "generate_request_id", "stream_idle_timeout", "request_timeout", "request_headers_timeout",
        "common_http_protocol_options", "access_log", "upgrade_configs", "max_request_headers_kb",
-       "forward_client_cert_details", "strip_any_host_port", "strip_matching_host_port"});
+       "forward_client_cert_details", "strip_any_host_port", "strip_matching_host_port",
+       "http2_protocol_options"});
   HttpConnectionManagerConfig result;
   result.stat_prefix = manager.required("stat_prefix").as_nonempty_string();
 
@@ -28,11 +58,15 @@ HttpConnectionManagerConfig load_http_connection_manager(const ConfigNode& manag
                                                    {"HTTP1", Codec::Http1},
                                                    {"HTTP2", Codec::Http2},
                                                    {"HTTP3", Codec::Http3}});
-    if (codec == Codec::Http2 || codec == Codec::Http3) {
-      codec_type.warn("weir serves HTTP/1.1 only: codec_type " + codec_type.as_string() +
-                      " is ignored");
+    if (codec == Codec::Http3) {
+      codec_type.warn("weir serves HTTP/1.1 and HTTP/2 only: codec_type HTTP3 is taken as AUTO");
     }
+    result.codec_type = codec == Codec::Http1   ? CodecType::Http1
+                        : codec == Codec::Http2 ? CodecType::Http2
+                                                : CodecType::Auto;
   }
+  result.http2_protocol_options =
+      load_http2_protocol_options(manager.field("http2_protocol_options"));
 
   if (!manager.has("route_config")) {
     manager.fail(

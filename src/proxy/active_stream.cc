@@ -89,6 +89,7 @@ class ActiveStream::FilterHandle : public HttpFilterCallbacks {
 ActiveStream::ActiveStream(ConnectionManagerSetup& setup, StreamOwner& owner, StreamInfo info)
     : setup_(setup),
       owner_(owner),
+      framed_(owner.frames_responses()),
       info_(std::move(info)),
       idle_timer_(setup.loop, [this] { on_idle_timer(); }),
       route_timer_(setup.loop, [this] { on_route_timeout(); }),
@@ -123,7 +124,7 @@ void ActiveStream::on_request_headers(http::HeaderMap& headers, const http::Mess
   request_head_ = head;
   request_headers_ = std::move(headers);
   request_end_seen_ = end_stream;
-  info_.protocol = head.http_minor == 0 ? "HTTP/1.0" : "HTTP/1.1";
+  info_.protocol = head.http_major == 2 ? "HTTP/2" : head.http_minor == 0 ? "HTTP/1.0" : "HTTP/1.1";
   if (head.upgrade) decide_upgrade();
   if (head.expect_continue) {
     // Answer 100-continue ourselves, as Envoy does by default; upstream never sees it.
@@ -735,6 +736,13 @@ void ActiveStream::write_response_headers() {
   h.set(http::KnownHeader::kServer, "weir");
   if (!h.get(http::KnownHeader::kDate)) h.set(http::KnownHeader::kDate, http_date());
   bool bodyless_status = status < 200 || status == 204 || status == 304;
+  if (framed_) {
+    // HTTP/2: no framing or connection fields; the owner frames the parts.
+    setup_.stats.by_class(status).inc();
+    response_headers_written_ = true;
+    owner_.send_response_headers(h, headers_only);
+    return;
+  }
   if (headers_only || bodyless_status) {
     // No body follows; a HEAD response keeps the content-length the upstream sent.
   } else if (h.get(http::KnownHeader::kContentLength)) {
@@ -791,6 +799,12 @@ void ActiveStream::flush_pending_head() {
 
 void ActiveStream::write_response_body(std::string_view data, bool end_stream) {
   bool head = request_headers_ && request_headers_->get(http::KnownHeader::kMethod) == "HEAD";
+  if (framed_) {
+    if (!head) info_.bytes_sent += data.size();
+    owner_.send_response_data(head ? std::string_view() : data, end_stream);
+    if (end_stream) complete_response();
+    return;
+  }
   if (!head) {
     std::string out = std::move(pending_head_);  // the head, if it still waits
     pending_head_.clear();
@@ -818,6 +832,11 @@ void ActiveStream::write_response_body(std::string_view data, bool end_stream) {
 }
 
 void ActiveStream::write_response_trailers() {
+  if (framed_) {
+    owner_.send_response_trailers(*response_trailers_);
+    complete_response();
+    return;
+  }
   flush_pending_head();
   if (response_chunked_) {
     std::string out;

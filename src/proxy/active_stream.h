@@ -28,6 +28,13 @@ class StreamOwner {
   virtual bool downstream_above_high_watermark() const = 0;
   // A 101 went out: from now on the client's bytes are the tunnel's, for on_request_body.
   virtual void on_tunnel_established() = 0;
+  // HTTP/2: the owner frames the response itself from the header maps, and the stream
+  // hands it the parts instead of HTTP/1 bytes (write_downstream is then never called).
+  // Asked once, when the stream is made.
+  virtual bool frames_responses() const { return false; }
+  virtual void send_response_headers(const http::HeaderMap& headers, bool end_stream) {}
+  virtual void send_response_data(std::string_view data, bool end_stream) {}
+  virtual void send_response_trailers(const http::HeaderMap& trailers) {}
 };
 
 // Recycled: 1.6 KB, made and freed for every request (past glibc's per-thread cache).
@@ -137,6 +144,7 @@ class ActiveStream : public HttpFilterCallbacks,
 
   ConnectionManagerSetup& setup_;
   StreamOwner& owner_;
+  const bool framed_;  // owner_.frames_responses()
   StreamInfo info_;
   std::vector<FilterHandle> handles_;  // filter i's callbacks
   std::vector<std::unique_ptr<HttpFilter>> filters_;

@@ -32,6 +32,21 @@ std::unique_ptr<ConnectionManagerStats> ConnectionManagerStats::create(
       .downstream_cx_max_requests_reached = s.counter(p + "downstream_cx_max_requests_reached"),
       .downstream_rq_too_large = s.counter(p + "downstream_rq_too_large"),
       .rs_too_large = s.counter(p + "rs_too_large"),
+      .downstream_cx_http2_total = s.counter(p + "downstream_cx_http2_total"),
+      .downstream_cx_http2_active = s.gauge(p + "downstream_cx_http2_active"),
+      .downstream_rq_too_many_premature_resets =
+          s.counter(p + "downstream_rq_too_many_premature_resets"),
+      .http2_rx_reset = s.counter("http2.rx_reset"),
+      .http2_tx_reset = s.counter("http2.tx_reset"),
+      .http2_header_overflow = s.counter("http2.header_overflow"),
+      .http2_rx_messaging_error = s.counter("http2.rx_messaging_error"),
+      .http2_outbound_flood = s.counter("http2.outbound_flood"),
+      .http2_outbound_control_flood = s.counter("http2.outbound_control_flood"),
+      .http2_inbound_empty_frames_flood = s.counter("http2.inbound_empty_frames_flood"),
+      .http2_inbound_priority_frames_flood = s.counter("http2.inbound_priority_frames_flood"),
+      .http2_inbound_window_update_frames_flood =
+          s.counter("http2.inbound_window_update_frames_flood"),
+      .http2_goaway_sent = s.counter("http2.goaway_sent"),
   });
 }
 

@@ -42,6 +42,20 @@ struct ConnectionManagerStats {
   stats::Counter& downstream_cx_max_requests_reached;
   stats::Counter& downstream_rq_too_large;  // 413: filters buffered past the limit
   stats::Counter& rs_too_large;             // the same on the response side
+  // HTTP/2 (downstream_cx_* under http.<stat_prefix>., the codec's under http2., as Envoy).
+  stats::Counter& downstream_cx_http2_total;
+  stats::Gauge& downstream_cx_http2_active;
+  stats::Counter& downstream_rq_too_many_premature_resets;
+  stats::Counter& http2_rx_reset;
+  stats::Counter& http2_tx_reset;
+  stats::Counter& http2_header_overflow;
+  stats::Counter& http2_rx_messaging_error;
+  stats::Counter& http2_outbound_flood;
+  stats::Counter& http2_outbound_control_flood;
+  stats::Counter& http2_inbound_empty_frames_flood;
+  stats::Counter& http2_inbound_priority_frames_flood;
+  stats::Counter& http2_inbound_window_update_frames_flood;
+  stats::Counter& http2_goaway_sent;
 
   static std::unique_ptr<ConnectionManagerStats> create(stats::StatsStore& store,
                                                         const std::string& stat_prefix,

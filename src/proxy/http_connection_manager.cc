@@ -50,6 +50,38 @@ HttpConnectionManager::HttpConnectionManager(ConnectionManagerSetup& setup, int 
   setup_.stats.downstream_cx_active.add(1);
   setup_.stats.listener_downstream_cx_total.inc();
   arm_idle_timer();
+  if (setup_.config.codec_type == config::CodecType::Http2) {
+    start_http2();
+  } else {
+    sniff_preface_ = setup_.config.codec_type == config::CodecType::Auto;
+  }
+}
+
+void HttpConnectionManager::start_http2() {
+  if (http2_ || stream_ || closed_ || requests_started_ > 0) return;
+  sniff_preface_ = false;
+  idle_timer_.disarm();
+  request_headers_timer_.disarm();
+  StreamInfo info;
+  info.connection_id = connection_.id();
+  info.downstream_remote_address = peer_ip_;
+  info.downstream_remote_port = peer_port_;
+  info.downstream_local_address = local_ip_;
+  info.downstream_local_port = local_port_;
+  info.protocol = "HTTP/2";
+  http2_ = std::make_unique<Http2ConnectionManager>(setup_, connection_, std::move(info));
+}
+
+bool HttpConnectionManager::sniff_http2_preface(std::string& input) {
+  static constexpr std::string_view kPreface = "PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n";
+  const size_t n = std::min(input.size(), kPreface.size());
+  if (std::string_view(input).substr(0, n) != kPreface.substr(0, n)) {
+    sniff_preface_ = false;  // HTTP/1
+    return false;
+  }
+  if (n < kPreface.size()) return false;  // could be either yet: wait for more
+  start_http2();
+  return true;
 }
 
 HttpConnectionManager::~HttpConnectionManager() { connection_.set_handler(nullptr); }
@@ -86,6 +118,20 @@ void HttpConnectionManager::redeliver() {
 
 void HttpConnectionManager::on_data(std::string& input) {
   if (closed_) return;
+  if (http2_) {
+    http2_->on_data(input);
+    return;
+  }
+  if (sniff_preface_) {
+    if (sniff_http2_preface(input)) {
+      http2_->on_data(input);
+      return;
+    }
+    if (sniff_preface_) {
+      arm_request_headers_timer();  // part of a preface: no slower than a request head
+      return;
+    }
+  }
   if (tunnelling_) {
     // After a 101 the client's bytes belong to the upgraded protocol: relayed as they come.
     if (stream_) stream_->on_request_body(input, false);
@@ -220,15 +266,25 @@ void HttpConnectionManager::on_tunnel_established() {
 }
 
 void HttpConnectionManager::on_above_write_high_watermark() {
+  if (http2_) http2_->on_above_write_high_watermark();
   if (stream_) stream_->on_downstream_above_high_watermark();
 }
 
 void HttpConnectionManager::on_below_write_low_watermark() {
+  if (http2_) http2_->on_below_write_low_watermark();
   if (stream_) stream_->on_downstream_below_low_watermark();
+}
+
+void HttpConnectionManager::on_write_drained() {
+  if (http2_) http2_->on_write_drained();
 }
 
 void HttpConnectionManager::drain() {
   draining_ = true;
+  if (http2_) {
+    http2_->drain();
+    return;
+  }
   if (!stream_ && !closed_) connection_.close();
 }
 
@@ -237,6 +293,7 @@ void HttpConnectionManager::on_close(bool by_peer, std::string_view reason) {
   closed_ = true;
   idle_timer_.disarm();
   request_headers_timer_.disarm();
+  if (http2_) http2_->on_close(by_peer ? "downstream closed" : reason);
   if (stream_) stream_->reset(by_peer ? "downstream closed" : reason);
   setup_.stats.downstream_cx_active.sub(1);
   on_closed_(this);

@@ -8,6 +8,9 @@
 // max_headers_count and max_request_headers_kb (431), and flow control: the stream may
 // stop reading the client, and hears when the client's output buffer crosses its
 // watermarks. After a 101 the connection is a tunnel: client bytes go to the stream raw.
+//
+// A connection that speaks HTTP/2 (codec_type HTTP2, AUTO with the client's preface, or
+// start_http2() after ALPN) hands its events to an Http2ConnectionManager instead.
 #include <functional>
 #include <memory>
 
@@ -16,6 +19,7 @@
 #include "net/connection.h"
 #include "proxy/active_stream.h"
 #include "proxy/connection_manager_setup.h"
+#include "proxy/http2_connection_manager.h"
 
 namespace weir::proxy {
 
@@ -28,15 +32,20 @@ class HttpConnectionManager : public net::Connection::Handler,
                         const net::Address& local, ClosedCallback on_closed);
   ~HttpConnectionManager() override;
 
-  // Drain: close now if idle, else after the current response.
+  // Drain: close now if idle, else after the current response (HTTP/2: GOAWAY, then close
+  // after the streams in flight).
   void drain();
-  bool idle() const { return !stream_; }
+  bool idle() const { return !stream_ && (!http2_ || http2_->idle()); }
+  // Speak HTTP/2 on this connection from now on: for a connection whose TLS handshake
+  // chose ALPN "h2" (before any byte of it was read). No-op once a request was read.
+  void start_http2();
 
   // Connection::Handler
   void on_data(std::string& input) override;
   void on_close(bool by_peer, std::string_view reason) override;
   void on_above_write_high_watermark() override;
   void on_below_write_low_watermark() override;
+  void on_write_drained() override;
   // Http1Visitor
   void on_headers(http::HeaderMap& headers, const http::MessageHead& head,
                   bool end_stream) override;
@@ -60,6 +69,9 @@ class HttpConnectionManager : public net::Connection::Handler,
   void on_request_headers_timeout();
   void redeliver_later() { redeliver_.schedule(); }
   void redeliver();
+  // AUTO: whether the first bytes are HTTP/2's preface (then HTTP/2 takes over). False
+  // while they could still be either.
+  bool sniff_http2_preface(std::string& input);
 
   ConnectionManagerSetup& setup_;
   net::Connection connection_;
@@ -77,12 +89,15 @@ class HttpConnectionManager : public net::Connection::Handler,
   bool closed_ = false;
   bool draining_ = false;
   bool tunnelling_ = false;
+  bool sniff_preface_ = false;  // AUTO, and nothing read yet
   // Owned by the connection, re-armed per request: no allocation, no hash table per arm.
   event::EventLoop::Timer idle_timer_;
   event::EventLoop::Timer request_headers_timer_;
   // Hands over buffered (pipelined) input after the current callback; cancelled with the
   // manager, so it never runs on a manager that is gone.
   event::EventLoop::ScheduledCall redeliver_;
+  // Set when the connection speaks HTTP/2; destroyed before connection_.
+  std::unique_ptr<Http2ConnectionManager> http2_;
 };
 
 }  // namespace weir::proxy

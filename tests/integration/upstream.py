@@ -6,7 +6,8 @@ import time
 
 
 class Upstream:
-    """Paths: /echo (default: JSON of the request), /chunked, /status/N, /close-after
+    """Paths: /echo (default: JSON of the request), /chunked, /trailers (chunked, with a
+    trailer x-up-trailer: t1), /status/N, /close-after
     (answers, then closes the idle connection without warning), /slow/MS, /eof-body
     (no length, ends by closing), /big/N (N bytes)."""
 
@@ -110,6 +111,10 @@ class Upstream:
             conn.sendall(b"HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\n"
                          b"content-type: text/plain\r\n\r\n"
                          b"3\r\none\r\n3\r\ntwo\r\n5\r\nthree\r\n0\r\n\r\n")
+            return keep
+        if path == "/trailers":
+            conn.sendall(b"HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\n\r\n"
+                         b"4\r\nbody\r\n0\r\nx-up-trailer: t1\r\n\r\n")
             return keep
         if path.startswith("/status/"):
             code = int(path.split("/")[2])

@@ -1215,5 +1215,56 @@ TEST(ConfigLoaderTest, WarnsForEachKnownButUnimplementedField) {
   EXPECT_EQ(outcome.config.listeners.at(0).http.per_connection_buffer_limit_bytes, 32768u);
 }
 
+TEST(ConfigLoaderTest, CodecTypeAndHttp2ProtocolOptions) {
+  const LoadOutcome plain = load_variation("stat_prefix: main\n", "stat_prefix: main\n");
+  const HttpConnectionManagerConfig& defaults = plain.config.listeners.at(0).http;
+  // Envoy's defaults.
+  EXPECT_EQ(defaults.codec_type, CodecType::Auto);
+  EXPECT_EQ(defaults.http2_protocol_options.max_concurrent_streams, 1024u);
+  EXPECT_EQ(defaults.http2_protocol_options.initial_stream_window_size, 268435456u);
+  EXPECT_EQ(defaults.http2_protocol_options.initial_connection_window_size, 268435456u);
+  EXPECT_EQ(defaults.http2_protocol_options.max_outbound_frames, 10000u);
+  EXPECT_EQ(defaults.http2_protocol_options.max_outbound_control_frames, 1000u);
+
+  const LoadOutcome set =
+      load_variation("          stat_prefix: main\n",
+                     "          stat_prefix: main\n"
+                     "          codec_type: HTTP2\n"
+                     "          http2_protocol_options:\n"
+                     "            max_concurrent_streams: 100\n"
+                     "            initial_stream_window_size: 65536\n"
+                     "            initial_connection_window_size: 1048576\n"
+                     "            max_outbound_frames: 500\n"
+                     "            max_consecutive_inbound_frames_with_empty_payload: 2\n");
+  EXPECT_EQ(set.warnings, Strings{});
+  const HttpConnectionManagerConfig& manager = set.config.listeners.at(0).http;
+  EXPECT_EQ(manager.codec_type, CodecType::Http2);
+  EXPECT_EQ(manager.http2_protocol_options.max_concurrent_streams, 100u);
+  EXPECT_EQ(manager.http2_protocol_options.initial_stream_window_size, 65536u);
+  EXPECT_EQ(manager.http2_protocol_options.initial_connection_window_size, 1048576u);
+  EXPECT_EQ(manager.http2_protocol_options.max_outbound_frames, 500u);
+  EXPECT_EQ(manager.http2_protocol_options.max_consecutive_inbound_frames_with_empty_payload, 2u);
+
+  // Not implemented: a warning, never silence.
+  const LoadOutcome connect = load_variation("          stat_prefix: main\n",
+                                             "          stat_prefix: main\n"
+                                             "          http2_protocol_options:\n"
+                                             "            allow_connect: true\n");
+  ASSERT_EQ(connect.warnings.size(), 1u);
+  EXPECT_TRUE(Contains(connect.warnings[0], "allow_connect"));
+}
+
+TEST(ConfigLoaderErrorTest, Http2ProtocolOptionsOutOfEnvoysRange) {
+  const std::string manager = "          stat_prefix: main\n";
+  EXPECT_TRUE(
+      Contains(load_variation_error(manager, manager + "          http2_protocol_options:\n"
+                                                       "            max_concurrent_streams: 0\n"),
+               "expected an integer from 1 to 2147483647"));
+  EXPECT_TRUE(Contains(
+      load_variation_error(manager, manager + "          http2_protocol_options:\n"
+                                              "            initial_stream_window_size: 1000\n"),
+      "expected an integer from 65535 to 2147483647"));
+}
+
 }  // namespace
 }  // namespace weir::config

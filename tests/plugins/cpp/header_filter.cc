@@ -3,7 +3,8 @@
 //            sets x-replace-me to "replaced" when present; logs the path at info;
 //            x-local-reply: <code> -> local response <code>, body "local reply from plugin\n",
 //            header x-local: yes.
-//  response: adds x-weir-root-id: <property plugin_root_id>.
+//  response: adds x-weir-root-id: <property plugin_root_id> and
+//            x-weir-protocol: <property request.protocol>.
 // Registered for every root_id (""), so tests may configure any root_id.
 #include "weir/plugin.h"
 
@@ -53,6 +54,9 @@ class HeaderHttp : public weir::HttpContext {
       weir::response_headers().add("x-weir-root-id", root_id.view());
     } else {
       LOG_WARN("header_filter: property plugin_root_id: ", root_id.status());
+    }
+    if (auto protocol = weir::get_property({"request", "protocol"})) {
+      weir::response_headers().add("x-weir-protocol", protocol.view());
     }
     return weir::Action::Continue;
   }

@@ -3,11 +3,15 @@
 //   - OnPluginStart reads the plugin configuration (empty when none is set).
 //   - Request headers: adds "x-go-saw-path: <:path>"; when the request carries
 //     "x-go-deny", answers locally with 403 and body "denied by go\n".
+//   - Request body: when the request carries "x-go-upper-body", the whole body is
+//     buffered (Pause until the end) and forwarded upper-cased (same length).
 //   - Response headers: adds "x-go-config: <plugin configuration>".
 //   - Logs each step at info level.
 package main
 
 import (
+	"bytes"
+
 	"github.com/proxy-wasm/proxy-wasm-go-sdk/proxywasm"
 	"github.com/proxy-wasm/proxy-wasm-go-sdk/proxywasm/types"
 )
@@ -52,6 +56,7 @@ type httpContext struct {
 	types.DefaultHttpContext
 	contextID uint32
 	config    string
+	upperBody bool
 }
 
 func (h *httpContext) OnHttpRequestHeaders(numHeaders int, endOfStream bool) types.Action {
@@ -71,6 +76,27 @@ func (h *httpContext) OnHttpRequestHeaders(numHeaders int, endOfStream bool) typ
 			proxywasm.LogErrorf("go_headers: context %d: send local response: %v", h.contextID, err)
 		}
 		return types.ActionPause
+	}
+	if _, err := proxywasm.GetHttpRequestHeader("x-go-upper-body"); err == nil {
+		h.upperBody = true
+	}
+	return types.ActionContinue
+}
+
+func (h *httpContext) OnHttpRequestBody(bodySize int, endOfStream bool) types.Action {
+	if !h.upperBody {
+		return types.ActionContinue
+	}
+	if !endOfStream {
+		return types.ActionPause // buffer until the whole body is here
+	}
+	body, err := proxywasm.GetHttpRequestBody(0, bodySize)
+	if err != nil {
+		proxywasm.LogErrorf("go_headers: context %d: reading body: %v", h.contextID, err)
+		return types.ActionContinue
+	}
+	if err := proxywasm.ReplaceHttpRequestBody(bytes.ToUpper(body)); err != nil {
+		proxywasm.LogErrorf("go_headers: context %d: replacing body: %v", h.contextID, err)
 	}
 	return types.ActionContinue
 }
