@@ -18,7 +18,8 @@ import time
 import pytest
 
 from stream_checks import small_asan_quarantine, stat_value, vm_rss_kib
-from weir_harness import Weir, cluster, free_port, sdk_plugin, stats, wait_for, wait_for_port
+from weir_harness import (WEIR_BIN, Weir, cluster, free_port, sdk_plugin, stats, wait_for,
+                          wait_for_port)
 
 # The bulk transfer's size: 1 GiB takes about (see the test's printed timing) here; the
 # soak runs the same test with WEIR_TCP_BULK_MIB=1024 when make test uses less.
@@ -402,6 +403,23 @@ def test_access_log_records_each_connection(echo, tmp_path):
                                  if " 10 10 " in l], timeout=5, what="the access log line")[0]
         assert line.startswith("127.0.0.1:")
         assert line.endswith(" 10 10 127.0.0.1:%d" % echo.port)
+
+
+def test_validate_trial_starts_network_plugins_and_locates_their_errors(tmp_path):
+    config = tmp_path / "envoy.yaml"
+
+    def validate(text):
+        config.write_text(text)
+        return subprocess.run([str(WEIR_BIN), "-c", str(config), "--mode", "validate"],
+                              capture_output=True, text=True, timeout=120)
+    good = validate(tcp_config(free_port(), free_port(), free_port(), network_wasm("count")))
+    assert good.returncode == 0, good.stdout + good.stderr
+    assert "plugin 'go_network'" in good.stdout
+    # A plugin that rejects its start (a missing file) fails with the filter's location.
+    bad = validate(tcp_config(free_port(), free_port(), free_port(), network_wasm("count"))
+                   .replace(str(sdk_plugin("go_network.wasm")), str(tmp_path / "missing.wasm")))
+    assert bad.returncode != 0
+    assert "envoy.yaml:" in bad.stdout + bad.stderr
 
 
 # ---------------------------------------------------------------- with the Go plugin
