@@ -308,6 +308,48 @@ def test_upstream_down_closes_the_client_and_counts(echo):
         assert weir.proc.poll() is None
 
 
+def test_upstream_connect_timeout_closes_the_client_and_counts():
+    """An upstream whose accept queue is full: the kernel drops the SYNs, the connect hangs,
+    and the cluster's connect_timeout ends it."""
+    server = socket.socket()
+    server.bind(("127.0.0.1", 0))
+    server.listen(0)
+    port = server.getsockname()[1]
+    fillers = []
+    try:
+        # Fill the accept queue (never accepted); later SYNs get no answer.
+        for _ in range(8):
+            f = socket.socket()
+            f.setblocking(False)
+            f.connect_ex(("127.0.0.1", port))
+            fillers.append(f)
+        probe = socket.socket()
+        probe.settimeout(0.5)
+        try:
+            probe.connect(("127.0.0.1", port))
+            hangs = False
+        except (socket.timeout, BlockingIOError):
+            hangs = True
+        probe.close()
+        if not hangs:
+            pytest.skip("this kernel answers connects past a full accept queue")
+        weir, listen, admin = start(port, connect_timeout="0.25s")
+        with weir:
+            before = idle_stats(admin, listen)
+            failed = int(before["cluster.upstream.upstream_cx_connect_fail"])
+            with socket.create_connection(("127.0.0.1", listen), timeout=5) as s:
+                s.sendall(b"hello?\n")
+                started = time.time()
+                assert closed_by_peer(s)
+                assert time.time() - started >= 0.2
+            wait_for(lambda: stat_value(admin, "cluster.upstream.upstream_cx_connect_fail") ==
+                     failed + 1, what="connect timeout counted")
+    finally:
+        for f in fillers:
+            f.close()
+        server.close()
+
+
 def test_idle_timeout_closes_a_silent_connection(echo):
     weir, listen, admin = start(echo.port, tcp_extra="\n                idle_timeout: 0.3s")
     with weir:
