@@ -18,7 +18,8 @@ import time
 import pytest
 
 from stream_checks import small_asan_quarantine, stat_value, vm_rss_kib
-from weir_harness import Weir, cluster, free_port, sdk_plugin, stats, wait_for, wait_for_port
+from weir_harness import (WEIR_BIN, Weir, cluster, free_port, sdk_plugin, stats, wait_for,
+                          wait_for_port)
 
 # The bulk transfer's size: 1 GiB takes about (see the test's printed timing) here; the
 # soak runs the same test with WEIR_TCP_BULK_MIB=1024 when make test uses less.
@@ -307,6 +308,48 @@ def test_upstream_down_closes_the_client_and_counts(echo):
         assert weir.proc.poll() is None
 
 
+def test_upstream_connect_timeout_closes_the_client_and_counts():
+    """An upstream whose accept queue is full: the kernel drops the SYNs, the connect hangs,
+    and the cluster's connect_timeout ends it."""
+    server = socket.socket()
+    server.bind(("127.0.0.1", 0))
+    server.listen(0)
+    port = server.getsockname()[1]
+    fillers = []
+    try:
+        # Fill the accept queue (never accepted); later SYNs get no answer.
+        for _ in range(8):
+            f = socket.socket()
+            f.setblocking(False)
+            f.connect_ex(("127.0.0.1", port))
+            fillers.append(f)
+        probe = socket.socket()
+        probe.settimeout(0.5)
+        try:
+            probe.connect(("127.0.0.1", port))
+            hangs = False
+        except (socket.timeout, BlockingIOError):
+            hangs = True
+        probe.close()
+        if not hangs:
+            pytest.skip("this kernel answers connects past a full accept queue")
+        weir, listen, admin = start(port, connect_timeout="0.25s")
+        with weir:
+            before = idle_stats(admin, listen)
+            failed = int(before["cluster.upstream.upstream_cx_connect_fail"])
+            with socket.create_connection(("127.0.0.1", listen), timeout=5) as s:
+                s.sendall(b"hello?\n")
+                started = time.time()
+                assert closed_by_peer(s)
+                assert time.time() - started >= 0.2
+            wait_for(lambda: stat_value(admin, "cluster.upstream.upstream_cx_connect_fail") ==
+                     failed + 1, what="connect timeout counted")
+    finally:
+        for f in fillers:
+            f.close()
+        server.close()
+
+
 def test_idle_timeout_closes_a_silent_connection(echo):
     weir, listen, admin = start(echo.port, tcp_extra="\n                idle_timeout: 0.3s")
     with weir:
@@ -402,6 +445,23 @@ def test_access_log_records_each_connection(echo, tmp_path):
                                  if " 10 10 " in l], timeout=5, what="the access log line")[0]
         assert line.startswith("127.0.0.1:")
         assert line.endswith(" 10 10 127.0.0.1:%d" % echo.port)
+
+
+def test_validate_trial_starts_network_plugins_and_locates_their_errors(tmp_path):
+    config = tmp_path / "envoy.yaml"
+
+    def validate(text):
+        config.write_text(text)
+        return subprocess.run([str(WEIR_BIN), "-c", str(config), "--mode", "validate"],
+                              capture_output=True, text=True, timeout=120)
+    good = validate(tcp_config(free_port(), free_port(), free_port(), network_wasm("count")))
+    assert good.returncode == 0, good.stdout + good.stderr
+    assert "plugin 'go_network'" in good.stdout
+    # A plugin that rejects its start (a missing file) fails with the filter's location.
+    bad = validate(tcp_config(free_port(), free_port(), free_port(), network_wasm("count"))
+                   .replace(str(sdk_plugin("go_network.wasm")), str(tmp_path / "missing.wasm")))
+    assert bad.returncode != 0
+    assert "envoy.yaml:" in bad.stdout + bad.stderr
 
 
 # ---------------------------------------------------------------- with the Go plugin
