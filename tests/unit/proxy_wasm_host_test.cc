@@ -280,12 +280,43 @@ TEST_F(ProxyWasmTest, AbiDetection) {
   EXPECT_NE(unknown.error().find("proxy_abi_version_9_9_9"), std::string::npos) << unknown.error();
   for (auto [name, v] :
        {std::pair{"0_1_0", AbiVersion::V0_1_0}, std::pair{"0_2_0", AbiVersion::V0_2_0},
-        std::pair{"0_2_1", AbiVersion::V0_2_1}}) {
+        std::pair{"0_2_1", AbiVersion::V0_2_1}, std::pair{"0_2_100", AbiVersion::V0_2_100}}) {
     auto m =
         module_of(wat(std::string("(module (func (export \"proxy_abi_version_") + name + "\")))"));
     ASSERT_TRUE(m.ok()) << m.error();
     EXPECT_EQ(m.value()->abi(), v);
   }
+}
+
+// Higress's 0.2.100 is 0.2.1 plus its own functions: its Redis calls are bound for it and
+// for no other version; the Higress functions weir lacks are UNIMPLEMENTED stubs.
+TEST_F(ProxyWasmTest, HigressAbiBindsRedisCallsOnlyFor0_2_100) {
+  auto imports_for = [&](const std::string& abi) {
+    auto m = module_of(wat(R"((module
+  (import "env" "proxy_redis_init" (func (param i32 i32 i32 i32 i32 i32 i32) (result i32)))
+  (import "env" "proxy_redis_call" (func (param i32 i32 i32 i32 i32) (result i32)))
+  (import "env" "proxy_get_upstream_hosts" (func (param i32 i32) (result i32)))
+  (import "env" "proxy_continue_stream" (func (param i32) (result i32)))
+  (func (export "proxy_abi_version_)" +
+                           abi + R"("))))"));
+    EXPECT_TRUE(m.ok()) << m.error();
+    std::string stubs;
+    if (!m.ok()) return stubs;
+    for (const auto& st : m.value()->stubbed_imports()) stubs += st + ";";
+    return stubs;
+  };
+  std::string higress = imports_for("0_2_100");
+  EXPECT_EQ(higress.find("proxy_redis_init"), std::string::npos) << higress;
+  EXPECT_EQ(higress.find("proxy_redis_call"), std::string::npos) << higress;
+  EXPECT_EQ(higress.find("proxy_continue_stream"), std::string::npos) << higress;  // 0.2.1's
+  EXPECT_NE(higress.find("env.proxy_get_upstream_hosts (is not implemented by weir yet)"),
+            std::string::npos)
+      << higress;
+  std::string plain = imports_for("0_2_1");
+  EXPECT_NE(plain.find("env.proxy_redis_init (is not part of ABI 0.2.1)"), std::string::npos)
+      << plain;
+  EXPECT_NE(plain.find("env.proxy_redis_call (is not part of ABI 0.2.1)"), std::string::npos)
+      << plain;
 }
 
 // A module that logs each start-up step ("I", "M", "S", "C", "V", "G").
