@@ -259,3 +259,38 @@ def test_higress_redis_unknown_cluster_is_refused_at_init(redis_server):
         status, _, data = request(weir.listen, headers={"x-api-key": "k"})
         assert status == 503 and data.startswith(b"redis call refused"), data
         assert len(up.requests) == 0
+
+
+def test_higress_redis_calls_count_against_max_outstanding_calls():
+    fake = FakeRedis(None)  # holds every call until the plugin's timeout
+    try:
+        filt = quota_filter(fake.port, password="", username="", database=0, timeout=3000)
+        filt = filt.replace('runtime: "envoy.wasm.runtime.v8"',
+                            'runtime: "envoy.wasm.runtime.v8"\n'
+                            '                          weir_limits: { max_outstanding_calls: 2 }')
+        with Upstream() as up, start({"upstream": up.port, redis_cluster(fake.port): fake.port},
+                                     filt) as weir:
+            results = []
+
+            def one():
+                results.append(request(weir.listen, headers={"x-api-key": "k"}, timeout=10))
+            held = [threading.Thread(target=one) for _ in range(2)]
+            for t in held:
+                t.start()
+            deadline = time.time() + 5
+            while len(fake.conns) < 2 and time.time() < deadline:
+                time.sleep(0.02)
+            assert len(fake.conns) == 2
+            # A third call while two are outstanding is refused at once.
+            t0 = time.time()
+            status, _, data = request(weir.listen, headers={"x-api-key": "k"})
+            assert status == 503 and data.startswith(b"redis call refused"), data
+            assert time.time() - t0 < 1.0
+            assert stat(weir, "wasm.plugin.higress-redis-quota.http_calls_over_limit") == "1"
+            for t in held:
+                t.join(10)
+            # The two held calls ended at the plugin's timeout.
+            assert [r[0] for r in results] == [503, 503], results
+            assert len(fake.conns) == 2 and len(up.requests) == 0
+    finally:
+        fake.close()

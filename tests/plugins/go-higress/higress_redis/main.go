@@ -4,7 +4,7 @@
 // request.
 //
 // Config: {"service_name": "redis", "service_port": 6379, "username": "", "password": "",
-//          "database": 0, "timeout": 1000, "limit": 3}
+// "database": 0, "timeout": 1000, "limit": 3}.
 // The Redis cluster is Higress's StaticIpCluster: "outbound|<port>||<name>.static".
 // Each request INCRs "quota:<x-api-key>" (EXPIRE 60 on the first); past `limit` the
 // answer is 429; otherwise the request goes on with x-quota-count: <n>. A failed call
