@@ -30,6 +30,9 @@ void check_loaded(const weir::config::BootstrapConfig& config) {
   std::set<std::string> clusters;
   for (const auto& c : config.clusters) clusters.insert(c.name);
   for (const auto& listener : config.listeners) {
+    if (listener.tcp_proxy) FUZZ_CHECK(clusters.count(listener.tcp_proxy->cluster) == 1);
+    // Network Wasm filters only run before a tcp_proxy.
+    FUZZ_CHECK(listener.network_wasm_filters.empty() || listener.tcp_proxy.has_value());
     for (const auto& host : listener.http.route_config.virtual_hosts) {
       for (const auto& route : host.routes) {
         if (route.route) FUZZ_CHECK(clusters.count(route.route->cluster) == 1);

@@ -56,8 +56,9 @@ class FuzzStream : public StreamHost {
     return &maps[i];
   }
   std::string* body_buffer(BufferType t) override {
-    FUZZ_CHECK(t == BufferType::HttpRequestBody || t == BufferType::HttpResponseBody);
-    if (!bodies) return nullptr;
+    FUZZ_CHECK(t == BufferType::HttpRequestBody || t == BufferType::HttpResponseBody ||
+               t == BufferType::DownstreamData || t == BufferType::UpstreamData);
+    if (!bodies || t == BufferType::DownstreamData || t == BufferType::UpstreamData) return nullptr;
     return t == BufferType::HttpRequestBody ? &request_body : &response_body;
   }
   void send_local_response(uint32_t status, std::string_view body, http::HeaderMap headers,

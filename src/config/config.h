@@ -182,6 +182,16 @@ struct HttpConnectionManagerConfig {
   uint32_t per_connection_buffer_limit_bytes = 1024 * 1024;
 };
 
+// envoy.extensions.filters.network.tcp_proxy.v3.TcpProxy: the last network filter of a
+// listener that proxies bytes (no HTTP) to one cluster.
+struct TcpProxyConfig {
+  std::string stat_prefix;
+  std::string cluster;
+  std::chrono::milliseconds idle_timeout{3600000};  // Envoy's default, 1 h; 0: none
+  std::vector<AccessLogConfig> access_logs;
+  SourceLocation location;
+};
+
 // Envoy's core.v3.TrafficDirection; plugins read it as the listener_direction property.
 enum class TrafficDirection { Unspecified, Inbound, Outbound };
 
@@ -189,7 +199,11 @@ struct ListenerConfig {
   std::string name;
   SocketAddress address;
   TrafficDirection traffic_direction = TrafficDirection::Unspecified;
-  HttpConnectionManagerConfig http;
+  HttpConnectionManagerConfig http;  // unused when tcp_proxy is set
+  // A filter chain ending in tcp_proxy instead of the http_connection_manager, with the
+  // network Wasm filters (envoy.filters.network.wasm) before it, in order.
+  std::optional<TcpProxyConfig> tcp_proxy;
+  std::vector<WasmPluginConfig> network_wasm_filters;
   // Runtime key envoy.resource_limits.listener.<name>.connection_limit: open connections
   // past it are accepted and closed at once (listener.<address>.downstream_cx_overflow).
   std::optional<uint64_t> connection_limit;

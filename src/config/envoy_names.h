@@ -33,6 +33,10 @@ inline constexpr std::string_view kFilterChain = "envoy.config.listener.v3.Filte
 inline constexpr std::string_view kNetworkFilter = "envoy.config.listener.v3.Filter";
 inline constexpr std::string_view kHttpConnectionManager =
     "envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager";
+inline constexpr std::string_view kTcpProxy =
+    "envoy.extensions.filters.network.tcp_proxy.v3.TcpProxy";
+inline constexpr std::string_view kNetworkWasmFilter =
+    "envoy.extensions.filters.network.wasm.v3.Wasm";
 inline constexpr std::string_view kHcmUpgradeConfig =
     "envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager."
     "UpgradeConfig";
@@ -91,6 +95,9 @@ inline constexpr std::string_view kDuration = "google.protobuf.Duration";
 inline constexpr std::string_view kHttpConnectionManagerName =
     "envoy.filters.network.http_connection_manager";
 inline constexpr std::string_view kHttpConnectionManagerOldName = "envoy.http_connection_manager";
+inline constexpr std::string_view kTcpProxyName = "envoy.filters.network.tcp_proxy";
+inline constexpr std::string_view kTcpProxyOldName = "envoy.tcp_proxy";
+inline constexpr std::string_view kNetworkWasmFilterName = "envoy.filters.network.wasm";
 inline constexpr std::string_view kRouterName = "envoy.filters.http.router";
 inline constexpr std::string_view kRouterOldName = "envoy.router";
 inline constexpr std::string_view kWasmFilterName = "envoy.filters.http.wasm";

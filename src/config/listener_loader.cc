@@ -1,4 +1,5 @@
-// envoy.config.listener.v3.Listener with its one filter chain: an HttpConnectionManager.
+// envoy.config.listener.v3.Listener with its one filter chain: an HttpConnectionManager, or
+// network Wasm filters and a tcp_proxy.
 #include <cctype>
 
 #include "config/envoy_names.h"
@@ -95,34 +96,102 @@ HttpConnectionManagerConfig load_http_connection_manager(const ConfigNode& manag
   return result;
 }
 
-bool is_http_connection_manager(const ConfigNode& filter) {
+// Which network filter an entry is: by its typed_config type when it has one (Envoy picks
+// the extension by type), else by name.
+enum class NetworkFilterKind { HttpConnectionManager, TcpProxy, Wasm, Unknown };
+
+NetworkFilterKind network_filter_kind(const ConfigNode& filter) {
   const std::string type = typed_config_type(filter.field("typed_config"));
-  if (!type.empty()) return type == names::kHttpConnectionManager;
+  if (!type.empty()) {
+    if (type == names::kHttpConnectionManager) return NetworkFilterKind::HttpConnectionManager;
+    if (type == names::kTcpProxy) return NetworkFilterKind::TcpProxy;
+    if (type == names::kNetworkWasmFilter) return NetworkFilterKind::Wasm;
+    return NetworkFilterKind::Unknown;
+  }
   const std::string name = filter.required("name").as_string();
-  return name == names::kHttpConnectionManagerName || name == names::kHttpConnectionManagerOldName;
+  if (name == names::kHttpConnectionManagerName || name == names::kHttpConnectionManagerOldName) {
+    return NetworkFilterKind::HttpConnectionManager;
+  }
+  if (name == names::kTcpProxyName || name == names::kTcpProxyOldName) {
+    return NetworkFilterKind::TcpProxy;
+  }
+  if (name == names::kNetworkWasmFilterName) return NetworkFilterKind::Wasm;
+  return NetworkFilterKind::Unknown;
 }
 
-HttpConnectionManagerConfig load_filter_chain(const ConfigNode& filter_chain) {
+TcpProxyConfig load_tcp_proxy(const ConfigNode& tcp_proxy) {
+  tcp_proxy.expect_fields(names::kTcpProxy,
+                          {"stat_prefix", "cluster", "idle_timeout", "access_log"});
+  TcpProxyConfig result;
+  result.location = tcp_proxy.location();
+  result.stat_prefix = tcp_proxy.required("stat_prefix").as_nonempty_string();
+  if (!tcp_proxy.has("cluster")) {
+    tcp_proxy.fail(
+        "missing required field \"cluster\" (weir implements neither weighted_clusters nor "
+        "on-demand clusters)");
+  }
+  result.cluster = tcp_proxy.field("cluster").as_nonempty_string();
+  if (tcp_proxy.has("idle_timeout")) {
+    result.idle_timeout = tcp_proxy.field("idle_timeout").as_duration();
+  }
+  result.access_logs = load_access_logs(tcp_proxy.field("access_log"));
+  return result;
+}
+
+void load_filter_chain(const ConfigNode& filter_chain, ListenerConfig& listener) {
   filter_chain.expect_fields(names::kFilterChain, {"filters", "transport_socket"});
   load_transport_socket(filter_chain.field("transport_socket"), "the listener's connections");
   const std::vector<ConfigNode> filters = filter_chain.required("filters").items();
-  for (const ConfigNode& filter : filters) {
+  if (filters.empty()) {
+    filter_chain.fail(
+        "a filter chain needs a terminal network filter: http_connection_manager or "
+        "tcp_proxy");
+  }
+  for (size_t i = 0; i < filters.size(); ++i) {
+    const ConfigNode& filter = filters[i];
     filter.expect_fields(names::kNetworkFilter, {"name", "typed_config"});
-    if (!is_http_connection_manager(filter)) {
-      const std::string type = typed_config_type(filter.field("typed_config"));
-      filter.fail("unsupported network filter \"" + filter.required("name").as_string() + "\"" +
-                  (type.empty() ? "" : " of type " + type) +
-                  ": weir runs only envoy.filters.network.http_connection_manager");
+    const bool last = i + 1 == filters.size();
+    const NetworkFilterKind kind = network_filter_kind(filter);
+    switch (kind) {
+      case NetworkFilterKind::Unknown: {
+        const std::string type = typed_config_type(filter.field("typed_config"));
+        filter.fail("unsupported network filter \"" + filter.required("name").as_string() + "\"" +
+                    (type.empty() ? "" : " of type " + type) +
+                    ": weir runs envoy.filters.network.http_connection_manager, "
+                    "envoy.filters.network.tcp_proxy and envoy.filters.network.wasm");
+      }
+      case NetworkFilterKind::Wasm: {
+        if (last) {
+          filter.fail(
+              "envoy.filters.network.wasm cannot end a filter chain: put tcp_proxy after it");
+        }
+        const ConfigNode typed_config = filter.required("typed_config");
+        const ConfigNode wasm = typed_config_body(typed_config, names::kNetworkWasmFilter);
+        wasm.expect_fields(names::kNetworkWasmFilter, {"config"});
+        WasmPluginConfig plugin = load_wasm_plugin(wasm.required("config"));
+        plugin.location = typed_config.location();
+        listener.network_wasm_filters.push_back(std::move(plugin));
+        break;
+      }
+      case NetworkFilterKind::HttpConnectionManager:
+      case NetworkFilterKind::TcpProxy: {
+        if (!last) filter.fail("a terminal network filter must be the last of its filter chain");
+        const ConfigNode typed_config = filter.required("typed_config");
+        if (kind == NetworkFilterKind::TcpProxy) {
+          listener.tcp_proxy = load_tcp_proxy(typed_config_body(typed_config, names::kTcpProxy));
+        } else {
+          if (!listener.network_wasm_filters.empty()) {
+            filter.fail(
+                "network Wasm filters run before tcp_proxy only: in front of the "
+                "http_connection_manager, use HTTP Wasm filters (envoy.filters.http.wasm)");
+          }
+          listener.http = load_http_connection_manager(
+              typed_config_body(typed_config, names::kHttpConnectionManager));
+        }
+        break;
+      }
     }
   }
-  if (filters.size() != 1) {
-    filter_chain.fail(
-        "a filter chain must hold exactly one network filter, the "
-        "http_connection_manager");
-  }
-  const ConfigNode typed_config = filters[0].required("typed_config");
-  return load_http_connection_manager(
-      typed_config_body(typed_config, names::kHttpConnectionManager));
 }
 
 }  // namespace
@@ -180,7 +249,7 @@ ListenerConfig load_listener(const ConfigNode& listener) {
         "weir serves one filter chain per listener (filter_chain_match is not "
         "implemented)");
   }
-  result.http = load_filter_chain(chains[0]);
+  load_filter_chain(chains[0], result);
   // Envoy's per-connection limit bounds the connection's buffers (flow control) and what a
   // stream may buffer (e.g. a plugin pausing until the end of a body): over it, 413 on
   // requests, 500 on responses.

@@ -51,6 +51,11 @@ Status check_route_clusters(const BootstrapConfig& config) {
   std::set<std::string> cluster_names;
   for (const ClusterConfig& cluster : config.clusters) cluster_names.insert(cluster.name);
   for (const ListenerConfig& listener : config.listeners) {
+    if (listener.tcp_proxy && !cluster_names.contains(listener.tcp_proxy->cluster)) {
+      return Error{listener.tcp_proxy->location.format_message(
+          "tcp_proxy to unknown cluster \"" + listener.tcp_proxy->cluster +
+          "\" (clusters: " + quoted_list(cluster_names) + ")")};
+    }
     for (const VirtualHost& virtual_host : listener.http.route_config.virtual_hosts) {
       for (const Route& route : virtual_host.routes) {
         if (route.route && !cluster_names.contains(route.route->cluster)) {

@@ -54,6 +54,14 @@ void Connection::on_events(uint32_t events) {
       finish_close(true, "connection closed by peer");
       return;
     }
+    // A half-close is the peer's end of input, read in turn; a reset (the kernel dropped
+    // what was unread) ends the connection now, even while reading is paused.
+    if (!reading_ && half_close_) {
+      if (int err = socket_error(fd_); err != 0) {
+        finish_close(true, strerror(err));
+        return;
+      }
+    }
   }
   if (events & event::kWritable) flush();
   if (fd_ < 0) return;
@@ -64,6 +72,8 @@ void Connection::read_available() {
   // One scratch buffer per thread: growing input_ by a whole chunk before each read would
   // zero-fill 64 KiB per call.
   thread_local char scratch[kReadChunk];
+  // Half-closed and reported: what is held is handed over by redeliver() only.
+  if (read_close_reported_) return;
   // Reading stops while a buffer limit of input waits unconsumed (a paused pipelining
   // client, a handler that is itself stopped).
   while (fd_ >= 0 && reading_ && !peer_closed_ && input_.size() < high_watermark_) {
@@ -91,6 +101,10 @@ void Connection::read_available() {
       fd_ >= 0 && reading_ && !peer_closed_ && input_.size() >= high_watermark_;
   if (fd_ >= 0 && reading_ && !input_.empty() && handler_) handler_->on_data(input_);
   if (fd_ >= 0 && peer_closed_ && !closing_) {
+    if (half_close_) {
+      report_read_closed();
+      return;
+    }
     finish_close(true, "connection closed by peer");
     return;
   }
@@ -107,8 +121,25 @@ void Connection::redeliver() {
   if (!input_.empty() && handler_) handler_->on_data(input_);
   if (fd_ >= 0 && !peer_closed_)
     read_available();
+  else if (fd_ >= 0 && peer_closed_ && !closing_ && half_close_)
+    report_read_closed();
   else if (fd_ >= 0 && peer_closed_ && !closing_)
     finish_close(true, "connection closed by peer");
+}
+
+void Connection::report_read_closed() {
+  if (read_close_reported_) return;
+  read_close_reported_ = true;
+  if (handler_) handler_->on_read_closed();
+}
+
+void Connection::shutdown_write() {
+  if (fd_ < 0 || write_shut_) return;
+  shutdown_write_pending_ = true;
+  if (!connecting_ && pending_output() == 0) {
+    write_shut_ = true;
+    ::shutdown(fd_, SHUT_WR);
+  }
 }
 
 void Connection::set_reading(bool on) { reading_ = on; }
@@ -119,7 +150,7 @@ void Connection::set_buffer_limit(uint32_t bytes) {
 }
 
 void Connection::write(std::string_view data) {
-  if (fd_ < 0 || closing_) return;
+  if (fd_ < 0 || closing_ || shutdown_write_pending_) return;
   if (pending_output() == 0) {
     output_.clear();
     output_offset_ = 0;
@@ -161,6 +192,10 @@ void Connection::flush() {
   output_.clear();
   output_offset_ = 0;
   if (output_.capacity() > kKeptOutputCapacity) std::string().swap(output_);
+  if (shutdown_write_pending_ && !write_shut_) {
+    write_shut_ = true;
+    ::shutdown(fd_, SHUT_WR);
+  }
   if (closing_) {
     finish_close(false, "closed locally");
     return;

@@ -31,6 +31,9 @@ class Connection {
     // alternate, starting with "above"; called from write() and from flushing.
     virtual void on_above_write_high_watermark() {}
     virtual void on_below_write_low_watermark() {}
+    // With half-close enabled: the peer shut down its sending side; no more input comes,
+    // and writing goes on. Called once, after on_data has seen the last bytes.
+    virtual void on_read_closed() {}
     // Called once; the connection is closed and may be destroyed (not from inside this
     // call: defer the delete).
     virtual void on_close(bool by_peer, std::string_view reason) = 0;
@@ -58,6 +61,13 @@ class Connection {
   // whose half-close ends the exchange anyway; not for upstreams, whose response may end
   // with their close.
   void set_close_on_hangup_while_paused(bool on) { close_on_hangup_while_paused_ = on; }
+  // Half-close (a TCP proxy passes the peer's shutdown on): the peer's end of input is
+  // reported with on_read_closed() instead of closing the connection.
+  void enable_half_close(bool on) { half_close_ = on; }
+  bool read_closed() const { return peer_closed_; }
+  // Shuts down the sending side once everything buffered is sent (the peer reads an end
+  // of stream); reading goes on.
+  void shutdown_write();
   // Re-runs on_data with what is buffered (e.g. after a pipelined request was answered).
   void redeliver();
 
@@ -76,6 +86,7 @@ class Connection {
   void flush();
   void finish_close(bool by_peer, std::string_view reason);
   void discard_unread_input();
+  void report_read_closed();
   static constexpr size_t kMaxDiscardedOnClose = 256 * 1024;
 
   event::EventLoop& loop_;
@@ -88,6 +99,10 @@ class Connection {
   bool hangup_seen_ = false;
   bool above_high_watermark_ = false;
   bool close_on_hangup_while_paused_ = false;
+  bool half_close_ = false;
+  bool read_close_reported_ = false;
+  bool shutdown_write_pending_ = false;
+  bool write_shut_ = false;
   Handler* handler_ = nullptr;
   size_t high_watermark_ = kDefaultBufferLimit;
   size_t low_watermark_ = kDefaultBufferLimit / 2;

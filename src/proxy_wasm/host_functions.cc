@@ -120,7 +120,9 @@ BufferRef get_buffer(Vm& vm, uint32_t type) {
   ContextBase* c = ctx_of(vm);
   switch (static_cast<BufferType>(type)) {
     case BufferType::HttpRequestBody:
-    case BufferType::HttpResponseBody: {
+    case BufferType::HttpResponseBody:
+    case BufferType::DownstreamData:
+    case BufferType::UpstreamData: {
       StreamHost* h = c ? c->stream_host() : nullptr;
       std::string* s = h ? h->body_buffer(static_cast<BufferType>(type)) : nullptr;
       if (!s) {
@@ -365,7 +367,7 @@ int32_t proxy_continue_stream(Vm& vm, const Value* a) {
   if (!s) return kNotFound;
   uint32_t t = u32(a[0]);
   if (t > 3) return kBadArg;
-  if (t >= 2) return st(WasmResult::Unimplemented);  // TCP streams
+  // Downstream / Upstream (network streams): UNIMPLEMENTED from an HTTP stream's host.
   return st(s->stream_host()->continue_stream(static_cast<StreamType>(t)));
 }
 
@@ -374,7 +376,6 @@ int32_t proxy_close_stream(Vm& vm, const Value* a) {
   if (!s) return kNotFound;
   uint32_t t = u32(a[0]);
   if (t > 3) return kBadArg;
-  if (t >= 2) return st(WasmResult::Unimplemented);
   return st(s->stream_host()->close_stream(static_cast<StreamType>(t)));
 }
 

@@ -20,7 +20,8 @@ class StreamHost {
   // reach here.
   virtual http::HeaderMap* header_map(MapType type) = 0;
   // The body the plugin sees in its body callback (the accumulated one while buffering),
-  // or nullptr when there is none now. Only HttpRequestBody / HttpResponseBody reach here.
+  // or nullptr when there is none now. Only HttpRequestBody / HttpResponseBody reach here,
+  // and DownstreamData / UpstreamData (network streams: see network_stream_host.h).
   virtual std::string* body_buffer(BufferType type) = 0;
 
   // Answer the client. Called from inside a callback; the implementation must make it

@@ -58,6 +58,9 @@ enum class MapType : uint32_t {
 // proxy_stream_type_t
 enum class StreamType : uint32_t { Request = 0, Response = 1, Downstream = 2, Upstream = 3 };
 
+// proxy_peer_type_t: who closed a network stream's connection.
+enum class PeerType : uint32_t { Unknown = 0, Local = 1, Remote = 2 };
+
 // proxy_metric_type_t
 enum class MetricType : uint32_t { Counter = 0, Gauge = 1, Histogram = 2 };
 

@@ -32,6 +32,11 @@ constexpr std::array<std::string_view, static_cast<size_t>(Callback::Count)> kCa
     "proxy_on_http_call_response",
     "proxy_on_queue_ready",
     "proxy_on_foreign_function",
+    "proxy_on_new_connection",
+    "proxy_on_downstream_data",
+    "proxy_on_upstream_data",
+    "proxy_on_downstream_connection_close",
+    "proxy_on_upstream_connection_close",
     "proxy_on_redis_call_response",
 };
 
@@ -235,6 +240,38 @@ Action StreamContext::on_response_body(uint32_t size, bool eos) {
 }
 Action StreamContext::on_response_trailers(uint32_t n) {
   return trailers_like(Callback::OnResponseTrailers, n);
+}
+
+Action StreamContext::network_call(Callback cb, std::initializer_list<int32_t> args) {
+  if (!vm_->alive()) return Action::Failed;
+  bool missing = false;
+  auto r = vm_->call(this, cb, args, &missing);
+  if (missing) return Action::Continue;
+  if (!r) return Action::Failed;
+  // Envoy's Network::FilterStatus: 0 Continue, anything else StopIteration.
+  return *r == 0 ? Action::Continue : Action::Pause;
+}
+
+Action StreamContext::on_new_connection() {
+  return network_call(Callback::OnNewConnection, {static_cast<int32_t>(id_)});
+}
+Action StreamContext::on_downstream_data(uint32_t size, bool eos) {
+  return network_call(Callback::OnDownstreamData,
+                      {static_cast<int32_t>(id_), static_cast<int32_t>(size), eos ? 1 : 0});
+}
+Action StreamContext::on_upstream_data(uint32_t size, bool eos) {
+  return network_call(Callback::OnUpstreamData,
+                      {static_cast<int32_t>(id_), static_cast<int32_t>(size), eos ? 1 : 0});
+}
+void StreamContext::on_downstream_connection_close(PeerType peer) {
+  if (!vm_->alive()) return;
+  (void)vm_->call(this, Callback::OnDownstreamConnectionClose,
+                  {static_cast<int32_t>(id_), static_cast<int32_t>(peer)});
+}
+void StreamContext::on_upstream_connection_close(PeerType peer) {
+  if (!vm_->alive()) return;
+  (void)vm_->call(this, Callback::OnUpstreamConnectionClose,
+                  {static_cast<int32_t>(id_), static_cast<int32_t>(peer)});
 }
 
 void StreamContext::finish() {
@@ -882,15 +919,10 @@ bool is_reserved_metric_name(std::string_view name) {
   // The first dot-separated part: weir's stat namespaces and Envoy's (a name a future
   // weir stat may take is refused today rather than aliased tomorrow).
   static constexpr std::string_view kReservedRoots[] = {
-      "cluster",       "cluster_manager",
-      "control_plane", "filesystem",
-      "http",          "http1",
-      "http2",         "http3",
-      "listener",      "listener_manager",
-      "main_thread",   "overload",
-      "runtime",       "server",
-      "stats",         "vhost",
-      "wasm",          "workers",
+      "cluster",     "cluster_manager", "control_plane", "filesystem", "http",
+      "http1",       "http2",           "http3",         "listener",   "listener_manager",
+      "main_thread", "overload",        "runtime",       "server",     "stats",
+      "tcp",         "vhost",           "wasm",          "workers",
   };
   const std::string_view root = name.substr(0, name.find('.'));
   for (std::string_view reserved : kReservedRoots) {

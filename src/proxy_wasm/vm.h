@@ -152,6 +152,12 @@ enum class Callback : uint8_t {
   OnHttpCallResponse,
   OnQueueReady,
   OnForeignFunction,
+  // Network (TCP) streams.
+  OnNewConnection,
+  OnDownstreamData,
+  OnUpstreamData,
+  OnDownstreamConnectionClose,
+  OnUpstreamConnectionClose,
   OnRedisCallResponse,  // Higress (0.2.100)
   Count
 };
@@ -229,6 +235,13 @@ class StreamContext : public ContextBase {
   Action on_response_headers(uint32_t headers, bool end_stream);
   Action on_response_body(uint32_t body_size, bool end_stream);
   Action on_response_trailers(uint32_t trailers);
+  // Network streams (a NetworkStreamHost): Continue, Pause (any non-zero answer: the
+  // host holds the bytes until proxy_continue_stream) or Failed.
+  Action on_new_connection();
+  Action on_downstream_data(uint32_t data_size, bool end_stream);
+  Action on_upstream_data(uint32_t data_size, bool end_stream);
+  void on_downstream_connection_close(PeerType peer);
+  void on_upstream_connection_close(PeerType peer);
   // proxy_on_done, proxy_on_log, proxy_on_delete — once (skipped if never created or the
   // VM is dead).
   void finish();
@@ -245,6 +258,7 @@ class StreamContext : public ContextBase {
   Action headers_like(Callback cb, uint32_t n, bool eos, bool has_eos);
   Action body_like(Callback cb, uint32_t size, bool eos);
   Action trailers_like(Callback cb, uint32_t n);
+  Action network_call(Callback cb, std::initializer_list<int32_t> args);
 
   std::shared_ptr<Vm> vm_owner_;
   StreamHost* host_;

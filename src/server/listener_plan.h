@@ -8,6 +8,8 @@
 
 #include "access_log/access_logger.h"
 #include "config/config.h"
+#include "extensions/filters/network/network_filter.h"
+#include "extensions/filters/network/tcp_proxy/tcp_proxy.h"
 #include "net/connection_limit.h"
 #include "proxy/connection_manager_setup.h"
 #include "proxy/http_filter.h"
@@ -51,6 +53,10 @@ struct ListenerPlan {
   std::shared_ptr<access_log::ListenerAccessLogs> access_logs;
   std::unique_ptr<proxy::ConnectionManagerStats> stats;
   std::unique_ptr<ListenerAcceptStats> accept_stats;
+  // A tcp_proxy listener (config->tcp_proxy set): its network filters and stats; the
+  // HTTP fields above stay empty.
+  std::vector<std::shared_ptr<extensions::network::NetworkFilterDefinition>> network_filters;
+  std::unique_ptr<extensions::tcp_proxy::TcpProxyStats> tcp_stats;
   // Open connections of this listener across workers, with its runtime limit if any.
   std::unique_ptr<net::ConnectionLimit> connections;
 };

@@ -20,6 +20,7 @@
 #include "extensions/bootstrap/wasm/wasm_service.h"
 #include "extensions/common/wasm/plugin_loader.h"
 #include "extensions/filters/http/wasm/wasm_filter.h"
+#include "extensions/filters/network/wasm/network_wasm_filter.h"
 #include "net/socket.h"
 #include "proxy/cluster_manager.h"
 #include "proxy_wasm/plugin_report.h"
@@ -64,6 +65,31 @@ void update_memory_stats(stats::StatsStore& stats) {
   stats.gauge("server.memory_physical_size").set(pages_resident * sysconf(_SC_PAGESIZE));
 }
 
+// A listener whose filter chain ends in tcp_proxy: its network Wasm filters (compiled and
+// trial-started here) and access logs.
+Status plan_tcp_proxy_listener(const config::ListenerConfig& listener, wasm::Engine& engine,
+                               stats::StatsStore& stats,
+                               std::shared_ptr<access_log::FileWriter>& access_log_writer,
+                               ListenerPlan& plan) {
+  for (const auto& filter : listener.network_wasm_filters) {
+    auto definition =
+        extensions::wasm::create_network_wasm_filter_definition(filter, engine, stats);
+    if (!definition) {
+      return Error{filter.location.to_string() + ": plugin '" + filter.name +
+                   "': " + definition.error()};
+    }
+    plan.network_filters.push_back(std::move(*definition));
+  }
+  if (!listener.tcp_proxy->access_logs.empty()) {
+    if (!access_log_writer) access_log_writer = std::make_shared<access_log::FileWriter>();
+    auto logs =
+        access_log::ListenerAccessLogs::create(listener.tcp_proxy->access_logs, access_log_writer);
+    if (!logs) return Error{logs.error()};
+    plan.access_logs = std::move(*logs);
+  }
+  return Ok{};
+}
+
 Result<std::vector<ListenerPlan>> plan_listeners(const config::BootstrapConfig& config,
                                                  wasm::Engine& engine, stats::StatsStore& stats,
                                                  bool bind_sockets) {
@@ -73,6 +99,11 @@ Result<std::vector<ListenerPlan>> plan_listeners(const config::BootstrapConfig& 
   for (const auto& listener : config.listeners) {
     ListenerPlan plan;
     plan.config = &listener;
+    // A tcp_proxy listener's HTTP config is empty: the HTTP steps below do nothing for it.
+    if (listener.tcp_proxy) {
+      auto planned = plan_tcp_proxy_listener(listener, engine, stats, access_log_writer, plan);
+      if (!planned) return Error{planned.error()};
+    }
     plan.routes = std::make_unique<proxy::RouteTable>(listener.http.route_config);
     for (size_t position = 0; position < listener.http.http_filters.size(); ++position) {
       const auto& filter = listener.http.http_filters[position];
@@ -98,8 +129,13 @@ Result<std::vector<ListenerPlan>> plan_listeners(const config::BootstrapConfig& 
     }
     auto address = net::resolve(listener.address.address, listener.address.port);
     if (!address) return Error{listener.location.to_string() + ": " + address.error()};
-    plan.stats = proxy::ConnectionManagerStats::create(stats, listener.http.stat_prefix,
-                                                       listener_stat_name(*address));
+    if (listener.tcp_proxy) {
+      plan.tcp_stats = extensions::tcp_proxy::TcpProxyStats::create(
+          stats, listener.tcp_proxy->stat_prefix, listener_stat_name(*address));
+    } else {
+      plan.stats = proxy::ConnectionManagerStats::create(stats, listener.http.stat_prefix,
+                                                         listener_stat_name(*address));
+    }
     plan.accept_stats = std::make_unique<ListenerAcceptStats>(ListenerAcceptStats::create(
         stats, listener_stat_name(*address), global_limit && !listener.ignore_global_conn_limit));
     if (listener.connection_limit) {
@@ -123,6 +159,7 @@ std::vector<proxy_wasm::PluginReport> print_plugin_reports(const config::Bootstr
     for (const auto& filter : listener.http.http_filters) {
       if (filter.kind == config::HttpFilterConfig::Kind::Wasm) plugins.push_back(&filter.wasm);
     }
+    for (const auto& filter : listener.network_wasm_filters) plugins.push_back(&filter);
   }
   for (const auto& service : config.wasm_services) plugins.push_back(&service);
   std::vector<proxy_wasm::PluginReport> reports;
@@ -201,6 +238,7 @@ int run(const ServerOptions& options) {
       spdlog::info("configuration '{}' OK", options.config_path);
       for (auto& plan : *plans) {
         for (auto& f : plan.filters) f->shutdown();
+        for (auto& f : plan.network_filters) f->shutdown();
       }
       return 0;
     }
@@ -356,6 +394,7 @@ int run(const ServerOptions& options) {
     close_listeners(*plans);
     for (auto& plan : *plans) {
       for (auto& f : plan.filters) f->shutdown();
+      for (auto& f : plan.network_filters) f->shutdown();
     }
   }
   engine->reset();

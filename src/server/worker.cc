@@ -57,8 +57,20 @@ void Worker::run(std::promise<Status>& ready) {
     }
     running_services_.push_back(std::move(*running));
   }
+  tcp_setups_.resize(listeners_.size());
   for (size_t i = 0; i < listeners_.size(); ++i) {
     const ListenerPlan& plan = listeners_[i];
+    if (plan.config->tcp_proxy) {
+      if (Status set_up = set_up_tcp_proxy(i, context); !set_up) {
+        tcp_setups_.clear();
+        setups_.clear();
+        running_services_.clear();
+        ready.set_value(Error{"worker " + std::to_string(index_) + ": " + set_up.error()});
+        return;
+      }
+      setups_.push_back(nullptr);
+      continue;
+    }
     auto setup = std::unique_ptr<proxy::ConnectionManagerSetup>(
         new proxy::ConnectionManagerSetup{plan.config->http,
                                           *plan.routes,
@@ -95,8 +107,10 @@ void Worker::run(std::promise<Status>& ready) {
   // Tear down in dependency order: connections use setups (filters, VMs) and pools.
   acceptors_.clear();
   connections_.clear();
+  tcp_connections_.clear();
   loop_->run_deferred();
   setups_.clear();
+  tcp_setups_.clear();
   loop_->run_deferred();
   running_services_.clear();
   loop_->run_deferred();
@@ -122,17 +136,61 @@ void Worker::on_accept(size_t listener_index, int fd, const net::Address& peer) 
     return;
   }
   net::set_nodelay(fd);
+  if (tcp_setups_[listener_index]) {
+    accept_tcp_proxy(listener_index, fd, peer, std::move(*leases));
+    return;
+  }
   auto local = net::local_address_of(fd);
   auto hcm = std::make_unique<proxy::HttpConnectionManager>(
       *setups_[listener_index], fd, peer, local, [this](proxy::HttpConnectionManager* closed) {
         loop_->defer([this, closed] {
           connections_.erase(closed);
-          open_connections_ = connections_.size();
+          count_open_connections();
         });
       });
   auto* raw = hcm.get();
   connections_.emplace(raw, OpenConnection{std::move(*leases), std::move(hcm)});
-  open_connections_ = connections_.size();
+  count_open_connections();
+}
+
+Status Worker::set_up_tcp_proxy(size_t listener_index, proxy::WorkerContext& context) {
+  const ListenerPlan& plan = listeners_[listener_index];
+  const config::ListenerConfig& listener = *plan.config;
+  auto pool = pools_.find(listener.tcp_proxy->cluster);
+  if (pool == pools_.end())
+    return Error{"tcp_proxy: unknown cluster " + listener.tcp_proxy->cluster};
+  auto setup = std::unique_ptr<extensions::tcp_proxy::TcpProxySetup>(
+      new extensions::tcp_proxy::TcpProxySetup{*listener.tcp_proxy,
+                                               *pool->second,
+                                               *plan.tcp_stats,
+                                               *loop_,
+                                               listener.http.per_connection_buffer_limit_bytes,
+                                               {},
+                                               nullptr});
+  if (plan.access_logs) setup->access_log = plan.access_logs->create_worker_logger(*loop_);
+  for (const auto& definition : plan.network_filters) {
+    auto factory = definition->create_worker_factory(context);
+    if (!factory) return Error{factory.error()};
+    setup->filter_factories.push_back(std::move(*factory));
+  }
+  tcp_setups_[listener_index] = std::move(setup);
+  return Ok{};
+}
+
+void Worker::accept_tcp_proxy(size_t listener_index, int fd, const net::Address& peer,
+                              ConnectionLeases leases) {
+  auto local = net::local_address_of(fd);
+  auto session = std::make_unique<extensions::tcp_proxy::TcpProxySession>(
+      *tcp_setups_[listener_index], fd, peer, local,
+      [this](extensions::tcp_proxy::TcpProxySession* closed) {
+        loop_->defer([this, closed] {
+          tcp_connections_.erase(closed);
+          count_open_connections();
+        });
+      });
+  auto* raw = session.get();
+  tcp_connections_.emplace(raw, OpenTcpConnection{std::move(leases), std::move(session)});
+  count_open_connections();
 }
 
 void Worker::drain() {

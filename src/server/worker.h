@@ -13,6 +13,7 @@
 #include "common/result.h"
 #include "event/event_loop.h"
 #include "extensions/bootstrap/wasm/wasm_service.h"
+#include "extensions/filters/network/tcp_proxy/tcp_proxy.h"
 #include "net/acceptor.h"
 #include "net/connection_limit.h"
 #include "net/socket.h"
@@ -45,6 +46,12 @@ class Worker {
  private:
   void run(std::promise<Status>& ready);
   void on_accept(size_t listener_index, int fd, const net::Address& peer);
+  Status set_up_tcp_proxy(size_t listener_index, proxy::WorkerContext& context);
+  void accept_tcp_proxy(size_t listener_index, int fd, const net::Address& peer,
+                        ConnectionLeases leases);
+  void count_open_connections() {
+    open_connections_ = connections_.size() + tcp_connections_.size();
+  }
 
   // An open connection with its shares of the connection limits, released after it.
   struct OpenConnection {
@@ -68,6 +75,13 @@ class Worker {
   std::vector<std::unique_ptr<extensions::wasm::RunningWasmService>> running_services_;
   std::vector<std::unique_ptr<net::Acceptor>> acceptors_;  // one per listener
   std::unordered_map<proxy::HttpConnectionManager*, OpenConnection> connections_;
+  // tcp_proxy listeners: per listener (null for HTTP ones) and their connections.
+  std::vector<std::unique_ptr<extensions::tcp_proxy::TcpProxySetup>> tcp_setups_;
+  struct OpenTcpConnection {
+    ConnectionLeases leases;
+    std::unique_ptr<extensions::tcp_proxy::TcpProxySession> session;
+  };
+  std::unordered_map<extensions::tcp_proxy::TcpProxySession*, OpenTcpConnection> tcp_connections_;
 };
 
 }  // namespace weir::server

@@ -56,7 +56,7 @@ CRASH_WAT = """
 # The stat namespaces weir reserves (src/proxy_wasm/vm.cc, is_reserved_metric_name).
 RESERVED_ROOTS = {"cluster", "cluster_manager", "control_plane", "filesystem", "http", "http1",
                   "http2", "http3", "listener", "listener_manager", "main_thread", "overload",
-                  "runtime", "server", "stats", "vhost", "wasm", "workers"}
+                  "runtime", "server", "stats", "tcp", "vhost", "wasm", "workers"}
 
 
 def filter_yaml(name, path, failure_policy=None, limits=None):

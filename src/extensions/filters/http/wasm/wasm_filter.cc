@@ -103,6 +103,9 @@ class WasmFilter final : public proxy::HttpFilter, public pw::StreamHost {
   }
 
   std::string* body_buffer(pw::BufferType type) override {
+    if (type != pw::BufferType::HttpRequestBody && type != pw::BufferType::HttpResponseBody) {
+      return nullptr;  // a network stream's data: none on an HTTP stream
+    }
     Direction& d = type == pw::BufferType::HttpRequestBody ? req_ : resp_;
     return d.body;
   }
@@ -119,6 +122,7 @@ class WasmFilter final : public proxy::HttpFilter, public pw::StreamHost {
   }
 
   pw::WasmResult continue_stream(pw::StreamType type) override {
+    if (!is_http(type)) return pw::WasmResult::Unimplemented;  // a network stream's type
     Direction& d = type == pw::StreamType::Request ? req_ : resp_;
     if (d.in_callback) {
       // Resumed before the callback even returned: its PAUSE becomes CONTINUE.
@@ -130,7 +134,8 @@ class WasmFilter final : public proxy::HttpFilter, public pw::StreamHost {
     return pw::WasmResult::Ok;
   }
 
-  pw::WasmResult close_stream(pw::StreamType) override {
+  pw::WasmResult close_stream(pw::StreamType type) override {
+    if (!is_http(type)) return pw::WasmResult::Unimplemented;
     // Envoy resets the stream for either direction.
     if (in_own_callback()) {
       cb_.reset_stream();  // the manager defers it
@@ -224,6 +229,10 @@ class WasmFilter final : public proxy::HttpFilter, public pw::StreamHost {
   };
 
   enum class Mode { Unstarted, Active, Bypass, Failed };
+
+  static bool is_http(pw::StreamType type) {
+    return type == pw::StreamType::Request || type == pw::StreamType::Response;
+  }
 
   bool in_own_callback() const { return req_.in_callback || resp_.in_callback; }
 
