@@ -319,6 +319,42 @@ TEST_F(ProxyWasmTest, HigressAbiBindsRedisCallsOnlyFor0_2_100) {
       << plain;
 }
 
+// proxy_redis_init / proxy_redis_call refuse bad arguments with BAD_ARGUMENT (2): a bad
+// "?db=", a call to a cluster never initialized, an empty query. Without a worker (this
+// test) a good call is accepted (0) and never answered, as http calls are.
+TEST_F(ProxyWasmTest, HigressRedisCallsRefuseBadArguments) {
+  auto l = load(wat(R"wat((module
+  (import "env" "proxy_log" (func $log (param i32 i32 i32) (result i32)))
+  (import "env" "proxy_redis_init" (func $init (param i32 i32 i32 i32 i32 i32 i32) (result i32)))
+  (import "env" "proxy_redis_call" (func $call (param i32 i32 i32 i32 i32) (result i32)))
+  (memory (export "memory") 1)
+  (data (i32.const 0) "redis?db=xredis?db=3other*1\0d\0a$4\0d\0aPING\0d\0a")
+  (func (export "proxy_abi_version_0_2_100"))
+  (func $put (param $i i32) (param $v i32)
+    (i32.store8 (i32.add (i32.const 200) (local.get $i)) (i32.add (i32.const 48) (local.get $v))))
+  (func (export "proxy_on_configure") (param i32 i32) (result i32)
+    (call $put (i32.const 0) (call $init (i32.const 0) (i32.const 10) (i32.const 0) (i32.const 0)
+                                         (i32.const 0) (i32.const 0) (i32.const 100)))
+    (call $put (i32.const 1) (call $call (i32.const 10) (i32.const 5) (i32.const 25)
+                                         (i32.const 14) (i32.const 300)))
+    (call $put (i32.const 2) (call $init (i32.const 10) (i32.const 10) (i32.const 0) (i32.const 0)
+                                         (i32.const 0) (i32.const 0) (i32.const 100)))
+    (call $put (i32.const 3) (call $call (i32.const 20) (i32.const 5) (i32.const 25)
+                                         (i32.const 14) (i32.const 300)))
+    (call $put (i32.const 4) (call $call (i32.const 10) (i32.const 5) (i32.const 25)
+                                         (i32.const 0) (i32.const 300)))
+    (call $put (i32.const 5) (call $call (i32.const 10) (i32.const 5) (i32.const 25)
+                                         (i32.const 14) (i32.const 300)))
+    (drop (call $log (i32.const 2) (i32.const 200) (i32.const 6)))
+    (i32.const 1))))wat"));
+  ASSERT_TRUE(l.ok()) << l.error();
+  // init "redis?db=x": 2; call before init: 2; init "redis?db=3": 0; call "other": 2;
+  // empty query: 2; call "redis": 0 (the cluster is named without "?db=3").
+  std::string logged;
+  for (const auto& line : sink_->lines()) logged += line + "\n";
+  EXPECT_TRUE(sink_->contains("wasm log test_plugin my_root: 220220")) << logged;
+}
+
 // A module that logs each start-up step ("I", "M", "S", "C", "V", "G").
 std::string startup_module(bool with_initialize, const std::string& abi = "0_2_1") {
   std::string s = R"((module
