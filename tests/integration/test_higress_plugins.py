@@ -294,3 +294,32 @@ def test_higress_redis_calls_count_against_max_outstanding_calls():
             assert len(fake.conns) == 2 and len(up.requests) == 0
     finally:
         fake.close()
+
+
+def test_higress_redis_many_concurrent_calls_on_two_workers(redis_server):
+    port = redis_server.port
+    with Upstream() as up, start({"upstream": up.port, redis_cluster(port): port},
+                                 quota_filter(port, limit=1000000), concurrency=2) as weir:
+        counts, errors = [], []
+
+        def client():
+            for _ in range(20):
+                try:
+                    status, _, data = request(weir.listen, headers={"x-api-key": "shared"})
+                    if status != 200:
+                        errors.append((status, data))
+                    else:
+                        counts.append(int(dict(json.loads(data)["headers"])["x-quota-count"]))
+                except OSError as e:
+                    errors.append(repr(e))
+        threads = [threading.Thread(target=client) for _ in range(10)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(60)
+        assert errors == []
+        # Every INCR answered its own caller: 200 distinct counts, 1..200.
+        assert sorted(counts) == list(range(1, 201))
+        reply = redis_query(port, ["AUTH", "default", REDIS_PASSWORD], ["SELECT", "2"],
+                            ["GET", "quota:shared"])
+        assert reply.endswith(b"$3\r\n200\r\n"), reply
