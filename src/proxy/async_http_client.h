@@ -31,6 +31,11 @@ class AsyncHttpClient {
   ~AsyncHttpClient();  // cancels what is in flight; their callbacks never run
 
   bool has_cluster(std::string_view cluster) const { return find_pool_(cluster) != nullptr; }
+  // The cluster's config and endpoints, for a worker's other clients (Redis calls).
+  const Cluster* find_cluster(std::string_view cluster) const {
+    UpstreamPool* pool = find_pool_(cluster);
+    return pool ? &pool->cluster() : nullptr;
+  }
   // Sends `headers` (with :method, :path, :authority), `body` and `trailers` to `cluster`.
   // Returns 0 if the cluster is unknown; otherwise an id, and `callback` runs exactly once,
   // later, on this loop (never inside send()). A zero timeout means none. A response body

@@ -41,5 +41,8 @@ int32_t proxy_resolve_shared_queue(Vm& vm, const wasm::Value* a);
 int32_t proxy_enqueue_shared_queue(Vm& vm, const wasm::Value* a);
 int32_t proxy_dequeue_shared_queue(Vm& vm, const wasm::Value* a);
 int32_t proxy_call_foreign_function(Vm& vm, const wasm::Value* a);
+// host_redis.cc (Higress, 0.2.100)
+int32_t proxy_redis_init(Vm& vm, const wasm::Value* a);
+int32_t proxy_redis_call(Vm& vm, const wasm::Value* a);
 
 }  // namespace weir::proxy_wasm::host

@@ -140,6 +140,13 @@ BufferRef get_buffer(Vm& vm, uint32_t type) {
       b.view = r->body;
       return b;
     }
+    case BufferType::RedisCallResponse: {
+      std::string* r = vm.redis_call_response();
+      if (!r) break;
+      b.mut = r;
+      b.view = *r;
+      return b;
+    }
     case BufferType::VmConfiguration:
       if (!c) break;
       b.view = c->plugin().vm_configuration;
@@ -679,8 +686,9 @@ enum Versions : uint8_t {
   k010 = 1,
   k020 = 2,
   k021 = 4,
-  k02x = k020 | k021,
-  kAll = k010 | k020 | k021,
+  kHigress = 8,  // proxy_abi_version_0_2_100: 0.2.1 plus Higress's functions
+  k02x = k020 | k021 | kHigress,
+  kAll = k010 | k020 | k021 | kHigress,
 };
 
 enum class Module : uint8_t { Env, Wasi };
@@ -742,6 +750,13 @@ constexpr HostFunctionDef kHostFunctions[] = {
   {Module::Env, "proxy_enqueue_shared_queue", kAll, "iii:i", &adapt<host::proxy_enqueue_shared_queue>},
   {Module::Env, "proxy_dequeue_shared_queue", kAll, "iii:i", &adapt<host::proxy_dequeue_shared_queue>},
   {Module::Env, "proxy_call_foreign_function", kAll, "iiiiii:i", &adapt<host::proxy_call_foreign_function>},
+  // Higress (0.2.100 only): Redis calls; the other three are not implemented
+  // (UNIMPLEMENTED stubs: Higress's SDK imports them only for plugins that use them)
+  {Module::Env, "proxy_redis_init", kHigress, "iiiiiii:i", &adapt<host::proxy_redis_init>},
+  {Module::Env, "proxy_redis_call", kHigress, "iiiii:i", &adapt<host::proxy_redis_call>},
+  {Module::Env, "proxy_inject_encoded_data_to_filter_chain", kHigress, "iii:i", nullptr},
+  {Module::Env, "proxy_get_upstream_hosts", kHigress, "ii:i", nullptr},
+  {Module::Env, "proxy_set_upstream_override_host", kHigress, "ii:i", nullptr},
   // gRPC: not implemented (UNIMPLEMENTED stubs)
   {Module::Env, "proxy_grpc_call", kAll, "iiiiiiiiiiii:i", nullptr},
   {Module::Env, "proxy_grpc_stream", kAll, "iiiiiiiii:i", nullptr},

@@ -94,6 +94,8 @@ Result<AbiVersion> detect_abi_version(const wasm::CompiledModule& module) {
       v = AbiVersion::V0_2_0;
     else if (e.name == "proxy_abi_version_0_2_1")
       v = AbiVersion::V0_2_1;
+    else if (e.name == "proxy_abi_version_0_2_100")
+      v = AbiVersion::V0_2_100;
     if (!v) {
       unknown = e.name;
       continue;
@@ -103,11 +105,11 @@ Result<AbiVersion> detect_abi_version(const wasm::CompiledModule& module) {
   if (found) return *found;
   if (!unknown.empty()) {
     return Error{"unsupported Proxy-Wasm ABI version: the module exports '" + unknown +
-                 "' (weir supports proxy_abi_version_0_1_0, 0_2_0 and 0_2_1)"};
+                 "' (weir supports proxy_abi_version_0_1_0, 0_2_0, 0_2_1 and Higress's 0_2_100)"};
   }
   return Error{
       "not a Proxy-Wasm module: it exports no proxy_abi_version_* function "
-      "(expected proxy_abi_version_0_1_0, 0_2_0 or 0_2_1)"};
+      "(expected proxy_abi_version_0_1_0, 0_2_0, 0_2_1 or Higress's 0_2_100)"};
 }
 
 // ---------------------------------------------------------------- WorkerPlugin

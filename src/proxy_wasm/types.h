@@ -6,7 +6,10 @@
 
 namespace weir::proxy_wasm {
 
-enum class AbiVersion : uint8_t { V0_1_0 = 0, V0_2_0 = 1, V0_2_1 = 2 };
+// V0_2_100: Higress's proxy_abi_version_0_2_100, which is 0.2.1 plus Higress's host
+// functions (proxy_redis_init, proxy_redis_call, ...) and callbacks
+// (proxy_on_redis_call_response); see docs/ABI.md "Higress".
+enum class AbiVersion : uint8_t { V0_1_0 = 0, V0_2_0 = 1, V0_2_1 = 2, V0_2_100 = 3 };
 std::string_view abi_version_name(AbiVersion v);
 
 // proxy_status_t
@@ -34,8 +37,9 @@ enum class BufferType : uint32_t {
   GrpcReceiveBuffer = 5,
   VmConfiguration = 6,
   PluginConfiguration = 7,
-  CallData = 8,  // FOREIGN_FUNCTION_ARGUMENTS
-  Max = 8,
+  CallData = 8,           // FOREIGN_FUNCTION_ARGUMENTS
+  RedisCallResponse = 9,  // Higress (0.2.100): the raw RESP reply of a proxy_redis_call
+  Max = 9,
 };
 
 // proxy_map_type_t

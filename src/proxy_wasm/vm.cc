@@ -37,6 +37,7 @@ constexpr std::array<std::string_view, static_cast<size_t>(Callback::Count)> kCa
     "proxy_on_upstream_data",
     "proxy_on_downstream_connection_close",
     "proxy_on_upstream_connection_close",
+    "proxy_on_redis_call_response",
 };
 
 spdlog::level::level_enum to_spdlog(LogLevel l) {
@@ -67,6 +68,8 @@ std::string_view abi_version_name(AbiVersion v) {
       return "0.2.0";
     case AbiVersion::V0_2_1:
       return "0.2.1";
+    case AbiVersion::V0_2_100:
+      return "0.2.100 (Higress)";
   }
   return "?";
 }
@@ -311,8 +314,10 @@ Vm::~Vm() {
   // Nothing may call back into this VM once it is gone.
   if (ClusterCalls* calls = rt_->cluster_calls()) {
     for (const auto& [token, call] : http_calls_) calls->cancel(call.request_id);
+    for (const auto& [token, call] : redis_calls_) calls->cancel(call.request_id);
   }
   http_calls_.clear();
+  redis_calls_.clear();
   SharedQueues::instance().forget_owner(this);
   contexts_.clear();
   roots_.clear();
@@ -734,7 +739,7 @@ WasmResult Vm::http_call(RootContext& root, std::string_view cluster, http::Head
                          std::string body, std::optional<http::HeaderMap> trailers,
                          std::chrono::milliseconds timeout, uint32_t* token) {
   const PluginLimits& limits = first_plugin_->limits;
-  if (http_calls_.size() >= limits.max_outstanding_calls) {
+  if (http_calls_.size() + redis_calls_.size() >= limits.max_outstanding_calls) {
     // INTERNAL_FAILURE: the Rust SDK's dispatch_http_call returns it as an error (any
     // status but OK, BAD_ARGUMENT and INTERNAL_FAILURE makes it panic).
     count_refusal(Refusal::HttpCallsOutstanding, &root.spec());
@@ -742,7 +747,7 @@ WasmResult Vm::http_call(RootContext& root, std::string_view cluster, http::Head
   }
   uint32_t t = next_http_call_token_;
   // Tokens wrap after 2^32 calls: skip one still in flight.
-  while (t == 0 || http_calls_.contains(t)) ++t;
+  while (t == 0 || http_calls_.contains(t) || redis_calls_.contains(t)) ++t;
   next_http_call_token_ = t + 1;
   ClusterCalls* calls = rt_->cluster_calls();
   if (!calls) {
@@ -791,6 +796,107 @@ void Vm::on_http_call_done(uint32_t token, ClusterResponse& response) {
       {static_cast<int32_t>(root_id), static_cast<int32_t>(token), static_cast<int32_t>(headers),
        static_cast<int32_t>(body), static_cast<int32_t>(trailers)});
   http_call_response_ = nullptr;
+}
+
+// ---------------------------------------------------------------- Higress Redis calls
+
+namespace {
+// Higress's proxy_on_redis_call_response status: 0 the reply is in the buffer, anything
+// else a failure (its Go SDK only tests for 0).
+constexpr int32_t kRedisCallOk = 0;
+constexpr int32_t kRedisCallFailed = 1;
+// proxy_redis_init names a plugin may register (each its own credentials).
+constexpr size_t kMaxRedisClusterSettings = 256;
+}  // namespace
+
+WasmResult Vm::redis_init(std::string_view cluster, std::string_view username,
+                          std::string_view password, std::chrono::milliseconds timeout) {
+  RedisClusterSettings settings;
+  settings.cluster = std::string(cluster);
+  // Higress's wrapper asks for a database as "cluster?db=N".
+  if (auto q = cluster.find('?'); q != std::string_view::npos) {
+    std::string_view param = cluster.substr(q + 1);
+    settings.cluster = std::string(cluster.substr(0, q));
+    if (!param.starts_with("db=") || param.size() == 3 || param.size() > 8)
+      return WasmResult::BadArgument;
+    uint32_t db = 0;
+    for (char c : param.substr(3)) {
+      if (c < '0' || c > '9') return WasmResult::BadArgument;
+      db = db * 10 + static_cast<uint32_t>(c - '0');
+    }
+    settings.database = db;
+  }
+  if (settings.cluster.empty() || username.size() + password.size() > 4096)
+    return WasmResult::BadArgument;
+  if (ClusterCalls* calls = rt_->cluster_calls(); calls && !calls->has_cluster(settings.cluster))
+    return WasmResult::BadArgument;
+  // Calls name the cluster without "?db=N": the last init of a cluster wins.
+  auto it = redis_clusters_.find(settings.cluster);
+  if (it == redis_clusters_.end() && redis_clusters_.size() >= kMaxRedisClusterSettings)
+    return WasmResult::InternalFailure;
+  settings.username = std::string(username);
+  settings.password = std::string(password);
+  settings.timeout = timeout;
+  std::string key = settings.cluster;
+  redis_clusters_[std::move(key)] = std::move(settings);
+  return WasmResult::Ok;
+}
+
+WasmResult Vm::redis_call(RootContext& root, std::string_view cluster, std::string query,
+                          uint32_t* token) {
+  auto settings = redis_clusters_.find(std::string(cluster));
+  if (settings == redis_clusters_.end()) return WasmResult::BadArgument;  // not initialized
+  const PluginLimits& limits = first_plugin_->limits;
+  if (http_calls_.size() + redis_calls_.size() >= limits.max_outstanding_calls) {
+    count_refusal(Refusal::HttpCallsOutstanding, &root.spec());
+    return WasmResult::InternalFailure;
+  }
+  uint32_t t = next_http_call_token_;
+  while (t == 0 || http_calls_.contains(t) || redis_calls_.contains(t)) ++t;
+  next_http_call_token_ = t + 1;
+  ClusterCalls* calls = rt_->cluster_calls();
+  if (!calls) {
+    // The start-up trial VM: accepted, never answered (as http_call).
+    redis_calls_.emplace(t, PendingHttpCall{0, root.id()});
+    *token = t;
+    return WasmResult::Ok;
+  }
+  const RedisClusterSettings& s = settings->second;
+  RedisRequest request{s.cluster,
+                       std::move(query),
+                       s.username,
+                       s.password,
+                       s.database,
+                       s.timeout,
+                       limits.max_call_response_bytes};
+  std::weak_ptr<Vm> self = weak_from_this();
+  uint64_t id = calls->dispatch_redis(std::move(request), [self, t](ClusterResponse& response) {
+    if (auto vm = self.lock()) vm->on_redis_call_done(t, response);
+  });
+  if (id == 0) return WasmResult::BadArgument;  // unknown cluster
+  redis_calls_.emplace(t, PendingHttpCall{id, root.id()});
+  *token = t;
+  return WasmResult::Ok;
+}
+
+void Vm::on_redis_call_done(uint32_t token, ClusterResponse& response) {
+  auto it = redis_calls_.find(token);
+  if (it == redis_calls_.end()) return;
+  const uint32_t root_id = it->second.root_context_id;
+  redis_calls_.erase(it);
+  ContextBase* root = find_context(root_id);
+  if (!root || !alive_) return;
+  if (response.body_too_large) count_refusal(Refusal::HttpCallResponseTooLarge, &root->plugin());
+  if (!response.ok) {
+    spdlog::warn("wasm plugin '{}': redis call failed: {}", root->plugin().name, response.failure);
+    response.body.clear();
+  }
+  redis_call_response_ = &response.body;
+  (void)call(
+      root, Callback::OnRedisCallResponse,
+      {static_cast<int32_t>(root_id), static_cast<int32_t>(token),
+       response.ok ? kRedisCallOk : kRedisCallFailed, static_cast<int32_t>(response.body.size())});
+  redis_call_response_ = nullptr;
 }
 
 void Vm::run_after_call(std::function<void()> action) {

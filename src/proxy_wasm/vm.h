@@ -162,6 +162,7 @@ enum class Callback : uint8_t {
   OnUpstreamData,
   OnDownstreamConnectionClose,
   OnUpstreamConnectionClose,
+  OnRedisCallResponse,  // Higress (0.2.100)
   Count
 };
 
@@ -413,6 +414,17 @@ class Vm : public std::enable_shared_from_this<Vm> {
                        std::chrono::milliseconds timeout, uint32_t* token);
   // The answer being delivered (during proxy_on_http_call_response only), else nullptr.
   ClusterResponse* http_call_response() const { return http_call_response_; }
+  // Higress (0.2.100): proxy_redis_init keeps the credentials, database and timeout for
+  // `cluster` ("name" or "name?db=N"; calls then name it "name"); proxy_redis_call sends a RESP
+  // command with them, answered in proxy_on_redis_call_response(root, token, status, reply_size).
+  // Calls count against max_outstanding_calls with the HTTP calls; replies are bounded by
+  // max_call_response_bytes.
+  WasmResult redis_init(std::string_view cluster, std::string_view username,
+                        std::string_view password, std::chrono::milliseconds timeout);
+  WasmResult redis_call(RootContext& root, std::string_view cluster, std::string query,
+                        uint32_t* token);
+  // The reply being delivered (during proxy_on_redis_call_response only), else nullptr.
+  std::string* redis_call_response() const { return redis_call_response_; }
   // proxy_on_queue_ready(root, token), on the owner's thread.
   void on_queue_ready(uint32_t root_context_id, uint32_t token);
 
@@ -482,6 +494,17 @@ class Vm : public std::enable_shared_from_this<Vm> {
     uint32_t root_context_id;
   };
   std::unordered_map<uint32_t, PendingHttpCall> http_calls_;  // by token
+  // Higress Redis calls: their tokens share the http call tokens' space and bound.
+  void on_redis_call_done(uint32_t token, ClusterResponse& response);
+  struct RedisClusterSettings {
+    std::string cluster;  // without "?db=N"
+    uint32_t database = 0;
+    std::string username, password;
+    std::chrono::milliseconds timeout{0};
+  };
+  std::unordered_map<std::string, RedisClusterSettings> redis_clusters_;  // by cluster
+  std::unordered_map<uint32_t, PendingHttpCall> redis_calls_;             // by token
+  std::string* redis_call_response_ = nullptr;
   uint32_t next_http_call_token_ = 1;
   ClusterResponse* http_call_response_ = nullptr;
   std::vector<std::function<void()>> after_call_;

@@ -37,6 +37,18 @@ struct ClusterRequest {
   uint64_t max_response_body_bytes = 0;  // past it the call fails (body_too_large)
 };
 
+// One Redis command for Higress's proxy_redis_call: `query` is RESP as the plugin encoded
+// it, sent as is; the answer is the raw RESP reply (ClusterResponse::body).
+struct RedisRequest {
+  std::string_view cluster;
+  std::string query;
+  std::string username;  // proxy_redis_init's; AUTH is sent first when password is set
+  std::string password;
+  uint32_t database = 0;                 // SELECT first when not 0 (cluster "name?db=N")
+  std::chrono::milliseconds timeout{0};  // the whole exchange; 0: none
+  uint64_t max_reply_bytes = 0;          // past it the call fails (body_too_large)
+};
+
 class ClusterCalls {
  public:
   using Completion = std::function<void(ClusterResponse& response)>;
@@ -47,6 +59,12 @@ class ClusterCalls {
   virtual uint64_t dispatch_http(ClusterRequest request, Completion done) = 0;
   // The completion of a cancelled call never runs.
   virtual void cancel(uint64_t id) = 0;
+  // Whether `cluster` is configured (proxy_redis_init checks it).
+  virtual bool has_cluster(std::string_view cluster) const = 0;
+  // Sends one Redis command to an endpoint of `request.cluster` over TCP: as dispatch_http
+  // (0: unknown cluster). `done` gets ok with the reply in `body`, or !ok with `failure`
+  // (connect error, closed, timeout, malformed or too large a reply). Cancel with cancel().
+  virtual uint64_t dispatch_redis(RedisRequest request, Completion done) = 0;
 };
 
 class WorkerScheduler {

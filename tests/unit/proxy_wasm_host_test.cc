@@ -280,12 +280,79 @@ TEST_F(ProxyWasmTest, AbiDetection) {
   EXPECT_NE(unknown.error().find("proxy_abi_version_9_9_9"), std::string::npos) << unknown.error();
   for (auto [name, v] :
        {std::pair{"0_1_0", AbiVersion::V0_1_0}, std::pair{"0_2_0", AbiVersion::V0_2_0},
-        std::pair{"0_2_1", AbiVersion::V0_2_1}}) {
+        std::pair{"0_2_1", AbiVersion::V0_2_1}, std::pair{"0_2_100", AbiVersion::V0_2_100}}) {
     auto m =
         module_of(wat(std::string("(module (func (export \"proxy_abi_version_") + name + "\")))"));
     ASSERT_TRUE(m.ok()) << m.error();
     EXPECT_EQ(m.value()->abi(), v);
   }
+}
+
+// Higress's 0.2.100 is 0.2.1 plus its own functions: its Redis calls are bound for it and
+// for no other version; the Higress functions weir lacks are UNIMPLEMENTED stubs.
+TEST_F(ProxyWasmTest, HigressAbiBindsRedisCallsOnlyFor0_2_100) {
+  auto imports_for = [&](const std::string& abi) {
+    auto m = module_of(wat(R"((module
+  (import "env" "proxy_redis_init" (func (param i32 i32 i32 i32 i32 i32 i32) (result i32)))
+  (import "env" "proxy_redis_call" (func (param i32 i32 i32 i32 i32) (result i32)))
+  (import "env" "proxy_get_upstream_hosts" (func (param i32 i32) (result i32)))
+  (import "env" "proxy_continue_stream" (func (param i32) (result i32)))
+  (func (export "proxy_abi_version_)" +
+                           abi + R"("))))"));
+    EXPECT_TRUE(m.ok()) << m.error();
+    std::string stubs;
+    if (!m.ok()) return stubs;
+    for (const auto& st : m.value()->stubbed_imports()) stubs += st + ";";
+    return stubs;
+  };
+  std::string higress = imports_for("0_2_100");
+  EXPECT_EQ(higress.find("proxy_redis_init"), std::string::npos) << higress;
+  EXPECT_EQ(higress.find("proxy_redis_call"), std::string::npos) << higress;
+  EXPECT_EQ(higress.find("proxy_continue_stream"), std::string::npos) << higress;  // 0.2.1's
+  EXPECT_NE(higress.find("env.proxy_get_upstream_hosts (is not implemented by weir yet)"),
+            std::string::npos)
+      << higress;
+  std::string plain = imports_for("0_2_1");
+  EXPECT_NE(plain.find("env.proxy_redis_init (is not part of ABI 0.2.1)"), std::string::npos)
+      << plain;
+  EXPECT_NE(plain.find("env.proxy_redis_call (is not part of ABI 0.2.1)"), std::string::npos)
+      << plain;
+}
+
+// proxy_redis_init / proxy_redis_call refuse bad arguments with BAD_ARGUMENT (2): a bad
+// "?db=", a call to a cluster never initialized, an empty query. Without a worker (this
+// test) a good call is accepted (0) and never answered, as http calls are.
+TEST_F(ProxyWasmTest, HigressRedisCallsRefuseBadArguments) {
+  auto l = load(wat(R"wat((module
+  (import "env" "proxy_log" (func $log (param i32 i32 i32) (result i32)))
+  (import "env" "proxy_redis_init" (func $init (param i32 i32 i32 i32 i32 i32 i32) (result i32)))
+  (import "env" "proxy_redis_call" (func $call (param i32 i32 i32 i32 i32) (result i32)))
+  (memory (export "memory") 1)
+  (data (i32.const 0) "redis?db=xredis?db=3other*1\0d\0a$4\0d\0aPING\0d\0a")
+  (func (export "proxy_abi_version_0_2_100"))
+  (func $put (param $i i32) (param $v i32)
+    (i32.store8 (i32.add (i32.const 200) (local.get $i)) (i32.add (i32.const 48) (local.get $v))))
+  (func (export "proxy_on_configure") (param i32 i32) (result i32)
+    (call $put (i32.const 0) (call $init (i32.const 0) (i32.const 10) (i32.const 0) (i32.const 0)
+                                         (i32.const 0) (i32.const 0) (i32.const 100)))
+    (call $put (i32.const 1) (call $call (i32.const 10) (i32.const 5) (i32.const 25)
+                                         (i32.const 14) (i32.const 300)))
+    (call $put (i32.const 2) (call $init (i32.const 10) (i32.const 10) (i32.const 0) (i32.const 0)
+                                         (i32.const 0) (i32.const 0) (i32.const 100)))
+    (call $put (i32.const 3) (call $call (i32.const 20) (i32.const 5) (i32.const 25)
+                                         (i32.const 14) (i32.const 300)))
+    (call $put (i32.const 4) (call $call (i32.const 10) (i32.const 5) (i32.const 25)
+                                         (i32.const 0) (i32.const 300)))
+    (call $put (i32.const 5) (call $call (i32.const 10) (i32.const 5) (i32.const 25)
+                                         (i32.const 14) (i32.const 300)))
+    (drop (call $log (i32.const 2) (i32.const 200) (i32.const 6)))
+    (i32.const 1))))wat"));
+  ASSERT_TRUE(l.ok()) << l.error();
+  // init "redis?db=x": 2; call before init: 2; init "redis?db=3": 0; call "other": 2;
+  // empty query: 2; call "redis": 0 (the cluster is named without "?db=3").
+  std::string logged;
+  for (const auto& line : sink_->lines()) logged += line + "\n";
+  EXPECT_TRUE(sink_->contains("wasm log test_plugin my_root: 220220")) << logged;
 }
 
 // A module that logs each start-up step ("I", "M", "S", "C", "V", "G").

@@ -1,6 +1,7 @@
 #include "extensions/common/wasm/worker_services.h"
 
 #include "event/event_loop.h"
+#include "extensions/common/wasm/redis_calls.h"
 #include "proxy/async_http_client.h"
 
 namespace weir::extensions::wasm {
@@ -24,7 +25,9 @@ class LoopScheduler final : public pw::WorkerScheduler {
 
 class AsyncClusterCalls final : public pw::ClusterCalls {
  public:
-  explicit AsyncClusterCalls(proxy::AsyncHttpClient& client) : client_(client) {}
+  AsyncClusterCalls(event::EventLoop& loop, proxy::AsyncHttpClient& client)
+      : client_(client),
+        redis_(loop, [&client](std::string_view name) { return client.find_cluster(name); }) {}
 
   uint64_t dispatch_http(pw::ClusterRequest request, Completion done) override {
     return client_.send(request.cluster, std::move(request.headers), std::move(request.body),
@@ -40,17 +43,29 @@ class AsyncClusterCalls final : public pw::ClusterCalls {
                           done(response);
                         });
   }
-  void cancel(uint64_t id) override { client_.cancel(id); }
+  void cancel(uint64_t id) override {
+    if (RedisCalls::owns(id)) {
+      redis_.cancel(id);
+    } else {
+      client_.cancel(id);
+    }
+  }
+  bool has_cluster(std::string_view cluster) const override { return client_.has_cluster(cluster); }
+  uint64_t dispatch_redis(pw::RedisRequest request, Completion done) override {
+    return redis_.dispatch(std::move(request), std::move(done));
+  }
 
  private:
   proxy::AsyncHttpClient& client_;
+  RedisCalls redis_;
 };
 
 }  // namespace
 
 void attach_worker_services(pw::WorkerRuntime& runtime, proxy::WorkerContext& worker) {
   std::shared_ptr<pw::ClusterCalls> calls;
-  if (worker.http_client) calls = std::make_shared<AsyncClusterCalls>(*worker.http_client);
+  if (worker.http_client)
+    calls = std::make_shared<AsyncClusterCalls>(worker.loop, *worker.http_client);
   runtime.attach_worker(std::make_shared<LoopScheduler>(worker.loop), std::move(calls));
 }
 
