@@ -34,10 +34,9 @@ void load_endpoints(const ConfigNode& load_assignment, ClusterConfig& cluster) {
 }  // namespace
 
 ClusterConfig load_cluster(const ConfigNode& cluster) {
-  cluster.expect_fields(names::kCluster,
-                        {"name", "type", "connect_timeout", "lb_policy", "load_assignment",
-                         "http2_protocol_options", "transport_socket",
-                         "per_connection_buffer_limit_bytes"});
+  cluster.expect_fields(names::kCluster, {"name", "type", "connect_timeout", "lb_policy",
+                                          "load_assignment", "http2_protocol_options",
+                                          "transport_socket", "per_connection_buffer_limit_bytes"});
   ClusterConfig result;
   result.location = cluster.location();
   result.name = cluster.required("name").as_nonempty_string();
@@ -63,8 +62,8 @@ ClusterConfig load_cluster(const ConfigNode& cluster) {
                            });
   }
   load_endpoints(cluster.field("load_assignment"), result);
-  load_transport_socket(cluster.field("transport_socket"),
-                        "connections to cluster \"" + result.name + "\"");
+  result.tls = load_upstream_transport_socket(cluster.field("transport_socket"),
+                                              "connections to cluster \"" + result.name + "\"");
   if (cluster.has("per_connection_buffer_limit_bytes")) {
     result.per_connection_buffer_limit_bytes = static_cast<uint32_t>(
         cluster.field("per_connection_buffer_limit_bytes").as_uint(1, UINT32_MAX));

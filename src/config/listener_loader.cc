@@ -1,9 +1,12 @@
-// envoy.config.listener.v3.Listener with its one filter chain: an HttpConnectionManager.
+// envoy.config.listener.v3.Listener with its filter chains: one HttpConnectionManager, chosen
+// TLS contexts by server name (SNI).
+#include <algorithm>
 #include <cctype>
 
 #include "config/envoy_names.h"
 #include "config/loaders.h"
 #include "config/typed_config.h"
+#include "config/yaml_to_json.h"
 
 namespace weir::config {
 namespace {
@@ -102,10 +105,9 @@ bool is_http_connection_manager(const ConfigNode& filter) {
   return name == names::kHttpConnectionManagerName || name == names::kHttpConnectionManagerOldName;
 }
 
-HttpConnectionManagerConfig load_filter_chain(const ConfigNode& filter_chain) {
-  filter_chain.expect_fields(names::kFilterChain, {"filters", "transport_socket"});
-  load_transport_socket(filter_chain.field("transport_socket"), "the listener's connections");
-  const std::vector<ConfigNode> filters = filter_chain.required("filters").items();
+// The chain's network filters: exactly one, the http_connection_manager.
+const ConfigNode& only_http_connection_manager(const ConfigNode& filter_chain,
+                                               const std::vector<ConfigNode>& filters) {
   for (const ConfigNode& filter : filters) {
     filter.expect_fields(names::kNetworkFilter, {"name", "typed_config"});
     if (!is_http_connection_manager(filter)) {
@@ -120,7 +122,83 @@ HttpConnectionManagerConfig load_filter_chain(const ConfigNode& filter_chain) {
         "a filter chain must hold exactly one network filter, the "
         "http_connection_manager");
   }
-  const ConfigNode typed_config = filters[0].required("typed_config");
+  return filters[0];
+}
+
+FilterChainConfig load_filter_chain_match_and_tls(const ConfigNode& filter_chain) {
+  FilterChainConfig result;
+  result.location = filter_chain.location();
+  const ConfigNode match = filter_chain.field("filter_chain_match");
+  match.expect_fields(names::kFilterChainMatch, {"server_names"});
+  for (const ConfigNode& name : match.field("server_names").items()) {
+    std::string server_name = name.as_nonempty_string();
+    for (char& c : server_name) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+    const bool wildcard = server_name.starts_with("*.");
+    if (server_name.find('*', wildcard ? 1 : 0) != std::string::npos) {
+      name.fail("a server name may hold one '*', as its first label (\"*.example.com\")");
+    }
+    result.server_names.push_back(std::move(server_name));
+  }
+  result.tls = load_downstream_transport_socket(filter_chain.field("transport_socket"),
+                                                "the listener's connections");
+  if (filter_chain.has("transport_socket_connect_timeout")) {
+    const ConfigNode timeout = filter_chain.field("transport_socket_connect_timeout");
+    result.transport_socket_connect_timeout = timeout.as_duration();
+    // 0 would mean "no limit" in Envoy; weir keeps a bound (see FilterChainConfig).
+    if (result.transport_socket_connect_timeout.count() == 0) {
+      timeout.fail("must be greater than 0s: weir bounds every TLS handshake");
+    }
+  }
+  if (!result.server_names.empty() && !result.tls) {
+    match.field("server_names")
+        .fail(
+            "server_names match the TLS server name (SNI): this chain has no TLS "
+            "transport_socket");
+  }
+  return result;
+}
+
+// Every chain's filters: one http_connection_manager per listener, the same in each chain
+// (write it once with a YAML anchor); chains differ in server_names and TLS.
+HttpConnectionManagerConfig load_filter_chains(const std::vector<ConfigNode>& chains,
+                                               std::vector<FilterChainConfig>& out) {
+  std::string first_filters;
+  for (size_t i = 0; i < chains.size(); ++i) {
+    const ConfigNode& chain = chains[i];
+    chain.expect_fields(names::kFilterChain, {"filters", "transport_socket", "filter_chain_match",
+                                              "transport_socket_connect_timeout"});
+    const std::vector<ConfigNode> filters = chain.required("filters").items();
+    only_http_connection_manager(chain, filters);
+    const std::string filters_json = yaml_to_json(chain.required("filters").yaml());
+    if (i == 0) {
+      first_filters = filters_json;
+    } else if (filters_json != first_filters) {
+      chain.required("filters").fail(
+          "weir runs one http_connection_manager per listener: every filter chain must "
+          "have the same filters as the first (a YAML anchor and alias write them once); "
+          "chains may differ in filter_chain_match.server_names and transport_socket");
+    }
+    out.push_back(load_filter_chain_match_and_tls(chain));
+    const FilterChainConfig& loaded = out.back();
+    if (out.size() > 1 && loaded.tls.has_value() != out.front().tls.has_value()) {
+      chain.fail(
+          "weir cannot mix TLS and plaintext filter chains on one listener (that needs "
+          "the tls_inspector listener filter)");
+    }
+    for (size_t j = 0; j + 1 < out.size(); ++j) {
+      const auto& other = out[j].server_names;
+      if (loaded.server_names.empty() && other.empty()) {
+        chain.fail("two filter chains match every connection (neither has server_names)");
+      }
+      for (const std::string& name : loaded.server_names) {
+        if (std::find(other.begin(), other.end(), name) != other.end()) {
+          chain.fail("server name \"" + name + "\" is matched by an earlier filter chain too");
+        }
+      }
+    }
+  }
+  const ConfigNode filters = chains[0].required("filters");
+  const ConfigNode typed_config = filters.items()[0].required("typed_config");
   return load_http_connection_manager(
       typed_config_body(typed_config, names::kHttpConnectionManager));
 }
@@ -175,12 +253,7 @@ ListenerConfig load_listener(const ConfigNode& listener) {
   const ConfigNode filter_chains = listener.required("filter_chains");
   const std::vector<ConfigNode> chains = filter_chains.items();
   if (chains.empty()) filter_chains.fail("a listener needs a filter chain");
-  if (chains.size() > 1) {
-    chains[1].fail(
-        "weir serves one filter chain per listener (filter_chain_match is not "
-        "implemented)");
-  }
-  result.http = load_filter_chain(chains[0]);
+  result.http = load_filter_chains(chains, result.filter_chains);
   // Envoy's per-connection limit bounds the connection's buffers (flow control) and what a
   // stream may buffer (e.g. a plugin pausing until the end of a body): over it, 413 on
   // requests, 500 on responses.

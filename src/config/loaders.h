@@ -18,9 +18,14 @@ bool is_ip_literal(const std::string& address);
 // The node inside an Address that names the host, for errors about it.
 ConfigNode address_host_node(const ConfigNode& address);
 std::string load_data_source(const ConfigNode& data_source);  // inline, or a file's bytes
-// A TransportSocket: raw_buffer (plaintext) is accepted; TLS and every other socket fail
-// the load, never degrade to plaintext. `what` names the traffic, for the message.
-void load_transport_socket(const ConfigNode& transport_socket, std::string_view what);
+
+// tls_context_loader.cc: a TransportSocket: raw_buffer (plaintext: nullopt) or
+// envoy.transport_sockets.tls with its TLS context; every other socket fails the load,
+// never degrades to plaintext. `what` names the traffic, for the message.
+std::optional<DownstreamTlsContextConfig> load_downstream_transport_socket(
+    const ConfigNode& transport_socket, std::string_view what);
+std::optional<UpstreamTlsContextConfig> load_upstream_transport_socket(
+    const ConfigNode& transport_socket, std::string_view what);
 
 // runtime_loader.cc: Bootstrap.layered_runtime (static layers), read before the rest.
 void load_layered_runtime(const ConfigNode& layered_runtime);

@@ -1,5 +1,7 @@
 #include "proxy/connection_manager_setup.h"
 
+#include "net/tls/tls_context.h"
+
 namespace weir::proxy {
 
 std::unique_ptr<ConnectionManagerStats> ConnectionManagerStats::create(
@@ -32,6 +34,8 @@ std::unique_ptr<ConnectionManagerStats> ConnectionManagerStats::create(
       .downstream_cx_max_requests_reached = s.counter(p + "downstream_cx_max_requests_reached"),
       .downstream_rq_too_large = s.counter(p + "downstream_rq_too_large"),
       .rs_too_large = s.counter(p + "rs_too_large"),
+      .downstream_cx_ssl_total = s.counter(p + "downstream_cx_ssl_total"),
+      .downstream_cx_ssl_active = s.gauge(p + "downstream_cx_ssl_active"),
   });
 }
 
@@ -48,6 +52,10 @@ stats::Counter& ConnectionManagerStats::by_class(uint32_t status) {
     default:
       return downstream_rq_5xx;
   }
+}
+
+DownstreamCodec downstream_codec_for(std::string_view negotiated_protocol) {
+  return negotiated_protocol == "h2" ? DownstreamCodec::Http2 : DownstreamCodec::Http1;
 }
 
 }  // namespace weir::proxy

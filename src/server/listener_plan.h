@@ -9,6 +9,7 @@
 #include "access_log/access_logger.h"
 #include "config/config.h"
 #include "net/connection_limit.h"
+#include "net/tls/tls_context.h"
 #include "proxy/connection_manager_setup.h"
 #include "proxy/http_filter.h"
 #include "proxy/route_table.h"
@@ -55,6 +56,8 @@ struct ListenerPlan {
   std::unique_ptr<ListenerAcceptStats> accept_stats;
   // Open connections of this listener across workers, with its runtime limit if any.
   std::unique_ptr<net::ConnectionLimit> connections;
+  // The filter chains' TLS contexts, chosen by SNI; null for a plaintext listener.
+  std::unique_ptr<net::tls::ServerContext> tls;
 };
 
 }  // namespace weir::server
