@@ -61,9 +61,9 @@ HttpConnectionManagerConfig load_http_connection_manager(const ConfigNode& manag
     result.request_headers_timeout = manager.field("request_headers_timeout").as_duration();
   }
   result.upgrade_configs = load_hcm_upgrade_configs(manager.field("upgrade_configs"));
-  // weir strips x-forwarded-client-cert from every request (Envoy's default, SANITIZE):
-  // without downstream TLS there is no certificate to describe, and a client's own XFCC
-  // is a forgery. Every other mode forwards or builds the header.
+  // weir strips x-forwarded-client-cert from every request (Envoy's default, SANITIZE): a
+  // client's own XFCC is a forgery, and weir does not build one from the client
+  // certificate yet. Every other mode forwards or builds the header.
   const ConfigNode forward_client_cert = manager.field("forward_client_cert_details");
   if (forward_client_cert.present()) {
     std::string mode = forward_client_cert.as_string();
@@ -71,9 +71,9 @@ HttpConnectionManagerConfig load_http_connection_manager(const ConfigNode& manag
     if (mode != "SANITIZE") {
       forward_client_cert.fail(
           "forward_client_cert_details " + mode +
-          " is not supported: weir has no client certificates to forward (it terminates no "
-          "TLS), so it strips x-forwarded-client-cert from every request; only SANITIZE, the "
-          "default, is accepted");
+          " is not supported: weir has no client certificates to forward (it does not build "
+          "the header from a TLS client certificate yet), so it strips x-forwarded-client-cert "
+          "from every request; only SANITIZE, the default, is accepted");
     }
   }
   if (manager.has("max_request_headers_kb")) {

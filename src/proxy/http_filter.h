@@ -47,7 +47,8 @@ struct StreamInfo {
   // The client connection's TLS (owned by the connection, which outlives the stream);
   // null for plaintext.
   const net::tls::TlsInfo* downstream_tls = nullptr;
-  std::string upstream_tls_version;  // "TLSv1.3" once connected over TLS, else empty
+  // "TLSv1.3" once connected over TLS, else empty (a static string: copying is free).
+  std::string_view upstream_tls_version;
 };
 
 // Each filter gets its own callbacks object: continue_*() resumes the stream only where

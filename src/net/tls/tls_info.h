@@ -2,12 +2,14 @@
 // What a finished TLS handshake established, as plain data: plugins (connection.* and
 // upstream.* properties) and the access log read it without knowing OpenSSL.
 #include <string>
+#include <string_view>
 #include <vector>
 
 namespace weir::net::tls {
 
 struct TlsInfo {
-  std::string version;                // "TLSv1.3", as Envoy's connection.tls_version
+  // "TLSv1.3", as Envoy's connection.tls_version: OpenSSL's static name, never freed.
+  std::string_view version;
   std::string requested_server_name;  // SNI ("" when the client sent none)
   std::string alpn;                   // the negotiated ALPN protocol, "" when none
   std::string cipher;                 // OpenSSL's name of the negotiated cipher
