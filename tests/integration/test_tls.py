@@ -486,3 +486,49 @@ def test_sdk_header_plugin_over_tls(certs, plugin, name, header):
                             "--resolve", f"a.example:{listen}:127.0.0.1", "-i")
         assert rc == 0, err + weir.logs()
         assert f"{header}: tls" in out.lower().replace("\r", ""), out
+
+
+def client_hello(server_name):
+    """The bytes of a real TLS ClientHello, made without a server."""
+    ctx = ssl.create_default_context()
+    ctx.check_hostname = False
+    ctx.verify_mode = ssl.CERT_NONE
+    incoming, outgoing = ssl.MemoryBIO(), ssl.MemoryBIO()
+    session = ctx.wrap_bio(incoming, outgoing, server_hostname=server_name)
+    try:
+        session.do_handshake()
+    except ssl.SSLWantReadError:
+        pass
+    return outgoing.read()
+
+
+def test_many_stalled_handshakes_keep_memory_bounded(certs):
+    """300 clients send a whole ClientHello (weir answers, computes keys, waits for their
+    Finished) and go silent: weir's memory grows by a bounded amount, another client is
+    served meanwhile, and the timeout frees them all."""
+    listen, admin = free_port(), free_port()
+    chains = [(None, tls_socket(certs / "a.pem", certs / "a.key"),
+               "\n          transport_socket_connect_timeout: 3s")]
+    with start(tls_config(listen, admin, 1, chains, direct=True), listen, admin) as weir:
+        hello = client_hello("a.example")
+        rss = lambda: int(stats(admin)["server.memory_physical_size"])
+        time.sleep(1.2)  # the gauge is updated every second
+        before = rss()
+        stalled = []
+        for _ in range(300):
+            s = socket.create_connection(("127.0.0.1", listen), timeout=5)
+            s.sendall(hello)
+            stalled.append(s)
+        active = "http.ingress_https.downstream_cx_ssl_active"
+        wait_for(lambda: stats(admin)[active] == "300", what="300 handshakes in progress")
+        rc, out, err = curl(f"https://a.example:{listen}/", "--cacert", str(certs / "ca.pem"),
+                            "--resolve", f"a.example:{listen}:127.0.0.1")
+        assert (rc, out) == (0, "hello over tls\n"), err
+        time.sleep(1.2)
+        grown = rss() - before
+        print(f"RSS growth for 300 stalled handshakes: {grown / 1024:.0f} KiB")
+        assert grown < 40 * 1024 * 1024, f"RSS grew {grown} bytes for 300 stalled handshakes"
+        wait_for(lambda: stats(admin)[active] == "0", timeout=10, what="the handshake timeout")
+        for s in stalled:
+            s.close()
+        assert weir.proc.poll() is None
