@@ -532,3 +532,26 @@ def test_many_stalled_handshakes_keep_memory_bounded(certs):
         for s in stalled:
             s.close()
         assert weir.proc.poll() is None
+
+
+def test_inline_private_key_is_redacted_in_config_dump(certs):
+    listen, admin = free_port(), free_port()
+    key = (certs / "a.key").read_text()
+    socket_text = f"""
+          transport_socket:
+            name: envoy.transport_sockets.tls
+            typed_config:
+              "@type": type.googleapis.com/envoy.extensions.transport_sockets.tls.v3.DownstreamTlsContext
+              common_tls_context:
+                tls_certificates:
+                  - certificate_chain: {{inline_string: {json.dumps((certs / 'a.pem').read_text())}}}
+                    private_key: {{inline_string: {json.dumps(key)}}}"""
+    with start(tls_config(listen, admin, 1, [(None, socket_text, "")], direct=True),
+               listen, admin):
+        assert "subject=CN = a.example" in s_client(listen)[1]  # inline PEM works
+        status, _, body = request(admin, path="/config_dump")
+        assert status == 200
+        dump = json.loads(body)
+        text = json.dumps(dump)
+        assert "PRIVATE KEY" not in text
+        assert "[redacted]" in text and "BEGIN CERTIFICATE" in text
