@@ -555,3 +555,33 @@ def test_inline_private_key_is_redacted_in_config_dump(certs):
         text = json.dumps(dump)
         assert "PRIVATE KEY" not in text
         assert "[redacted]" in text and "BEGIN CERTIFICATE" in text
+
+
+def test_big_bodies_and_keep_alive_through_tls_on_both_sides(certs, tmp_path):
+    """4 MB down and 2 MB up through a TLS listener and a TLS upstream (partial TLS writes,
+    flow control); several requests share one client and one upstream connection."""
+    listen, admin = free_port(), free_port()
+    chains = [(None, tls_socket(certs / "a.pem", certs / "a.key"), "")]
+    with TlsUpstream(certs) as up, start(
+            tls_config(listen, admin, up.port, chains, cluster_extra=upstream_tls(certs)),
+            listen, admin) as weir:
+        base = [f"--cacert", str(certs / "ca.pem"), "--resolve", f"a.example:{listen}:127.0.0.1"]
+        out_file = tmp_path / "big"
+        rc, _, err = curl(f"https://a.example:{listen}/big/4000000", *base, "-o", str(out_file))
+        assert rc == 0, err + weir.logs()
+        assert out_file.read_bytes() == b"x" * 4000000
+        upload = tmp_path / "upload"
+        upload.write_bytes(os.urandom(2 * 1024 * 1024))
+        rc, out, err = curl(f"https://a.example:{listen}/echo", *base, "--data-binary",
+                            f"@{upload}", "-H", "content-type: application/octet-stream")
+        assert rc == 0, err
+        assert json.loads(out)["body"].encode("latin-1") == upload.read_bytes()
+        handshakes = int(stats(admin)["listener.127.0.0.1_%d.ssl.handshake" % listen])
+        urls = [f"https://a.example:{listen}/echo?{i}" for i in range(3)]
+        proc = subprocess.run(["curl", "-sS", "--max-time", "10", *base, *urls],
+                              capture_output=True, timeout=20)
+        assert proc.returncode == 0 and proc.stdout.count(b'"method": "GET"') == 3
+        s = stats(admin)
+        assert int(s["listener.127.0.0.1_%d.ssl.handshake" % listen]) == handshakes + 1
+        assert s["cluster.upstream.ssl.handshake"] == s["cluster.upstream.upstream_cx_total"]
+        assert int(s["cluster.upstream.upstream_cx_total"]) <= 2  # reused, not one per request
