@@ -83,6 +83,11 @@ const std::map<std::string_view, std::set<std::string_view>>& unimplemented_fiel
         "bypass_overload_manager"}},
       {names::kFilterChain, {"use_proxy_proto", "metadata", "name", "on_demand_configuration"}},
       {names::kNetworkFilter, {"config_discovery"}},
+      // weir never resumes sessions (full handshakes only): these tune what it lacks.
+      {names::kDownstreamTlsContext,
+       {"disable_stateless_session_resumption", "disable_stateful_session_resumption",
+        "session_timeout", "prefer_client_ciphers"}},
+      {names::kCommonTlsContext, {"key_log"}},
       {names::kHttpConnectionManager,
        {"rds",
         "scoped_routes",

@@ -105,14 +105,6 @@ void Connection::set_handshake_timeout(std::chrono::milliseconds timeout) {
   });
 }
 
-const tls::TlsInfo* Connection::tls_info() const {
-  return tls_ && tls_->handshake_done() ? &tls_->info() : nullptr;
-}
-
-std::string_view Connection::negotiated_protocol() const {
-  return tls_ ? tls_->negotiated_protocol() : std::string_view();
-}
-
 // The plaintext path stays a direct syscall: one predictable branch, no indirection.
 ssize_t Connection::receive(char* buffer, size_t size) {
   if (tls_) [[unlikely]]

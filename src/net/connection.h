@@ -72,9 +72,13 @@ class Connection {
   // transport_socket_connect_timeout).
   void set_handshake_timeout(std::chrono::milliseconds timeout);
   // The TLS session's facts once its handshake is done; null for plaintext.
-  const tls::TlsInfo* tls_info() const;
+  const tls::TlsInfo* tls_info() const {
+    return tls_ && tls_->handshake_done() ? &tls_->info() : nullptr;
+  }
   // The protocol ALPN chose ("h2", "http/1.1"), "" for plaintext or when none was.
-  std::string_view negotiated_protocol() const;
+  std::string_view negotiated_protocol() const {
+    return tls_ ? tls_->negotiated_protocol() : std::string_view();
+  }
 
   bool is_open() const { return fd_ >= 0 && !closing_; }
   bool connecting() const { return connecting_; }
