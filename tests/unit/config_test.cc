@@ -1139,6 +1139,41 @@ TEST(ConfigSecurityTest, ConnectionSelectionAndListenerFiltersAreRefused) {
       "listener_filters"));  // {} asks for nothing; the filters do
 }
 
+TEST(ConfigSecurityTest, FilterChainsShareFiltersAreAllTlsAndBoundTheHandshake) {
+  const std::string tls_chain = kDownstreamTls + kInlineCertificate;
+  // Two chains (the second reuses the first's filters with an alias), each replacement
+  // applied to minimal.yaml.
+  auto two_chains = [&](const std::string& first, const std::string& second,
+                        const std::string& filters = "      filters: *f\n") {
+    std::string yaml = read_testdata("minimal.yaml");
+    yaml.replace(yaml.find(kChainHead), kChainHead.size(), first + "      filters: &f\n");
+    const std::string end = "          - name: envoy.filters.http.router\n";
+    yaml.insert(yaml.find(end) + end.size(), second + filters);
+    Result<LoadOutcome> outcome = load_bootstrap_string(yaml, "chains.yaml", {});
+    return outcome.ok() ? std::string("loaded") : outcome.error();
+  };
+  const std::string named =
+      "    - filter_chain_match: {server_names: [b.example]}\n      " + tls_chain.substr(6);
+  EXPECT_EQ(two_chains(tls_chain, named), "loaded");
+  // Other filters would need a second connection manager.
+  EXPECT_TRUE(
+      Contains(two_chains(tls_chain, named,
+                          "      filters: [{name: envoy.filters.network.http_connection_manager, "
+                          "typed_config: {stat_prefix: other, route_config: {}, http_filters: "
+                          "[{name: envoy.filters.http.router}]}}]\n"),
+               "every filter chain must have the same filters as the first"));
+  EXPECT_TRUE(Contains(two_chains(tls_chain, "    -\n"),
+                       "weir cannot mix TLS and plaintext filter chains on one listener"));
+  EXPECT_TRUE(Contains(two_chains(tls_chain, tls_chain),
+                       "two filter chains match every connection (neither has server_names)"));
+  EXPECT_TRUE(Contains(two_chains(named, named),
+                       "server name \"b.example\" is matched by an earlier filter chain too"));
+  EXPECT_TRUE(Contains(
+      load_variation_error(kChainHead, tls_chain + "      transport_socket_connect_timeout: 0s\n"
+                                                   "      filters:\n"),
+      "must be greater than 0s: weir bounds every TLS handshake"));
+}
+
 TEST(ConfigSecurityTest, PathNormalizationAndHeaderSanitizingAreRefusedUnlessOff) {
   struct Case {
     std::string field;
