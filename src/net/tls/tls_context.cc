@@ -355,8 +355,14 @@ void ServerContext::reload_changed_files() {
   for (const auto& chain : old->chains) {
     ServerOptions tls = chain->tls;
     for (auto* source : file_sources(tls)) {
+      // Bounded, as the config loader's DataSource reads: a file swapped for something
+      // endless must not eat the memory (the PEM then fails to parse, the old one stays).
+      constexpr size_t kMaxFileBytes = 16 * 1024 * 1024;
       std::ifstream file(source->filename, std::ios::binary);
-      source->bytes.assign(std::istreambuf_iterator<char>(file), std::istreambuf_iterator<char>());
+      source->bytes.assign(kMaxFileBytes, '\0');
+      file.read(source->bytes.data(), static_cast<std::streamsize>(kMaxFileBytes));
+      source->bytes.resize(static_cast<size_t>(file.gcount()));
+      source->bytes.shrink_to_fit();
     }
     contents.push_back(std::move(tls));
   }
