@@ -304,12 +304,13 @@ def test_garbage_and_stalled_handshakes_lose_only_their_connection(certs):
             except (ConnectionResetError, socket.timeout):
                 pass
             s.close()
-        assert time.time() - started < 4
-        s = stats(admin)
+        assert time.time() - started < 8
         prefix = "listener.127.0.0.1_%d.ssl." % listen
+        wait_for(lambda: stats(admin)["http.ingress_https.downstream_cx_ssl_active"] == "0",
+                 what="every stalled handshake closed")
+        s = stats(admin)
         assert s[prefix + "handshake_timeout"] == "50"
         assert int(s[prefix + "connection_error"]) == 52  # with the harness's port probe
-        assert s["http.ingress_https.downstream_cx_ssl_active"] == "0"
         assert https_get().startswith(b"HTTP/1.1 200")
         assert weir.proc.poll() is None
 
@@ -527,7 +528,10 @@ def test_many_stalled_handshakes_keep_memory_bounded(certs):
         time.sleep(1.2)
         grown = rss() - before
         print(f"RSS growth for 300 stalled handshakes: {grown / 1024:.0f} KiB")
-        assert grown < 40 * 1024 * 1024, f"RSS grew {grown} bytes for 300 stalled handshakes"
+        # ~45 KiB each in a release build; a sanitized build (make test-asan) keeps freed
+        # memory in quarantine and pads every allocation.
+        bound = (200 if "ASAN_OPTIONS" in os.environ else 40) * 1024 * 1024
+        assert grown < bound, f"RSS grew {grown} bytes for 300 stalled handshakes"
         wait_for(lambda: stats(admin)[active] == "0", timeout=10, what="the handshake timeout")
         for s in stalled:
             s.close()
