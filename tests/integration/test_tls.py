@@ -589,3 +589,18 @@ def test_big_bodies_and_keep_alive_through_tls_on_both_sides(certs, tmp_path):
         assert int(s["listener.127.0.0.1_%d.ssl.handshake" % listen]) == handshakes + 1
         assert s["cluster.upstream.ssl.handshake"] == s["cluster.upstream.upstream_cx_total"]
         assert int(s["cluster.upstream.upstream_cx_total"]) <= 2  # reused, not one per request
+
+
+def test_a_certificate_that_does_not_load_stops_weir_at_its_chain(certs, tmp_path):
+    """A key that does not match its certificate: weir names the filter chain's file:line
+    and starts nothing (never serves that port in plaintext)."""
+    listen, admin = free_port(), free_port()
+    chains = [(None, tls_socket(certs / "a.pem", certs / "b.key"), "")]
+    config = tmp_path / "envoy.yaml"
+    config.write_text(tls_config(listen, admin, 1, chains, direct=True))
+    from weir_harness import WEIR_BIN
+    proc = subprocess.run([str(WEIR_BIN), "-c", str(config), "--mode", "validate"],
+                          capture_output=True, text=True, timeout=60)
+    assert proc.returncode != 0
+    assert f"{config}:" in proc.stderr + proc.stdout
+    assert "private_key does not match the certificate" in proc.stderr + proc.stdout
