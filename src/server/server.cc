@@ -322,6 +322,9 @@ int run(const ServerOptions& options) {
         for (auto& plan : *plans) {
           if (plan.tls) plan.tls->reload_changed_files();
         }
+        for (const auto& [name, cluster] : (*clusters)->clusters()) {
+          if (cluster.tls) cluster.tls->reload_changed_files();
+        }
         main_loop.add_timer(std::chrono::seconds(1), uptime_timer);
       };
       // Envoy's stats flush (5 s by default) ends a histogram interval: /stats shows the

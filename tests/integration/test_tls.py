@@ -339,7 +339,7 @@ def test_certificates_reload_when_their_files_change(certs, tmp_path):
 class TlsUpstream(Upstream):
     """The test upstream behind TLS; records the SNI each client sent."""
 
-    def __init__(self, certs, client_ca=None, cert="upstream"):
+    def __init__(self, certs, client_ca=None, cert="upstream", close_idle_after_ms=None):
         self.ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
         self.ctx.load_cert_chain(str(certs / f"{cert}.pem"), str(certs / f"{cert}.key"))
         if client_ca:
@@ -347,7 +347,7 @@ class TlsUpstream(Upstream):
             self.ctx.load_verify_locations(str(client_ca))
         self.server_names = []
         self.ctx.sni_callback = lambda sock, name, ctx: self.server_names.append(name)
-        super().__init__()
+        super().__init__(close_idle_after_ms=close_idle_after_ms)
 
     def _serve(self, conn):
         try:
@@ -358,7 +358,8 @@ class TlsUpstream(Upstream):
         super()._serve(conn)
 
 
-def upstream_tls(certs, ca="ca.pem", sni="upstream.test", san=None, client_cert=False):
+def upstream_tls(certs, ca="ca.pem", sni="upstream.test", san=None, client_cert=False,
+                 client_files=None):
     text = f"""
       transport_socket:
         name: envoy.transport_sockets.tls
@@ -374,10 +375,11 @@ def upstream_tls(certs, ca="ca.pem", sni="upstream.test", san=None, client_cert=
                 - san_type: DNS
                   matcher: {{exact: {san}}}"""
     if client_cert:
+        pem, key = client_files or (certs / "client.pem", certs / "client.key")
         text += f"""
             tls_certificates:
-              - certificate_chain: {{filename: {certs / 'client.pem'}}}
-                private_key: {{filename: {certs / 'client.key'}}}"""
+              - certificate_chain: {{filename: {pem}}}
+                private_key: {{filename: {key}}}"""
     return text
 
 
@@ -604,3 +606,24 @@ def test_a_certificate_that_does_not_load_stops_weir_at_its_chain(certs, tmp_pat
     assert proc.returncode != 0
     assert f"{config}:" in proc.stderr + proc.stdout
     assert "private_key does not match the certificate" in proc.stderr + proc.stdout
+
+
+def test_cluster_client_certificate_reloads_when_its_files_change(certs, tmp_path):
+    for ext in ("pem", "key"):
+        (tmp_path / f"live.{ext}").write_bytes((certs / f"client.{ext}").read_bytes())
+    files = (tmp_path / "live.pem", tmp_path / "live.key")
+    # The upstream closes idle connections after 50 ms: each request below connects anew.
+    with TlsUpstream(certs, client_ca=certs / "ca.pem", close_idle_after_ms=50) as up:
+        listen, admin = free_port(), free_port()
+        with Weir(plain_listener(listen, admin, up.port,
+                                 upstream_tls(certs, client_cert=True, client_files=files)),
+                  wait_ports=(listen, admin)) as weir:
+            assert request(listen, path="/echo")[0] == 200, weir.logs()
+            # Rotated to a certificate the upstream does not trust: new connections fail.
+            (tmp_path / "new.key").write_bytes((certs / "stranger.key").read_bytes())
+            (tmp_path / "new.pem").write_bytes((certs / "stranger.pem").read_bytes())
+            os.replace(tmp_path / "new.key", tmp_path / "live.key")
+            os.replace(tmp_path / "new.pem", tmp_path / "live.pem")
+            wait_for(lambda: request(listen, path="/echo")[0] == 503, timeout=10,
+                     interval=0.3, what="the rotated client certificate in use")
+            assert "TLS files reloaded from disk" in weir.logs()

@@ -179,13 +179,13 @@ FileStamp stamp(const std::string& path) {
   return s;
 }
 
-std::vector<DataSource*> file_sources(ServerOptions& tls) {
+std::vector<DataSource*> file_sources(CommonOptions& common) {
   std::vector<DataSource*> sources;
-  for (auto& certificate : tls.common.tls_certificates) {
+  for (auto& certificate : common.tls_certificates) {
     sources.push_back(&certificate.certificate_chain);
     sources.push_back(&certificate.private_key);
   }
-  if (tls.common.trusted_ca) sources.push_back(&*tls.common.trusted_ca);
+  if (common.trusted_ca) sources.push_back(&*common.trusted_ca);
   std::erase_if(sources, [](auto* source) { return source->filename.empty(); });
   return sources;
 }
@@ -287,7 +287,9 @@ Result<std::shared_ptr<ServerContext::Snapshot>> build_snapshot(
   for (size_t i = 0; i < contents.size(); ++i) {
     auto chain = std::make_unique<ServerContext::Snapshot::Chain>();
     chain->tls = contents[i];
-    for (auto* source : file_sources(chain->tls)) chain->stamps.push_back(stamp(source->filename));
+    for (auto* source : file_sources(chain->tls.common)) {
+      chain->stamps.push_back(stamp(source->filename));
+    }
     auto ctx = new_context(true, chain->tls.common);
     if (!ctx) return Error{contents[i].location + ": " + ctx.error()};
     chain->ctx = std::move(*ctx);
@@ -354,7 +356,7 @@ void ServerContext::reload_changed_files() {
   std::vector<ServerOptions> contents;
   for (const auto& chain : old->chains) {
     ServerOptions tls = chain->tls;
-    for (auto* source : file_sources(tls)) {
+    for (auto* source : file_sources(tls.common)) {
       // Bounded, as the config loader's DataSource reads: a file swapped for something
       // endless must not eat the memory (the PEM then fails to parse, the old one stays).
       constexpr size_t kMaxFileBytes = 16 * 1024 * 1024;
@@ -387,14 +389,31 @@ void ServerContext::reload_changed_files() {
 
 // --- client ---
 
+// The client context built from one version of the certificate files.
+struct ClientContext::Loaded {
+  SslCtxPtr ctx;
+  mutable std::vector<FileStamp> stamps;  // read by the reloading thread only
+};
+
 Result<std::shared_ptr<ClientContext>> ClientContext::create(ClientOptions tls, TlsStats stats,
                                                              const std::string& what) {
   std::shared_ptr<ClientContext> context(new ClientContext(std::move(tls), stats));
-  auto ctx = new_context(false, context->config_.common);
+  context->what_ = what;
+  auto loaded = context->load(context->config_.common);
+  if (!loaded) return Error{loaded.error()};
+  context->current_.store(std::move(*loaded));
+  return context;
+}
+
+Result<std::shared_ptr<const ClientContext::Loaded>> ClientContext::load(
+    CommonOptions common) const {
+  const std::string& what = what_;
+  auto loaded = std::make_shared<Loaded>();
+  for (auto* source : file_sources(common)) loaded->stamps.push_back(stamp(source->filename));
+  auto ctx = new_context(false, common);
   if (!ctx) return Error{what + ": " + ctx.error()};
-  context->ctx_ = std::move(*ctx);
-  SSL_CTX* c = context->ctx_.get();
-  const CommonOptions& common = context->config_.common;
+  loaded->ctx = std::move(*ctx);
+  SSL_CTX* c = loaded->ctx.get();
   SSL_CTX_set_verify(c, common.trusted_ca ? SSL_VERIFY_PEER : SSL_VERIFY_NONE, nullptr);
   const std::string alpn = alpn_wire_format(common.alpn_protocols);
   // SSL_CTX_set_alpn_protos returns 0 on success.
@@ -403,11 +422,36 @@ Result<std::shared_ptr<ClientContext>> ClientContext::create(ClientOptions tls, 
                               static_cast<unsigned int>(alpn.size())) != 0) {
     return Error{what + ": alpn_protocols: " + openssl_error()};
   }
-  return context;
+  return std::shared_ptr<const Loaded>(std::move(loaded));
+}
+
+void ClientContext::reload_changed_files() {
+  std::shared_ptr<const Loaded> old = current_.load();
+  bool changed = false;
+  for (const FileStamp& s : old->stamps) changed = changed || !(stamp(s.path) == s);
+  if (!changed) return;
+  CommonOptions common = config_.common;
+  for (auto* source : file_sources(common)) {
+    constexpr size_t kMaxFileBytes = 16 * 1024 * 1024;  // as the server side reads
+    std::ifstream file(source->filename, std::ios::binary);
+    source->bytes.assign(kMaxFileBytes, '\0');
+    file.read(source->bytes.data(), static_cast<std::streamsize>(kMaxFileBytes));
+    source->bytes.resize(static_cast<size_t>(file.gcount()));
+    source->bytes.shrink_to_fit();
+  }
+  auto loaded = load(std::move(common));
+  if (!loaded) {
+    spdlog::error("TLS files changed on disk but do not load: {}; still using the previous ones",
+                  loaded.error());
+    for (FileStamp& s : old->stamps) s = stamp(s.path);
+    return;
+  }
+  spdlog::info("{}: TLS files reloaded from disk", what_);
+  current_.store(std::move(*loaded));
 }
 
 std::unique_ptr<TlsSocket> ClientContext::new_socket(int fd) const {
-  SSL* ssl = SSL_new(ctx_.get());
+  SSL* ssl = SSL_new(current_.load()->ctx.get());  // the session keeps its context alive
   if (!ssl) {
     ERR_clear_error();
     return nullptr;

@@ -56,12 +56,19 @@ class ClientContext : public TlsSocket::Owner, public std::enable_shared_from_th
                                                        const std::string& what);
   std::unique_ptr<TlsSocket> new_socket(int fd) const;
   bool check_peer(SSL* ssl, TlsInfo& info, std::string& error) const override;
+  // As ServerContext's: a changed client certificate, key or CA file is used by the next
+  // connection (any thread).
+  void reload_changed_files();
 
  private:
   ClientContext(ClientOptions tls, TlsStats stats) : config_(std::move(tls)), stats_(stats) {}
-  const ClientOptions config_;
+  struct Loaded;
+  Result<std::shared_ptr<const Loaded>> load(CommonOptions common) const;
+
+  const ClientOptions config_;  // as configured (file contents as first read)
+  std::string what_;            // the cluster, for errors
   mutable TlsStats stats_;
-  SslCtxPtr ctx_;
+  std::atomic<std::shared_ptr<const Loaded>> current_;
 };
 
 }  // namespace weir::net::tls
