@@ -1,6 +1,7 @@
 #!/usr/bin/env python3
 """Side-by-side proxy benchmark on loopback: nginx (the peer) and weir with and without
-plugins, proxying the same nginx mock, measured in interleaved rounds in one run.
+plugins, proxying the same nginx mock, measured in interleaved rounds in one run; and both
+again terminating TLS (keep-alive https with the same certificate, made here with openssl).
 
 Prints req/s, p99 latency and the server's CPU time per request, with ratios against
 nginx and against weir without plugins (the plugin's own cost). Single worker everywhere,
@@ -88,9 +89,26 @@ http {{ access_log off; upstream mock {{ server 127.0.0.1:{mock}; keepalive 64; 
   location / {{ proxy_pass http://mock; proxy_http_version 1.1;
     proxy_set_header Connection ""; }} }} }}
 """
+NGINX_TLS_PROXY = """worker_processes 1; daemon off; pid {dir}/tls.pid; error_log {dir}/tls.err;
+events {{ worker_connections 4096; }}
+http {{ access_log off; upstream mock {{ server 127.0.0.1:{mock}; keepalive 64; }}
+  server {{ listen 127.0.0.1:{port} ssl; keepalive_requests 1000000;
+  ssl_certificate {dir}/cert.pem; ssl_certificate_key {dir}/key.pem;
+  location / {{ proxy_pass http://mock; proxy_http_version 1.1;
+    proxy_set_header Connection ""; }} }} }}
+"""
+WEIR_TLS_SOCKET = """
+          transport_socket:
+            name: envoy.transport_sockets.tls
+            typed_config:
+              "@type": type.googleapis.com/envoy.extensions.transport_sockets.tls.v3.DownstreamTlsContext
+              common_tls_context:
+                tls_certificates:
+                  - certificate_chain: {{ filename: {dir}/cert.pem }}
+                    private_key: {{ filename: {dir}/key.pem }}"""
 
 
-def weir_config(port, admin, mock, plugin, root_id):
+def weir_config(port, admin, mock, plugin, root_id, tls_socket=""):
     filters = ""
     if plugin:
         filters = f"""
@@ -110,7 +128,8 @@ static_resources:
     - name: ingress
       address: {{ socket_address: {{ address: 127.0.0.1, port_value: {port} }} }}
       filter_chains:
-        - filters:
+        - {tls_socket}
+          filters:
             - name: envoy.filters.network.http_connection_manager
               typed_config:
                 "@type": type.googleapis.com/envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager
@@ -133,9 +152,16 @@ static_resources:
 """
 
 
+def url(port):
+    return f"{'https' if port in TLS_PORTS else 'http'}://127.0.0.1:{port}/"
+
+
+TLS_PORTS = set()
+
+
 def wrk(port):
-    out = subprocess.run(["wrk", "-t1", f"-c{CONNS}", f"-d{DURATION}s", "--latency",
-                          f"http://127.0.0.1:{port}/"], capture_output=True, text=True).stdout
+    out = subprocess.run(["wrk", "-t1", f"-c{CONNS}", f"-d{DURATION}s", "--latency", url(port)],
+                         capture_output=True, text=True).stdout
     rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))
     total = int(re.search(r"(\d+) requests in", out).group(1))
     p99 = re.search(r"99%\s+([\d.]+)(us|ms|s)", out)
@@ -199,6 +225,23 @@ def main():
                 # The same weir (codec_type AUTO) and the same nginx, over HTTP/2.
                 targets.append(("nginx proxy, HTTP/2", h2port, nginx))
                 targets.append(("weir, HTTP/2, no plugin", port, targets[-2][2]))
+        # TLS keep-alive: the same EC P-256 certificate for nginx and weir.
+        subprocess.run(["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt",
+                        "ec_paramgen_curve:P-256", "-nodes", "-days", "1", "-subj",
+                        "/CN=bench", "-keyout", str(work / "key.pem"), "-out",
+                        str(work / "cert.pem")], check=True, capture_output=True)
+        port = free_port()
+        TLS_PORTS.add(port)
+        (work / "tls.conf").write_text(NGINX_TLS_PROXY.format(dir=work, port=port, mock=mock))
+        targets.append(("nginx proxy, TLS", port, start("nginx-tls", ["nginx", "-p", str(work),
+                                                                     "-c", str(work / "tls.conf")])))
+        port, admin = free_port(), free_port()
+        TLS_PORTS.add(port)
+        cfg = work / f"weir-{port}.yaml"
+        cfg.write_text(weir_config(port, admin, mock, None, "",
+                                   WEIR_TLS_SOCKET.format(dir=work).lstrip()))
+        targets.append(("weir, no plugin, TLS", port, start(f"weir-{port}", [
+            str(WEIR), "-c", str(cfg), "--concurrency", "1", "-l", "warn"])))
         for _, port, _ in targets:
             wait_port(port)
         for name, port, _ in targets:  # warm up: JIT tiers, pools
@@ -206,7 +249,7 @@ def main():
                 subprocess.run(["h2load", "-t1", f"-c{CONNS}", f"-m{STREAMS}", "-D2",
                                 f"http://127.0.0.1:{port}/"], capture_output=True)
             else:
-                subprocess.run(["wrk", "-t1", f"-c{CONNS}", "-d2s", f"http://127.0.0.1:{port}/"],
+                subprocess.run(["wrk", "-t1", f"-c{CONNS}", "-d2s", url(port)],
                                capture_output=True)
         results = {name: [] for name, _, _ in targets}
         for r in range(ROUNDS):
@@ -243,6 +286,11 @@ def main():
             cost = f"{(cpu / plain[2] - 1) * 100:+.1f}%" if plain and name.startswith("weir +") else "-"
             print(f"| {name} | {rps:.0f} | {rps / base[0]:.2f} | {p99:.2f} | {cpu:.1f} | "
                   f"{user:.1f} | {cpu / base[2]:.2f} | {cost} | {errors} |")
+        tls_nginx, tls_weir = summary.get("nginx proxy, TLS"), summary.get("weir, no plugin, TLS")
+        if tls_nginx and tls_weir:
+            print(f"\nTLS keep-alive (https, same certificate): weir/nginx req/s "
+                  f"{tls_weir[0] / tls_nginx[0]:.2f}, CPU per request {tls_weir[2]:.1f} us vs "
+                  f"{tls_nginx[2]:.1f} us (ratio {tls_weir[2] / tls_nginx[2]:.2f})")
     finally:
         for p in procs:
             if p.poll() is None:

@@ -32,6 +32,10 @@ const std::map<std::string_view, Field>& plain_operators() {
       {"DOWNSTREAM_LOCAL_ADDRESS", Field::DownstreamLocalAddress},
       {"DOWNSTREAM_LOCAL_ADDRESS_WITHOUT_PORT", Field::DownstreamLocalAddressWithoutPort},
       {"CONNECTION_ID", Field::ConnectionId},
+      {"REQUESTED_SERVER_NAME", Field::RequestedServerName},
+      {"DOWNSTREAM_TLS_VERSION", Field::DownstreamTlsVersion},
+      {"DOWNSTREAM_PEER_SUBJECT", Field::DownstreamPeerSubject},
+      {"UPSTREAM_TLS_VERSION", Field::UpstreamTlsVersion},
       {"HOSTNAME", Field::Hostname},
   };
   return *operators;
@@ -269,6 +273,18 @@ void LogFormat::format(const LogRecord& r, std::string& out) const {
         break;
       case Field::Hostname:
         value = hostname();
+        break;
+      case Field::RequestedServerName:
+        if (info.downstream_tls) value = info.downstream_tls->requested_server_name;
+        break;
+      case Field::DownstreamTlsVersion:
+        if (info.downstream_tls) value = info.downstream_tls->version;
+        break;
+      case Field::DownstreamPeerSubject:
+        if (info.downstream_tls) value = info.downstream_tls->subject_peer_certificate;
+        break;
+      case Field::UpstreamTlsVersion:
+        value = info.upstream_tls_version;
         break;
     }
     if (value.empty()) value = "-";  // Envoy's mark for "no value"

@@ -57,6 +57,10 @@ class LogFormat {
     DownstreamLocalAddress,
     DownstreamLocalAddressWithoutPort,
     ConnectionId,
+    RequestedServerName,   // the client's SNI
+    DownstreamTlsVersion,  // "TLSv1.3"
+    DownstreamPeerSubject,
+    UpstreamTlsVersion,
     Hostname,
   };
 

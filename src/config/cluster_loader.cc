@@ -64,8 +64,8 @@ ClusterConfig load_cluster(const ConfigNode& cluster) {
                            });
   }
   load_endpoints(cluster.field("load_assignment"), result);
-  load_transport_socket(cluster.field("transport_socket"),
-                        "connections to cluster \"" + result.name + "\"");
+  result.tls = load_upstream_transport_socket(cluster.field("transport_socket"),
+                                              "connections to cluster \"" + result.name + "\"");
   if (cluster.has("per_connection_buffer_limit_bytes")) {
     result.per_connection_buffer_limit_bytes = static_cast<uint32_t>(
         cluster.field("per_connection_buffer_limit_bytes").as_uint(1, UINT32_MAX));

@@ -229,6 +229,61 @@ struct TcpProxyConfig {
   SourceLocation location;
 };
 
+// A DataSource holding a certificate, key or CA bundle: its bytes, and the file they came
+// from (empty when inline), which is watched for changes.
+struct TlsDataSource {
+  std::string bytes;
+  std::string filename;
+};
+
+// extensions.transport_sockets.tls.v3 messages (the parts weir implements).
+struct TlsCertificateConfig {
+  TlsDataSource certificate_chain;
+  TlsDataSource private_key;
+};
+
+// A SAN matcher of match_typed_subject_alt_names: the SAN of `san_type` must match.
+struct SubjectAltNameMatcher {
+  enum class Type { Dns, Uri, Email, IpAddress };
+  Type san_type = Type::Dns;
+  StringMatch matcher;
+};
+
+struct CommonTlsContextConfig {
+  std::vector<TlsCertificateConfig> tls_certificates;
+  std::vector<std::string> alpn_protocols;
+  // tls_params: 0 means OpenSSL's default (Envoy: TLSv1_2 .. TLSv1_3 on both sides).
+  int tls_minimum_protocol_version = 0;  // an OpenSSL TLS1_x_VERSION constant
+  int tls_maximum_protocol_version = 0;
+  std::vector<std::string> cipher_suites;  // OpenSSL names, TLS 1.2 and 1.3 mixed
+  std::vector<std::string> ecdh_curves;
+  // validation_context
+  std::optional<TlsDataSource> trusted_ca;
+  std::vector<SubjectAltNameMatcher> match_typed_subject_alt_names;
+};
+
+struct DownstreamTlsContextConfig {
+  CommonTlsContextConfig common;
+  bool require_client_certificate = false;
+};
+
+struct UpstreamTlsContextConfig {
+  CommonTlsContextConfig common;
+  std::string sni;
+};
+
+// One entry of a listener's filter_chains. weir runs one http_connection_manager per
+// listener: chains differ only in what they match (server_names) and their TLS.
+struct FilterChainConfig {
+  std::vector<std::string> server_names;  // filter_chain_match.server_names (SNI)
+  std::optional<DownstreamTlsContextConfig> tls;
+  // Envoy's transport_socket_connect_timeout: how long a client has to finish the TLS
+  // handshake. Envoy has none by default; weir bounds it (10 s) so a client that stops
+  // mid-handshake cannot hold a connection and its memory for ever.
+  std::chrono::milliseconds transport_socket_connect_timeout{10000};
+  SourceLocation location;
+};
+
 // Envoy's core.v3.TrafficDirection; plugins read it as the listener_direction property.
 enum class TrafficDirection { Unspecified, Inbound, Outbound };
 
@@ -242,6 +297,8 @@ struct ListenerConfig {
   std::optional<TcpProxyConfig> tcp_proxy;
   std::vector<WasmPluginConfig> network_wasm_filters;
   std::shared_ptr<const common::Metadata> metadata;  // metadata.filter_metadata, if any
+  // At least one; all TLS or all plaintext (a tcp_proxy listener: one, plaintext).
+  std::vector<FilterChainConfig> filter_chains;
   // Runtime key envoy.resource_limits.listener.<name>.connection_limit: open connections
   // past it are accepted and closed at once (listener.<address>.downstream_cx_overflow).
   std::optional<uint64_t> connection_limit;
@@ -267,6 +324,7 @@ struct ClusterConfig {
   uint32_t per_connection_buffer_limit_bytes = 1024 * 1024;
   bool http2 = false;         // http2_protocol_options present (not served yet: warned)
   common::Metadata metadata;  // metadata.filter_metadata (the cluster_metadata property)
+  std::optional<UpstreamTlsContextConfig> tls;  // transport_socket envoy.transport_sockets.tls
   SourceLocation location;
 };
 

@@ -69,27 +69,4 @@ std::string load_data_source(const ConfigNode& data_source) {
   return "";
 }
 
-void load_transport_socket(const ConfigNode& transport_socket, std::string_view what) {
-  if (!transport_socket.present()) return;
-  transport_socket.expect_fields(names::kTransportSocket, {"name", "typed_config"});
-  const ConfigNode typed_config = transport_socket.field("typed_config");
-  const std::string type = typed_config_type(typed_config);
-  const std::string name = transport_socket.field("name").present()
-                               ? transport_socket.field("name").as_string()
-                               : std::string();
-  // Envoy picks the socket by its typed_config type, else by name.
-  const bool raw_buffer = type.empty() ? name == names::kRawBufferName || name == "raw_buffer"
-                                       : type == names::kRawBuffer;
-  if (raw_buffer) return;  // plaintext: what weir does
-  const bool client_certificates =
-      typed_config.field("require_client_certificate").present() &&
-      typed_config.field("require_client_certificate").as_string() == "true";
-  transport_socket.fail("transport socket \"" + name + "\"" +
-                        (type.empty() ? "" : " (" + type + ")") +
-                        (client_certificates ? " requiring client certificates" : "") +
-                        " is not implemented by weir yet: refusing to start rather than run "
-                        "with less security (" +
-                        std::string(what) + " would be plaintext)");
-}
-
 }  // namespace weir::config

@@ -33,6 +33,22 @@ inline constexpr std::string_view kHttp2ProtocolOptions =
     "envoy.config.core.v3.Http2ProtocolOptions";
 inline constexpr std::string_view kListener = "envoy.config.listener.v3.Listener";
 inline constexpr std::string_view kFilterChain = "envoy.config.listener.v3.FilterChain";
+inline constexpr std::string_view kFilterChainMatch = "envoy.config.listener.v3.FilterChainMatch";
+inline constexpr std::string_view kDownstreamTlsContext =
+    "envoy.extensions.transport_sockets.tls.v3.DownstreamTlsContext";
+inline constexpr std::string_view kUpstreamTlsContext =
+    "envoy.extensions.transport_sockets.tls.v3.UpstreamTlsContext";
+inline constexpr std::string_view kCommonTlsContext =
+    "envoy.extensions.transport_sockets.tls.v3.CommonTlsContext";
+inline constexpr std::string_view kTlsParameters =
+    "envoy.extensions.transport_sockets.tls.v3.TlsParameters";
+inline constexpr std::string_view kTlsCertificate =
+    "envoy.extensions.transport_sockets.tls.v3.TlsCertificate";
+inline constexpr std::string_view kCertificateValidationContext =
+    "envoy.extensions.transport_sockets.tls.v3.CertificateValidationContext";
+inline constexpr std::string_view kSubjectAltNameMatcher =
+    "envoy.extensions.transport_sockets.tls.v3.SubjectAltNameMatcher";
+inline constexpr std::string_view kTlsName = "envoy.transport_sockets.tls";
 inline constexpr std::string_view kNetworkFilter = "envoy.config.listener.v3.Filter";
 inline constexpr std::string_view kHttpConnectionManager =
     "envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager";

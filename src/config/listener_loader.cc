@@ -1,10 +1,13 @@
-// envoy.config.listener.v3.Listener with its one filter chain: an HttpConnectionManager, or
-// network Wasm filters and a tcp_proxy.
+// envoy.config.listener.v3.Listener with its filter chains: an HttpConnectionManager (one per
+// listener, its TLS context chosen by server name, SNI), or network Wasm filters and a
+// tcp_proxy on one plaintext chain.
+#include <algorithm>
 #include <cctype>
 
 #include "config/envoy_names.h"
 #include "config/loaders.h"
 #include "config/typed_config.h"
+#include "config/yaml_to_json.h"
 
 namespace weir::config {
 namespace {
@@ -102,9 +105,9 @@ HttpConnectionManagerConfig load_http_connection_manager(const ConfigNode& manag
     result.request_headers_timeout = manager.field("request_headers_timeout").as_duration();
   }
   result.upgrade_configs = load_hcm_upgrade_configs(manager.field("upgrade_configs"));
-  // weir strips x-forwarded-client-cert from every request (Envoy's default, SANITIZE):
-  // without downstream TLS there is no certificate to describe, and a client's own XFCC
-  // is a forgery. Every other mode forwards or builds the header.
+  // weir strips x-forwarded-client-cert from every request (Envoy's default, SANITIZE): a
+  // client's own XFCC is a forgery, and weir does not build one from the client
+  // certificate yet. Every other mode forwards or builds the header.
   const ConfigNode forward_client_cert = manager.field("forward_client_cert_details");
   if (forward_client_cert.present()) {
     std::string mode = forward_client_cert.as_string();
@@ -112,9 +115,9 @@ HttpConnectionManagerConfig load_http_connection_manager(const ConfigNode& manag
     if (mode != "SANITIZE") {
       forward_client_cert.fail(
           "forward_client_cert_details " + mode +
-          " is not supported: weir has no client certificates to forward (it terminates no "
-          "TLS), so it strips x-forwarded-client-cert from every request; only SANITIZE, the "
-          "default, is accepted");
+          " is not supported: weir has no client certificates to forward (it does not build "
+          "the header from a TLS client certificate yet), so it strips x-forwarded-client-cert "
+          "from every request; only SANITIZE, the default, is accepted");
     }
   }
   if (manager.has("max_request_headers_kb")) {
@@ -181,9 +184,9 @@ TcpProxyConfig load_tcp_proxy(const ConfigNode& tcp_proxy) {
   return result;
 }
 
-void load_filter_chain(const ConfigNode& filter_chain, ListenerConfig& listener) {
-  filter_chain.expect_fields(names::kFilterChain, {"filters", "transport_socket"});
-  load_transport_socket(filter_chain.field("transport_socket"), "the listener's connections");
+// One chain's network filters: the http_connection_manager alone, or network Wasm filters
+// and a tcp_proxy.
+void load_network_filters(const ConfigNode& filter_chain, ListenerConfig& listener) {
   const std::vector<ConfigNode> filters = filter_chain.required("filters").items();
   if (filters.empty()) {
     filter_chain.fail(
@@ -234,6 +237,85 @@ void load_filter_chain(const ConfigNode& filter_chain, ListenerConfig& listener)
         break;
       }
     }
+  }
+}
+
+FilterChainConfig load_filter_chain_match_and_tls(const ConfigNode& filter_chain) {
+  FilterChainConfig result;
+  result.location = filter_chain.location();
+  const ConfigNode match = filter_chain.field("filter_chain_match");
+  match.expect_fields(names::kFilterChainMatch, {"server_names"});
+  for (const ConfigNode& name : match.field("server_names").items()) {
+    std::string server_name = name.as_nonempty_string();
+    for (char& c : server_name) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+    const bool wildcard = server_name.starts_with("*.");
+    if (server_name.find('*', wildcard ? 1 : 0) != std::string::npos) {
+      name.fail("a server name may hold one '*', as its first label (\"*.example.com\")");
+    }
+    result.server_names.push_back(std::move(server_name));
+  }
+  result.tls = load_downstream_transport_socket(filter_chain.field("transport_socket"),
+                                                "the listener's connections");
+  if (filter_chain.has("transport_socket_connect_timeout")) {
+    const ConfigNode timeout = filter_chain.field("transport_socket_connect_timeout");
+    result.transport_socket_connect_timeout = timeout.as_duration();
+    // 0 would mean "no limit" in Envoy; weir keeps a bound (see FilterChainConfig).
+    if (result.transport_socket_connect_timeout.count() == 0) {
+      timeout.fail("must be greater than 0s: weir bounds every TLS handshake");
+    }
+  }
+  if (!result.server_names.empty() && !result.tls) {
+    match.field("server_names")
+        .fail(
+            "server_names match the TLS server name (SNI): this chain has no TLS "
+            "transport_socket");
+  }
+  return result;
+}
+
+// Every chain: the same filters in each (write them once with a YAML anchor), since weir
+// runs one http_connection_manager or tcp_proxy per listener; chains differ in
+// server_names and TLS.
+void load_filter_chains(const std::vector<ConfigNode>& chains, ListenerConfig& listener) {
+  std::string first_filters;
+  for (size_t i = 0; i < chains.size(); ++i) {
+    const ConfigNode& chain = chains[i];
+    chain.expect_fields(names::kFilterChain, {"filters", "transport_socket", "filter_chain_match",
+                                              "transport_socket_connect_timeout"});
+    const std::string filters_json = yaml_to_json(chain.required("filters").yaml());
+    if (i == 0) {
+      first_filters = filters_json;
+    } else if (filters_json != first_filters) {
+      chain.required("filters").fail(
+          "weir runs one http_connection_manager per listener: every filter chain must "
+          "have the same filters as the first (a YAML anchor and alias write them once); "
+          "chains may differ in filter_chain_match.server_names and transport_socket");
+    }
+    std::vector<FilterChainConfig>& out = listener.filter_chains;
+    out.push_back(load_filter_chain_match_and_tls(chain));
+    const FilterChainConfig& loaded = out.back();
+    if (out.size() > 1 && loaded.tls.has_value() != out.front().tls.has_value()) {
+      chain.fail(
+          "weir cannot mix TLS and plaintext filter chains on one listener (that needs "
+          "the tls_inspector listener filter)");
+    }
+    for (size_t j = 0; j + 1 < out.size(); ++j) {
+      const auto& other = out[j].server_names;
+      if (loaded.server_names.empty() && other.empty()) {
+        chain.fail("two filter chains match every connection (neither has server_names)");
+      }
+      for (const std::string& name : loaded.server_names) {
+        if (std::find(other.begin(), other.end(), name) != other.end()) {
+          chain.fail("server name \"" + name + "\" is matched by an earlier filter chain too");
+        }
+      }
+    }
+  }
+  load_network_filters(chains[0], listener);
+  if (listener.tcp_proxy && (chains.size() > 1 || listener.filter_chains[0].tls)) {
+    chains[0].fail(
+        "a tcp_proxy listener takes one plaintext filter chain: weir does not terminate TLS "
+        "for tcp_proxy yet");
   }
 }
 
@@ -292,12 +374,7 @@ ListenerConfig load_listener(const ConfigNode& listener) {
   const ConfigNode filter_chains = listener.required("filter_chains");
   const std::vector<ConfigNode> chains = filter_chains.items();
   if (chains.empty()) filter_chains.fail("a listener needs a filter chain");
-  if (chains.size() > 1) {
-    chains[1].fail(
-        "weir serves one filter chain per listener (filter_chain_match is not "
-        "implemented)");
-  }
-  load_filter_chain(chains[0], result);
+  load_filter_chains(chains, result);
   result.http.listener_port = result.address.port;
   for (HttpFilterConfig& filter : result.http.http_filters) {
     filter.wasm.listener_metadata = result.metadata;  // the listener_metadata property

@@ -20,9 +20,14 @@ ConfigNode address_host_node(const ConfigNode& address);
 // Inline, or a file's bytes: at most kMaxDataSourceFileBytes (more is a config error).
 constexpr size_t kMaxDataSourceFileBytes = 16 * 1024 * 1024;
 std::string load_data_source(const ConfigNode& data_source);
-// A TransportSocket: raw_buffer (plaintext) is accepted; TLS and every other socket fail
-// the load, never degrade to plaintext. `what` names the traffic, for the message.
-void load_transport_socket(const ConfigNode& transport_socket, std::string_view what);
+
+// tls_context_loader.cc: a TransportSocket: raw_buffer (plaintext: nullopt) or
+// envoy.transport_sockets.tls with its TLS context; every other socket fails the load,
+// never degrades to plaintext. `what` names the traffic, for the message.
+std::optional<DownstreamTlsContextConfig> load_downstream_transport_socket(
+    const ConfigNode& transport_socket, std::string_view what);
+std::optional<UpstreamTlsContextConfig> load_upstream_transport_socket(
+    const ConfigNode& transport_socket, std::string_view what);
 
 // runtime_loader.cc: Bootstrap.layered_runtime (static layers), read before the rest.
 void load_layered_runtime(const ConfigNode& layered_runtime);

@@ -128,9 +128,38 @@ std::string yaml_to_json(const YAML::Node& node) {
 
 namespace weir::config {
 
+namespace {
+
+// Envoy's /config_dump redacts its "sensitive" fields: a TLS private key or its password
+// written inline shows as "[redacted]" (a filename is shown: it is not the secret).
+void redact_secrets(YAML::Node node) {
+  if (node.IsSequence()) {
+    for (YAML::Node item : node) redact_secrets(item);
+    return;
+  }
+  if (!node.IsMap()) return;
+  for (auto entry : node) {
+    const std::string key = entry.first.IsScalar() ? entry.first.Scalar() : "";
+    YAML::Node value = entry.second;
+    const bool secret = key == "private_key" || key == "privateKey" || key == "password";
+    if (secret && value.IsMap()) {
+      for (auto field : value) {
+        const std::string name = field.first.IsScalar() ? field.first.Scalar() : "";
+        if (name != "filename" && name != "environment_variable") field.second = "[redacted]";
+      }
+      continue;
+    }
+    redact_secrets(value);
+  }
+}
+
+}  // namespace
+
 std::optional<std::string> config_file_as_json(const std::string& path) {
   try {
-    return yaml_to_json(YAML::LoadFile(path));
+    YAML::Node root = YAML::LoadFile(path);
+    redact_secrets(root);
+    return yaml_to_json(root);
   } catch (const YAML::Exception&) {
     return std::nullopt;
   }

@@ -8,6 +8,7 @@
 #include <cstring>
 
 #include "net/socket.h"
+#include "net/tls/tls_socket.h"
 
 namespace weir::net {
 
@@ -19,12 +20,19 @@ constexpr size_t kReadChunk = 64 * 1024;
 constexpr size_t kKeptOutputCapacity = 256 * 1024;
 }  // namespace
 
-Connection::Connection(event::EventLoop& loop, int fd, bool connecting)
-    : loop_(loop), fd_(fd), id_(next_connection_id++), connecting_(connecting) {
+Connection::Connection(event::EventLoop& loop, int fd, bool connecting,
+                       std::unique_ptr<tls::TlsSocket> tls)
+    : loop_(loop),
+      fd_(fd),
+      id_(next_connection_id++),
+      connecting_(connecting || tls != nullptr),
+      tcp_connecting_(connecting),
+      tls_(std::move(tls)) {
   loop_.watch(fd_, [this](uint32_t events) { on_events(events); });
 }
 
 Connection::~Connection() {
+  if (handshake_timer_ != 0) loop_.cancel_timer(handshake_timer_);
   if (fd_ >= 0) {
     loop_.unwatch(fd_);
     ::close(fd_);
@@ -38,15 +46,24 @@ void Connection::on_events(uint32_t events) {
     return;
   }
   if (connecting_) {
-    if (!(events & (event::kWritable | event::kClosed))) return;
-    int err = socket_error(fd_);
-    if (err != 0) {
-      finish_close(false, strerror(err));
-      return;
+    if (tcp_connecting_) {
+      if (!(events & (event::kWritable | event::kClosed))) return;
+      int err = socket_error(fd_);
+      if (err != 0) {
+        finish_close(false, strerror(err));
+        return;
+      }
+      tcp_connecting_ = false;
     }
-    connecting_ = false;
-    if (handler_) handler_->on_connected();
-    if (fd_ < 0) return;
+    if (tls_) {
+      if (!continue_handshake()) return;
+      // Application data may have come with the handshake's last flight: look now.
+      events |= event::kReadable | event::kWritable;
+    } else {
+      connecting_ = false;
+      if (handler_) handler_->on_connected();
+      if (fd_ < 0) return;
+    }
   }
   if (events & event::kClosed) {
     hangup_seen_ = true;
@@ -68,6 +85,47 @@ void Connection::on_events(uint32_t events) {
   if (events & (event::kReadable | event::kClosed)) read_available();
 }
 
+bool Connection::continue_handshake() {
+  switch (tls_->handshake()) {
+    case tls::TlsSocket::Step::Again:
+      return false;
+    case tls::TlsSocket::Step::Failed:
+      finish_close(false, "TLS handshake failed: " + tls_->error());
+      return false;
+    case tls::TlsSocket::Step::Done:
+      break;
+  }
+  if (handshake_timer_ != 0) loop_.cancel_timer(handshake_timer_);
+  handshake_timer_ = 0;
+  connecting_ = false;
+  if (handler_) handler_->on_connected();
+  return fd_ >= 0;
+}
+
+void Connection::set_handshake_timeout(std::chrono::milliseconds timeout) {
+  if (!tls_ || !connecting_ || fd_ < 0) return;
+  if (handshake_timer_ != 0) loop_.cancel_timer(handshake_timer_);
+  handshake_timer_ = loop_.add_timer(timeout, [this] {
+    handshake_timer_ = 0;
+    if (fd_ < 0 || !connecting_) return;
+    tls_->on_handshake_timeout();
+    finish_close(false, "TLS handshake timed out");
+  });
+}
+
+// The plaintext path stays a direct syscall: one predictable branch, no indirection.
+ssize_t Connection::receive(char* buffer, size_t size) {
+  if (tls_) [[unlikely]]
+    return tls_->read(buffer, size);
+  return ::recv(fd_, buffer, size, 0);
+}
+
+ssize_t Connection::send_some(const char* data, size_t size) {
+  if (tls_) [[unlikely]]
+    return tls_->write(data, size);
+  return ::send(fd_, data, size, MSG_NOSIGNAL);
+}
+
 void Connection::read_available() {
   // One scratch buffer per thread: growing input_ by a whole chunk before each read would
   // zero-fill 64 KiB per call.
@@ -77,13 +135,14 @@ void Connection::read_available() {
   // Reading stops while a buffer limit of input waits unconsumed (a paused pipelining
   // client, a handler that is itself stopped).
   while (fd_ >= 0 && reading_ && !peer_closed_ && input_.size() < high_watermark_) {
-    ssize_t n = ::recv(fd_, scratch, kReadChunk, 0);
+    ssize_t n = receive(scratch, kReadChunk);
     if (n > 0) {
       input_.append(scratch, static_cast<size_t>(n));
       bytes_read_ += static_cast<uint64_t>(n);
       // Drained: skip the EAGAIN round trip (a later arrival raises a new edge), unless the
-      // peer hung up, which raises none.
-      if (static_cast<size_t>(n) < kReadChunk && !hangup_seen_) break;
+      // peer hung up, which raises none. TLS hands over one record at a time, so a short
+      // read says nothing there: read on until OpenSSL wants more from the socket.
+      if (static_cast<size_t>(n) < kReadChunk && !hangup_seen_ && !tls_) break;
       continue;
     }
     if (n == 0) {
@@ -171,7 +230,7 @@ void Connection::write(std::string_view data) {
 
 void Connection::flush() {
   while (fd_ >= 0 && pending_output() > 0) {
-    ssize_t n = ::send(fd_, output_.data() + output_offset_, pending_output(), MSG_NOSIGNAL);
+    ssize_t n = send_some(output_.data() + output_offset_, pending_output());
     if (n > 0) {
       output_offset_ += static_cast<size_t>(n);
       bytes_written_ += static_cast<uint64_t>(n);
@@ -216,7 +275,12 @@ void Connection::close(bool now) {
 void Connection::finish_close(bool by_peer, std::string_view reason) {
   if (fd_ < 0) return;
   loop_.unwatch(fd_);
-  if (!by_peer) discard_unread_input();
+  if (handshake_timer_ != 0) loop_.cancel_timer(handshake_timer_);
+  handshake_timer_ = 0;
+  if (!by_peer) {
+    if (tls_) tls_->shutdown();  // close_notify: the peer can tell a close from a truncation
+    discard_unread_input();
+  }
   ::close(fd_);
   fd_ = -1;
   closing_ = false;

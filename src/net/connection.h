@@ -6,11 +6,14 @@
 // caps what is read ahead of the handler, and is the output buffer's high watermark; half
 // of it is the low watermark. Crossing them is reported to the handler, which stops and
 // resumes reading whatever feeds this connection.
+#include <chrono>
 #include <cstdint>
+#include <memory>
 #include <string>
 #include <string_view>
 
 #include "event/event_loop.h"
+#include "net/tls/tls_socket.h"
 
 namespace weir::net {
 
@@ -23,7 +26,8 @@ class Connection {
     virtual ~Handler() = default;
     // New bytes are in `input`; erase what was consumed (the rest stays for next time).
     virtual void on_data(std::string& input) = 0;
-    // A non-blocking connect finished (ok == false: it failed, on_close follows).
+    // A non-blocking connect finished, and the TLS handshake when there is one (a failure
+    // closes instead: on_close follows).
     virtual void on_connected() {}
     // All written data reached the kernel.
     virtual void on_write_drained() {}
@@ -39,8 +43,11 @@ class Connection {
     virtual void on_close(bool by_peer, std::string_view reason) = 0;
   };
 
-  // Takes ownership of `fd`. `connecting`: a non-blocking connect is in progress.
-  Connection(event::EventLoop& loop, int fd, bool connecting);
+  // Takes ownership of `fd`. `connecting`: a non-blocking connect is in progress. `tls`: the
+  // connection is TLS (null: plaintext, which then never touches OpenSSL); it is
+  // "connecting" until its handshake is done, and buffers what is written until then.
+  Connection(event::EventLoop& loop, int fd, bool connecting,
+             std::unique_ptr<tls::TlsSocket> tls = nullptr);
   ~Connection();
   Connection(const Connection&) = delete;
   Connection& operator=(const Connection&) = delete;
@@ -71,6 +78,18 @@ class Connection {
   // Re-runs on_data with what is buffered (e.g. after a pipelined request was answered).
   void redeliver();
 
+  // A TLS connection still handshaking after `timeout` is closed (Envoy's
+  // transport_socket_connect_timeout).
+  void set_handshake_timeout(std::chrono::milliseconds timeout);
+  // The TLS session's facts once its handshake is done; null for plaintext.
+  const tls::TlsInfo* tls_info() const {
+    return tls_ && tls_->handshake_done() ? &tls_->info() : nullptr;
+  }
+  // The protocol ALPN chose ("h2", "http/1.1"), "" for plaintext or when none was.
+  std::string_view negotiated_protocol() const {
+    return tls_ ? tls_->negotiated_protocol() : std::string_view();
+  }
+
   bool is_open() const { return fd_ >= 0 && !closing_; }
   bool connecting() const { return connecting_; }
   size_t pending_output() const { return output_.size() - output_offset_; }
@@ -82,6 +101,10 @@ class Connection {
 
  private:
   void on_events(uint32_t events);
+  // Drives the TLS handshake: true once done and still open.
+  bool continue_handshake();
+  ssize_t receive(char* buffer, size_t size);
+  ssize_t send_some(const char* data, size_t size);
   void read_available();
   void flush();
   void finish_close(bool by_peer, std::string_view reason);
@@ -93,6 +116,7 @@ class Connection {
   int fd_;
   uint64_t id_;
   bool connecting_;
+  bool tcp_connecting_;  // the TCP connect itself (connecting_ also covers TLS)
   bool closing_ = false;
   bool reading_ = true;
   bool peer_closed_ = false;
@@ -111,6 +135,8 @@ class Connection {
   size_t output_offset_ = 0;  // bytes of output_ already sent
   uint64_t bytes_read_ = 0;
   uint64_t bytes_written_ = 0;
+  std::unique_ptr<tls::TlsSocket> tls_;
+  event::EventLoop::TimerId handshake_timer_ = 0;
 };
 
 }  // namespace weir::net

@@ -516,8 +516,9 @@ void ActiveStream::forward_headers_upstream() {
 
 // ---------------------------------------------------------------- response path
 
-void ActiveStream::on_upstream_connected(std::string_view endpoint) {
+void ActiveStream::on_upstream_connected(std::string_view endpoint, const net::tls::TlsInfo* tls) {
   info_.upstream_host = std::string(endpoint);
+  if (tls) info_.upstream_tls_version = tls->version;
 }
 
 void ActiveStream::on_upstream_headers(http::HeaderMap& headers, const http::MessageHead& head,
@@ -877,7 +878,12 @@ void ActiveStream::on_upstream_failure(UpstreamFailure kind, std::string_view re
   std::string_view why = kind == UpstreamFailure::ConnectFailure  ? "connection failure"
                          : kind == UpstreamFailure::ProtocolError ? "protocol error"
                                                                   : "connection termination";
-  std::string details = "upstream_reset_before_response_started{" + std::string(why) + "}";
+  std::string details = "upstream_reset_before_response_started{" + std::string(why);
+  // A failed TLS handshake says why, as Envoy's "TLS_error:..." does.
+  if (constexpr std::string_view tls = "TLS handshake failed: "; reason.starts_with(tls)) {
+    details += ",TLS_error:_" + std::string(reason.substr(tls.size()));
+  }
+  details += "}";
   for (char& c : details) c = c == ' ' ? '_' : c;
   std::string body = "upstream connect error or disconnect/reset before headers. reset reason: ";
   body += why;

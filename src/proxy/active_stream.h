@@ -83,7 +83,7 @@ class ActiveStream : public HttpFilterCallbacks,
   void continue_response_from(size_t index);
 
   // UpstreamRequest::Callbacks
-  void on_upstream_connected(std::string_view endpoint) override;
+  void on_upstream_connected(std::string_view endpoint, const net::tls::TlsInfo* tls) override;
   void on_upstream_headers(http::HeaderMap& headers, const http::MessageHead& head,
                            bool end_stream) override;
   void on_upstream_body(std::string_view data, bool end_stream) override;

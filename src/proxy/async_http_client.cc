@@ -58,7 +58,7 @@ class AsyncHttpClient::Call : public UpstreamRequest::Callbacks {
     }
   }
 
-  void on_upstream_connected(std::string_view) override {}
+  void on_upstream_connected(std::string_view, const net::tls::TlsInfo*) override {}
   void on_upstream_headers(http::HeaderMap& headers, const http::MessageHead&, bool) override {
     response_.headers = std::move(headers);
   }

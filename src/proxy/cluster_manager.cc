@@ -1,5 +1,7 @@
 #include "proxy/cluster_manager.h"
 
+#include "proxy/tls_config.h"
+
 namespace weir::proxy {
 
 stats::Counter& ClusterStats::by_class(uint32_t status) {
@@ -48,7 +50,14 @@ Result<std::unique_ptr<ClusterManager>> ClusterManager::create(
     const std::vector<config::ClusterConfig>& clusters, stats::StatsStore& stats) {
   auto cm = std::make_unique<ClusterManager>();
   for (const auto& c : clusters) {
-    Cluster cluster{c, {}, make_cluster_stats(c.name, stats)};
+    Cluster cluster{c, {}, make_cluster_stats(c.name, stats), nullptr};
+    if (c.tls) {
+      auto tls = net::tls::ClientContext::create(
+          client_tls_options(*c.tls), net::tls::TlsStats::create(stats, "cluster." + c.name + "."),
+          c.location.to_string() + ": cluster '" + c.name + "'");
+      if (!tls) return Error{tls.error()};
+      cluster.tls = std::move(*tls);
+    }
     for (const auto& ep : c.endpoints) {
       auto addr = net::resolve(ep.address, ep.port);
       if (!addr) return Error{"cluster '" + c.name + "': " + addr.error()};

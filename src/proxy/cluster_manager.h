@@ -8,6 +8,7 @@
 #include "common/result.h"
 #include "config/config.h"
 #include "net/address.h"
+#include "net/tls/tls_context.h"
 #include "stats/stats_store.h"
 
 namespace weir::proxy {
@@ -40,6 +41,8 @@ struct Cluster {
   config::ClusterConfig config;
   std::vector<net::Address> endpoints;
   std::unique_ptr<ClusterStats> stats;
+  // transport_socket envoy.transport_sockets.tls; null: plaintext.
+  std::shared_ptr<net::tls::ClientContext> tls;
 };
 
 class ClusterManager {

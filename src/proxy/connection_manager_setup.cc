@@ -1,5 +1,7 @@
 #include "proxy/connection_manager_setup.h"
 
+#include "net/tls/tls_context.h"
+
 namespace weir::proxy {
 
 std::unique_ptr<ConnectionManagerStats> ConnectionManagerStats::create(
@@ -47,6 +49,8 @@ std::unique_ptr<ConnectionManagerStats> ConnectionManagerStats::create(
       .http2_inbound_window_update_frames_flood =
           s.counter("http2.inbound_window_update_frames_flood"),
       .http2_goaway_sent = s.counter("http2.goaway_sent"),
+      .downstream_cx_ssl_total = s.counter(p + "downstream_cx_ssl_total"),
+      .downstream_cx_ssl_active = s.gauge(p + "downstream_cx_ssl_active"),
   });
 }
 
@@ -63,6 +67,10 @@ stats::Counter& ConnectionManagerStats::by_class(uint32_t status) {
     default:
       return downstream_rq_5xx;
   }
+}
+
+DownstreamCodec downstream_codec_for(std::string_view negotiated_protocol) {
+  return negotiated_protocol == "h2" ? DownstreamCodec::Http2 : DownstreamCodec::Http1;
 }
 
 }  // namespace weir::proxy

@@ -14,6 +14,10 @@
 #include "proxy/upstream_pool.h"
 #include "stats/stats_store.h"
 
+namespace weir::net::tls {
+class ServerContext;
+}
+
 namespace weir::proxy {
 
 struct ConnectionManagerStats {
@@ -56,6 +60,8 @@ struct ConnectionManagerStats {
   stats::Counter& http2_inbound_priority_frames_flood;
   stats::Counter& http2_inbound_window_update_frames_flood;
   stats::Counter& http2_goaway_sent;
+  stats::Counter& downstream_cx_ssl_total;  // TLS connections (handshake begun)
+  stats::Gauge& downstream_cx_ssl_active;
 
   static std::unique_ptr<ConnectionManagerStats> create(stats::StatsStore& store,
                                                         const std::string& stat_prefix,
@@ -75,6 +81,13 @@ struct ConnectionManagerSetup {
   const bool* draining = nullptr;
   // This worker's access logs of the listener; null when none are configured.
   std::unique_ptr<access_log::WorkerAccessLogger> access_log;
+  // The listener's TLS (filter chains with a TLS transport_socket); null: plaintext.
+  net::tls::ServerContext* tls = nullptr;
 };
+
+// Which codec serves a downstream connection, from the protocol its TLS handshake chose
+// with ALPN ("" for plaintext or none): the one place that maps ALPN to a codec.
+enum class DownstreamCodec { Http1, Http2 };
+DownstreamCodec downstream_codec_for(std::string_view negotiated_protocol);
 
 }  // namespace weir::proxy

@@ -26,9 +26,10 @@ std::string_view reply_body(int status) {
 
 HttpConnectionManager::HttpConnectionManager(ConnectionManagerSetup& setup, int fd,
                                              const net::Address& peer, const net::Address& local,
-                                             ClosedCallback on_closed)
+                                             ClosedCallback on_closed,
+                                             std::unique_ptr<net::tls::TlsSocket> tls)
     : setup_(setup),
-      connection_(setup.loop, fd, false),
+      connection_(setup.loop, fd, false, std::move(tls)),
       parser_(http::MessageType::Request, *this, request_limits(setup.config)),
       peer_ip_(peer.ip()),
       local_ip_(local.ip()),
@@ -49,6 +50,12 @@ HttpConnectionManager::HttpConnectionManager(ConnectionManagerSetup& setup, int 
   setup_.stats.downstream_cx_total.inc();
   setup_.stats.downstream_cx_active.add(1);
   setup_.stats.listener_downstream_cx_total.inc();
+  if (connection_.connecting()) {  // only a TLS connection starts out connecting
+    tls_ = true;
+    setup_.stats.downstream_cx_ssl_total.inc();
+    setup_.stats.downstream_cx_ssl_active.add(1);
+    if (setup_.tls) connection_.set_handshake_timeout(setup_.tls->handshake_timeout());
+  }
   arm_idle_timer();
   if (setup_.config.codec_type == config::CodecType::Http2) {
     start_http2();
@@ -82,6 +89,17 @@ bool HttpConnectionManager::sniff_http2_preface(std::string& input) {
   if (n < kPreface.size()) return false;  // could be either yet: wait for more
   start_http2();
   return true;
+}
+
+void HttpConnectionManager::on_connected() {
+  switch (downstream_codec_for(connection_.negotiated_protocol())) {
+    case DownstreamCodec::Http1:
+      break;
+    case DownstreamCodec::Http2:
+      // Where the HTTP/2 codec takes the connection over; without one, HTTP/1 serves it
+      // (h2 is offered in ALPN only when the config lists it).
+      break;
+  }
 }
 
 HttpConnectionManager::~HttpConnectionManager() { connection_.set_handler(nullptr); }
@@ -198,6 +216,7 @@ void HttpConnectionManager::on_headers(http::HeaderMap& headers, const http::Mes
   info.downstream_remote_port = peer_port_;
   info.downstream_local_address = local_ip_;
   info.downstream_local_port = local_port_;
+  info.downstream_tls = connection_.tls_info();
   stream_ = std::make_unique<ActiveStream>(setup_, *this, std::move(info));
   ++requests_started_;
   const uint32_t max_requests = setup_.config.max_requests_per_connection;
@@ -296,6 +315,7 @@ void HttpConnectionManager::on_close(bool by_peer, std::string_view reason) {
   if (http2_) http2_->on_close(by_peer ? "downstream closed" : reason);
   if (stream_) stream_->reset(by_peer ? "downstream closed" : reason);
   setup_.stats.downstream_cx_active.sub(1);
+  if (tls_) setup_.stats.downstream_cx_ssl_active.sub(1);
   on_closed_(this);
 }
 

@@ -28,8 +28,10 @@ class HttpConnectionManager : public net::Connection::Handler,
                               public StreamOwner {
  public:
   using ClosedCallback = std::function<void(HttpConnectionManager*)>;
+  // `tls`: the connection's TLS session (null: plaintext), created from setup.tls.
   HttpConnectionManager(ConnectionManagerSetup& setup, int fd, const net::Address& peer,
-                        const net::Address& local, ClosedCallback on_closed);
+                        const net::Address& local, ClosedCallback on_closed,
+                        std::unique_ptr<net::tls::TlsSocket> tls = nullptr);
   ~HttpConnectionManager() override;
 
   // Drain: close now if idle, else after the current response (HTTP/2: GOAWAY, then close
@@ -43,6 +45,7 @@ class HttpConnectionManager : public net::Connection::Handler,
   // Connection::Handler
   void on_data(std::string& input) override;
   void on_close(bool by_peer, std::string_view reason) override;
+  void on_connected() override;  // the TLS handshake is done
   void on_above_write_high_watermark() override;
   void on_below_write_low_watermark() override;
   void on_write_drained() override;
@@ -90,6 +93,7 @@ class HttpConnectionManager : public net::Connection::Handler,
   bool draining_ = false;
   bool tunnelling_ = false;
   bool sniff_preface_ = false;  // AUTO, and nothing read yet
+  bool tls_ = false;
   // Owned by the connection, re-armed per request: no allocation, no hash table per arm.
   event::EventLoop::Timer idle_timer_;
   event::EventLoop::Timer request_headers_timer_;

@@ -10,6 +10,7 @@
 
 #include "common/result.h"
 #include "http/header_map.h"
+#include "net/tls/tls_info.h"
 
 namespace weir::event {
 class EventLoop;
@@ -53,6 +54,11 @@ struct StreamInfo {
   uint64_t bytes_received = 0;
   uint64_t bytes_sent = 0;         // response body bytes (Envoy's %BYTES_SENT%)
   uint64_t header_bytes_sent = 0;  // response head bytes
+  // The client connection's TLS (owned by the connection, which outlives the stream);
+  // null for plaintext.
+  const net::tls::TlsInfo* downstream_tls = nullptr;
+  // "TLSv1.3" once connected over TLS, else empty (a static string: copying is free).
+  std::string_view upstream_tls_version;
 };
 
 // Each filter gets its own callbacks object: continue_*() resumes the stream only where

@@ -1,5 +1,7 @@
 #include "proxy/upstream_pool.h"
 
+#include <unistd.h>
+
 #include "net/socket.h"
 
 namespace weir::proxy {
@@ -48,7 +50,17 @@ Result<UpstreamPool::Lease> UpstreamPool::acquire(bool fresh) {
   cluster_.stats->upstream_cx_total.inc();
   cluster_.stats->upstream_cx_active.add(1);
   Lease lease;
-  lease.connection = std::make_unique<net::Connection>(loop_, *fd, true);
+  std::unique_ptr<net::tls::TlsSocket> tls;
+  if (cluster_.tls) {
+    tls = cluster_.tls->new_socket(*fd);
+    if (!tls) {
+      ::close(*fd);
+      cluster_.stats->upstream_cx_connect_fail.inc();
+      cluster_.stats->upstream_cx_active.sub(1);
+      return Error{"cannot create a TLS session (out of memory)"};
+    }
+  }
+  lease.connection = std::make_unique<net::Connection>(loop_, *fd, true, std::move(tls));
   lease.connection->set_buffer_limit(cluster_.config.per_connection_buffer_limit_bytes);
   lease.endpoint = addr.to_string();
   return lease;

@@ -54,7 +54,7 @@ void UpstreamRequest::connect(bool fresh) {
     });
   } else {
     connected_ = true;
-    callbacks_.on_upstream_connected(lease_.endpoint);
+    callbacks_.on_upstream_connected(lease_.endpoint, lease_.connection->tls_info());
   }
 }
 
@@ -62,7 +62,7 @@ void UpstreamRequest::on_connected() {
   connected_ = true;
   if (connect_timer_) loop_.cancel_timer(connect_timer_);
   connect_timer_ = 0;
-  callbacks_.on_upstream_connected(lease_.endpoint);
+  callbacks_.on_upstream_connected(lease_.endpoint, lease_.connection->tls_info());
 }
 
 void UpstreamRequest::write(std::string_view data) {

@@ -27,7 +27,8 @@ class UpstreamRequest : public net::Connection::Handler, public http::Http1Visit
   class Callbacks {
    public:
     virtual ~Callbacks() = default;
-    virtual void on_upstream_connected(std::string_view endpoint) = 0;
+    // `tls`: the connection's TLS session, null for plaintext.
+    virtual void on_upstream_connected(std::string_view endpoint, const net::tls::TlsInfo* tls) = 0;
     // A 101 to an upgrade request comes with end_stream == false: what follows on the
     // connection arrives through on_upstream_body, until the upstream closes it.
     virtual void on_upstream_headers(http::HeaderMap& headers, const http::MessageHead& head,

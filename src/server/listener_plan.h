@@ -11,6 +11,7 @@
 #include "extensions/filters/network/network_filter.h"
 #include "extensions/filters/network/tcp_proxy/tcp_proxy.h"
 #include "net/connection_limit.h"
+#include "net/tls/tls_context.h"
 #include "proxy/connection_manager_setup.h"
 #include "proxy/http_filter.h"
 #include "proxy/route_table.h"
@@ -59,6 +60,8 @@ struct ListenerPlan {
   std::unique_ptr<extensions::tcp_proxy::TcpProxyStats> tcp_stats;
   // Open connections of this listener across workers, with its runtime limit if any.
   std::unique_ptr<net::ConnectionLimit> connections;
+  // The filter chains' TLS contexts, chosen by SNI; null for a plaintext listener.
+  std::unique_ptr<net::tls::ServerContext> tls;
 };
 
 }  // namespace weir::server

@@ -23,6 +23,7 @@
 #include "extensions/filters/network/wasm/network_wasm_filter.h"
 #include "net/socket.h"
 #include "proxy/cluster_manager.h"
+#include "proxy/tls_config.h"
 #include "proxy_wasm/plugin_report.h"
 #include "server/listener_plan.h"
 #include "server/worker.h"
@@ -148,6 +149,13 @@ Result<std::vector<ListenerPlan>> plan_listeners(const config::BootstrapConfig& 
         stats, listener_stat_name(*address), global_limit && !listener.ignore_global_conn_limit));
     if (listener.connection_limit) {
       plan.connections = std::make_unique<net::ConnectionLimit>(listener.connection_limit);
+    }
+    if (listener.filter_chains.front().tls) {
+      auto tls = net::tls::ServerContext::create(
+          proxy::server_tls_options(listener.filter_chains),
+          net::tls::TlsStats::create(stats, "listener." + listener_stat_name(*address) + "."));
+      if (!tls) return Error{"listener '" + listener.name + "': " + tls.error()};
+      plan.tls = std::move(*tls);
     }
     plan.port = listener.address.port;
     if (bind_sockets) {
@@ -356,6 +364,13 @@ int run(const ServerOptions& options) {
         size_t connections = 0;
         for (auto& w : workers) connections += w->open_connections();
         stats.gauge("server.total_connections").set(static_cast<int64_t>(connections));
+        // Certificates rotated on disk are served from the next handshake on.
+        for (auto& plan : *plans) {
+          if (plan.tls) plan.tls->reload_changed_files();
+        }
+        for (const auto& [name, cluster] : (*clusters)->clusters()) {
+          if (cluster.tls) cluster.tls->reload_changed_files();
+        }
         main_loop.add_timer(std::chrono::seconds(1), uptime_timer);
       };
       // Envoy's stats flush (5 s by default) ends a histogram interval: /stats shows the

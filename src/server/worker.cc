@@ -81,6 +81,7 @@ void Worker::run(std::promise<Status>& ready) {
                                           plan.port,
                                           &draining_});
     if (plan.access_logs) setup->access_log = plan.access_logs->create_worker_logger(*loop_);
+    setup->tls = plan.tls.get();
     for (size_t f = 0; f < plan.filters.size(); ++f) {
       auto factory = plan.filters[f]->create_worker_factory(context);
       if (!factory) {
@@ -140,14 +141,24 @@ void Worker::on_accept(size_t listener_index, int fd, const net::Address& peer) 
     accept_tcp_proxy(listener_index, fd, peer, std::move(*leases));
     return;
   }
+  std::unique_ptr<net::tls::TlsSocket> tls;
+  if (plan.tls) {
+    tls = plan.tls->new_socket(fd);
+    if (!tls) {  // OpenSSL out of memory: never serve a TLS listener in plaintext
+      close(fd);
+      return;
+    }
+  }
   auto local = net::local_address_of(fd);
   auto hcm = std::make_unique<proxy::HttpConnectionManager>(
-      *setups_[listener_index], fd, peer, local, [this](proxy::HttpConnectionManager* closed) {
+      *setups_[listener_index], fd, peer, local,
+      [this](proxy::HttpConnectionManager* closed) {
         loop_->defer([this, closed] {
           connections_.erase(closed);
           count_open_connections();
         });
-      });
+      },
+      std::move(tls));
   auto* raw = hcm.get();
   connections_.emplace(raw, OpenConnection{std::move(*leases), std::move(hcm)});
   count_open_connections();

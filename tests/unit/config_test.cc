@@ -950,29 +950,104 @@ const std::string kManagerHead = "          stat_prefix: main\n";
 const std::string kVirtualHostHead = "            - name: all\n";
 const std::string kClusterHead = "  - name: backend\n";
 
-TEST(ConfigSecurityTest, TlsTransportSocketsAreRefusedNeverServedAsPlaintext) {
-  EXPECT_EQ(
-      load_variation_error(
-          kChainHead,
-          "    - transport_socket:\n"
-          "        name: envoy.transport_sockets.tls\n"
-          "        typed_config:\n"
-          "          \"@type\": type.googleapis.com/envoy.extensions.transport_sockets.tls.v3."
-          "DownstreamTlsContext\n"
-          "          require_client_certificate: true\n"
-          "      filters:\n"),
-      "variation.yaml:8:9: transport socket \"envoy.transport_sockets.tls\" "
-      "(envoy.extensions.transport_sockets.tls.v3.DownstreamTlsContext) requiring client "
-      "certificates " +
-          kRefusal +
-          " (the listener's connections would be plaintext) (at "
-          "static_resources.listeners[0].filter_chains[0].transport_socket)");
+const std::string kDownstreamTls =
+    "    - transport_socket:\n"
+    "        name: envoy.transport_sockets.tls\n"
+    "        typed_config:\n"
+    "          \"@type\": type.googleapis.com/envoy.extensions.transport_sockets.tls.v3."
+    "DownstreamTlsContext\n";
+const std::string kInlineCertificate =
+    "          common_tls_context:\n"
+    "            tls_certificates:\n"
+    "              - certificate_chain: {inline_string: CERT}\n"
+    "                private_key: {inline_string: KEY}\n";
+
+TEST(ConfigSecurityTest, TlsTransportSocketsLoadOrFailNeverServedAsPlaintext) {
+  // A TLS context weir cannot serve as asked fails the load, at its line.
+  EXPECT_EQ(load_variation_error(kChainHead, kDownstreamTls +
+                                                 "          require_client_certificate: true\n"
+                                                 "      filters:\n"),
+            "variation.yaml:10:11: a DownstreamTlsContext needs "
+            "common_tls_context.tls_certificates (at "
+            "static_resources.listeners[0].filter_chains[0].transport_socket.typed_config)");
+  EXPECT_TRUE(Contains(
+      load_variation_error(kChainHead, kDownstreamTls +
+                                           "          require_client_certificate: "
+                                           "true\n" +
+                                           kInlineCertificate + "      filters:\n"),
+      "require_client_certificate needs common_tls_context.validation_context.trusted_ca"));
+  EXPECT_TRUE(Contains(
+      load_variation_error(kChainHead, kDownstreamTls + kInlineCertificate +
+                                           "            validation_context: {trusted_ca: "
+                                           "{inline_string: CA}, crl: {inline_string: C}}\n"
+                                           "      filters:\n"),
+      "field \"crl\" of envoy.extensions.transport_sockets.tls.v3.CertificateValidationContext "
+      "(TLS verification and key handling) " +
+          kRefusal));
+  EXPECT_TRUE(Contains(
+      load_variation_error(kChainHead, kDownstreamTls + kInlineCertificate +
+                                           "            tls_certificate_sds_secret_configs: "
+                                           "[{name: x}]\n      filters:\n"),
+      "(TLS verification and key handling) " + kRefusal));
+  EXPECT_TRUE(Contains(
+      load_variation_error(kChainHead,
+                           "    - transport_socket: {name: envoy.transport_sockets.alts}\n"
+                           "      filters:\n"),
+      "transport socket \"envoy.transport_sockets.alts\" is not implemented by weir: refusing "
+      "to start rather than run the listener's connections without it"));
   EXPECT_EQ(load_variation_error(kClusterHead + "    connect_timeout: 1s\n",
                                  kClusterHead + "    connect_timeout: 1s\n" +
                                      "    transport_socket: {name: envoy.transport_sockets.tls}\n"),
-            "variation.yaml:24:23: transport socket \"envoy.transport_sockets.tls\" " + kRefusal +
-                " (connections to cluster \"backend\" would be plaintext) (at "
-                "static_resources.clusters[0].transport_socket)");
+            "variation.yaml:24:23: a TLS transport socket needs typed_config (at "
+            "static_resources.clusters[0].transport_socket)");
+  // What weir implements is read.
+  LoadOutcome tls = load_variation(
+      kChainHead, std::string("    - filter_chain_match: {server_names: [A.Example, "
+                              "\"*.b.example\"]}\n") +
+                      "      " + kDownstreamTls.substr(6) +
+                      "          require_client_certificate: true\n" + kInlineCertificate +
+                      "            alpn_protocols: [h2, http/1.1]\n"
+                      "            validation_context: {trusted_ca: {inline_string: CA}}\n"
+                      "            tls_params: {tls_minimum_protocol_version: TLSv1_3, "
+                      "cipher_suites: [TLS_AES_128_GCM_SHA256]}\n"
+                      "      transport_socket_connect_timeout: 2s\n"
+                      "      filters:\n");
+  const FilterChainConfig& chain = tls.config.listeners.at(0).filter_chains.at(0);
+  ASSERT_TRUE(chain.tls.has_value());
+  EXPECT_EQ(chain.server_names, (Strings{"a.example", "*.b.example"}));
+  EXPECT_EQ(chain.tls->common.tls_certificates.at(0).certificate_chain.bytes, "CERT");
+  EXPECT_EQ(chain.tls->common.tls_certificates.at(0).private_key.bytes, "KEY");
+  EXPECT_EQ(chain.tls->common.trusted_ca->bytes, "CA");
+  EXPECT_EQ(chain.tls->common.alpn_protocols, (Strings{"h2", "http/1.1"}));
+  EXPECT_EQ(chain.tls->common.tls_minimum_protocol_version, 0x0304);
+  EXPECT_TRUE(chain.tls->require_client_certificate);
+  EXPECT_EQ(chain.transport_socket_connect_timeout, std::chrono::seconds(2));
+  LoadOutcome upstream = load_variation(
+      kClusterHead + "    connect_timeout: 1s\n",
+      kClusterHead + "    connect_timeout: 1s\n" +
+          "    transport_socket:\n"
+          "      name: envoy.transport_sockets.tls\n"
+          "      typed_config:\n"
+          "        \"@type\": type.googleapis.com/envoy.extensions.transport_sockets.tls.v3."
+          "UpstreamTlsContext\n"
+          "        sni: backend.example\n"
+          "        common_tls_context:\n"
+          "          validation_context:\n"
+          "            trusted_ca: {inline_string: CA}\n"
+          "            match_typed_subject_alt_names: [{san_type: DNS, matcher: {exact: b}}]\n");
+  const ClusterConfig& backend = upstream.config.clusters.at(0);
+  ASSERT_TRUE(backend.tls.has_value());
+  EXPECT_EQ(backend.tls->sni, "backend.example");
+  EXPECT_EQ(backend.tls->common.match_typed_subject_alt_names.size(), 1u);
+  // A SAN matcher without a CA would check names on a certificate nobody verified.
+  EXPECT_TRUE(
+      Contains(load_variation_error(kClusterHead + "    connect_timeout: 1s\n",
+                                    kClusterHead + "    connect_timeout: 1s\n" +
+                                        "    transport_socket: {name: envoy.transport_sockets.tls, "
+                                        "typed_config: {common_tls_context: {validation_context: "
+                                        "{match_typed_subject_alt_names: [{san_type: DNS, matcher: "
+                                        "{exact: b}}]}}}}\n"),
+               "match_typed_subject_alt_names needs trusted_ca"));
   EXPECT_TRUE(Contains(
       load_variation_error(kClusterHead + "    connect_timeout: 1s\n",
                            kClusterHead + "    connect_timeout: 1s\n" +
@@ -1043,14 +1118,16 @@ TEST(ConfigSecurityTest, AuthorizationFiltersAreRefused) {
 }
 
 TEST(ConfigSecurityTest, ConnectionSelectionAndListenerFiltersAreRefused) {
-  EXPECT_EQ(load_variation_error(kChainHead,
-                                 "    - filter_chain_match: {server_names: [a.example]}\n"
-                                 "      filters:\n"),
-            "variation.yaml:7:7: field \"filter_chain_match\" of "
-            "envoy.config.listener.v3.FilterChain (filter chain selection by server name, "
-            "protocol or source) " +
-                kRefusal +
-                " (at static_resources.listeners[0].filter_chains[0].filter_chain_match)");
+  // SNI needs TLS; other match criteria are refused.
+  EXPECT_TRUE(Contains(load_variation_error(kChainHead,
+                                            "    - filter_chain_match: {server_names: "
+                                            "[a.example]}\n      filters:\n"),
+                       "server_names match the TLS server name (SNI): this chain has no TLS "
+                       "transport_socket"));
+  EXPECT_TRUE(Contains(load_variation_error(kChainHead,
+                                            "    - filter_chain_match: {transport_protocol: tls}\n"
+                                            "      filters:\n"),
+                       "(filter chain selection: weir matches server_names only) " + kRefusal));
   EXPECT_TRUE(
       Contains(load_variation_error(kListenerHead, kListenerHead +
                                                        "    listener_filters: [{name: "
@@ -1060,6 +1137,41 @@ TEST(ConfigSecurityTest, ConnectionSelectionAndListenerFiltersAreRefused) {
       load_variation_error(kListenerHead, kListenerHead + "    filter_chain_matcher: {}\n" +
                                               "    listener_filters: [{name: x}]\n"),
       "listener_filters"));  // {} asks for nothing; the filters do
+}
+
+TEST(ConfigSecurityTest, FilterChainsShareFiltersAreAllTlsAndBoundTheHandshake) {
+  const std::string tls_chain = kDownstreamTls + kInlineCertificate;
+  // Two chains (the second reuses the first's filters with an alias), each replacement
+  // applied to minimal.yaml.
+  auto two_chains = [&](const std::string& first, const std::string& second,
+                        const std::string& filters = "      filters: *f\n") {
+    std::string yaml = read_testdata("minimal.yaml");
+    yaml.replace(yaml.find(kChainHead), kChainHead.size(), first + "      filters: &f\n");
+    const std::string end = "          - name: envoy.filters.http.router\n";
+    yaml.insert(yaml.find(end) + end.size(), second + filters);
+    Result<LoadOutcome> outcome = load_bootstrap_string(yaml, "chains.yaml", {});
+    return outcome.ok() ? std::string("loaded") : outcome.error();
+  };
+  const std::string named =
+      "    - filter_chain_match: {server_names: [b.example]}\n      " + tls_chain.substr(6);
+  EXPECT_EQ(two_chains(tls_chain, named), "loaded");
+  // Other filters would need a second connection manager.
+  EXPECT_TRUE(
+      Contains(two_chains(tls_chain, named,
+                          "      filters: [{name: envoy.filters.network.http_connection_manager, "
+                          "typed_config: {stat_prefix: other, route_config: {}, http_filters: "
+                          "[{name: envoy.filters.http.router}]}}]\n"),
+               "every filter chain must have the same filters as the first"));
+  EXPECT_TRUE(Contains(two_chains(tls_chain, "    -\n"),
+                       "weir cannot mix TLS and plaintext filter chains on one listener"));
+  EXPECT_TRUE(Contains(two_chains(tls_chain, tls_chain),
+                       "two filter chains match every connection (neither has server_names)"));
+  EXPECT_TRUE(Contains(two_chains(named, named),
+                       "server name \"b.example\" is matched by an earlier filter chain too"));
+  EXPECT_TRUE(Contains(
+      load_variation_error(kChainHead, tls_chain + "      transport_socket_connect_timeout: 0s\n"
+                                                   "      filters:\n"),
+      "must be greater than 0s: weir bounds every TLS handshake"));
 }
 
 TEST(ConfigSecurityTest, PathNormalizationAndHeaderSanitizingAreRefusedUnlessOff) {

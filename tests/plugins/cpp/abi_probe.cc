@@ -116,6 +116,17 @@ std::string probe_props() {
   add("source.address", {"source", "address"});
   add_int("destination.port", {"destination", "port"});
   add("no.such.property", {"no", "such", "property"});
+  // TLS facts (Envoy's names): NOT_FOUND (<1>) on a plaintext connection but mtls.
+  add("connection.tls_version", {"connection", "tls_version"});
+  add("connection.requested_server_name", {"connection", "requested_server_name"});
+  add("connection.subject_peer_certificate", {"connection", "subject_peer_certificate"});
+  add("connection.uri_san_peer_certificate", {"connection", "uri_san_peer_certificate"});
+  add("upstream.tls_version", {"upstream", "tls_version"});
+  {
+    auto mtls = weir::get_property({"connection", "mtls"});
+    out += std::string("connection.mtls=") +
+           (mtls && !mtls.str().empty() && mtls.str()[0] ? "true" : "false") + "\n";
+  }
   weir::set_property({"probe", "mine"}, "set-by-plugin");
   add("probe.mine", {"probe", "mine"});
   return out;

@@ -201,12 +201,31 @@ class WasmFilter final : public proxy::HttpFilter, public pw::StreamHost {
       return addr(si.downstream_local_address, si.downstream_local_port);
     if (is("destination.port")) return num(si.downstream_local_port);
     if (is("connection.id")) return num(static_cast<int64_t>(si.connection_id));
+    // connection.* TLS facts, Envoy's names; a plaintext connection has none but mtls.
+    const net::tls::TlsInfo* tls = si.downstream_tls;
     if (is("connection.mtls")) {
       out.clear();
-      pw::encode_bool(out, false);
+      pw::encode_bool(out, tls && tls->peer_certificate_validated);
       return true;
     }
-    if (is("connection.requested_server_name")) return str("");
+    if (is("connection.requested_server_name")) {
+      return tls ? str(tls->requested_server_name) : str("");
+    }
+    if (is("connection.tls_version")) return tls ? str(tls->version) : false;
+    if (is("connection.subject_peer_certificate")) {
+      return tls && tls->peer_certificate_presented ? str(tls->subject_peer_certificate) : false;
+    }
+    if (is("connection.uri_san_peer_certificate")) {
+      if (!tls || tls->uri_san_peer_certificate.empty()) return false;
+      return str(tls->uri_san_peer_certificate.front());
+    }
+    if (is("connection.dns_san_peer_certificate")) {
+      if (!tls || tls->dns_san_peer_certificate.empty()) return false;
+      return str(tls->dns_san_peer_certificate.front());
+    }
+    if (is("upstream.tls_version")) {
+      return si.upstream_tls_version.empty() ? false : str(si.upstream_tls_version);
+    }
     if (is("upstream.address")) return si.upstream_host.empty() ? false : str(si.upstream_host);
     if (is("upstream.port")) {
       auto colon = si.upstream_host.rfind(':');
