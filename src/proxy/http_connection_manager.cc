@@ -58,7 +58,8 @@ HttpConnectionManager::HttpConnectionManager(ConnectionManagerSetup& setup, int 
   }
   arm_idle_timer();
   if (setup_.config.codec_type == config::CodecType::Http2) {
-    start_http2();
+    // Over TLS, once the handshake is done (on_connected): the streams then carry its facts.
+    if (!tls_) start_http2();
   } else {
     sniff_preface_ = setup_.config.codec_type == config::CodecType::Auto;
   }
@@ -76,6 +77,7 @@ void HttpConnectionManager::start_http2() {
   info.downstream_local_address = local_ip_;
   info.downstream_local_port = local_port_;
   info.protocol = "HTTP/2";
+  info.downstream_tls = connection_.tls_info();
   http2_ = std::make_unique<Http2ConnectionManager>(setup_, connection_, std::move(info));
 }
 
@@ -92,12 +94,17 @@ bool HttpConnectionManager::sniff_http2_preface(std::string& input) {
 }
 
 void HttpConnectionManager::on_connected() {
+  // The TLS handshake is done: HTTP/2 when ALPN chose "h2" or the listener speaks only
+  // HTTP/2; otherwise HTTP/1.1 (and AUTO still recognises the HTTP/2 preface).
+  if (setup_.config.codec_type == config::CodecType::Http2) {
+    start_http2();
+    return;
+  }
   switch (downstream_codec_for(connection_.negotiated_protocol())) {
     case DownstreamCodec::Http1:
       break;
     case DownstreamCodec::Http2:
-      // Where the HTTP/2 codec takes the connection over; without one, HTTP/1 serves it
-      // (h2 is offered in ALPN only when the config lists it).
+      if (setup_.config.codec_type != config::CodecType::Http1) start_http2();
       break;
   }
 }

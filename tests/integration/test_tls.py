@@ -627,3 +627,31 @@ def test_cluster_client_certificate_reloads_when_its_files_change(certs, tmp_pat
             wait_for(lambda: request(listen, path="/echo")[0] == 503, timeout=10,
                      interval=0.3, what="the rotated client certificate in use")
             assert "TLS files reloaded from disk" in weir.logs()
+
+
+def test_alpn_h2_serves_http2_over_tls(certs, tmp_path):
+    # ALPN "h2" hands the connection to the HTTP/2 codec once the handshake is done; a
+    # client that offers only http/1.1 on the same listener gets HTTP/1.1.
+    log = tmp_path / "access.log"
+    hcm_extra = f"""
+                access_log:
+                  - name: envoy.access_loggers.file
+                    typed_config:
+                      "@type": type.googleapis.com/envoy.extensions.access_loggers.file.v3.FileAccessLog
+                      path: {log}
+                      log_format: {{text_format_source: {{inline_string: "%PROTOCOL% %REQUESTED_SERVER_NAME%\\n"}}}}"""
+    chains = [(["a.example"], tls_socket(certs / "a.pem", certs / "a.key",
+                                         alpn=["h2", "http/1.1"]), "")]
+    listen, admin = free_port(), free_port()
+    with start(tls_config(listen, admin, 1, chains, direct=True, hcm_extra=hcm_extra),
+               listen, admin) as weir:
+        common = ("--cacert", str(certs / "ca.pem"), "--resolve", f"a.example:{listen}:127.0.0.1",
+                  "-w", " %{http_version}")
+        rc, out, err = curl(f"https://a.example:{listen}/", "--http2", *common)
+        assert (rc, out) == (0, "hello over tls\n 2"), err + weir.logs()
+        rc, out, err = curl(f"https://a.example:{listen}/", "--http1.1", *common)
+        assert (rc, out) == (0, "hello over tls\n 1.1"), err + weir.logs()
+        lines = wait_for(lambda: log.exists() and len(log.read_text().splitlines()) == 2 and
+                         log.read_text().splitlines(), what="two access log lines")
+        assert lines == ["HTTP/2 a.example", "HTTP/1.1 a.example"]
+        assert stats(admin)["http.ingress_https.downstream_cx_http2_total"] == "1"
