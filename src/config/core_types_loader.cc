@@ -55,8 +55,7 @@ std::string load_data_source(const ConfigNode& data_source) {
     // Bounded: a path like /dev/zero or a runaway file must not eat the memory at start-up.
     std::string bytes;
     char chunk[64 * 1024];
-    while (bytes.size() <= kMaxDataSourceFileBytes &&
-           file.read(chunk, sizeof chunk).gcount() > 0) {
+    while (bytes.size() <= kMaxDataSourceFileBytes && file.read(chunk, sizeof chunk).gcount() > 0) {
       bytes.append(chunk, static_cast<size_t>(file.gcount()));
     }
     if (file.bad()) filename.fail("cannot read file \"" + path + "\"");

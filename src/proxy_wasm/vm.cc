@@ -490,9 +490,9 @@ std::optional<int32_t> Vm::call(ContextBase* ctx, Callback cb, std::initializer_
   for (size_t i = given; i < slot.params; ++i) slots[i] = 0;
   ContextBase* saved = effective_;
   effective_ = ctx;
-  const bool ok = invoke([&](wasm::Instance& inst) {
-    return inst.call_integers(*slot.fn, slots, call_failure_);
-  }, kCallbackNames[static_cast<size_t>(cb)].data());
+  const bool ok = invoke(
+      [&](wasm::Instance& inst) { return inst.call_integers(*slot.fn, slots, call_failure_); },
+      kCallbackNames[static_cast<size_t>(cb)].data());
   effective_ = saved;
   if (!ok) return std::nullopt;
   if (!slot.has_result) return 0;
@@ -501,12 +501,14 @@ std::optional<int32_t> Vm::call(ContextBase* ctx, Callback cb, std::initializer_
 
 bool Vm::invoke(wasm::ExportedFunction& fn, std::span<const wasm::Value> args, wasm::Value* result,
                 const char* what) {
-  return invoke([&](wasm::Instance& inst) {
-    wasm::CallResult r = inst.call(fn, args);
-    if (r.ok && result) *result = r.value;
-    if (!r.ok) call_failure_ = std::move(r);
-    return r.ok;
-  }, what);
+  return invoke(
+      [&](wasm::Instance& inst) {
+        wasm::CallResult r = inst.call(fn, args);
+        if (r.ok && result) *result = r.value;
+        if (!r.ok) call_failure_ = std::move(r);
+        return r.ok;
+      },
+      what);
 }
 
 template <typename Enter>

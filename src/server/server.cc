@@ -119,8 +119,8 @@ Result<std::vector<ListenerPlan>> plan_listeners(const config::BootstrapConfig& 
           break;
         }
       }
-      stats::Histogram& time_us =
-          stats.histogram("http." + listener.http.stat_prefix + ".wasm." + key + ".rq_wasm_time_us");
+      stats::Histogram& time_us = stats.histogram("http." + listener.http.stat_prefix + ".wasm." +
+                                                  key + ".rq_wasm_time_us");
       auto definition =
           extensions::wasm::create_wasm_filter_definition(filter.wasm, engine, stats, &time_us);
       if (!definition) {

@@ -6,7 +6,6 @@
 
 #include <cerrno>
 
-
 namespace weir::server {
 
 Worker::Worker(unsigned index, const std::vector<ListenerPlan>& listeners,

@@ -61,14 +61,14 @@ std::string error_of(const std::string& yaml) {
 }
 
 TEST(TcpProxyConfigTest, FieldsAndNetworkWasmFiltersLoad) {
-  auto outcome =
-      load_bootstrap_string(tcp_config(kWasm + kWasm,
-                                       "          idle_timeout: 2.5s\n"
-                                       "          access_log:\n"
-                                       "          - name: envoy.access_loggers.stdout\n"
+  auto outcome = load_bootstrap_string(
+      tcp_config(kWasm + kWasm,
+                 "          idle_timeout: 2.5s\n"
+                 "          access_log:\n"
+                 "          - name: envoy.access_loggers.stdout\n"
                  "            typed_config: {\"@type\": type.googleapis.com/"
                  "envoy.extensions.access_loggers.stream.v3.StdoutAccessLog}\n"),
-                            "tcp.yaml", no_code_check());
+      "tcp.yaml", no_code_check());
   ASSERT_TRUE(outcome.ok()) << outcome.error();
   const ListenerConfig& listener = outcome->config.listeners.at(0);
   ASSERT_TRUE(listener.tcp_proxy.has_value());
