@@ -312,6 +312,16 @@ void load_filter_chains(const std::vector<ConfigNode>& chains, ListenerConfig& l
     }
   }
   load_network_filters(chains[0], listener);
+  for (size_t i = 0; i < chains.size(); ++i) {
+    const auto& tls = listener.filter_chains[i].tls;
+    const auto& alpn = tls ? tls->common.alpn_protocols : std::vector<std::string>{};
+    // A client that ALPN agreed "h2" with would then get HTTP/1.1.
+    if (listener.http.codec_type == CodecType::Http1 &&
+        std::find(alpn.begin(), alpn.end(), "h2") != alpn.end()) {
+      chains[i].fail(
+          "alpn_protocols offers h2 but the http_connection_manager's codec_type is HTTP1");
+    }
+  }
   if (listener.tcp_proxy && (chains.size() > 1 || listener.filter_chains[0].tls)) {
     chains[0].fail(
         "a tcp_proxy listener takes one plaintext filter chain: weir does not terminate TLS "

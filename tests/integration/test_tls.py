@@ -5,6 +5,7 @@ reading connection.* properties, and clients that send garbage or stall mid-hand
 Every certificate is made here with the openssl command line."""
 import json
 import os
+import re
 import socket
 import ssl
 import subprocess
@@ -14,8 +15,8 @@ import time
 import pytest
 
 from upstream import Upstream
-from weir_harness import (Weir, cluster, free_port, request, sdk_plugin, stats, wait_for,
-                          wasm_filter)
+from weir_harness import (WEIR_BIN, Weir, cluster, free_port, request, sdk_plugin, stats,
+                          wait_for, wasm_filter)
 
 ROUTER = """
                   - name: envoy.filters.http.router"""
@@ -655,3 +656,18 @@ def test_alpn_h2_serves_http2_over_tls(certs, tmp_path):
                          log.read_text().splitlines(), what="two access log lines")
         assert lines == ["HTTP/2 a.example", "HTTP/1.1 a.example"]
         assert stats(admin)["http.ingress_https.downstream_cx_http2_total"] == "1"
+
+
+def test_alpn_h2_with_an_http1_only_codec_fails_to_load(certs, tmp_path):
+    chains = [(["a.example"], tls_socket(certs / "a.pem", certs / "a.key",
+                                         alpn=["h2", "http/1.1"]), "")]
+    listen, admin = free_port(), free_port()
+    cfg = tmp_path / "c.yaml"
+    cfg.write_text(tls_config(listen, admin, 1, chains, direct=True,
+                              hcm_extra="\n                codec_type: HTTP1"))
+    out = subprocess.run([str(WEIR_BIN), "-c", str(cfg), "--mode", "validate"],
+                         capture_output=True, text=True, timeout=30)
+    msg = out.stdout + out.stderr
+    assert out.returncode != 0, msg
+    assert "alpn_protocols offers h2 but the http_connection_manager's codec_type is HTTP1" in msg
+    assert re.search(re.escape(str(cfg)) + r":\d+:\d+", msg), msg
