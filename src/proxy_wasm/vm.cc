@@ -313,11 +313,9 @@ Vm::~Vm() {
   }
   // Nothing may call back into this VM once it is gone.
   if (ClusterCalls* calls = rt_->cluster_calls()) {
-    for (const auto& [token, call] : http_calls_) calls->cancel(call.request_id);
-    for (const auto& [token, call] : redis_calls_) calls->cancel(call.request_id);
+    for (const auto& [token, call] : calls_) calls->cancel(call.request_id);
   }
-  http_calls_.clear();
-  redis_calls_.clear();
+  calls_.clear();
   SharedQueues::instance().forget_owner(this);
   contexts_.clear();
   roots_.clear();
@@ -741,44 +739,54 @@ WasmResult Vm::http_call(RootContext& root, std::string_view cluster, http::Head
                          std::string body, std::optional<http::HeaderMap> trailers,
                          std::chrono::milliseconds timeout, uint32_t* token) {
   const PluginLimits& limits = first_plugin_->limits;
-  if (http_calls_.size() + redis_calls_.size() >= limits.max_outstanding_calls) {
+  std::weak_ptr<Vm> self = weak_from_this();
+  return start_call(root, token, [&](ClusterCalls& calls, uint32_t t) {
+    ClusterRequest request{cluster,         std::move(headers),
+                           std::move(body), std::move(trailers),
+                           timeout,         limits.max_call_response_bytes};
+    return calls.dispatch_http(std::move(request), [self, t](ClusterResponse& response) {
+      if (auto vm = self.lock()) vm->on_http_call_done(t, response);
+    });
+  });
+}
+
+template <typename Dispatch>
+WasmResult Vm::start_call(RootContext& root, uint32_t* token, Dispatch&& dispatch) {
+  if (calls_.size() >= first_plugin_->limits.max_outstanding_calls) {
     // INTERNAL_FAILURE: the Rust SDK's dispatch_http_call returns it as an error (any
     // status but OK, BAD_ARGUMENT and INTERNAL_FAILURE makes it panic).
     count_refusal(Refusal::HttpCallsOutstanding, &root.spec());
     return WasmResult::InternalFailure;
   }
-  uint32_t t = next_http_call_token_;
+  uint32_t t = next_call_token_;
   // Tokens wrap after 2^32 calls: skip one still in flight.
-  while (t == 0 || http_calls_.contains(t) || redis_calls_.contains(t)) ++t;
-  next_http_call_token_ = t + 1;
-  ClusterCalls* calls = rt_->cluster_calls();
-  if (!calls) {
-    // The start-up trial VM is discarded right after on_configure: accept, never answer
-    // (counted as in flight, so the bound holds there too).
-    http_calls_.emplace(t, PendingHttpCall{0, root.id()});
-    *token = t;
-    return WasmResult::Ok;
+  while (t == 0 || calls_.contains(t)) ++t;
+  next_call_token_ = t + 1;
+  uint64_t id = 0;
+  // Without cluster calls (the start-up trial VM, discarded right after on_configure) a
+  // call is accepted and never answered, counted as in flight so the bound holds there too.
+  if (ClusterCalls* calls = rt_->cluster_calls()) {
+    id = dispatch(*calls, t);
+    if (id == 0) return WasmResult::BadArgument;  // unknown cluster
   }
-  std::weak_ptr<Vm> self = weak_from_this();
-  ClusterRequest request{cluster,         std::move(headers),
-                         std::move(body), std::move(trailers),
-                         timeout,         limits.max_call_response_bytes};
-  uint64_t id = calls->dispatch_http(std::move(request), [self, t](ClusterResponse& response) {
-    if (auto vm = self.lock()) vm->on_http_call_done(t, response);
-  });
-  if (id == 0) return WasmResult::BadArgument;  // unknown cluster
-  http_calls_.emplace(t, PendingHttpCall{id, root.id()});
+  calls_.emplace(t, PendingCall{id, root.id()});
   *token = t;
   return WasmResult::Ok;
 }
 
+ContextBase* Vm::finish_call(uint32_t token, uint32_t* root_id) {
+  auto it = calls_.find(token);
+  if (it == calls_.end()) return nullptr;
+  *root_id = it->second.root_context_id;
+  calls_.erase(it);
+  ContextBase* root = find_context(*root_id);
+  return root && alive_ ? root : nullptr;
+}
+
 void Vm::on_http_call_done(uint32_t token, ClusterResponse& response) {
-  auto it = http_calls_.find(token);
-  if (it == http_calls_.end()) return;
-  const uint32_t root_id = it->second.root_context_id;
-  http_calls_.erase(it);
-  ContextBase* root = find_context(root_id);
-  if (!root || !alive_) return;
+  uint32_t root_id = 0;
+  ContextBase* root = finish_call(token, &root_id);
+  if (!root) return;
   if (response.body_too_large) count_refusal(Refusal::HttpCallResponseTooLarge, &root->plugin());
   // A failed call (connect error, reset, timeout, a body past max_call_response_bytes) is
   // delivered with no headers, as Envoy does for the first three.
@@ -849,45 +857,27 @@ WasmResult Vm::redis_call(RootContext& root, std::string_view cluster, std::stri
   auto settings = redis_clusters_.find(std::string(cluster));
   if (settings == redis_clusters_.end()) return WasmResult::BadArgument;  // not initialized
   const PluginLimits& limits = first_plugin_->limits;
-  if (http_calls_.size() + redis_calls_.size() >= limits.max_outstanding_calls) {
-    count_refusal(Refusal::HttpCallsOutstanding, &root.spec());
-    return WasmResult::InternalFailure;
-  }
-  uint32_t t = next_http_call_token_;
-  while (t == 0 || http_calls_.contains(t) || redis_calls_.contains(t)) ++t;
-  next_http_call_token_ = t + 1;
-  ClusterCalls* calls = rt_->cluster_calls();
-  if (!calls) {
-    // The start-up trial VM: accepted, never answered (as http_call).
-    redis_calls_.emplace(t, PendingHttpCall{0, root.id()});
-    *token = t;
-    return WasmResult::Ok;
-  }
-  const RedisClusterSettings& s = settings->second;
-  RedisRequest request{s.cluster,
-                       std::move(query),
-                       s.username,
-                       s.password,
-                       s.database,
-                       s.timeout,
-                       limits.max_call_response_bytes};
+  const RedisClusterSettings& settings_of_cluster = settings->second;
   std::weak_ptr<Vm> self = weak_from_this();
-  uint64_t id = calls->dispatch_redis(std::move(request), [self, t](ClusterResponse& response) {
-    if (auto vm = self.lock()) vm->on_redis_call_done(t, response);
+  return start_call(root, token, [&](ClusterCalls& calls, uint32_t t) {
+    const RedisClusterSettings& s = settings_of_cluster;
+    RedisRequest request{s.cluster,
+                         std::move(query),
+                         s.username,
+                         s.password,
+                         s.database,
+                         s.timeout,
+                         limits.max_call_response_bytes};
+    return calls.dispatch_redis(std::move(request), [self, t](ClusterResponse& response) {
+      if (auto vm = self.lock()) vm->on_redis_call_done(t, response);
+    });
   });
-  if (id == 0) return WasmResult::BadArgument;  // unknown cluster
-  redis_calls_.emplace(t, PendingHttpCall{id, root.id()});
-  *token = t;
-  return WasmResult::Ok;
 }
 
 void Vm::on_redis_call_done(uint32_t token, ClusterResponse& response) {
-  auto it = redis_calls_.find(token);
-  if (it == redis_calls_.end()) return;
-  const uint32_t root_id = it->second.root_context_id;
-  redis_calls_.erase(it);
-  ContextBase* root = find_context(root_id);
-  if (!root || !alive_) return;
+  uint32_t root_id = 0;
+  ContextBase* root = finish_call(token, &root_id);
+  if (!root) return;
   if (response.body_too_large) count_refusal(Refusal::HttpCallResponseTooLarge, &root->plugin());
   if (!response.ok) {
     spdlog::warn("wasm plugin '{}': redis call failed: {}", root->plugin().name, response.failure);

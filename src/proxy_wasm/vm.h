@@ -488,13 +488,22 @@ class Vm : public std::enable_shared_from_this<Vm> {
   std::vector<std::unique_ptr<RootContext>> roots_;
   void on_http_call_done(uint32_t token, ClusterResponse& response);
 
-  struct PendingHttpCall {
+  // HTTP and Redis calls in flight, by token: one token space and one bound
+  // (max_outstanding_calls) for both.
+  struct PendingCall {
     uint64_t request_id;  // ClusterCalls'
-
     uint32_t root_context_id;
   };
-  std::unordered_map<uint32_t, PendingHttpCall> http_calls_;  // by token
-  // Higress Redis calls: their tokens share the http call tokens' space and bound.
+  std::unordered_map<uint32_t, PendingCall> calls_;
+  uint32_t next_call_token_ = 1;
+  // Takes a token and dispatches through `dispatch(ClusterCalls&, token)` (which answers
+  // ClusterCalls' request id, 0 for an unknown cluster), or refuses past the bound.
+  template <typename Dispatch>
+  WasmResult start_call(RootContext& root, uint32_t* token, Dispatch&& dispatch);
+  // A finished call's root context (and its id), no longer in flight; nullptr if the
+  // call, the context or the VM is gone.
+  ContextBase* finish_call(uint32_t token, uint32_t* root_id);
+  // Higress Redis calls, in calls_ beside the HTTP calls.
   void on_redis_call_done(uint32_t token, ClusterResponse& response);
   struct RedisClusterSettings {
     std::string cluster;  // without "?db=N"
@@ -503,9 +512,7 @@ class Vm : public std::enable_shared_from_this<Vm> {
     std::chrono::milliseconds timeout{0};
   };
   std::unordered_map<std::string, RedisClusterSettings> redis_clusters_;  // by cluster
-  std::unordered_map<uint32_t, PendingHttpCall> redis_calls_;             // by token
   std::string* redis_call_response_ = nullptr;
-  uint32_t next_http_call_token_ = 1;
   ClusterResponse* http_call_response_ = nullptr;
   std::vector<std::function<void()>> after_call_;
   std::vector<MetricSlot> metrics_;
