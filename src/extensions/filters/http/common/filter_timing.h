@@ -43,7 +43,8 @@ class FilterTimer {
   void record() {
     if (!time_us_ || recorded_) return;
     recorded_ = true;
-    time_us_->record(static_cast<uint64_t>(static_cast<double>(spent_) * us_per_tick_));
+    static const double us_per_tick = 1.0 / filter_clock_ticks_per_us();
+    time_us_->record(static_cast<uint64_t>(static_cast<double>(spent_) * us_per_tick));
   }
 
  private:
@@ -56,7 +57,6 @@ class FilterTimer {
   stats::Histogram* time_us_;
   uint64_t spent_ = 0;
   bool recorded_ = false;
-  double us_per_tick_ = time_us_ ? 1.0 / filter_clock_ticks_per_us() : 0;
 };
 
 }  // namespace weir::extensions
