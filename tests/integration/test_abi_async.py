@@ -10,7 +10,7 @@ import pytest
 from abi_support import request, start, stat, wait_for, wasm_service
 from weir_harness import sdk_plugin
 from upstream import Upstream
-from weir_harness import free_port, wasm_filter
+from weir_harness import ClosedPort, wasm_filter
 
 
 def seen_headers(body):
@@ -62,8 +62,7 @@ def test_trap_in_http_call_answer_applies_failure_policy_to_the_waiting_stream(p
 
 def test_http_call_to_a_dead_cluster_answers_500():
     path = sdk_plugin("auth_filter.wasm")
-    dead = free_port()  # nothing listens there
-    with Upstream() as up, start({"upstream": up.port, "auth": dead},
+    with ClosedPort() as dead, Upstream() as up, start({"upstream": up.port, "auth": dead},
                                  wasm_filter("authz", path, root_id="", configuration="auth 1000")) as weir:
         status, _, _ = request(weir.listen)
         assert status == 500

@@ -157,8 +157,8 @@ def test_response_buffering_until_end_of_stream_and_its_limit():
 
 def test_lifecycle_when_the_upstream_fails():
     path = sdk_plugin("abi_probe.wasm")
-    from weir_harness import free_port
-    with start({"upstream": free_port()}, wasm_filter("probe", path, root_id="")) as weir:
+    from weir_harness import ClosedPort
+    with ClosedPort() as dead, start({"upstream": dead}, wasm_filter("probe", path, root_id="")) as weir:
         status, _, _ = request(weir.listen)
         assert status == 503  # nothing listens upstream
         want = {"on_done": "1", "on_log": "1", "on_delete": "1", "active": "0"}

@@ -8,7 +8,8 @@ import time
 
 import pytest
 
-from weir_harness import PLUGIN_DIR, SOURCE_DIR, WEIR_BIN, Weir, free_port, request, require, stats
+from weir_harness import (PLUGIN_DIR, SOURCE_DIR, WEIR_BIN, ClosedPort, Weir, free_port, request,
+                          require, stats)
 
 
 def example_config(name):
@@ -94,12 +95,14 @@ def test_auth_call_lets_allowed_requests_through_and_answers_403_otherwise():
 
 
 def test_auth_call_answers_503_when_the_auth_service_does_not_answer():
+    closed = ClosedPort()
+
     def point_auth_cluster_at_a_closed_port(text, ports):
         endpoint = f"socket_address: {{ address: 127.0.0.1, port_value: {ports[8086]} }}"
         assert endpoint in text
-        return text.replace(endpoint, endpoint.replace(str(ports[8086]), str(free_port())))
+        return text.replace(endpoint, endpoint.replace(str(ports[8086]), str(closed.port)))
 
-    with run_example("auth-call", edit=point_auth_cluster_at_a_closed_port) as (weir, ports):
+    with closed, run_example("auth-call", edit=point_auth_cluster_at_a_closed_port) as (weir, ports):
         status, _, body = request(ports[8084], headers={"authorization": "Bearer let-me-in"})
         assert (status, body) == (503, b"auth service unavailable\n"), weir.logs()
         assert stats(ports[9903])["auth_call.failed"] == "1"

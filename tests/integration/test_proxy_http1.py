@@ -7,7 +7,7 @@ import threading
 import pytest
 
 from upstream import Upstream
-from weir_harness import Weir, free_port, proxy_config, raw_exchange, request, stats, wait_for
+from weir_harness import ClosedPort, Weir, free_port, proxy_config, raw_exchange, request, stats, wait_for
 
 
 @pytest.fixture
@@ -159,9 +159,8 @@ def test_oversized_headers_get_431(proxy):
 
 
 def test_dead_upstream_gives_503():
-    dead = free_port()
     listen, admin = free_port(), free_port()
-    with Weir(proxy_config(listen, admin, dead), wait_ports=(listen, admin)):
+    with ClosedPort() as dead, Weir(proxy_config(listen, admin, dead), wait_ports=(listen, admin)):
         status, _, body = request(listen)
         assert status == 503
         assert b"upstream connect error" in body

@@ -18,8 +18,8 @@ import time
 import pytest
 
 from stream_checks import small_asan_quarantine, stat_value, vm_rss_kib
-from weir_harness import (WEIR_BIN, Weir, cluster, free_port, sdk_plugin, stats, wait_for,
-                          wait_for_port)
+from weir_harness import (WEIR_BIN, ClosedPort, Weir, cluster, free_port, sdk_plugin, stats,
+                          wait_for, wait_for_port)
 
 # The bulk transfer's size: 1 GiB takes about (see the test's printed timing) here; the
 # soak runs the same test with WEIR_TCP_BULK_MIB=1024 when make test uses less.
@@ -292,9 +292,9 @@ def test_upstream_that_half_closes_first_still_gets_the_clients_bytes():
 
 
 def test_upstream_down_closes_the_client_and_counts(echo):
-    dead_port = free_port()  # nothing listens there
-    weir, listen, admin = start(dead_port)
-    with weir:
+    closed = ClosedPort()
+    weir, listen, admin = start(closed.port)
+    with closed, weir:
         before = idle_stats(admin, listen)  # the harness's port probe failed the same way
         failed = int(before["cluster.upstream.upstream_cx_connect_fail"])
         assert failed == int(before["tcp.echo.downstream_cx_total"])

@@ -28,6 +28,23 @@ def free_port():
         return s.getsockname()[1]
 
 
+class ClosedPort:
+    """A loopback port that refuses connections for as long as this object lives: it is
+    bound (so no test running beside this one can take it and answer) but never listens.
+    A port from free_port() is only free until someone else binds it."""
+
+    def __init__(self):
+        self._socket = socket.socket()
+        self._socket.bind(("127.0.0.1", 0))
+        self.port = self._socket.getsockname()[1]
+
+    def __enter__(self):
+        return self.port
+
+    def __exit__(self, *exc):
+        self._socket.close()
+
+
 def wait_for_port(port, timeout=20.0, proc=None):
     deadline = time.time() + timeout
     while time.time() < deadline:
