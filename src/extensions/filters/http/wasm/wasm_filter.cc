@@ -25,8 +25,11 @@ constexpr std::string_view kFailStreamDetails = "wasm_fail_stream";
 class WasmFilter final : public proxy::HttpFilter, public pw::StreamHost {
  public:
   WasmFilter(std::shared_ptr<pw::WorkerPlugin> plugin, proxy::HttpFilterCallbacks& cb,
-             stats::Histogram* time_us)
-      : plugin_(std::move(plugin)), cb_(cb), timer_(time_us) {}
+             stats::Histogram* time_us, bool allow_headers_stop_iteration)
+      : plugin_(std::move(plugin)),
+        cb_(cb),
+        allow_headers_stop_iteration_(allow_headers_stop_iteration),
+        timer_(time_us) {}
 
   ~WasmFilter() override {
     finish();
@@ -60,7 +63,7 @@ class WasmFilter final : public proxy::HttpFilter, public pw::StreamHost {
  private:
   FilterStatus request_headers(http::HeaderMap& headers, bool end_stream) {
     if (!ensure_context()) return passive(req_);
-    return run(req_, [&] {
+    return run_headers(req_, [&] {
       return ctx_->on_request_headers(static_cast<uint32_t>(headers.size()), end_stream);
     });
   }
@@ -74,7 +77,7 @@ class WasmFilter final : public proxy::HttpFilter, public pw::StreamHost {
 
   FilterStatus response_headers(http::HeaderMap& headers, bool end_stream) {
     if (!ensure_context()) return passive(resp_);
-    return run(resp_, [&] {
+    return run_headers(resp_, [&] {
       return ctx_->on_response_headers(static_cast<uint32_t>(headers.size()), end_stream);
     });
   }
@@ -281,6 +284,7 @@ class WasmFilter final : public proxy::HttpFilter, public pw::StreamHost {
     bool request = true;
     bool in_callback = false;
     bool continue_requested = false;
+    bool in_headers = false;      // the callback being applied is the headers one
     bool stopped = false;         // this filter holds the direction (paused by the plugin)
     bool no_buffer = false;       // body >= 3: hold later chunks without calling the plugin
     std::string* body = nullptr;  // during a body callback
@@ -392,6 +396,14 @@ class WasmFilter final : public proxy::HttpFilter, public pw::StreamHost {
     return apply(d, a);
   }
 
+  template <typename F>
+  FilterStatus run_headers(Direction& d, F&& callback) {
+    d.in_headers = true;
+    FilterStatus s = run(d, std::forward<F>(callback));
+    d.in_headers = false;
+    return s;
+  }
+
   FilterStatus apply(Direction& d, pw::Action a) {
     switch (a) {
       case pw::Action::Continue:
@@ -412,6 +424,10 @@ class WasmFilter final : public proxy::HttpFilter, public pw::StreamHost {
       case pw::Action::Pause:
         if (d.continue_requested) return FilterStatus::Continue;
         d.stopped = true;
+        // From headers, Envoy runs StopIteration as stop-all (headers and body, no body
+        // callback until the plugin resumes) unless allow_on_headers_stop_iteration: a
+        // plugin pausing for an auth call must not be resumed by its default body callback.
+        if (d.in_headers && !allow_headers_stop_iteration_) return FilterStatus::StopAllIteration;
         return FilterStatus::StopIteration;
       case pw::Action::StopAll:
         if (d.continue_requested) return FilterStatus::Continue;
@@ -446,6 +462,7 @@ class WasmFilter final : public proxy::HttpFilter, public pw::StreamHost {
 
   std::shared_ptr<pw::WorkerPlugin> plugin_;
   proxy::HttpFilterCallbacks& cb_;
+  const bool allow_headers_stop_iteration_;
   Mode mode_ = Mode::Unstarted;
   Direction req_{true};
   Direction resp_{false};
@@ -456,27 +473,34 @@ class WasmFilter final : public proxy::HttpFilter, public pw::StreamHost {
 
 class WasmFilterFactory final : public proxy::HttpFilterFactory {
  public:
-  WasmFilterFactory(std::shared_ptr<pw::WorkerPlugin> plugin, stats::Histogram* time_us)
-      : plugin_(std::move(plugin)), time_us_(time_us) {}
+  WasmFilterFactory(std::shared_ptr<pw::WorkerPlugin> plugin, stats::Histogram* time_us,
+                    bool allow_headers_stop_iteration)
+      : plugin_(std::move(plugin)),
+        time_us_(time_us),
+        allow_headers_stop_iteration_(allow_headers_stop_iteration) {}
   std::unique_ptr<proxy::HttpFilter> create_filter(proxy::HttpFilterCallbacks& callbacks) override {
-    return std::make_unique<WasmFilter>(plugin_, callbacks, time_us_);
+    return std::make_unique<WasmFilter>(plugin_, callbacks, time_us_,
+                                        allow_headers_stop_iteration_);
   }
 
  private:
   std::shared_ptr<pw::WorkerPlugin> plugin_;
   stats::Histogram* time_us_;
+  bool allow_headers_stop_iteration_;
 };
 
 class WasmFilterDefinition final : public proxy::HttpFilterDefinition {
  public:
   WasmFilterDefinition(std::shared_ptr<const pw::PluginSpec> spec,
                        std::shared_ptr<const pw::PluginModule> module, ::weir::wasm::Engine& engine,
-                       stats::StatsStore& stats, stats::Histogram* time_us)
+                       stats::StatsStore& stats, stats::Histogram* time_us,
+                       bool allow_headers_stop_iteration)
       : spec_(std::move(spec)),
         module_(std::move(module)),
         engine_(engine),
         stats_(stats),
-        time_us_(time_us) {
+        time_us_(time_us),
+        allow_headers_stop_iteration_(allow_headers_stop_iteration) {
     if (time_us_) (void)filter_clock_ticks_per_us();  // calibrated now, not on a request
   }
 
@@ -489,8 +513,8 @@ class WasmFilterDefinition final : public proxy::HttpFilterDefinition {
     if (!plugin.ok())
       return Error{"starting the plugin on worker " + std::to_string(worker.worker_index) +
                    " failed: " + plugin.error()};
-    return std::unique_ptr<proxy::HttpFilterFactory>(
-        std::make_unique<WasmFilterFactory>(std::move(plugin.value()), time_us_));
+    return std::unique_ptr<proxy::HttpFilterFactory>(std::make_unique<WasmFilterFactory>(
+        std::move(plugin.value()), time_us_, allow_headers_stop_iteration_));
   }
 
  private:
@@ -499,6 +523,7 @@ class WasmFilterDefinition final : public proxy::HttpFilterDefinition {
   ::weir::wasm::Engine& engine_;
   stats::StatsStore& stats_;
   stats::Histogram* time_us_;
+  bool allow_headers_stop_iteration_;
 };
 
 }  // namespace
@@ -508,8 +533,14 @@ Result<std::shared_ptr<proxy::HttpFilterDefinition>> create_wasm_filter_definiti
     stats::Histogram* time_us) {
   auto loaded = load_and_trial_start(config, engine, stats, "wasm plugin");
   if (!loaded.ok()) return Error{loaded.error()};
-  return std::shared_ptr<proxy::HttpFilterDefinition>(std::make_shared<WasmFilterDefinition>(
-      loaded.value().spec, loaded.value().module, engine, stats, time_us));
+  // Higress's host lets its 0.2.100 modules stop on headers alone (their SDK's
+  // HeaderStopIteration, which its wrapper returns to read the body first); Envoy lets any
+  // plugin whose config says allow_on_headers_stop_iteration.
+  const bool allow_headers_stop_iteration = config.allow_on_headers_stop_iteration.value_or(
+      loaded.value().module->abi() == pw::AbiVersion::V0_2_100);
+  return std::shared_ptr<proxy::HttpFilterDefinition>(
+      std::make_shared<WasmFilterDefinition>(loaded.value().spec, loaded.value().module, engine,
+                                             stats, time_us, allow_headers_stop_iteration));
 }
 
 }  // namespace weir::extensions::wasm
