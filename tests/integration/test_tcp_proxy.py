@@ -4,7 +4,8 @@ clients.
 
 The plugin is tests/plugins/go/go_network (the public Go SDK; its modes are described in
 its main.go): it counts and rewrites bytes, pauses, traps, closes. tests/plugins/rust/
-rust_network (the Rust SDK, proxy-wasm 0.2.1) rewrites and holds bytes until a line ends. The bulk transfer runs
+rust_network (the Rust SDK, proxy-wasm 0.2.1) rewrites and holds bytes until a line ends;
+tests/plugins/cpp/cpp_network (weir's C++ SDK) counts, rewrites, holds, drops, closes. The bulk transfer runs
 through it with a checksum on both ends and weir's RSS sampled."""
 import hashlib
 import os
