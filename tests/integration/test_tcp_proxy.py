@@ -675,20 +675,26 @@ def test_rust_plugin_holds_bytes_until_a_line_ends(echo):
     them, and CONTINUE lets them go together."""
     weir, listen, _ = start(echo.port, rust_network("line"))
     with weir:
-        with socket.create_connection(("127.0.0.1", listen), timeout=5) as s:
-            s.sendall(b"hel")
-            s.settimeout(0.3)  # the time under test: nothing comes back while held
-            with pytest.raises(socket.timeout):
-                s.recv(100)
-            s.settimeout(5)
-            s.sendall(b"lo")
-            s.sendall(b"\n")
-            got = b""
-            while len(got) < 6:
-                data = s.recv(100)
-                assert data
-                got += data
-            assert got == b"hello\n"
+        assert_held_until_the_line_ends(listen, b"hel", [b"lo", b"\n"])
+
+
+def assert_held_until_the_line_ends(listen, first, rest):
+    """`first` (no newline) comes back only once the `rest` has ended the line."""
+    with socket.create_connection(("127.0.0.1", listen), timeout=5) as s:
+        s.sendall(first)
+        s.settimeout(0.3)  # the time under test: nothing comes back while held
+        with pytest.raises(socket.timeout):
+            s.recv(100)
+        s.settimeout(5)
+        for piece in rest:
+            s.sendall(piece)
+        line = first + b"".join(rest)
+        got = b""
+        while len(got) < len(line):
+            data = s.recv(100)
+            assert data
+            got += data
+        assert got == line
 
 
 # ---------------------------------------------------------------- with the C++ SDK plugin
@@ -723,19 +729,7 @@ def test_cpp_plugin_counts_and_rewrites_bytes(echo):
 def test_cpp_plugin_holds_bytes_until_a_line_ends_and_drops_lines(echo):
     weir, listen, admin = start(echo.port, cpp_network("line"))
     with weir:
-        with socket.create_connection(("127.0.0.1", listen), timeout=5) as s:
-            s.sendall(b"par")
-            s.settimeout(0.3)  # the time under test: nothing comes back while held
-            with pytest.raises(socket.timeout):
-                s.recv(100)
-            s.settimeout(5)
-            s.sendall(b"tial\n")
-            got = b""
-            while len(got) < 8:
-                data = s.recv(100)
-                assert data
-                got += data
-            assert got == b"partial\n"
+        assert_held_until_the_line_ends(listen, b"par", [b"tial\n"])
         # The held bytes were counted once, not once per callback.
         wait_for(lambda: stat_value(admin, "cpp_network.downstream_bytes") == 8)
     weir, listen, _ = start(echo.port, cpp_network("drop"))

@@ -7,6 +7,7 @@
 
 #include "config/config.h"
 #include "extensions/common/wasm/plugin_loader.h"
+#include "extensions/common/wasm/plugin_stream.h"
 #include "extensions/common/wasm/worker_services.h"
 #include "extensions/filters/http/common/filter_timing.h"
 #include "proxy_wasm/properties.h"
@@ -22,19 +23,16 @@ namespace {
 constexpr std::string_view kFailStreamDetails = "wasm_fail_stream";
 
 // One stream through one plugin: the proxy::HttpFilter, and the host layer's StreamHost.
-class WasmFilter final : public proxy::HttpFilter, public pw::StreamHost {
+class WasmFilter final : public proxy::HttpFilter, public pw::StreamHost, private PluginStream {
  public:
   WasmFilter(std::shared_ptr<pw::WorkerPlugin> plugin, proxy::HttpFilterCallbacks& cb,
              stats::Histogram* time_us, bool allow_headers_stop_iteration)
-      : plugin_(std::move(plugin)),
+      : PluginStream(std::move(plugin)),
         cb_(cb),
         allow_headers_stop_iteration_(allow_headers_stop_iteration),
         timer_(time_us) {}
 
-  ~WasmFilter() override {
-    finish();
-    if (alive_) *alive_ = false;
-  }
+  ~WasmFilter() override { finish(); }
 
   // ---- proxy::HttpFilter
   FilterStatus on_request_headers(http::HeaderMap& headers, bool end_stream) override {
@@ -290,8 +288,6 @@ class WasmFilter final : public proxy::HttpFilter, public pw::StreamHost {
     std::string* body = nullptr;  // during a body callback
   };
 
-  enum class Mode { Unstarted, Active, Bypass, Failed };
-
   static bool is_http(pw::StreamType type) {
     return type == pw::StreamType::Request || type == pw::StreamType::Response;
   }
@@ -328,42 +324,9 @@ class WasmFilter final : public proxy::HttpFilter, public pw::StreamHost {
     }
   }
 
-  // A stream action asked for from outside this stream's callbacks (an http call answer,
-  // another context): run once the VM call returns (see Vm::run_after_call), if this
-  // filter still exists then.
-  template <typename F>
-  void after_vm_call(F&& action) {
-    if (!alive_) alive_ = std::make_shared<bool>(true);  // only streams that need it pay
-    ctx_->vm().run_after_call([alive = alive_, action = std::forward<F>(action)]() mutable {
-      if (*alive) action();
-    });
-  }
-
-  // Creates the stream context on the first callback (also for a local reply that reaches
-  // the response path first). False: the plugin is not used for this stream.
-  bool ensure_context() {
-    if (mode_ == Mode::Active) return true;
-    if (mode_ != Mode::Unstarted) return false;
-    std::shared_ptr<pw::Vm> vm;
-    pw::RootContext* root = nullptr;
-    switch (plugin_->acquire(vm, root)) {
-      case pw::WorkerPlugin::Decision::Use:
-        break;
-      case pw::WorkerPlugin::Decision::Skip:
-        mode_ = Mode::Bypass;
-        return false;
-      case pw::WorkerPlugin::Decision::FailClosed:
-        fail_closed();
-        return false;
-    }
-    ctx_.emplace(std::move(vm), root, this);
-    mode_ = Mode::Active;
-    if (!ctx_->create()) {
-      on_failure();
-      return false;
-    }
-    return true;
-  }
+  // The context is created on the first callback (also for a local reply that reaches
+  // the response path first).
+  bool ensure_context() { return PluginStream::ensure_context(this); }
 
   // The result of a callback we do not run: bypassed streams continue; a failed stream
   // stays stopped on the request side (its 503 is on the way) and lets the response
@@ -373,18 +336,9 @@ class WasmFilter final : public proxy::HttpFilter, public pw::StreamHost {
     return FilterStatus::Continue;
   }
 
-  void fail_closed() {
+  void fail_closed() override {
     mode_ = Mode::Failed;
     cb_.send_local_reply(503, "", http::HeaderMap{}, kFailStreamDetails);
-  }
-
-  // The VM died in this stream's callback: apply the failure policy.
-  void on_failure() {
-    if (plugin_->failure_policy() == pw::FailurePolicy::FailOpen) {
-      mode_ = Mode::Bypass;
-    } else {
-      fail_closed();
-    }
   }
 
   template <typename F>
@@ -456,18 +410,10 @@ class WasmFilter final : public proxy::HttpFilter, public pw::StreamHost {
     return s;
   }
 
-  void finish() {
-    if (ctx_) ctx_->finish();
-  }
-
-  std::shared_ptr<pw::WorkerPlugin> plugin_;
   proxy::HttpFilterCallbacks& cb_;
   const bool allow_headers_stop_iteration_;
-  Mode mode_ = Mode::Unstarted;
   Direction req_{true};
   Direction resp_{false};
-  std::optional<pw::StreamContext> ctx_;
-  std::shared_ptr<bool> alive_;  // false once destroyed; for after_vm_call()
   FilterTimer timer_;
 };
 
@@ -506,13 +452,8 @@ class WasmFilterDefinition final : public proxy::HttpFilterDefinition {
 
   Result<std::unique_ptr<proxy::HttpFilterFactory>> create_worker_factory(
       proxy::WorkerContext& worker) override {
-    auto rt = pw::WorkerRuntime::for_current_thread(engine_, worker.stats);
-    if (!rt.ok()) return Error{rt.error()};
-    attach_worker_services(*rt.value(), worker);
-    auto plugin = pw::WorkerPlugin::create(spec_, module_, rt.value());
-    if (!plugin.ok())
-      return Error{"starting the plugin on worker " + std::to_string(worker.worker_index) +
-                   " failed: " + plugin.error()};
+    auto plugin = start_worker_plugin(spec_, module_, engine_, worker);
+    if (!plugin.ok()) return Error{plugin.error()};
     return std::unique_ptr<proxy::HttpFilterFactory>(std::make_unique<WasmFilterFactory>(
         std::move(plugin.value()), time_us_, allow_headers_stop_iteration_));
   }
