@@ -14,7 +14,7 @@ import time
 
 import pytest
 
-from abi_support import request, start, stat
+from abi_support import request, start, stat, wait_for
 from upstream import Upstream
 from weir_harness import free_port, require, sdk_plugin, wait_for_port, wasm_filter
 
@@ -254,7 +254,7 @@ def test_higress_redis_connections_are_pooled_and_reused(redis_server):
     connection): 40 requests in a row take one connection; a burst of 16 at once opens
     more, and afterwards at most 4 stay idle."""
     port = redis_server.port
-    with Upstream() as up, start_with_redis(up, port, limit=1000) as weir:
+    with Upstream() as up, start_with_redis(up, port, limit=1000, timeout=5000) as weir:
         for i in range(40):
             status, _, data = request(weir.listen, headers={"x-api-key": f"k{i % 4}"})
             assert status == 200, (data, weir.logs())
@@ -270,7 +270,7 @@ def test_higress_redis_connections_are_pooled_and_reused(redis_server):
             t.start()
         for t in threads:
             t.join()
-        assert results == [200] * 16
+        assert results == [200] * 16, [l for l in weir.logs().splitlines() if "redis" in l][-8:]
         assert redis_cx(weir, port, "active") <= 4
         assert redis_clients(port) <= 4
         # The pooled connections still work, on database 2.
@@ -278,6 +278,15 @@ def test_higress_redis_connections_are_pooled_and_reused(redis_server):
         reply = redis_query(port, ["AUTH", "default", REDIS_PASSWORD], ["SELECT", "2"],
                             ["GET", "quota:k0"])
         assert reply.endswith(b"$2\r\n11\r\n"), reply
+        # Redis closes every client connection (as its idle `timeout` would): the pooled
+        # ones are dropped, and the next calls open a new one instead of failing.
+        total = redis_cx(weir, port, "total")
+        redis_query(port, ["AUTH", "default", REDIS_PASSWORD], ["CLIENT", "KILL", "TYPE", "normal",
+                                                                "SKIPME", "yes"])
+        wait_for(lambda: redis_cx(weir, port, "active") == 0)
+        for _ in range(3):
+            assert request(weir.listen, headers={"x-api-key": "k0"})[0] == 200, weir.logs()
+        assert redis_cx(weir, port, "total") == total + 1
 
 
 def test_higress_redis_restart_fails_calls_then_they_work_again(redis_server, tmp_path):
@@ -285,9 +294,9 @@ def test_higress_redis_restart_fails_calls_then_they_work_again(redis_server, tm
     plugin, at once), and once Redis is back on its port calls work again, on new
     connections."""
     port = redis_server.port
-    with Upstream() as up, start_with_redis(up, port, limit=1000) as weir:
+    with Upstream() as up, start_with_redis(up, port, limit=1000, timeout=5000) as weir:
         for _ in range(5):
-            assert request(weir.listen, headers={"x-api-key": "k"})[0] == 200
+            assert request(weir.listen, headers={"x-api-key": "k"})[0] == 200, weir.logs()
         redis_server.kill()
         redis_server.wait(10)
         for _ in range(3):
@@ -295,7 +304,7 @@ def test_higress_redis_restart_fails_calls_then_they_work_again(redis_server, tm
             status, _, data = request(weir.listen, headers={"x-api-key": "k"})
             assert (status, data) == (503, b"redis unavailable\n"), weir.logs()
             assert time.time() - t0 < 1.0
-        assert redis_cx(weir, port, "active") == 0
+        assert wait_for(lambda: redis_cx(weir, port, "active") == 0), weir.logs()
         again = run_redis(port, tmp_path)
         try:
             status, _, data = request(weir.listen, headers={"x-api-key": "k"})
@@ -303,7 +312,7 @@ def test_higress_redis_restart_fails_calls_then_they_work_again(redis_server, tm
             # A new server: the count starts again.
             assert dict(json.loads(data)["headers"])["x-quota-count"] == "1"
             for _ in range(5):
-                assert request(weir.listen, headers={"x-api-key": "k"})[0] == 200
+                assert request(weir.listen, headers={"x-api-key": "k"})[0] == 200, weir.logs()
             assert redis_cx(weir, port, "active") == 1
         finally:
             again.terminate()
