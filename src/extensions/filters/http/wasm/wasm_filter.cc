@@ -8,6 +8,7 @@
 #include "config/config.h"
 #include "extensions/common/wasm/plugin_loader.h"
 #include "extensions/common/wasm/plugin_stream.h"
+#include "extensions/common/wasm/stream_properties.h"
 #include "extensions/common/wasm/worker_services.h"
 #include "extensions/filters/http/common/filter_timing.h"
 #include "proxy_wasm/properties.h"
@@ -151,28 +152,11 @@ class WasmFilter final : public proxy::HttpFilter, public pw::StreamHost, privat
 
   bool get_stream_property(std::string_view path, std::string& out) override {
     const proxy::StreamInfo& si = cb_.stream_info();
-    auto is = [&](std::string_view dotted) {
-      if (path.size() != dotted.size()) return false;
-      for (size_t i = 0; i < path.size(); ++i) {
-        if ((path[i] == '\0' ? '.' : path[i]) != dotted[i]) return false;
-      }
-      return true;
-    };
-    auto str = [&](std::string_view v) {
-      out.assign(v);
-      return true;
-    };
-    auto num = [&](int64_t v) {
-      out.clear();
-      pw::encode_int(out, v);
-      return true;
-    };
-    auto addr = [&](const std::string& ip, uint16_t port) {
-      if (ip.empty()) return false;
-      out = ip.find(':') != std::string::npos ? "[" + ip + "]:" + std::to_string(port)
-                                              : ip + ":" + std::to_string(port);
-      return true;
-    };
+    PropertyAnswer answer(path, out);
+    if (answer.connection_facts(si)) return true;
+    auto is = [&](std::string_view dotted) { return answer.is(dotted); };
+    auto str = [&](std::string_view v) { return answer.str(v); };
+    auto num = [&](int64_t v) { return answer.num(v); };
     if (is("request.protocol")) return str(si.protocol);
     if (is("request.time")) {
       return num(
@@ -196,19 +180,9 @@ class WasmFilter final : public proxy::HttpFilter, public pw::StreamHost, privat
     if (is("response.total_size"))
       return num(static_cast<int64_t>(si.bytes_sent + si.header_bytes_sent));
     if (is("response.flags")) return num(0);
-    if (is("source.address")) return addr(si.downstream_remote_address, si.downstream_remote_port);
-    if (is("source.port")) return num(si.downstream_remote_port);
-    if (is("destination.address"))
-      return addr(si.downstream_local_address, si.downstream_local_port);
-    if (is("destination.port")) return num(si.downstream_local_port);
-    if (is("connection.id")) return num(static_cast<int64_t>(si.connection_id));
     // connection.* TLS facts, Envoy's names; a plaintext connection has none but mtls.
     const net::tls::TlsInfo* tls = si.downstream_tls;
-    if (is("connection.mtls")) {
-      out.clear();
-      pw::encode_bool(out, tls && tls->peer_certificate_validated);
-      return true;
-    }
+    if (is("connection.mtls")) return answer.boolean(tls && tls->peer_certificate_validated);
     if (is("connection.requested_server_name")) {
       return tls ? str(tls->requested_server_name) : str("");
     }
@@ -226,12 +200,6 @@ class WasmFilter final : public proxy::HttpFilter, public pw::StreamHost, privat
     }
     if (is("upstream.tls_version")) {
       return si.upstream_tls_version.empty() ? false : str(si.upstream_tls_version);
-    }
-    if (is("upstream.address")) return si.upstream_host.empty() ? false : str(si.upstream_host);
-    if (is("upstream.port")) {
-      auto colon = si.upstream_host.rfind(':');
-      if (colon == std::string::npos) return false;
-      return num(std::strtoll(si.upstream_host.c_str() + colon + 1, nullptr, 10));
     }
     // Route properties are computed here, when a plugin asks: the route is matched on
     // demand (Envoy has it from the request headers on), never per request for nothing.

@@ -4,6 +4,7 @@
 
 #include "extensions/common/wasm/plugin_loader.h"
 #include "extensions/common/wasm/plugin_stream.h"
+#include "extensions/common/wasm/stream_properties.h"
 #include "extensions/common/wasm/worker_services.h"
 #include "proxy_wasm/network_stream_host.h"
 #include "proxy_wasm/properties.h"
@@ -95,53 +96,14 @@ class NetworkWasmFilter final : public network::NetworkFilter,
 
   bool get_stream_property(std::string_view path, std::string& out) override {
     const proxy::StreamInfo& si = cb_.stream_info();
-    auto is = [&](std::string_view dotted) {
-      if (path.size() != dotted.size()) return false;
-      for (size_t i = 0; i < path.size(); ++i) {
-        if ((path[i] == '\0' ? '.' : path[i]) != dotted[i]) return false;
-      }
-      return true;
-    };
-    auto num = [&](int64_t v) {
-      out.clear();
-      pw::encode_int(out, v);
-      return true;
-    };
-    auto addr = [&](const std::string& ip, uint16_t port) {
-      if (ip.empty()) return false;
-      out = ip.find(':') != std::string::npos ? "[" + ip + "]:" + std::to_string(port)
-                                              : ip + ":" + std::to_string(port);
-      return true;
-    };
-    if (is("source.address")) return addr(si.downstream_remote_address, si.downstream_remote_port);
-    if (is("source.port")) return num(si.downstream_remote_port);
-    if (is("destination.address"))
-      return addr(si.downstream_local_address, si.downstream_local_port);
-    if (is("destination.port")) return num(si.downstream_local_port);
-    if (is("connection.id")) return num(static_cast<int64_t>(si.connection_id));
-    if (is("connection.mtls")) {
-      out.clear();
-      pw::encode_bool(out, false);
-      return true;
-    }
-    if (is("upstream.address")) {
-      if (si.upstream_host.empty()) return false;
-      out = si.upstream_host;
-      return true;
-    }
-    if (is("upstream.port")) {
-      auto colon = si.upstream_host.rfind(':');
-      if (colon == std::string::npos) return false;
-      return num(std::strtoll(si.upstream_host.c_str() + colon + 1, nullptr, 10));
-    }
-    if (is("cluster_name")) {
-      if (si.cluster_name.empty()) return false;
-      out = si.cluster_name;
-      return true;
-    }
-    if (is("connection.bytes_received") || is("request.total_size"))
-      return num(static_cast<int64_t>(si.bytes_received));
-    if (is("response.total_size")) return num(static_cast<int64_t>(si.bytes_sent));
+    PropertyAnswer answer(path, out);
+    if (answer.connection_facts(si)) return true;
+    if (answer.is("connection.mtls")) return answer.boolean(false);
+    if (answer.is("cluster_name"))
+      return si.cluster_name.empty() ? false : answer.str(si.cluster_name);
+    if (answer.is("connection.bytes_received") || answer.is("request.total_size"))
+      return answer.num(static_cast<int64_t>(si.bytes_received));
+    if (answer.is("response.total_size")) return answer.num(static_cast<int64_t>(si.bytes_sent));
     return false;
   }
 
