@@ -67,6 +67,9 @@ struct WasmPluginConfig {
   std::string vm_configuration;
   std::map<std::string, std::string> environment;  // vm_config.environment_variables
   FailurePolicy failure_policy = FailurePolicy::FailClosed;
+  // PluginConfig.allow_on_headers_stop_iteration (Envoy 1.35): unset means Envoy's false,
+  // except for Higress (ABI 0.2.100) modules, whose host allows it (decided at load).
+  std::optional<bool> allow_on_headers_stop_iteration;
   WasmLimits limits;  // vm_config.weir_limits
   // The bootstrap's node and the enclosing listener's metadata (filled after loading),
   // for the node and listener_metadata properties.

@@ -125,9 +125,9 @@ void load_vm_config(const ConfigNode& vm_config, WasmPluginConfig& plugin) {
 }  // namespace
 
 WasmPluginConfig load_wasm_plugin(const ConfigNode& plugin_config) {
-  plugin_config.expect_fields(
-      names::kPluginConfig,
-      {"name", "root_id", "vm_config", "configuration", "fail_open", "failure_policy"});
+  plugin_config.expect_fields(names::kPluginConfig,
+                              {"name", "root_id", "vm_config", "configuration", "fail_open",
+                               "failure_policy", "allow_on_headers_stop_iteration"});
   WasmPluginConfig plugin;
   if (plugin_config.has("name")) plugin.name = plugin_config.field("name").as_string();
   if (plugin_config.has("root_id")) plugin.root_id = plugin_config.field("root_id").as_string();
@@ -146,6 +146,9 @@ WasmPluginConfig load_wasm_plugin(const ConfigNode& plugin_config) {
     });
     if (policy) plugin.failure_policy = *policy;
   }
+  // A google.protobuf.BoolValue, whose JSON (and YAML) form is the bare bool.
+  const ConfigNode allow_stop = plugin_config.field("allow_on_headers_stop_iteration");
+  if (allow_stop.present()) plugin.allow_on_headers_stop_iteration = allow_stop.as_bool();
 
   load_vm_config(plugin_config.required("vm_config"), plugin);
   return plugin;

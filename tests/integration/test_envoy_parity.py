@@ -9,12 +9,22 @@ from weir_harness import (Weir, free_port, proxy_config, request, sdk_plugin, st
                           wait_for, wasm_filter)
 
 
+# go_parity stops on its headers and continues from its body callback: Envoy (>= 1.35)
+# runs that only with allow_on_headers_stop_iteration; without it, a headers pause holds
+# the body callbacks too (test_plugin_paused_for_an_auth_call_is_not_resumed_by_its_body).
+ALLOW_STOP_ITERATION = "\n                        allow_on_headers_stop_iteration: true"
+
+
+def parity_filter():
+    return wasm_filter("parity", sdk_plugin("go_parity.wasm"), root_id="parity_root",
+                       vm_id="parity_vm", extra=ALLOW_STOP_ITERATION)
+
+
 def start(up, filters=None, hcm_extra="", route_extra="", listener_extra="", cluster_extra="",
           config=None):
     listen, admin = free_port(), free_port()
     if filters is None:
-        filters = wasm_filter("parity", sdk_plugin("go_parity.wasm"), root_id="parity_root",
-                              vm_id="parity_vm")
+        filters = parity_filter()
     cfg = config or proxy_config(listen, admin, up.port, filters=filters, hcm_extra=hcm_extra,
                                  route_extra=route_extra, listener_extra=listener_extra,
                                  cluster_extra=cluster_extra)
@@ -66,6 +76,26 @@ def test_bad_signature_gets_the_local_reply_and_nothing_goes_upstream():
         assert not up.requests
 
 
+def test_plugin_paused_for_an_auth_call_is_not_resumed_by_its_body():
+    """Without allow_on_headers_stop_iteration (Envoy's default), a headers PAUSE holds the
+    body and its callbacks too: go_auth pauses for its auth call and leaves the body
+    callback to the Go SDK's default (Continue), which must not let the request through
+    while the auth service has not answered."""
+    import socket
+    with socket.socket() as silent, Upstream() as up:
+        silent.bind(("127.0.0.1", 0))
+        silent.listen(8)  # connects, never answers: go_auth's 500 ms timeout decides
+        listen, admin = free_port(), free_port()
+        cfg = proxy_config(listen, admin, up.port,
+                           extra_clusters={"auth": silent.getsockname()[1]},
+                           filters=wasm_filter("go_auth", sdk_plugin("go_auth.wasm"), root_id=""))
+        with Weir(cfg, args=("--concurrency", "1"), wait_ports=(listen, admin)) as weir:
+            for body in (b"pay 10 to bob", b"x" * 200000):
+                status, _, answer = request(listen, "POST", "/pay", body=body)
+                assert (status, answer) == (500, b"auth service unavailable\n"), weir.logs()
+            assert not up.requests
+
+
 def test_body_continue_request_over_the_buffer_limit_is_413():
     with Upstream() as up, start(up, listener_extra="\n      per_connection_buffer_limit_bytes: 65536") as weir:
         body = b"x" * (300 * 1024)
@@ -93,8 +123,7 @@ def parity_config(listen, admin, up_port, vhosts=None, hcm_extra="", route_confi
                   bootstrap_extra="", filters=None, listener_extra=""):
     """A config with node, listener, route and cluster metadata, and the go_parity plugin."""
     if filters is None:
-        filters = wasm_filter("parity", sdk_plugin("go_parity.wasm"), root_id="parity_root",
-                              vm_id="parity_vm")
+        filters = parity_filter()
     if vhosts is None:
         vhosts = """
                     - name: all

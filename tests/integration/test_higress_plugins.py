@@ -14,7 +14,7 @@ import time
 
 import pytest
 
-from abi_support import request, start, stat
+from abi_support import request, start, stat, wait_for
 from upstream import Upstream
 from weir_harness import free_port, require, sdk_plugin, wait_for_port, wasm_filter
 
@@ -72,6 +72,67 @@ def test_higress_body_auth_accepts_a_signed_body_and_refuses_the_rest():
         assert bodies == [body, big], [len(b) for b in bodies]
 
 
+def router_filter(extra=""):
+    return wasm_filter("higress-model-router", sdk_plugin("higress_model_router.wasm"),
+                       root_id="", configuration=json.dumps({"models": ["qwen-max", "gpt-4o"]}),
+                       extra=extra)
+
+
+def test_higress_plugin_holding_its_headers_reads_the_body_first():
+    """HeaderStopIteration from a 0.2.100 plugin holds the headers alone, as Higress's host
+    runs it (Envoy's allow_on_headers_stop_iteration): the wrapper buffers the body, the
+    plugin adds a header chosen from it, then headers and body go on. A refused body sends
+    nothing upstream, not even the headers."""
+    with Upstream() as up, start({"upstream": up.port}, router_filter()) as weir:
+        body = json.dumps({"model": "gpt-4o", "messages": [{"role": "user", "content": "hi"}]})
+        status, _, data = request(weir.listen, "POST", "/v1/chat/completions", body=body.encode(),
+                                  headers={"content-type": "application/json"})
+        assert status == 200, (data, weir.logs())
+        seen = json.loads(data)
+        assert dict(seen["headers"])["x-higress-model"] == "gpt-4o"
+        assert seen["body"] == body
+        # 300 KiB in many reads, chunked: still read whole before the headers go.
+        big = json.dumps({"model": "qwen-max", "pad": "p" * 300 * 1024}).encode()
+        with socket.create_connection(("127.0.0.1", weir.listen), timeout=10) as s:
+            s.sendall(b"POST /v1/chat HTTP/1.1\r\nHost: x\r\ncontent-type: application/json\r\n"
+                      b"transfer-encoding: chunked\r\n\r\n")
+            for i in range(0, len(big), 7000):
+                piece = big[i:i + 7000]
+                s.sendall(b"%x\r\n%s\r\n" % (len(piece), piece))
+            s.sendall(b"0\r\n\r\n")
+            answer = b""
+            while not answer.endswith(b"}"):
+                chunk = s.recv(1 << 20)
+                assert chunk, answer[:300]
+                answer += chunk
+        assert answer.startswith(b"HTTP/1.1 200"), answer[:300]
+        seen = json.loads(answer.split(b"\r\n\r\n", 1)[1])
+        assert dict(seen["headers"])["x-higress-model"] == "qwen-max"
+        assert seen["body"].encode("latin-1") == big
+        before = len(up.requests)
+        for bad, reason in ((b'{"model": "unknown"}', "unknown model"),
+                            (b"not json {", "body is not JSON")):
+            status, hdrs, data = request(weir.listen, "POST", "/v1/chat/completions", body=bad,
+                                         headers={"content-type": "application/json"})
+            assert (status, json.loads(data)["message"]) == (400, reason), weir.logs()
+        assert len(up.requests) == before  # not even the headers went
+        # A request without a body is not held.
+        assert request(weir.listen, "GET", "/v1/models")[0] == 200
+        assert len(up.requests) == before + 1
+
+
+def test_allow_on_headers_stop_iteration_must_be_a_bool(tmp_path):
+    import re
+    from test_validate_report import config_with, validate
+    text = config_with(sdk_plugin("higress_model_router.wasm"), root_id="")
+    text = re.sub(r"^( *)root_id: (.*)$", r"\1root_id: \2\n\1allow_on_headers_stop_iteration: maybe",
+                  text, count=1, flags=re.M)
+    out = validate(tmp_path, text)
+    said = out.stdout + out.stderr
+    assert out.returncode != 0
+    assert "allow_on_headers_stop_iteration" in said and "envoy.yaml:" in said, said
+
+
 def test_higress_plugin_is_validated_as_abi_0_2_100(tmp_path):
     from test_validate_report import config_with, field, report_of, validate
     out = validate(tmp_path, config_with(sdk_plugin("higress_body_auth.wasm"), root_id=""))
@@ -110,18 +171,26 @@ def redis_query(port, *commands):
         return data
 
 
-@pytest.fixture
-def redis_server(tmp_path):
+def run_redis(port, directory):
     binary = shutil.which("redis-server")
     require(binary, "redis-server is not installed")
-    port = free_port()
     proc = subprocess.Popen(
         [binary, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
-         "--requirepass", REDIS_PASSWORD, "--dir", str(tmp_path)],
+         "--requirepass", REDIS_PASSWORD, "--dir", str(directory)],
         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
         wait_for_port(port, proc=proc)
-        proc.port = port
+    except BaseException:
+        proc.kill()
+        raise
+    proc.port = port
+    return proc
+
+
+@pytest.fixture
+def redis_server(tmp_path):
+    proc = run_redis(free_port(), tmp_path)
+    try:
         yield proc
     finally:
         if proc.poll() is None:
@@ -168,6 +237,86 @@ def test_higress_redis_quota_against_a_real_redis(redis_server):
         assert parts[4].startswith(b":") and 0 < int(parts[4][1:]) <= 60, reply
         assert parts[5:7] == [b"+OK", b":0"], reply
         assert len(up.requests) == 4
+
+
+def redis_clients(port):
+    """Client connections Redis has, not counting the one asking."""
+    reply = redis_query(port, ["AUTH", "default", REDIS_PASSWORD], ["CLIENT", "LIST"])
+    return reply.count(b" addr=") - 1  # (" laddr=" is the server side)
+
+
+def redis_cx(weir, port, what):
+    return int(stat(weir, f"cluster.{redis_cluster(port)}.upstream_cx_{what}") or 0)
+
+
+def test_higress_redis_connections_are_pooled_and_reused(redis_server):
+    """Calls reuse a worker's authenticated connections (AUTH and SELECT once per
+    connection): 40 requests in a row take one connection; a burst of 16 at once opens
+    more, and afterwards at most 4 stay idle."""
+    port = redis_server.port
+    with Upstream() as up, start_with_redis(up, port, limit=1000, timeout=5000) as weir:
+        for i in range(40):
+            status, _, data = request(weir.listen, headers={"x-api-key": f"k{i % 4}"})
+            assert status == 200, (data, weir.logs())
+        assert dict(json.loads(data)["headers"])["x-quota-count"] == "10"
+        assert redis_cx(weir, port, "total") == 1
+        assert redis_clients(port) == 1
+        results = []
+
+        def one(i):
+            results.append(request(weir.listen, headers={"x-api-key": f"burst{i}"})[0])
+        threads = [threading.Thread(target=one, args=(i,)) for i in range(16)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        assert results == [200] * 16, [l for l in weir.logs().splitlines() if "redis" in l][-8:]
+        assert redis_cx(weir, port, "active") <= 4
+        assert redis_clients(port) <= 4
+        # The pooled connections still work, on database 2.
+        assert request(weir.listen, headers={"x-api-key": "k0"})[0] == 200
+        reply = redis_query(port, ["AUTH", "default", REDIS_PASSWORD], ["SELECT", "2"],
+                            ["GET", "quota:k0"])
+        assert reply.endswith(b"$2\r\n11\r\n"), reply
+        # Redis closes every client connection (as its idle `timeout` would): the pooled
+        # ones are dropped, and the next calls open a new one instead of failing.
+        total = redis_cx(weir, port, "total")
+        redis_query(port, ["AUTH", "default", REDIS_PASSWORD], ["CLIENT", "KILL", "TYPE", "normal",
+                                                                "SKIPME", "yes"])
+        wait_for(lambda: redis_cx(weir, port, "active") == 0)
+        for _ in range(3):
+            assert request(weir.listen, headers={"x-api-key": "k0"})[0] == 200, weir.logs()
+        assert redis_cx(weir, port, "total") == total + 1
+
+
+def test_higress_redis_restart_fails_calls_then_they_work_again(redis_server, tmp_path):
+    """Redis killed with pooled connections: the next calls fail cleanly (503 from the
+    plugin, at once), and once Redis is back on its port calls work again, on new
+    connections."""
+    port = redis_server.port
+    with Upstream() as up, start_with_redis(up, port, limit=1000, timeout=5000) as weir:
+        for _ in range(5):
+            assert request(weir.listen, headers={"x-api-key": "k"})[0] == 200, weir.logs()
+        redis_server.kill()
+        redis_server.wait(10)
+        for _ in range(3):
+            t0 = time.time()
+            status, _, data = request(weir.listen, headers={"x-api-key": "k"})
+            assert (status, data) == (503, b"redis unavailable\n"), weir.logs()
+            assert time.time() - t0 < 1.0
+        assert wait_for(lambda: redis_cx(weir, port, "active") == 0), weir.logs()
+        again = run_redis(port, tmp_path)
+        try:
+            status, _, data = request(weir.listen, headers={"x-api-key": "k"})
+            assert status == 200, (data, weir.logs())
+            # A new server: the count starts again.
+            assert dict(json.loads(data)["headers"])["x-quota-count"] == "1"
+            for _ in range(5):
+                assert request(weir.listen, headers={"x-api-key": "k"})[0] == 200, weir.logs()
+            assert redis_cx(weir, port, "active") == 1
+        finally:
+            again.terminate()
+            again.wait(10)
 
 
 def test_higress_redis_down_answers_the_plugin_with_a_failure(redis_server):

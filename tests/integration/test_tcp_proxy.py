@@ -4,7 +4,8 @@ clients.
 
 The plugin is tests/plugins/go/go_network (the public Go SDK; its modes are described in
 its main.go): it counts and rewrites bytes, pauses, traps, closes. tests/plugins/rust/
-rust_network (the Rust SDK, proxy-wasm 0.2.1) rewrites and holds bytes until a line ends. The bulk transfer runs
+rust_network (the Rust SDK, proxy-wasm 0.2.1) rewrites and holds bytes until a line ends;
+tests/plugins/cpp/cpp_network (weir's C++ SDK) counts, rewrites, holds, drops, closes. The bulk transfer runs
 through it with a checksum on both ends and weir's RSS sampled."""
 import hashlib
 import os
@@ -674,17 +675,78 @@ def test_rust_plugin_holds_bytes_until_a_line_ends(echo):
     them, and CONTINUE lets them go together."""
     weir, listen, _ = start(echo.port, rust_network("line"))
     with weir:
-        with socket.create_connection(("127.0.0.1", listen), timeout=5) as s:
-            s.sendall(b"hel")
-            s.settimeout(0.3)  # the time under test: nothing comes back while held
-            with pytest.raises(socket.timeout):
-                s.recv(100)
-            s.settimeout(5)
-            s.sendall(b"lo")
-            s.sendall(b"\n")
-            got = b""
-            while len(got) < 6:
-                data = s.recv(100)
-                assert data
-                got += data
-            assert got == b"hello\n"
+        assert_held_until_the_line_ends(listen, b"hel", [b"lo", b"\n"])
+
+
+def assert_held_until_the_line_ends(listen, first, rest):
+    """`first` (no newline) comes back only once the `rest` has ended the line."""
+    with socket.create_connection(("127.0.0.1", listen), timeout=5) as s:
+        s.sendall(first)
+        s.settimeout(0.3)  # the time under test: nothing comes back while held
+        with pytest.raises(socket.timeout):
+            s.recv(100)
+        s.settimeout(5)
+        for piece in rest:
+            s.sendall(piece)
+        line = first + b"".join(rest)
+        got = b""
+        while len(got) < len(line):
+            data = s.recv(100)
+            assert data
+            got += data
+        assert got == line
+
+
+# ---------------------------------------------------------------- with the C++ SDK plugin
+
+def cpp_network(mode, failure_policy=None):
+    return network_wasm(mode, failure_policy, name="cpp_network", wasm="cpp_network.wasm")
+
+
+def test_cpp_plugin_counts_and_rewrites_bytes(echo):
+    """weir's C++ SDK (NetworkContext): client bytes upper-cased on the way in, a line
+    naming the connection in front of the upstream's bytes on the way out; counters per
+    direction, per connection and per close."""
+    weir, listen, admin = start(echo.port, cpp_network("rewrite"))
+    with weir:
+        before = idle_stats(admin, listen)
+        got = exchange(listen, b"hello c++\n")
+        first, rest = got.split(b"\n", 1)
+        assert first.startswith(b"conn=") and int(first[5:]) > 0, got
+        assert rest == b"HELLO C++\n", got
+        s = idle_stats(admin, listen)
+
+        def delta(name):
+            return int(s.get(name, "0")) - int(before.get(name, "0"))
+        assert delta("cpp_network.connections") == 1
+        assert delta("cpp_network.downstream_bytes") == 10
+        assert delta("cpp_network.upstream_bytes") == 10
+        assert delta("cpp_network.streams_done") == 1
+        assert delta("cpp_network.downstream_close_local") == 1
+        assert delta("cpp_network.upstream_close_local") == 1
+
+
+def test_cpp_plugin_holds_bytes_until_a_line_ends_and_drops_lines(echo):
+    weir, listen, admin = start(echo.port, cpp_network("line"))
+    with weir:
+        assert_held_until_the_line_ends(listen, b"par", [b"tial\n"])
+        # The held bytes were counted once, not once per callback.
+        wait_for(lambda: stat_value(admin, "cpp_network.downstream_bytes") == 8)
+    weir, listen, _ = start(echo.port, cpp_network("drop"))
+    with weir:
+        assert exchange(listen, b"keep 1\ndrop it\nkeep 2\n") == b"keep 1\nkeep 2\n"
+
+
+def test_cpp_plugin_close_downstream_closes_the_connection_only(echo):
+    weir, listen, admin = start(echo.port, cpp_network("close"))
+    with weir:
+        other, got = echo_line(listen, b"bystander\n")
+        assert got == b"bystander\n"
+        with other:
+            s, got = echo_line(listen, b"fine\n")
+            with s:
+                assert got == b"fine\n"
+                s.sendall(b"please close\n")
+                assert closed_by_peer(s)
+            other.sendall(b"still here\n")
+            assert other.recv(100) == b"still here\n"

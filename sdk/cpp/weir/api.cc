@@ -142,6 +142,18 @@ Status close_request() {
 Status close_response() {
   return st(proxy_close_stream(static_cast<uint32_t>(StreamType::HttpResponse)));
 }
+Status continue_downstream() {
+  return st(proxy_continue_stream(static_cast<uint32_t>(StreamType::Downstream)));
+}
+Status continue_upstream() {
+  return st(proxy_continue_stream(static_cast<uint32_t>(StreamType::Upstream)));
+}
+Status close_downstream() {
+  return st(proxy_close_stream(static_cast<uint32_t>(StreamType::Downstream)));
+}
+Status close_upstream() {
+  return st(proxy_close_stream(static_cast<uint32_t>(StreamType::Upstream)));
+}
 
 Status send_local_response(uint32_t status_code, std::string_view body,
                            const std::vector<HeaderPair>& headers, std::string_view details,

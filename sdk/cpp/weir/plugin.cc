@@ -13,6 +13,7 @@ struct Registration {
   std::string root_id;
   RootFactory root;
   HttpFactory http;
+  NetworkFactory network = nullptr;
 };
 
 // Filled by RegisterContextFactory objects while static constructors run (_initialize),
@@ -55,7 +56,11 @@ struct Dispatcher {
   }
   HttpContext* http(uint32_t id) {
     ContextBase* c = find(id);
-    return c && !c->is_root() ? static_cast<HttpContext*>(c) : nullptr;
+    return c && c->kind() == ContextBase::Kind::Http ? static_cast<HttpContext*>(c) : nullptr;
+  }
+  NetworkContext* network(uint32_t id) {
+    ContextBase* c = find(id);
+    return c && c->kind() == ContextBase::Kind::Network ? static_cast<NetworkContext*>(c) : nullptr;
   }
 
   static int match(std::string_view root_id) {
@@ -112,13 +117,17 @@ struct Dispatcher {
     put(id, std::move(ctx));
   }
 
-  void create_http(uint32_t id, uint32_t parent) {
+  // A stream of the root's registration: HTTP or network, as it was registered (the
+  // host's proxy_on_context_create does not say which).
+  void create_stream(uint32_t id, uint32_t parent) {
     RootContext* r = root(parent);
     if (!r || r->registration_ < 0) return;
-    HttpFactory factory = (*g_registrations)[static_cast<size_t>(r->registration_)].http;
-    if (!factory) return;  // root-only plugin: its streams need no context
-    std::unique_ptr<HttpContext> ctx = factory(id, r);
-    if (ctx) put(id, std::move(ctx));
+    const Registration& reg = (*g_registrations)[static_cast<size_t>(r->registration_)];
+    if (reg.http) {
+      if (std::unique_ptr<HttpContext> ctx = reg.http(id, r)) put(id, std::move(ctx));
+    } else if (reg.network) {
+      if (std::unique_ptr<NetworkContext> ctx = reg.network(id, r)) put(id, std::move(ctx));
+    }  // else a root-only plugin: its streams need no context
   }
 
   void remove(uint32_t id) {
@@ -160,6 +169,13 @@ RegisterContextFactory::RegisterContextFactory(RootFactory root, HttpFactory htt
   g_registrations->push_back(Registration{std::string(root_id), root, http});
 }
 
+RegisterNetworkContextFactory::RegisterNetworkContextFactory(RootFactory root,
+                                                             NetworkFactory network,
+                                                             std::string_view root_id) {
+  if (!g_registrations) g_registrations = new std::vector<Registration>();
+  g_registrations->push_back(Registration{std::string(root_id), root, nullptr, network});
+}
+
 Status ContextBase::http_call(std::string_view cluster, const std::vector<HeaderPair>& headers,
                               std::string_view body, uint32_t timeout_ms, HttpCallCallback callback,
                               uint32_t* token) {
@@ -199,7 +215,7 @@ void proxy_on_context_create(uint32_t context_id, uint32_t parent_context_id) {
   if (parent_context_id == 0) {
     g_dispatcher.create_root(context_id);
   } else {
-    g_dispatcher.create_http(context_id, parent_context_id);
+    g_dispatcher.create_stream(context_id, parent_context_id);
   }
 }
 
@@ -288,6 +304,32 @@ uint32_t dispatch_done(uint32_t id) {
 
 void dispatch_log(uint32_t id) {
   if (ContextBase* c = g_dispatcher.find(id)) c->on_log();
+}
+
+// Network callbacks: Envoy reads 0 as Continue and anything else as StopIteration.
+uint32_t dispatch_new_connection(uint32_t id) {
+  NetworkContext* c = g_dispatcher.network(id);
+  return c ? static_cast<uint32_t>(c->on_new_connection()) : 0;
+}
+
+uint32_t dispatch_downstream_data(uint32_t id, uint32_t data_size, uint32_t end_of_stream) {
+  NetworkContext* c = g_dispatcher.network(id);
+  return c ? static_cast<uint32_t>(c->on_downstream_data(data_size, end_of_stream != 0)) : 0;
+}
+
+uint32_t dispatch_upstream_data(uint32_t id, uint32_t data_size, uint32_t end_of_stream) {
+  NetworkContext* c = g_dispatcher.network(id);
+  return c ? static_cast<uint32_t>(c->on_upstream_data(data_size, end_of_stream != 0)) : 0;
+}
+
+void dispatch_downstream_connection_close(uint32_t id, uint32_t peer) {
+  if (NetworkContext* c = g_dispatcher.network(id))
+    c->on_downstream_connection_close(static_cast<PeerType>(peer));
+}
+
+void dispatch_upstream_connection_close(uint32_t id, uint32_t peer) {
+  if (NetworkContext* c = g_dispatcher.network(id))
+    c->on_upstream_connection_close(static_cast<PeerType>(peer));
 }
 
 }  // namespace weir::sdk

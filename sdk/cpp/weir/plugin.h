@@ -204,6 +204,10 @@ class Body {
 constexpr Body request_body() { return Body(BufferType::HttpRequestBody); }
 constexpr Body response_body() { return Body(BufferType::HttpResponseBody); }
 constexpr Body http_call_response_body() { return Body(BufferType::HttpCallResponseBody); }
+// A network filter's bytes: the client's during NetworkContext::on_downstream_data, the
+// upstream's during on_upstream_data (all bytes held so far). replace("") drops them.
+constexpr Body downstream_data() { return Body(BufferType::DownstreamData); }
+constexpr Body upstream_data() { return Body(BufferType::UpstreamData); }
 
 // ---- Stream control ---------------------------------------------------------------------
 
@@ -211,6 +215,12 @@ Status continue_request();
 Status continue_response();
 Status close_request();
 Status close_response();
+// Network filters: release the bytes this plugin holds (Pause); close the proxied
+// connection, both sides (takes effect after the callback; unsent bytes are dropped).
+Status continue_downstream();
+Status continue_upstream();
+Status close_downstream();
+Status close_upstream();
 
 // Answers the client directly; nothing (more) goes upstream. The return value of the
 // callback you call it from does not matter any more (return Action::Pause).
@@ -390,8 +400,11 @@ class ContextBase {
   ContextBase& operator=(const ContextBase&) = delete;
   virtual ~ContextBase() = default;
 
+  enum class Kind : uint8_t { Root, Http, Network };
+
   uint32_t id() const { return id_; }
-  bool is_root() const { return is_root_; }
+  bool is_root() const { return kind_ == Kind::Root; }
+  Kind kind() const { return kind_; }
 
   // The host is done with this context. Return false to keep it alive and finish later
   // (root contexts: call done() when finished).
@@ -409,18 +422,19 @@ class ContextBase {
                    uint32_t* token = nullptr);
 
  protected:
-  ContextBase(uint32_t id, bool is_root) : id_(id), is_root_(is_root) {}
+  ContextBase(uint32_t id, Kind kind) : id_(id), kind_(kind) {}
 
  private:
   uint32_t id_;
-  bool is_root_;
+  Kind kind_;
 };
 
 // One per plugin configuration per VM: lives as long as the plugin. Defines metrics,
 // reads the configuration, owns timers and shared-queue subscriptions.
 class RootContext : public ContextBase {
  public:
-  RootContext(uint32_t id, std::string_view root_id) : ContextBase(id, true), root_id_(root_id) {}
+  RootContext(uint32_t id, std::string_view root_id)
+      : ContextBase(id, Kind::Root), root_id_(root_id) {}
 
   // The root_id from the plugin configuration ("" when none is set).
   std::string_view root_id() const { return root_id_; }
@@ -446,7 +460,7 @@ class RootContext : public ContextBase {
 // One per HTTP request/response pair.
 class HttpContext : public ContextBase {
  public:
-  HttpContext(uint32_t id, RootContext* root) : ContextBase(id, false), root_(root) {}
+  HttpContext(uint32_t id, RootContext* root) : ContextBase(id, Kind::Http), root_(root) {}
 
   RootContext* root() const { return root_; }
   // The root context as the type your registration created (no RTTI: a static_cast).
@@ -470,6 +484,36 @@ class HttpContext : public ContextBase {
   RootContext* root_;
 };
 
+// One per TCP connection through an envoy.filters.network.wasm filter (before tcp_proxy).
+// Read and rewrite the bytes with downstream_data() / upstream_data() in the data
+// callbacks; hold them with Action::Pause; close with close_downstream().
+class NetworkContext : public ContextBase {
+ public:
+  NetworkContext(uint32_t id, RootContext* root) : ContextBase(id, Kind::Network), root_(root) {}
+
+  RootContext* root() const { return root_; }
+  template <class T>
+  T* root_as() const {
+    return static_cast<T*>(root_);
+  }
+
+  // The client connected; the upstream connect comes after this returns Continue.
+  virtual Action on_new_connection() { return Action::Continue; }
+  // Bytes from the client (`data_size`: all held so far); end_of_stream: the client shut
+  // down its sending side.
+  virtual Action on_downstream_data(size_t data_size, bool end_of_stream) {
+    return Action::Continue;
+  }
+  // Bytes from the upstream, likewise.
+  virtual Action on_upstream_data(size_t data_size, bool end_of_stream) { return Action::Continue; }
+  // That side's connection closed (once each; then on_done, on_log, on_delete).
+  virtual void on_downstream_connection_close(PeerType peer) {}
+  virtual void on_upstream_connection_close(PeerType peer) {}
+
+ private:
+  RootContext* root_;
+};
+
 // ---- Callbacks exported only when implemented ---------------------------------------------
 //
 // A per-stream callback no context type of the plugin overrides is not exported at all:
@@ -488,6 +532,11 @@ uint32_t dispatch_response_body(uint32_t id, uint32_t body_size, uint32_t end_of
 uint32_t dispatch_response_trailers(uint32_t id, uint32_t num_trailers);
 uint32_t dispatch_done(uint32_t id);
 void dispatch_log(uint32_t id);
+uint32_t dispatch_new_connection(uint32_t id);
+uint32_t dispatch_downstream_data(uint32_t id, uint32_t data_size, uint32_t end_of_stream);
+uint32_t dispatch_upstream_data(uint32_t id, uint32_t data_size, uint32_t end_of_stream);
+void dispatch_downstream_connection_close(uint32_t id, uint32_t peer);
+void dispatch_upstream_connection_close(uint32_t id, uint32_t peer);
 
 #if defined(__wasm__)
 // `used`: kept (and exported) once instantiated, though nothing in the module calls it.
@@ -546,6 +595,36 @@ struct ExportLog {
   static void call(uint32_t id) { dispatch_log(id); }
 };
 
+template <class>
+struct ExportNewConnection {
+  WEIR_OPTIONAL_EXPORT(proxy_on_new_connection)
+  static uint32_t call(uint32_t id) { return dispatch_new_connection(id); }
+};
+template <class>
+struct ExportDownstreamData {
+  WEIR_OPTIONAL_EXPORT(proxy_on_downstream_data)
+  static uint32_t call(uint32_t id, uint32_t size, uint32_t eos) {
+    return dispatch_downstream_data(id, size, eos);
+  }
+};
+template <class>
+struct ExportUpstreamData {
+  WEIR_OPTIONAL_EXPORT(proxy_on_upstream_data)
+  static uint32_t call(uint32_t id, uint32_t size, uint32_t eos) {
+    return dispatch_upstream_data(id, size, eos);
+  }
+};
+template <class>
+struct ExportDownstreamClose {
+  WEIR_OPTIONAL_EXPORT(proxy_on_downstream_connection_close)
+  static void call(uint32_t id, uint32_t peer) { dispatch_downstream_connection_close(id, peer); }
+};
+template <class>
+struct ExportUpstreamClose {
+  WEIR_OPTIONAL_EXPORT(proxy_on_upstream_connection_close)
+  static void call(uint32_t id, uint32_t peer) { dispatch_upstream_connection_close(id, peer); }
+};
+
 // `void`, spelled so that it depends on T: a discarded `if constexpr` branch then
 // instantiates nothing.
 template <class T>
@@ -591,12 +670,38 @@ void export_http_callbacks() {
   export_context_callbacks<T, ContextBase>();
 }
 
+template <class T>
+void export_network_callbacks() {
+  using V = DependentVoid<T>;
+  using B = NetworkContext;
+  if constexpr (!std::is_same_v<decltype(&T::on_new_connection), decltype(&B::on_new_connection)>) {
+    (void)&ExportNewConnection<V>::call;
+  }
+  if constexpr (!std::is_same_v<decltype(&T::on_downstream_data),
+                                decltype(&B::on_downstream_data)>) {
+    (void)&ExportDownstreamData<V>::call;
+  }
+  if constexpr (!std::is_same_v<decltype(&T::on_upstream_data), decltype(&B::on_upstream_data)>) {
+    (void)&ExportUpstreamData<V>::call;
+  }
+  if constexpr (!std::is_same_v<decltype(&T::on_downstream_connection_close),
+                                decltype(&B::on_downstream_connection_close)>) {
+    (void)&ExportDownstreamClose<V>::call;
+  }
+  if constexpr (!std::is_same_v<decltype(&T::on_upstream_connection_close),
+                                decltype(&B::on_upstream_connection_close)>) {
+    (void)&ExportUpstreamClose<V>::call;
+  }
+  export_context_callbacks<T, ContextBase>();
+}
+
 }  // namespace sdk
 
 // ---- Registration -----------------------------------------------------------------------
 
 using RootFactory = std::unique_ptr<RootContext> (*)(uint32_t id, std::string_view root_id);
 using HttpFactory = std::unique_ptr<HttpContext> (*)(uint32_t id, RootContext* root);
+using NetworkFactory = std::unique_ptr<NetworkContext> (*)(uint32_t id, RootContext* root);
 
 template <class T>
 std::unique_ptr<RootContext> root_factory(uint32_t id, std::string_view root_id) {
@@ -606,6 +711,11 @@ std::unique_ptr<RootContext> root_factory(uint32_t id, std::string_view root_id)
 template <class T>
 std::unique_ptr<HttpContext> http_factory(uint32_t id, RootContext* root) {
   sdk::export_http_callbacks<T>();
+  return std::make_unique<T>(id, root);
+}
+template <class T>
+std::unique_ptr<NetworkContext> network_factory(uint32_t id, RootContext* root) {
+  sdk::export_network_callbacks<T>();
   return std::make_unique<T>(id, root);
 }
 
@@ -624,6 +734,16 @@ class RegisterContextFactory {
   RegisterContextFactory(RootFactory root, HttpFactory http, std::string_view root_id = "");
   explicit RegisterContextFactory(HttpFactory http, std::string_view root_id = "")
       : RegisterContextFactory(nullptr, http, root_id) {}
+};
+
+// The same for a network (L4) plugin: every stream of this root_id is a TCP connection
+// through envoy.filters.network.wasm and gets a NetworkContext.
+//   static weir::RegisterNetworkContextFactory reg(weir::root_factory<MyRoot>,
+//                                                  weir::network_factory<MyConn>, "my_root");
+class RegisterNetworkContextFactory {
+ public:
+  RegisterNetworkContextFactory(RootFactory root, NetworkFactory network,
+                                std::string_view root_id = "");
 };
 
 }  // namespace weir

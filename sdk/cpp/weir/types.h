@@ -54,6 +54,11 @@ constexpr const char* status_name(Status s) {
 //    calls again with the accumulated size, until you return Continue (typically at
 //    end_of_stream). get_buffer() then sees the whole buffered body.
 //  - trailers callbacks: Continue, or Pause until resumed.
+//  - network data callbacks: Continue = the bytes held so far (as the callback left them)
+//    go on; Pause = they stay held, later bytes are added and the callback runs again with
+//    all of them, until you return Continue or call continue_downstream().
+//  - on_new_connection: Pause delays the upstream connect until continue_downstream() (or
+//    the client's first bytes).
 enum class Action : uint32_t {
   Continue = 0,
   Pause = 1,
@@ -96,6 +101,13 @@ enum class StreamType : uint32_t {
   HttpResponse = 1,
   Downstream = 2,
   Upstream = 3,
+};
+
+// Who closed a network connection (NetworkContext::on_*_connection_close).
+enum class PeerType : uint32_t {
+  Unknown = 0,
+  Local = 1,   // the proxy closed it
+  Remote = 2,  // the peer closed or reset it
 };
 
 enum class MetricType : uint32_t {

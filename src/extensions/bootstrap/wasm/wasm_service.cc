@@ -29,14 +29,8 @@ class ServiceDefinition final : public WasmServiceDefinition {
 
   Result<std::unique_ptr<RunningWasmService>> start_on_worker(
       proxy::WorkerContext& worker) override {
-    auto rt = pw::WorkerRuntime::for_current_thread(engine_, worker.stats);
-    if (!rt.ok()) return Error{rt.error()};
-    attach_worker_services(*rt.value(), worker);
-    auto plugin = pw::WorkerPlugin::create(loaded_.spec, loaded_.module, rt.value());
-    if (!plugin.ok()) {
-      return Error{"wasm service '" + loaded_.spec->name + "': starting on worker " +
-                   std::to_string(worker.worker_index) + " failed: " + plugin.error()};
-    }
+    auto plugin = start_worker_plugin(loaded_.spec, loaded_.module, engine_, worker);
+    if (!plugin.ok()) return Error{"wasm service '" + loaded_.spec->name + "': " + plugin.error()};
     spdlog::debug("wasm service '{}' running on worker {}", loaded_.spec->name,
                   worker.worker_index);
     return std::unique_ptr<RunningWasmService>(

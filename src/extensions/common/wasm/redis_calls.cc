@@ -19,7 +19,57 @@ void append_bulk(std::string& out, std::string_view s) {
   out.append(s);
   out += "\r\n";
 }
+
+// What a pooled connection was set up with: a call reuses only a connection of its own key.
+std::string pool_key(const pw::RedisRequest& r) {
+  std::string key(r.cluster);
+  for (std::string_view part : {std::string_view(r.username), std::string_view(r.password)}) {
+    key += '\0';
+    key += std::to_string(part.size());
+    key += ':';
+    key.append(part);
+  }
+  key += '\0';
+  key += std::to_string(r.database);
+  return key;
+}
 }  // namespace
+
+// One TCP connection to a Redis endpoint and its pool key. While idle in the pool it is
+// its own handler: any byte or a close drops it. Destroyed deferred (it may be destroyed
+// from its connection's callbacks); counted in the cluster's upstream_cx_active.
+class RedisCalls::Link final : public net::Connection::Handler {
+ public:
+  Link(RedisCalls& owner, std::unique_ptr<net::Connection> connection, std::string key,
+       stats::Gauge& active)
+      : owner_(owner), connection_(std::move(connection)), key_(std::move(key)), active_(active) {
+    active_.add(1);
+  }
+  ~Link() override {
+    if (connection_) {
+      connection_->set_handler(nullptr);
+      if (connection_->is_open()) connection_->close(true);
+    }
+    active_.sub(1);
+  }
+
+  net::Connection& connection() { return *connection_; }
+  const std::string& key() const { return key_; }
+  bool open() const { return connection_->is_open(); }
+
+  // Idle: Redis sends nothing unasked, so bytes mean the connection is out of step.
+  void on_data(std::string& input) override {
+    input.clear();
+    owner_.drop_idle(this);
+  }
+  void on_close(bool, std::string_view) override { owner_.drop_idle(this); }
+
+ private:
+  RedisCalls& owner_;
+  std::unique_ptr<net::Connection> connection_;
+  std::string key_;
+  stats::Gauge& active_;
+};
 
 class RedisCalls::Call final : public net::Connection::Handler {
  public:
@@ -27,35 +77,32 @@ class RedisCalls::Call final : public net::Connection::Handler {
       : owner_(owner), id_(id), done_(std::move(done)), max_reply_(max_reply) {}
   ~Call() override {
     if (timer_) owner_.loop_.cancel_timer(timer_);
-    if (connection_) {
-      connection_->set_handler(nullptr);
-      connection_->close(true);
-      owner_.loop_.defer_delete(std::move(connection_));
-    }
+    close_link();
   }
 
-  void start(std::unique_ptr<net::Connection> connection, const pw::RedisRequest& r) {
-    connection_ = std::move(connection);
-    connection_->set_handler(this);
+  // `fresh`: a new connection, which needs AUTH / SELECT before the query.
+  void start(std::unique_ptr<Link> link, const pw::RedisRequest& r, bool fresh) {
+    link_ = std::move(link);
+    net::Connection& c = link_->connection();
+    c.set_handler(this);
     // The cap on unread input: one byte past the bound shows the reply is too large.
-    connection_->set_buffer_limit(
-        static_cast<uint32_t>(std::min<uint64_t>(max_reply_ + 1, UINT32_MAX - 1)));
+    c.set_buffer_limit(static_cast<uint32_t>(std::min<uint64_t>(max_reply_ + 1, UINT32_MAX - 1)));
     std::string out;
-    if (!r.password.empty()) {
+    if (fresh && !r.password.empty()) {
       out += r.username.empty() ? "*2\r\n" : "*3\r\n";
       append_bulk(out, "AUTH");
       if (!r.username.empty()) append_bulk(out, r.username);
       append_bulk(out, r.password);
       ++preamble_replies_;
     }
-    if (r.database != 0) {
+    if (fresh && r.database != 0) {
       out += "*2\r\n";
       append_bulk(out, "SELECT");
       append_bulk(out, std::to_string(r.database));
       ++preamble_replies_;
     }
     out += r.query;
-    connection_->write(out);
+    c.write(out);
     if (r.timeout.count() > 0) {
       timer_ = owner_.loop_.add_timer(r.timeout, [this] {
         timer_ = 0;
@@ -74,7 +121,8 @@ class RedisCalls::Call final : public net::Connection::Handler {
       }
       if (static_cast<uint64_t>(n) > max_reply_)
         return fail("the reply is larger than the limit", true);
-      // A refused AUTH or SELECT is the call's answer: the plugin sees Redis's error.
+      // A refused AUTH or SELECT is the call's answer: the plugin sees Redis's error (and
+      // the connection, in no known state, is closed).
       if (preamble_replies_ > 0 && input[0] != '-') {
         --preamble_replies_;
         input.erase(0, static_cast<size_t>(n));
@@ -83,20 +131,24 @@ class RedisCalls::Call final : public net::Connection::Handler {
       pw::ClusterResponse response;
       response.ok = true;
       response.body = input.substr(0, static_cast<size_t>(n));
+      // Reusable only after exactly one reply to each command sent.
+      const bool clean = preamble_replies_ == 0 && input.size() == static_cast<size_t>(n);
       input.clear();
+      if (clean && link_ && link_->open()) owner_.put_idle(std::move(link_));
       return complete(std::move(response));
     }
   }
   void on_close(bool by_peer, std::string_view reason) override {
-    std::string why = (connection_ && connection_->connecting() ? "connect failed: "
-                       : by_peer                                ? "closed by Redis: "
-                                                                : "closed: ") +
+    std::string why = (link_ && link_->connection().connecting() ? "connect failed: "
+                       : by_peer                                 ? "closed by Redis: "
+                                                                 : "closed: ") +
                       std::string(reason);
-    if (connection_) owner_.loop_.defer_delete(std::move(connection_));
+    close_link();
     fail(std::move(why));
   }
 
   void fail(std::string why, bool too_large = false) {
+    close_link();  // whatever it was doing, this connection is done
     pw::ClusterResponse response;
     response.failure = std::move(why);
     response.body_too_large = too_large;
@@ -104,6 +156,9 @@ class RedisCalls::Call final : public net::Connection::Handler {
   }
 
  private:
+  void close_link() {
+    if (link_) owner_.loop_.defer_delete(std::move(link_));  // ~Link closes it
+  }
   void complete(pw::ClusterResponse response) {
     if (finished_) return;
     finished_ = true;
@@ -115,7 +170,7 @@ class RedisCalls::Call final : public net::Connection::Handler {
   uint64_t id_;
   pw::ClusterCalls::Completion done_;
   uint64_t max_reply_;
-  std::unique_ptr<net::Connection> connection_;
+  std::unique_ptr<Link> link_;
   event::EventLoop::TimerId timer_ = 0;
   int preamble_replies_ = 0;
   bool finished_ = false;
@@ -124,7 +179,51 @@ class RedisCalls::Call final : public net::Connection::Handler {
 RedisCalls::RedisCalls(event::EventLoop& loop, FindCluster find_cluster)
     : loop_(loop), find_cluster_(std::move(find_cluster)) {}
 
-RedisCalls::~RedisCalls() = default;
+RedisCalls::~RedisCalls() {
+  calls_.clear();  // before the pool: a call's link is deferred to the loop
+  idle_.clear();
+}
+
+size_t RedisCalls::idle_connections() const {
+  size_t n = 0;
+  for (const auto& [key, links] : idle_) n += links.size();
+  return n;
+}
+
+std::unique_ptr<RedisCalls::Link> RedisCalls::take_idle(const std::string& key) {
+  auto it = idle_.find(key);
+  if (it == idle_.end()) return nullptr;
+  std::unique_ptr<Link> link;
+  while (!it->second.empty() && !link) {
+    link = std::move(it->second.back());
+    it->second.pop_back();
+    if (!link->open()) loop_.defer_delete(std::move(link));
+  }
+  if (it->second.empty()) idle_.erase(it);
+  return link;
+}
+
+void RedisCalls::put_idle(std::unique_ptr<Link> link) {
+  auto& links = idle_[link->key()];
+  if (links.size() >= kMaxIdlePerKey) {
+    loop_.defer_delete(std::move(link));
+    return;
+  }
+  link->connection().set_handler(link.get());
+  links.push_back(std::move(link));
+}
+
+void RedisCalls::drop_idle(Link* link) {
+  auto it = idle_.find(link->key());
+  if (it == idle_.end()) return;
+  auto& links = it->second;
+  auto pos =
+      std::find_if(links.begin(), links.end(), [&](const auto& l) { return l.get() == link; });
+  if (pos == links.end()) return;
+  loop_.defer_delete(std::move(*pos));  // called from its own connection's callback
+  links.erase(pos);
+  if (links.empty()) idle_.erase(it);
+}
 
 uint64_t RedisCalls::dispatch(pw::RedisRequest request, pw::ClusterCalls::Completion done) {
   const proxy::Cluster* cluster = find_cluster_(request.cluster);
@@ -133,6 +232,11 @@ uint64_t RedisCalls::dispatch(pw::RedisRequest request, pw::ClusterCalls::Comple
   auto call = std::make_unique<Call>(*this, id, std::move(done), request.max_reply_bytes);
   Call* c = call.get();
   calls_.emplace(id, std::move(call));
+  std::string key = pool_key(request);
+  if (std::unique_ptr<Link> link = take_idle(key)) {
+    c->start(std::move(link), request, false);
+    return id;
+  }
   Result<int> fd = Error{"cluster has no endpoints"};
   if (!cluster->endpoints.empty()) {
     const net::Address& addr = cluster->endpoints[next_endpoint_++ % cluster->endpoints.size()];
@@ -148,7 +252,9 @@ uint64_t RedisCalls::dispatch(pw::RedisRequest request, pw::ClusterCalls::Comple
     });
     return id;
   }
-  c->start(std::make_unique<net::Connection>(loop_, *fd, true), request);
+  c->start(std::make_unique<Link>(*this, std::make_unique<net::Connection>(loop_, *fd, true),
+                                  std::move(key), cluster->stats->upstream_cx_active),
+           request, true);
   return id;
 }
 

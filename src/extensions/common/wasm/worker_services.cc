@@ -69,4 +69,18 @@ void attach_worker_services(pw::WorkerRuntime& runtime, proxy::WorkerContext& wo
   runtime.attach_worker(std::make_shared<LoopScheduler>(worker.loop), std::move(calls));
 }
 
+Result<std::shared_ptr<pw::WorkerPlugin>> start_worker_plugin(
+    std::shared_ptr<const pw::PluginSpec> spec, std::shared_ptr<const pw::PluginModule> module,
+    ::weir::wasm::Engine& engine, proxy::WorkerContext& worker) {
+  auto rt = pw::WorkerRuntime::for_current_thread(engine, worker.stats);
+  if (!rt.ok()) return Error{rt.error()};
+  attach_worker_services(*rt.value(), worker);
+  auto plugin = pw::WorkerPlugin::create(std::move(spec), std::move(module), rt.value());
+  if (!plugin.ok()) {
+    return Error{"starting on worker " + std::to_string(worker.worker_index) +
+                 " failed: " + plugin.error()};
+  }
+  return std::move(plugin.value());
+}
+
 }  // namespace weir::extensions::wasm

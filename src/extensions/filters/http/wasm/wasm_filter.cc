@@ -7,6 +7,8 @@
 
 #include "config/config.h"
 #include "extensions/common/wasm/plugin_loader.h"
+#include "extensions/common/wasm/plugin_stream.h"
+#include "extensions/common/wasm/stream_properties.h"
 #include "extensions/common/wasm/worker_services.h"
 #include "extensions/filters/http/common/filter_timing.h"
 #include "proxy_wasm/properties.h"
@@ -22,16 +24,16 @@ namespace {
 constexpr std::string_view kFailStreamDetails = "wasm_fail_stream";
 
 // One stream through one plugin: the proxy::HttpFilter, and the host layer's StreamHost.
-class WasmFilter final : public proxy::HttpFilter, public pw::StreamHost {
+class WasmFilter final : public proxy::HttpFilter, public pw::StreamHost, private PluginStream {
  public:
   WasmFilter(std::shared_ptr<pw::WorkerPlugin> plugin, proxy::HttpFilterCallbacks& cb,
-             stats::Histogram* time_us)
-      : plugin_(std::move(plugin)), cb_(cb), timer_(time_us) {}
+             stats::Histogram* time_us, bool allow_headers_stop_iteration)
+      : PluginStream(std::move(plugin)),
+        cb_(cb),
+        allow_headers_stop_iteration_(allow_headers_stop_iteration),
+        timer_(time_us) {}
 
-  ~WasmFilter() override {
-    finish();
-    if (alive_) *alive_ = false;
-  }
+  ~WasmFilter() override { finish(); }
 
   // ---- proxy::HttpFilter
   FilterStatus on_request_headers(http::HeaderMap& headers, bool end_stream) override {
@@ -60,7 +62,7 @@ class WasmFilter final : public proxy::HttpFilter, public pw::StreamHost {
  private:
   FilterStatus request_headers(http::HeaderMap& headers, bool end_stream) {
     if (!ensure_context()) return passive(req_);
-    return run(req_, [&] {
+    return run_headers(req_, [&] {
       return ctx_->on_request_headers(static_cast<uint32_t>(headers.size()), end_stream);
     });
   }
@@ -74,7 +76,7 @@ class WasmFilter final : public proxy::HttpFilter, public pw::StreamHost {
 
   FilterStatus response_headers(http::HeaderMap& headers, bool end_stream) {
     if (!ensure_context()) return passive(resp_);
-    return run(resp_, [&] {
+    return run_headers(resp_, [&] {
       return ctx_->on_response_headers(static_cast<uint32_t>(headers.size()), end_stream);
     });
   }
@@ -150,28 +152,11 @@ class WasmFilter final : public proxy::HttpFilter, public pw::StreamHost {
 
   bool get_stream_property(std::string_view path, std::string& out) override {
     const proxy::StreamInfo& si = cb_.stream_info();
-    auto is = [&](std::string_view dotted) {
-      if (path.size() != dotted.size()) return false;
-      for (size_t i = 0; i < path.size(); ++i) {
-        if ((path[i] == '\0' ? '.' : path[i]) != dotted[i]) return false;
-      }
-      return true;
-    };
-    auto str = [&](std::string_view v) {
-      out.assign(v);
-      return true;
-    };
-    auto num = [&](int64_t v) {
-      out.clear();
-      pw::encode_int(out, v);
-      return true;
-    };
-    auto addr = [&](const std::string& ip, uint16_t port) {
-      if (ip.empty()) return false;
-      out = ip.find(':') != std::string::npos ? "[" + ip + "]:" + std::to_string(port)
-                                              : ip + ":" + std::to_string(port);
-      return true;
-    };
+    PropertyAnswer answer(path, out);
+    if (answer.connection_facts(si)) return true;
+    auto is = [&](std::string_view dotted) { return answer.is(dotted); };
+    auto str = [&](std::string_view v) { return answer.str(v); };
+    auto num = [&](int64_t v) { return answer.num(v); };
     if (is("request.protocol")) return str(si.protocol);
     if (is("request.time")) {
       return num(
@@ -195,19 +180,9 @@ class WasmFilter final : public proxy::HttpFilter, public pw::StreamHost {
     if (is("response.total_size"))
       return num(static_cast<int64_t>(si.bytes_sent + si.header_bytes_sent));
     if (is("response.flags")) return num(0);
-    if (is("source.address")) return addr(si.downstream_remote_address, si.downstream_remote_port);
-    if (is("source.port")) return num(si.downstream_remote_port);
-    if (is("destination.address"))
-      return addr(si.downstream_local_address, si.downstream_local_port);
-    if (is("destination.port")) return num(si.downstream_local_port);
-    if (is("connection.id")) return num(static_cast<int64_t>(si.connection_id));
     // connection.* TLS facts, Envoy's names; a plaintext connection has none but mtls.
     const net::tls::TlsInfo* tls = si.downstream_tls;
-    if (is("connection.mtls")) {
-      out.clear();
-      pw::encode_bool(out, tls && tls->peer_certificate_validated);
-      return true;
-    }
+    if (is("connection.mtls")) return answer.boolean(tls && tls->peer_certificate_validated);
     if (is("connection.requested_server_name")) {
       return tls ? str(tls->requested_server_name) : str("");
     }
@@ -225,12 +200,6 @@ class WasmFilter final : public proxy::HttpFilter, public pw::StreamHost {
     }
     if (is("upstream.tls_version")) {
       return si.upstream_tls_version.empty() ? false : str(si.upstream_tls_version);
-    }
-    if (is("upstream.address")) return si.upstream_host.empty() ? false : str(si.upstream_host);
-    if (is("upstream.port")) {
-      auto colon = si.upstream_host.rfind(':');
-      if (colon == std::string::npos) return false;
-      return num(std::strtoll(si.upstream_host.c_str() + colon + 1, nullptr, 10));
     }
     // Route properties are computed here, when a plugin asks: the route is matched on
     // demand (Envoy has it from the request headers on), never per request for nothing.
@@ -281,12 +250,11 @@ class WasmFilter final : public proxy::HttpFilter, public pw::StreamHost {
     bool request = true;
     bool in_callback = false;
     bool continue_requested = false;
+    bool in_headers = false;      // the callback being applied is the headers one
     bool stopped = false;         // this filter holds the direction (paused by the plugin)
     bool no_buffer = false;       // body >= 3: hold later chunks without calling the plugin
     std::string* body = nullptr;  // during a body callback
   };
-
-  enum class Mode { Unstarted, Active, Bypass, Failed };
 
   static bool is_http(pw::StreamType type) {
     return type == pw::StreamType::Request || type == pw::StreamType::Response;
@@ -324,42 +292,9 @@ class WasmFilter final : public proxy::HttpFilter, public pw::StreamHost {
     }
   }
 
-  // A stream action asked for from outside this stream's callbacks (an http call answer,
-  // another context): run once the VM call returns (see Vm::run_after_call), if this
-  // filter still exists then.
-  template <typename F>
-  void after_vm_call(F&& action) {
-    if (!alive_) alive_ = std::make_shared<bool>(true);  // only streams that need it pay
-    ctx_->vm().run_after_call([alive = alive_, action = std::forward<F>(action)]() mutable {
-      if (*alive) action();
-    });
-  }
-
-  // Creates the stream context on the first callback (also for a local reply that reaches
-  // the response path first). False: the plugin is not used for this stream.
-  bool ensure_context() {
-    if (mode_ == Mode::Active) return true;
-    if (mode_ != Mode::Unstarted) return false;
-    std::shared_ptr<pw::Vm> vm;
-    pw::RootContext* root = nullptr;
-    switch (plugin_->acquire(vm, root)) {
-      case pw::WorkerPlugin::Decision::Use:
-        break;
-      case pw::WorkerPlugin::Decision::Skip:
-        mode_ = Mode::Bypass;
-        return false;
-      case pw::WorkerPlugin::Decision::FailClosed:
-        fail_closed();
-        return false;
-    }
-    ctx_.emplace(std::move(vm), root, this);
-    mode_ = Mode::Active;
-    if (!ctx_->create()) {
-      on_failure();
-      return false;
-    }
-    return true;
-  }
+  // The context is created on the first callback (also for a local reply that reaches
+  // the response path first).
+  bool ensure_context() { return PluginStream::ensure_context(this); }
 
   // The result of a callback we do not run: bypassed streams continue; a failed stream
   // stays stopped on the request side (its 503 is on the way) and lets the response
@@ -369,18 +304,9 @@ class WasmFilter final : public proxy::HttpFilter, public pw::StreamHost {
     return FilterStatus::Continue;
   }
 
-  void fail_closed() {
+  void fail_closed() override {
     mode_ = Mode::Failed;
     cb_.send_local_reply(503, "", http::HeaderMap{}, kFailStreamDetails);
-  }
-
-  // The VM died in this stream's callback: apply the failure policy.
-  void on_failure() {
-    if (plugin_->failure_policy() == pw::FailurePolicy::FailOpen) {
-      mode_ = Mode::Bypass;
-    } else {
-      fail_closed();
-    }
   }
 
   template <typename F>
@@ -390,6 +316,14 @@ class WasmFilter final : public proxy::HttpFilter, public pw::StreamHost {
     pw::Action a = callback();
     d.in_callback = false;
     return apply(d, a);
+  }
+
+  template <typename F>
+  FilterStatus run_headers(Direction& d, F&& callback) {
+    d.in_headers = true;
+    FilterStatus s = run(d, std::forward<F>(callback));
+    d.in_headers = false;
+    return s;
   }
 
   FilterStatus apply(Direction& d, pw::Action a) {
@@ -412,6 +346,10 @@ class WasmFilter final : public proxy::HttpFilter, public pw::StreamHost {
       case pw::Action::Pause:
         if (d.continue_requested) return FilterStatus::Continue;
         d.stopped = true;
+        // From headers, Envoy runs StopIteration as stop-all (headers and body, no body
+        // callback until the plugin resumes) unless allow_on_headers_stop_iteration: a
+        // plugin pausing for an auth call must not be resumed by its default body callback.
+        if (d.in_headers && !allow_headers_stop_iteration_) return FilterStatus::StopAllIteration;
         return FilterStatus::StopIteration;
       case pw::Action::StopAll:
         if (d.continue_requested) return FilterStatus::Continue;
@@ -440,57 +378,52 @@ class WasmFilter final : public proxy::HttpFilter, public pw::StreamHost {
     return s;
   }
 
-  void finish() {
-    if (ctx_) ctx_->finish();
-  }
-
-  std::shared_ptr<pw::WorkerPlugin> plugin_;
   proxy::HttpFilterCallbacks& cb_;
-  Mode mode_ = Mode::Unstarted;
+  const bool allow_headers_stop_iteration_;
   Direction req_{true};
   Direction resp_{false};
-  std::optional<pw::StreamContext> ctx_;
-  std::shared_ptr<bool> alive_;  // false once destroyed; for after_vm_call()
   FilterTimer timer_;
 };
 
 class WasmFilterFactory final : public proxy::HttpFilterFactory {
  public:
-  WasmFilterFactory(std::shared_ptr<pw::WorkerPlugin> plugin, stats::Histogram* time_us)
-      : plugin_(std::move(plugin)), time_us_(time_us) {}
+  WasmFilterFactory(std::shared_ptr<pw::WorkerPlugin> plugin, stats::Histogram* time_us,
+                    bool allow_headers_stop_iteration)
+      : plugin_(std::move(plugin)),
+        time_us_(time_us),
+        allow_headers_stop_iteration_(allow_headers_stop_iteration) {}
   std::unique_ptr<proxy::HttpFilter> create_filter(proxy::HttpFilterCallbacks& callbacks) override {
-    return std::make_unique<WasmFilter>(plugin_, callbacks, time_us_);
+    return std::make_unique<WasmFilter>(plugin_, callbacks, time_us_,
+                                        allow_headers_stop_iteration_);
   }
 
  private:
   std::shared_ptr<pw::WorkerPlugin> plugin_;
   stats::Histogram* time_us_;
+  bool allow_headers_stop_iteration_;
 };
 
 class WasmFilterDefinition final : public proxy::HttpFilterDefinition {
  public:
   WasmFilterDefinition(std::shared_ptr<const pw::PluginSpec> spec,
                        std::shared_ptr<const pw::PluginModule> module, ::weir::wasm::Engine& engine,
-                       stats::StatsStore& stats, stats::Histogram* time_us)
+                       stats::StatsStore& stats, stats::Histogram* time_us,
+                       bool allow_headers_stop_iteration)
       : spec_(std::move(spec)),
         module_(std::move(module)),
         engine_(engine),
         stats_(stats),
-        time_us_(time_us) {
+        time_us_(time_us),
+        allow_headers_stop_iteration_(allow_headers_stop_iteration) {
     if (time_us_) (void)filter_clock_ticks_per_us();  // calibrated now, not on a request
   }
 
   Result<std::unique_ptr<proxy::HttpFilterFactory>> create_worker_factory(
       proxy::WorkerContext& worker) override {
-    auto rt = pw::WorkerRuntime::for_current_thread(engine_, worker.stats);
-    if (!rt.ok()) return Error{rt.error()};
-    attach_worker_services(*rt.value(), worker);
-    auto plugin = pw::WorkerPlugin::create(spec_, module_, rt.value());
-    if (!plugin.ok())
-      return Error{"starting the plugin on worker " + std::to_string(worker.worker_index) +
-                   " failed: " + plugin.error()};
-    return std::unique_ptr<proxy::HttpFilterFactory>(
-        std::make_unique<WasmFilterFactory>(std::move(plugin.value()), time_us_));
+    auto plugin = start_worker_plugin(spec_, module_, engine_, worker);
+    if (!plugin.ok()) return Error{plugin.error()};
+    return std::unique_ptr<proxy::HttpFilterFactory>(std::make_unique<WasmFilterFactory>(
+        std::move(plugin.value()), time_us_, allow_headers_stop_iteration_));
   }
 
  private:
@@ -499,6 +432,7 @@ class WasmFilterDefinition final : public proxy::HttpFilterDefinition {
   ::weir::wasm::Engine& engine_;
   stats::StatsStore& stats_;
   stats::Histogram* time_us_;
+  bool allow_headers_stop_iteration_;
 };
 
 }  // namespace
@@ -508,8 +442,14 @@ Result<std::shared_ptr<proxy::HttpFilterDefinition>> create_wasm_filter_definiti
     stats::Histogram* time_us) {
   auto loaded = load_and_trial_start(config, engine, stats, "wasm plugin");
   if (!loaded.ok()) return Error{loaded.error()};
-  return std::shared_ptr<proxy::HttpFilterDefinition>(std::make_shared<WasmFilterDefinition>(
-      loaded.value().spec, loaded.value().module, engine, stats, time_us));
+  // Higress's host lets its 0.2.100 modules stop on headers alone (their SDK's
+  // HeaderStopIteration, which its wrapper returns to read the body first); Envoy lets any
+  // plugin whose config says allow_on_headers_stop_iteration.
+  const bool allow_headers_stop_iteration = config.allow_on_headers_stop_iteration.value_or(
+      loaded.value().module->abi() == pw::AbiVersion::V0_2_100);
+  return std::shared_ptr<proxy::HttpFilterDefinition>(
+      std::make_shared<WasmFilterDefinition>(loaded.value().spec, loaded.value().module, engine,
+                                             stats, time_us, allow_headers_stop_iteration));
 }
 
 }  // namespace weir::extensions::wasm

@@ -3,8 +3,11 @@
 // Proxy-Wasm host layer (src/proxy_wasm).
 //
 // How it maps onto the connection manager (src/proxy/active_stream.cc):
-// - headers PAUSE -> StopIteration; the manager holds the body meanwhile and, after
-//   continue_*(), delivers it to this filter's on_*_body (the plugin sees it then).
+// - headers PAUSE (1) -> StopAllIteration, as Envoy's Proxy-Wasm host: the manager holds
+//   the body meanwhile and, after continue_*(), delivers it to this filter's on_*_body
+//   (the plugin sees it then). With allow_on_headers_stop_iteration (default for Higress
+//   0.2.100 modules) -> StopIteration: the body reaches the plugin, and Continue from its
+//   body callback resumes headers then body. Headers 3/4+ -> StopAllIteration.
 // - body 1/2 (buffer) -> StopIteration with the bytes left in `chunk`: the manager holds
 //   them and calls again with everything held so far (accumulated size), and enforces
 //   the listener's per_connection_buffer_limit_bytes (413 / 500).

@@ -3,6 +3,8 @@
 #include <optional>
 
 #include "extensions/common/wasm/plugin_loader.h"
+#include "extensions/common/wasm/plugin_stream.h"
+#include "extensions/common/wasm/stream_properties.h"
 #include "extensions/common/wasm/worker_services.h"
 #include "proxy_wasm/network_stream_host.h"
 #include "proxy_wasm/properties.h"
@@ -15,19 +17,18 @@ using network::FilterStatus;
 
 namespace {
 
-class NetworkWasmFilter final : public network::NetworkFilter, public pw::NetworkStreamHost {
+class NetworkWasmFilter final : public network::NetworkFilter,
+                                public pw::NetworkStreamHost,
+                                private PluginStream {
  public:
   NetworkWasmFilter(std::shared_ptr<pw::WorkerPlugin> plugin, network::NetworkFilterCallbacks& cb)
-      : plugin_(std::move(plugin)), cb_(cb) {}
+      : PluginStream(std::move(plugin)), cb_(cb) {}
 
-  ~NetworkWasmFilter() override {
-    finish();
-    if (alive_) *alive_ = false;
-  }
+  ~NetworkWasmFilter() override { finish(); }
 
   // ---- network::NetworkFilter
   FilterStatus on_new_connection() override {
-    if (!ensure_context()) return passive();
+    if (!ensure_context(this)) return passive();
     return run([&] { return ctx_->on_new_connection(); });
   }
 
@@ -95,53 +96,14 @@ class NetworkWasmFilter final : public network::NetworkFilter, public pw::Networ
 
   bool get_stream_property(std::string_view path, std::string& out) override {
     const proxy::StreamInfo& si = cb_.stream_info();
-    auto is = [&](std::string_view dotted) {
-      if (path.size() != dotted.size()) return false;
-      for (size_t i = 0; i < path.size(); ++i) {
-        if ((path[i] == '\0' ? '.' : path[i]) != dotted[i]) return false;
-      }
-      return true;
-    };
-    auto num = [&](int64_t v) {
-      out.clear();
-      pw::encode_int(out, v);
-      return true;
-    };
-    auto addr = [&](const std::string& ip, uint16_t port) {
-      if (ip.empty()) return false;
-      out = ip.find(':') != std::string::npos ? "[" + ip + "]:" + std::to_string(port)
-                                              : ip + ":" + std::to_string(port);
-      return true;
-    };
-    if (is("source.address")) return addr(si.downstream_remote_address, si.downstream_remote_port);
-    if (is("source.port")) return num(si.downstream_remote_port);
-    if (is("destination.address"))
-      return addr(si.downstream_local_address, si.downstream_local_port);
-    if (is("destination.port")) return num(si.downstream_local_port);
-    if (is("connection.id")) return num(static_cast<int64_t>(si.connection_id));
-    if (is("connection.mtls")) {
-      out.clear();
-      pw::encode_bool(out, false);
-      return true;
-    }
-    if (is("upstream.address")) {
-      if (si.upstream_host.empty()) return false;
-      out = si.upstream_host;
-      return true;
-    }
-    if (is("upstream.port")) {
-      auto colon = si.upstream_host.rfind(':');
-      if (colon == std::string::npos) return false;
-      return num(std::strtoll(si.upstream_host.c_str() + colon + 1, nullptr, 10));
-    }
-    if (is("cluster_name")) {
-      if (si.cluster_name.empty()) return false;
-      out = si.cluster_name;
-      return true;
-    }
-    if (is("connection.bytes_received") || is("request.total_size"))
-      return num(static_cast<int64_t>(si.bytes_received));
-    if (is("response.total_size")) return num(static_cast<int64_t>(si.bytes_sent));
+    PropertyAnswer answer(path, out);
+    if (answer.connection_facts(si)) return true;
+    if (answer.is("connection.mtls")) return answer.boolean(false);
+    if (answer.is("cluster_name"))
+      return si.cluster_name.empty() ? false : answer.str(si.cluster_name);
+    if (answer.is("connection.bytes_received") || answer.is("request.total_size"))
+      return answer.num(static_cast<int64_t>(si.bytes_received));
+    if (answer.is("response.total_size")) return answer.num(static_cast<int64_t>(si.bytes_sent));
     return false;
   }
 
@@ -158,57 +120,15 @@ class NetworkWasmFilter final : public network::NetworkFilter, public pw::Networ
   }
 
  private:
-  enum class Mode { Unstarted, Active, Bypass, Failed };
-
-  template <typename F>
-  void after_vm_call(F&& action) {
-    if (!alive_) alive_ = std::make_shared<bool>(true);
-    ctx_->vm().run_after_call([alive = alive_, action = std::forward<F>(action)]() mutable {
-      if (*alive) action();
-    });
-  }
-
-  bool ensure_context() {
-    if (mode_ == Mode::Active) return true;
-    if (mode_ != Mode::Unstarted) return false;
-    std::shared_ptr<pw::Vm> vm;
-    pw::RootContext* root = nullptr;
-    switch (plugin_->acquire(vm, root)) {
-      case pw::WorkerPlugin::Decision::Use:
-        break;
-      case pw::WorkerPlugin::Decision::Skip:
-        mode_ = Mode::Bypass;
-        return false;
-      case pw::WorkerPlugin::Decision::FailClosed:
-        fail_closed();
-        return false;
-    }
-    ctx_.emplace(std::move(vm), root, this);
-    mode_ = Mode::Active;
-    if (!ctx_->create()) {
-      on_failure();
-      return false;
-    }
-    return true;
-  }
-
   // A callback not run: bypassed connections go on; a failed one holds everything until
   // its close (already asked for) takes effect.
   FilterStatus passive() const {
     return mode_ == Mode::Failed ? FilterStatus::StopIteration : FilterStatus::Continue;
   }
 
-  void fail_closed() {
+  void fail_closed() override {
     mode_ = Mode::Failed;
     cb_.close_connection(true);
-  }
-
-  void on_failure() {
-    if (plugin_->failure_policy() == pw::FailurePolicy::FailOpen) {
-      mode_ = Mode::Bypass;
-    } else {
-      fail_closed();
-    }
   }
 
   template <typename F>
@@ -229,19 +149,11 @@ class NetworkWasmFilter final : public network::NetworkFilter, public pw::Networ
     }
   }
 
-  void finish() {
-    if (ctx_) ctx_->finish();
-  }
-
-  std::shared_ptr<pw::WorkerPlugin> plugin_;
   network::NetworkFilterCallbacks& cb_;
-  Mode mode_ = Mode::Unstarted;
   bool in_callback_ = false;
   bool continue_requested_ = false;
   std::string* downstream_data_ = nullptr;  // during proxy_on_downstream_data
   std::string* upstream_data_ = nullptr;    // during proxy_on_upstream_data
-  std::optional<pw::StreamContext> ctx_;
-  std::shared_ptr<bool> alive_;  // false once destroyed; for after_vm_call()
 };
 
 class NetworkWasmFilterFactory final : public network::NetworkFilterFactory {
@@ -266,13 +178,8 @@ class NetworkWasmFilterDefinition final : public network::NetworkFilterDefinitio
 
   Result<std::unique_ptr<network::NetworkFilterFactory>> create_worker_factory(
       proxy::WorkerContext& worker) override {
-    auto rt = pw::WorkerRuntime::for_current_thread(engine_, worker.stats);
-    if (!rt.ok()) return Error{rt.error()};
-    attach_worker_services(*rt.value(), worker);
-    auto plugin = pw::WorkerPlugin::create(spec_, module_, rt.value());
-    if (!plugin.ok())
-      return Error{"starting the plugin on worker " + std::to_string(worker.worker_index) +
-                   " failed: " + plugin.error()};
+    auto plugin = start_worker_plugin(spec_, module_, engine_, worker);
+    if (!plugin.ok()) return Error{plugin.error()};
     return std::unique_ptr<network::NetworkFilterFactory>(
         std::make_unique<NetworkWasmFilterFactory>(std::move(plugin.value())));
   }
