@@ -185,6 +185,7 @@ class AsyncHttpClient::StreamCall : public UpstreamRequest::Callbacks {
   void on_upstream_connected(std::string_view, const net::tls::TlsInfo*) override {}
   void on_upstream_headers(http::HeaderMap& headers, const http::MessageHead&,
                            bool end_stream) override {
+    if (forgotten_) return;
     auto status = headers.get(":status").value_or("0");
     if (!status.empty())
       pool_.cluster().stats->by_class(static_cast<uint32_t>(status[0] - '0') * 100).inc();
@@ -202,7 +203,12 @@ class AsyncHttpClient::StreamCall : public UpstreamRequest::Callbacks {
     callbacks.on_complete();
   }
   void on_upstream_failure(UpstreamFailure, std::string_view reason) override {
-    end_with_reset(std::string(reason));
+    if (!forgotten_) end_with_reset(std::string(reason));
+  }
+
+  void cancel() {
+    if (started_) request_->abort();
+    finish();
   }
 
   // The client is going away: no callback, the stream is reset as this is destroyed.
@@ -211,7 +217,10 @@ class AsyncHttpClient::StreamCall : public UpstreamRequest::Callbacks {
     active_ = false;
   }
 
+  // Ends the stream for the owner: no callback runs after this (the request may still be
+  // inside its connection's callbacks until it is freed, after the current callback).
   void finish() {
+    forgotten_ = true;
     if (active_) pool_.cluster().stats->upstream_rq_active.sub(1);
     active_ = false;
     if (timer_) client_.loop_.cancel_timer(timer_);
@@ -235,6 +244,7 @@ class AsyncHttpClient::StreamCall : public UpstreamRequest::Callbacks {
   event::EventLoop::TimerId timer_ = 0;
   bool started_ = false;
   bool active_ = false;
+  bool forgotten_ = false;
   bool request_ended_ = false;
   bool reading_ = true;
   std::string queued_;
@@ -291,7 +301,7 @@ void AsyncHttpClient::set_reading(uint64_t id, bool reading) {
 void AsyncHttpClient::reset(uint64_t id) {
   auto it = streams_.find(id);
   if (it == streams_.end()) return;
-  it->second->finish();  // forgets it; the destructor resets the stream
+  it->second->cancel();  // RST_STREAM, and forgotten: no callback after this
 }
 
 void AsyncHttpClient::forget_stream(uint64_t id) {
