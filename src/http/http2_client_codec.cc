@@ -190,7 +190,15 @@ struct Http2ClientCodec::Callbacks {
   static int frame_send(nghttp2_session*, const nghttp2_frame* frame, void* user) {
     Http2ClientCodec& c = self(user);
     if (frame->hd.type == NGHTTP2_RST_STREAM) c.visitor_.on_event(Http2Event::kTxReset);
-    if (frame->hd.type == NGHTTP2_GOAWAY) c.visitor_.on_event(Http2Event::kGoawaySent);
+    if (frame->hd.type == NGHTTP2_GOAWAY) {
+      c.visitor_.on_event(Http2Event::kGoawaySent);
+      if (!c.goaway_requested_ && !c.failed_) {
+        // nghttp2 ended the connection on a protocol error it found (a bad server preface,
+        // a frame that breaks the protocol).
+        c.failed_ = true;
+        c.visitor_.on_event(Http2Event::kProtocolError);
+      }
+    }
     return 0;
   }
 
@@ -257,6 +265,10 @@ Http2ClientCodec::Http2ClientCodec(Visitor& visitor, const Http2Options& options
   // A server answering our SETTINGS/PINGs faster than it reads cannot queue acks forever.
   nghttp2_option_set_max_outbound_ack(opt, options_.max_outbound_control_frames);
   nghttp2_option_set_max_deflate_dynamic_table_size(opt, 4096);
+  // Until the server's SETTINGS say how many streams it takes, one goes out; the others
+  // wait in nghttp2 and follow within the server's limit once it is known (a server may
+  // refuse streams past a limit we had not heard of yet).
+  nghttp2_option_set_peer_max_concurrent_streams(opt, 1);
   nghttp2_session_client_new2(&session_, cb, this, opt);
   nghttp2_option_del(opt);
   nghttp2_session_callbacks_del(cb);
@@ -299,6 +311,7 @@ uint32_t Http2ClientCodec::peer_max_concurrent_streams() const {
 void Http2ClientCodec::connection_error(Http2Event event, Http2ErrorCode code) {
   if (failed_) return;
   failed_ = true;
+  goaway_requested_ = true;
   visitor_.on_event(event);
   nghttp2_session_terminate_session(session_, static_cast<uint32_t>(code));
 }
@@ -388,6 +401,7 @@ void Http2ClientCodec::consume(int32_t id, size_t bytes) {
 
 void Http2ClientCodec::goaway() {
   if (failed_) return;
+  goaway_requested_ = true;
   nghttp2_submit_goaway(session_, NGHTTP2_FLAG_NONE, 0, NGHTTP2_NO_ERROR, nullptr, 0);
 }
 

@@ -115,6 +115,7 @@ class Http2ClientCodec {
   bool failed_ = false;
   bool settings_received_ = false;
   bool goaway_received_ = false;
+  bool goaway_requested_ = false;  // by weir (goaway(), a connection error it found)
   int32_t goaway_last_stream_id_ = INT32_MAX;
   std::vector<int32_t> low_pending_;  // streams under the low watermark, told after framing
 };

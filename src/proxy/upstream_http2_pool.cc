@@ -130,6 +130,7 @@ void Http2UpstreamConnection::flush_now() {
   const bool more = codec_.flush();
   if (closed_) return;
   if (!more || codec_.failed() || (!usable() && streams_.empty())) {
+    if (codec_.failed()) pool_.cluster().stats->upstream_cx_protocol_error.inc();
     close(codec_.failed() ? "HTTP/2 protocol error" : "upstream connection closed",
           codec_.failed() ? UpstreamFailure::ProtocolError : UpstreamFailure::Reset);
   }

@@ -11,7 +11,7 @@ the request path:
   /reset-early    RST_STREAM before any header
   /goaway         the echo, then GOAWAY(NO_ERROR, last stream = this one); the connection
                   stays open until weir closes it
-  /huge-header    a response head with a 200 KB field
+  /huge-header    a response head of 120 fields, 72 KB
 It counts connections, and the most streams it saw open at once on one connection.
 `mode="garbage"` answers the client preface with bytes that are not HTTP/2.
 """
@@ -49,6 +49,7 @@ class H2Upstream:
         self.connections = 0
         self.max_open_streams = 0
         self.requests = 0
+        self.bytes_sent = 0  # response body bytes framed
         self.alpn = []
         self.lock = threading.Lock()
         self.stopping = False
@@ -163,7 +164,7 @@ class H2Upstream:
         if s is None or s.get("done") or s.get("answered"):
             return
         s["answered"] = True
-        path = dict(s["headers"]).get(":path", "")
+        path = dict(s["headers"]).get(":path", "").split("?")[0]
         if path.startswith("/big/"):
             n = int(path.split("/")[2])
             h2c.send_headers(sid, [(":status", "200"), ("content-length", str(n))])
@@ -176,12 +177,15 @@ class H2Upstream:
             h2c.reset_stream(sid, error_code=2)
             s["done"] = True
         elif path.startswith("/huge-header"):
-            h2c.send_headers(sid, [(":status", "200"), ("x-huge", "h" * 200_000)], end_stream=True)
+            # 120 fields, 72 KB: past weir's 100 fields and 60 KB (one huge field would
+            # take h2's pure-Python HPACK seconds to encode).
+            h2c.send_headers(sid, [(":status", "200")] + [(f"x-h{i}", "h" * 600) for i in range(120)],
+                             end_stream=True)
             s["done"] = True
         else:
             self._respond_echo(h2c, sid, streams, pending)
             if path.startswith("/goaway"):
-                h2c.close_connection(last_stream_id=sid)
+                pending[sid].append("goaway")  # once the response is out
 
     def _respond_echo(self, h2c, sid, streams, pending):
         s = streams[sid]
@@ -203,7 +207,8 @@ class H2Upstream:
 
     def _pump(self, h2c, pending):
         for sid in list(pending):
-            data, end, trailers = pending[sid]
+            data, end, trailers = pending[sid][:3]
+            goaway = len(pending[sid]) > 3
             try:
                 window = min(h2c.local_flow_control_window(sid), h2c.max_outbound_frame_size)
             except (h2.exceptions.StreamClosedError, KeyError):
@@ -212,15 +217,19 @@ class H2Upstream:
             while data and window > 0:
                 chunk, data = data[:window], data[window:]
                 h2c.send_data(sid, chunk)
+                with self.lock:
+                    self.bytes_sent += len(chunk)
                 window = min(h2c.local_flow_control_window(sid), h2c.max_outbound_frame_size)
             if data:
-                pending[sid] = [data, end, trailers]
+                pending[sid][:3] = [data, end, trailers]
                 continue
             pending.pop(sid)
             if trailers:
                 h2c.send_headers(sid, trailers, end_stream=True)
             elif end:
                 h2c.end_stream(sid)
+            if goaway:
+                h2c.close_connection(last_stream_id=sid)
 
 
 def tls_context(cert, key, alpn=("h2",)):
