@@ -1,11 +1,12 @@
 #include "proxy/upstream_http1_request.h"
 
 #include "http/http1_writer.h"
+#include "proxy/cluster_manager.h"
 
 namespace weir::proxy {
 
 Http1UpstreamRequest::Http1UpstreamRequest(UpstreamPool& pool, Callbacks& callbacks,
-                                      event::EventLoop& loop)
+                                           event::EventLoop& loop)
     : pool_(pool), callbacks_(callbacks), loop_(loop) {}
 
 Http1UpstreamRequest::~Http1UpstreamRequest() {
@@ -43,6 +44,7 @@ void Http1UpstreamRequest::connect(bool fresh) {
     return;
   }
   lease_ = std::move(*lease);
+  if (!lease_.reused) pool_.cluster().stats->upstream_cx_http1_total.inc();
   connected_ = false;
   lease_.connection->set_handler(this);
   if (read_disabled_ > 0) lease_.connection->set_reading(false);

@@ -38,7 +38,7 @@ class Http2StreamHandler {
   virtual void on_stream_data(std::string_view data, bool end_stream) = 0;
   virtual void on_stream_trailers(http::HeaderMap& trailers) = 0;
   virtual void on_stream_complete() = 0;
-  // The stream ended early; nothing follows. `response_started`: its headers had come.
+  // The stream ended early (its RST_STREAM, or the connection lost); nothing follows.
   virtual void on_stream_reset(UpstreamFailure kind, std::string_view reason) = 0;
   virtual void on_stream_send_high() {}
   virtual void on_stream_send_low() {}

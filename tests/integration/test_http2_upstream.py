@@ -312,3 +312,22 @@ def test_idle_connections_are_closed():
         assert cluster_stat(weir, "upstream_cx_active") == 0
         assert request(weir.listen, path="/echo")[0] == 200
         assert up.connections == 2
+
+
+def test_use_downstream_protocol_config_follows_the_client():
+    extra = """
+      typed_extension_protocol_options:
+        envoy.extensions.upstreams.http.v3.HttpProtocolOptions:
+          "@type": type.googleapis.com/envoy.extensions.upstreams.http.v3.HttpProtocolOptions
+          use_downstream_protocol_config:
+            http_protocol_options: {}
+            http2_protocol_options: {}"""
+    with H2Upstream() as up, start(up.port, extra) as weir:
+        # An HTTP/2 client: HTTP/2 upstream.
+        headers, body, _, reset = h2_request(weir.listen, "/echo")
+        assert reset is None and headers[":status"] == "200", weir.logs()
+        assert cluster_stat(weir, "upstream_cx_http2_total") == 1
+        # An HTTP/1.1 client: HTTP/1.1 upstream, which this HTTP/2-only server refuses.
+        status, _, _ = request(weir.listen, path="/echo")
+        assert status in (502, 503)
+        assert cluster_stat(weir, "upstream_cx_http1_total") == 1
