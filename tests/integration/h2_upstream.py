@@ -11,6 +11,7 @@ the request path:
   /reset-early    RST_STREAM before any header
   /goaway         the echo, then GOAWAY(NO_ERROR, last stream = this one); the connection
                   stays open until weir closes it
+  /close          the connection is closed at once (every stream on it is lost)
   /huge-header    a response head of 120 fields, 72 KB
 It counts connections, and the most streams it saw open at once on one connection.
 `mode="garbage"` answers the client preface with bytes that are not HTTP/2.
@@ -171,6 +172,8 @@ class H2Upstream:
             pending[sid] = [b"b" * n, True, None]
         elif path.startswith("/slow/"):
             timers.append((time.monotonic() + int(path.split("/")[2]) / 1000.0, sid))
+        elif path.startswith("/close"):
+            raise ConnectionAbortedError("closing as asked")
         elif path.startswith("/reset"):
             h2c.send_headers(sid, [(":status", "200")])
             h2c.send_data(sid, b"partial")

@@ -205,6 +205,23 @@ def test_upstream_reset_before_and_after_the_response_started():
         assert up.connections == 1
 
 
+def test_connection_lost_fails_every_stream_on_it():
+    with H2Upstream() as up, start(up.port) as weir:
+        slow = []
+        t = threading.Thread(target=lambda: slow.append(request(weir.listen, path="/slow/3000")))
+        t.start()
+        wait_for(lambda: up.requests == 1, what="the slow request upstream")
+        status, _, body = request(weir.listen, path="/close")
+        t.join()
+        for st, b in ((status, body), slow[0][::2]):
+            assert st == 503
+            assert b.endswith(b"reset reason: connection termination"), b
+        assert up.connections == 1
+        # A new connection for what comes next.
+        assert request(weir.listen, path="/echo")[0] == 200
+        assert up.connections == 2
+
+
 def test_upstream_over_tls_offers_alpn_h2(certs):  # noqa: F811
     ctx = tls_context(certs / "upstream.pem", certs / "upstream.key")
     with H2Upstream(tls_context=ctx) as up, \
