@@ -1307,18 +1307,17 @@ TEST(ConfigLoaderTest, WarnsForEachKnownButUnimplementedField) {
   };
   EXPECT_EQ(
       outcome.warnings,
-      (Strings{
-          warning("5:3", "access_log", "envoy.config.bootstrap.v3.Admin", "admin.access_log"),
-          warning("21:11", "tracing",
-                  "envoy.extensions.filters.network.http_connection_manager.v3."
-                  "HttpConnectionManager",
-                  kManagerPath + ".tracing"),
-          warning("34:5", "health_checks", "envoy.config.cluster.v3.Cluster",
-                  "static_resources.clusters[0].health_checks"),
-          // Refused when it asks for something; {} asks for nothing.
-          file + ":35:5: field \"circuit_breakers\" of envoy.config.cluster.v3.Cluster is not "
-                 "implemented by weir and is ignored (its value asks for nothing) (at "
-                 "static_resources.clusters[0].circuit_breakers)"}));
+      (Strings{warning("5:3", "access_log", "envoy.config.bootstrap.v3.Admin", "admin.access_log"),
+               warning("21:11", "tracing",
+                       "envoy.extensions.filters.network.http_connection_manager.v3."
+                       "HttpConnectionManager",
+                       kManagerPath + ".tracing"),
+               warning("34:5", "health_checks", "envoy.config.cluster.v3.Cluster",
+                       "static_resources.clusters[0].health_checks"),
+               // Refused when it asks for something; {} asks for nothing.
+               file + ":35:5: field \"circuit_breakers\" of envoy.config.cluster.v3.Cluster is not "
+                      "implemented by weir and is ignored (its value asks for nothing) (at "
+                      "static_resources.clusters[0].circuit_breakers)"}));
   // transport_socket: raw_buffer is plaintext, what weir does: no warning. The older
   // http2_protocol_options field makes the cluster HTTP/2.
   EXPECT_EQ(outcome.config.clusters.at(0).http_protocol, weir::config::UpstreamHttpProtocol::Http2);
@@ -1427,10 +1426,9 @@ TEST(ConfigLoaderTest, UpstreamProtocolOptionsWeirCannotHonourFailToLoad) {
   EXPECT_TRUE(Contains(load_variation_error(kClusterHead, kClusterHead + kProtocolOptionsHead +
                                                               "        auto_config: {}\n"),
                        "auto_config (protocol chosen per connection by ALPN) is not implemented"));
-  EXPECT_TRUE(Contains(
-      load_variation_error(kClusterHead, kClusterHead + kProtocolOptionsHead +
-                                             "        explicit_http_config: {}\n"),
-      "takes exactly one of http_protocol_options and http2_protocol_options"));
+  EXPECT_TRUE(Contains(load_variation_error(kClusterHead, kClusterHead + kProtocolOptionsHead +
+                                                              "        explicit_http_config: {}\n"),
+                       "takes exactly one of http_protocol_options and http2_protocol_options"));
   EXPECT_TRUE(Contains(
       load_variation_error(kClusterHead,
                            kClusterHead +
@@ -1438,12 +1436,12 @@ TEST(ConfigLoaderTest, UpstreamProtocolOptionsWeirCannotHonourFailToLoad) {
                                "      envoy.extensions.upstreams.tcp.v3.TcpProtocolOptions: {}\n"),
       "are not implemented by weir"));
   // Out of Envoy's range: file:line.
-  EXPECT_TRUE(Contains(
-      load_variation_error(kClusterHead, kClusterHead + kProtocolOptionsHead +
-                                             "        explicit_http_config:\n"
-                                             "          http2_protocol_options:\n"
-                                             "            max_concurrent_streams: 0\n"),
-      "variation.yaml:"));
+  EXPECT_TRUE(
+      Contains(load_variation_error(kClusterHead, kClusterHead + kProtocolOptionsHead +
+                                                      "        explicit_http_config:\n"
+                                                      "          http2_protocol_options:\n"
+                                                      "            max_concurrent_streams: 0\n"),
+               "variation.yaml:"));
 }
 
 }  // namespace weir::config
