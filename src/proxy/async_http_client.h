@@ -31,9 +31,12 @@ struct AsyncHttpResponse {
 // - In order: on_headers once (the response head, :status first; end_stream: no body
 //   follows), on_data zero or more times (the last with end_stream unless trailers
 //   follow), on_trailers at most once, then exactly one of on_complete or on_reset.
-//   on_reset may come at any point instead (connect failure, RST_STREAM, the connection
-//   lost, timeout) and ends the stream; `reason` says why, in Envoy's words where it has
-//   them ("connection failure", "remote reset", "timeout", ...).
+//   on_reset may come at any point instead and ends the stream; `reason` says why, for
+//   logs and messages: "timeout" (the stream's own), "remote reset (error code N)" (the
+//   upstream's RST_STREAM), "remote refused stream reset" (REFUSED_STREAM or above a
+//   GOAWAY: the request was not processed), "protocol error" (a malformed response, or
+//   the connection broke HTTP/2), "upstream connection closed", "connect timeout", or
+//   the connect error (TLS: "TLS handshake failed: ...").
 // - After on_complete, on_reset or reset(id), nothing more is called for the stream, and
 //   the id is forgotten (calls with it are ignored).
 // - Callbacks may call send_data, send_trailers, set_reading and reset, for any stream.

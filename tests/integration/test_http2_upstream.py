@@ -11,7 +11,7 @@ import pytest
 
 from h2_upstream import H2Upstream, tls_context
 from test_tls import certs, upstream_tls  # noqa: F401  (certs: a fixture)
-from weir_harness import (Weir, cluster, free_port, proxy_config, request, sdk_plugin, stats,
+from weir_harness import (ClosedPort, Weir, cluster, free_port, proxy_config, request, sdk_plugin, stats,
                           wait_for, wasm_filter)
 
 import h2.config
@@ -203,6 +203,15 @@ def test_upstream_reset_before_and_after_the_response_started():
         # The connection and weir serve on.
         assert request(weir.listen, path="/echo")[0] == 200
         assert up.connections == 1
+
+
+def test_refused_connection_is_a_503_connection_failure():
+    with ClosedPort() as dead, start(dead) as weir:
+        status, _, body = request(weir.listen, path="/echo")
+        assert status == 503
+        assert body.endswith(b"reset reason: connection failure"), body
+        assert cluster_stat(weir, "upstream_cx_connect_fail") == 1
+        assert cluster_stat(weir, "upstream_cx_active") == 0
 
 
 def test_connection_lost_fails_every_stream_on_it():
