@@ -3,7 +3,9 @@ Python's h2), from HTTP/1.1 and HTTP/2 clients: multiplexing under max_concurren
 trailers both ways (gRPC's grpc-status), GOAWAY, resets, TLS with ALPN h2, plugins, a
 plugin's proxy_http_call, flow control, and upstreams that break the protocol."""
 import json
+import shutil
 import socket
+import subprocess
 import threading
 import time
 
@@ -11,8 +13,8 @@ import pytest
 
 from h2_upstream import H2Upstream, tls_context
 from test_tls import certs, upstream_tls  # noqa: F401  (certs: a fixture)
-from weir_harness import (ClosedPort, Weir, cluster, free_port, proxy_config, request, sdk_plugin, stats,
-                          wait_for, wasm_filter)
+from weir_harness import (ClosedPort, Weir, cluster, free_port, proxy_config, request, require,
+                          sdk_plugin, stats, wait_for, wasm_filter)
 
 import h2.config
 import h2.connection
@@ -357,3 +359,17 @@ def test_use_downstream_protocol_config_follows_the_client():
         status, _, _ = request(weir.listen, path="/echo")
         assert status in (502, 503)
         assert cluster_stat(weir, "upstream_cx_http1_total") == 1
+
+
+def test_h2load_many_streams_both_sides():
+    h2load = shutil.which("h2load")
+    require(h2load, "h2load (nghttp2-client)")
+    with H2Upstream() as up, start(up.port, h2_options(max_concurrent_streams=50)) as weir:
+        out = subprocess.run([h2load, "-n", "1000", "-c", "4", "-m", "25",
+                              f"http://127.0.0.1:{weir.listen}/echo"],
+                             capture_output=True, text=True, timeout=60).stdout
+        assert "1000 succeeded, 0 failed, 0 errored" in out, out
+        assert cluster_stat(weir, "upstream_rq_2xx") == 1000
+        # 4 clients x 25 streams on connections of 50: a few connections, not hundreds.
+        assert cluster_stat(weir, "upstream_cx_http2_total") <= 4
+        assert up.max_open_streams <= 50
