@@ -149,7 +149,7 @@ def test_streams_multiplexed_on_few_connections_within_max_concurrent_streams():
         results = []
 
         def one(i):
-            results.append(request(weir.listen, path=f"/slow/300?i={i}", timeout=20)[0])
+            results.append(request(weir.listen, path=f"/slow/1000?i={i}", timeout=20)[0])
 
         threads = [threading.Thread(target=one, args=(i,)) for i in range(40)]
         for t in threads:
@@ -164,14 +164,15 @@ def test_streams_multiplexed_on_few_connections_within_max_concurrent_streams():
     # The config's limit, below the server's.
     with H2Upstream() as up, start(up.port, h2_options(max_concurrent_streams=3)) as weir:
         threads = [threading.Thread(target=request, args=(weir.listen,),
-                                    kwargs={"path": "/slow/300", "timeout": 20})
+                                    kwargs={"path": "/slow/1000", "timeout": 20})
                    for _ in range(12)]
         for t in threads:
             t.start()
         for t in threads:
             t.join()
         assert up.max_open_streams <= 3
-        assert cluster_stat(weir, "upstream_cx_http2_total") == 4
+        # 12 at once on streams of 3: 4 connections (fewer if a slow machine staggers them).
+        assert 2 <= cluster_stat(weir, "upstream_cx_http2_total") <= 4
         assert cluster_stat(weir, "upstream_rq_2xx") == 12
 
 
