@@ -81,6 +81,7 @@ struct Http2ClientCodec::Callbacks {
   static Http2ClientCodec& self(void* user) { return *static_cast<Http2ClientCodec*>(user); }
 
   static ssize_t send(nghttp2_session*, const uint8_t* data, size_t length, int, void* user) {
+    if (self(user).visitor_.write_blocked()) return NGHTTP2_ERR_WOULDBLOCK;
     self(user).visitor_.write({reinterpret_cast<const char*>(data), length});
     return static_cast<ssize_t>(length);
   }

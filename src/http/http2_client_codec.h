@@ -29,6 +29,10 @@ class Http2ClientCodec {
     virtual ~Visitor() = default;
     // Bytes to send to the server, in order.
     virtual void write(std::string_view bytes) = 0;
+    // True while the transport holds more than it should (its output over the high
+    // watermark): framing stops, and the next flush() goes on from there. Request data
+    // then waits in the streams' queues, whose watermarks push back on the senders.
+    virtual bool write_blocked() const { return false; }
     // The final response head (1xx heads are skipped), :status first. May be moved from.
     virtual void on_response_headers(int32_t stream, HeaderMap& headers, bool end_stream) = 0;
     // `data` is only valid during the call. Every byte handed over must be given back with

@@ -140,6 +140,21 @@ void Http2UpstreamConnection::write(std::string_view bytes) {
   if (connection_ && connection_->is_open()) connection_->write(bytes);
 }
 
+// An upstream slow to read: frames stay in the codec (request data in its streams' queues,
+// whose watermarks pause the clients) instead of piling up in the socket's buffer.
+bool Http2UpstreamConnection::write_blocked() const {
+  return connection_ && connection_->above_write_high_watermark();
+}
+
+void Http2UpstreamConnection::on_above_write_high_watermark() {
+  pool_.cluster().stats->upstream_flow_control_backed_up_total.inc();
+}
+
+void Http2UpstreamConnection::on_below_write_low_watermark() {
+  pool_.cluster().stats->upstream_flow_control_drained_total.inc();
+  schedule_flush();
+}
+
 void Http2UpstreamConnection::on_connected() {
   connected_ = true;
   connect_timer_.disarm();

@@ -70,8 +70,11 @@ class Http2UpstreamConnection final : public net::Connection::Handler,
   void on_data(std::string& input) override;
   void on_connected() override;
   void on_close(bool by_peer, std::string_view reason) override;
+  void on_above_write_high_watermark() override;
+  void on_below_write_low_watermark() override;
   // Http2ClientCodec::Visitor
   void write(std::string_view bytes) override;
+  bool write_blocked() const override;
   void on_response_headers(int32_t stream, http::HeaderMap& headers, bool end_stream) override;
   void on_response_data(int32_t stream, std::string_view data, bool end_stream) override;
   void on_response_trailers(int32_t stream, http::HeaderMap& trailers) override;

@@ -12,6 +12,9 @@ the request path:
   /goaway         the echo, then GOAWAY(NO_ERROR, last stream = this one); the connection
                   stays open until weir closes it
   /close          the connection is closed at once (every stream on it is lost)
+  /stall-read     stops reading its socket for 3 s after the request head (with
+                  mode="bigwindow", having granted windows of 1 GiB), then counts the body
+                  and answers {"received": N}
   /huge-header    a response head of 120 fields, 72 KB
 It counts connections, and the most streams it saw open at once on one connection.
 `mode="garbage"` answers the client preface with bytes that are not HTTP/2.
@@ -108,13 +111,21 @@ class H2Upstream:
             h2.config.H2Configuration(client_side=False, header_encoding="utf-8",
                                       validate_inbound_headers=True))
         h2c.initiate_connection()
+        if self.mode == "bigwindow":
+            settings[h2.settings.SettingCodes.INITIAL_WINDOW_SIZE] = 1 << 30
         if settings:
             h2c.update_settings(settings)
+        if self.mode == "bigwindow":
+            h2c.increment_flow_control_window(1 << 30)
         conn.sendall(h2c.data_to_send())
         streams = {}   # id -> {"headers", "body", "trailers"}
         pending = {}   # id -> [bytes left, end_stream, trailers or None]
         timers = []    # (when, stream id)
+        self._stall_until = 0
         while True:
+            if self._stall_until:
+                time.sleep(max(0, self._stall_until - time.monotonic()))
+                self._stall_until = 0
             timeout = 0.05 if (pending or timers) else 1.0
             r, _, _ = select.select([conn], [], [], timeout)
             if r:
@@ -140,6 +151,9 @@ class H2Upstream:
                 open_now = len([s for s in streams.values() if not s.get("done")])
                 self.max_open_streams = max(self.max_open_streams, open_now)
             path = dict(ev.headers).get(":path", "")
+            if path.startswith("/stall-read"):
+                self._stall_until = time.monotonic() + 3
+                streams[ev.stream_id]["count_only"] = 0
             if path.startswith("/reset-early"):
                 h2c.reset_stream(ev.stream_id, error_code=2)
                 streams[ev.stream_id]["done"] = True
@@ -147,7 +161,9 @@ class H2Upstream:
                 self._request_done(h2c, ev.stream_id, streams, pending, timers)
         elif isinstance(ev, h2.events.DataReceived):
             s = streams.get(ev.stream_id)
-            if s is not None:
+            if s is not None and "count_only" in s:
+                s["count_only"] += len(ev.data)
+            elif s is not None:
                 s["body"] += ev.data
             h2c.acknowledge_received_data(ev.flow_controlled_length, ev.stream_id)
         elif isinstance(ev, h2.events.TrailersReceived):
@@ -172,6 +188,11 @@ class H2Upstream:
             pending[sid] = [b"b" * n, True, None]
         elif path.startswith("/slow/"):
             timers.append((time.monotonic() + int(path.split("/")[2]) / 1000.0, sid))
+        elif path.startswith("/stall-read"):
+            body = json.dumps({"received": s["count_only"]}).encode()
+            h2c.send_headers(sid, [(":status", "200")])
+            pending[sid] = [body, True, None]
+            s["done"] = True
         elif path.startswith("/close"):
             raise ConnectionAbortedError("closing as asked")
         elif path.startswith("/reset"):

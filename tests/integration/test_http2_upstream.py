@@ -319,6 +319,40 @@ def test_slow_client_holds_the_upstream_by_flow_control():
             assert cluster_stat(weir, "upstream_flow_control_resumed_reading_total") >= 1
 
 
+def test_upstream_slow_to_read_pauses_the_client_upload():
+    # The upstream grants 1 GiB windows and then stops reading: what weir holds of the
+    # upload stays near the cluster's buffer limit (the client is paused), not the windows.
+    size = 64 * 1024 * 1024
+    with H2Upstream(mode="bigwindow") as up, start(up.port) as weir:
+        sock = socket.create_connection(("127.0.0.1", weir.listen), timeout=20)
+        sock.sendall(f"POST /stall-read HTTP/1.1\r\nhost: x\r\ncontent-length: {size}\r\n\r\n"
+                     .encode())
+        sock.setblocking(False)
+        chunk, sent = b"u" * 65536, 0
+        deadline = time.time() + 2.0  # the upstream reads again after 3 s
+        while time.time() < deadline and sent < size:
+            try:
+                sent += sock.send(chunk[:min(len(chunk), size - sent)])
+            except BlockingIOError:
+                time.sleep(0.01)
+        assert sent < size // 2, f"{sent} bytes accepted while the upstream read nothing"
+        rss = int(open(f"/proc/{weir.proc.pid}/status").read().split("VmRSS:")[1].split()[0])
+        assert rss < 150_000, f"{rss} kB"
+        sock.setblocking(True)
+        while sent < size:
+            sent += sock.send(chunk[:min(len(chunk), size - sent)])
+        response = b""
+        while b"}" not in response:
+            data = sock.recv(65536)
+            if not data:
+                break
+            response += data
+        sock.close()
+        assert response.startswith(b"HTTP/1.1 200"), response[:200]
+        body = response.partition(b"\r\n\r\n")[2]  # chunked: the JSON is its one chunk
+        assert json.loads(body[body.index(b"{"):body.rindex(b"}") + 1])["received"] == size
+
+
 def test_upstreams_that_break_http2_get_a_clean_error_and_weir_serves_on():
     with H2Upstream(mode="garbage") as bad, H2Upstream() as good, start(
             bad.port, more_clusters=cluster("good", good.port, extra=h2_options())) as weir:
