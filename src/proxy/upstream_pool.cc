@@ -38,7 +38,7 @@ Result<UpstreamPool::Lease> UpstreamPool::acquire(bool fresh) {
     idle->lease.connection->set_handler(nullptr);
     Lease lease = std::move(idle->lease);
     idle->lease = {};
-    if (spare_.size() < kSpares) spare_.push_back(std::move(idle));
+    spare_ = std::move(idle);
     lease.reused = true;
     return lease;
   }
@@ -74,13 +74,7 @@ void UpstreamPool::release(Lease lease) {
   // again once the caller's callback has returned.
   const bool missed_events = !lease.connection->reading();
   lease.connection->set_reading(true);
-  std::unique_ptr<IdleConnection> idle;
-  if (spare_.empty()) {
-    idle = std::make_unique<IdleConnection>();
-  } else {
-    idle = std::move(spare_.back());
-    spare_.pop_back();
-  }
+  auto idle = spare_ ? std::move(spare_) : std::make_unique<IdleConnection>();
   idle->pool = this;
   idle->lease = std::move(lease);
   idle->lease.connection->set_handler(idle.get());
@@ -100,17 +94,16 @@ void UpstreamPool::release(Lease lease) {
 }
 
 std::unique_ptr<http::Http1Parser> UpstreamPool::take_response_parser(http::Http1Visitor& visitor) {
-  if (spare_parsers_.empty()) {
+  if (!spare_parser_) {
     return std::make_unique<http::Http1Parser>(http::MessageType::Response, visitor);
   }
-  std::unique_ptr<http::Http1Parser> parser = std::move(spare_parsers_.back());
-  spare_parsers_.pop_back();
+  std::unique_ptr<http::Http1Parser> parser = std::move(spare_parser_);
   parser->reset(visitor);
   return parser;
 }
 
 void UpstreamPool::recycle_response_parser(std::unique_ptr<http::Http1Parser> parser) {
-  if (spare_parsers_.size() < kSpares) spare_parsers_.push_back(std::move(parser));
+  spare_parser_ = std::move(parser);
 }
 
 Http2UpstreamPool& UpstreamPool::http2() {

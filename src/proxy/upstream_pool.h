@@ -32,10 +32,8 @@ class UpstreamPool {
   void release(Lease lease);
   // Counts a connection that closed for good (for upstream_cx_active).
   void connection_closed();
-  // A response parser for `visitor`: one an earlier request gave back, reset, when there
-  // is one (a parser per request would cost three allocations each time). Up to
-  // kSpares are kept: with one spare, concurrent requests each finishing overwrote
-  // it, and ~0.4 parsers per request were made under keep-alive load.
+  // A response parser for `visitor`: the one the last request gave back, reset, when
+  // there is one (a parser per request would cost three allocations each time).
   std::unique_ptr<http::Http1Parser> take_response_parser(http::Http1Visitor& visitor);
   void recycle_response_parser(std::unique_ptr<http::Http1Parser> parser);
 
@@ -54,12 +52,10 @@ class UpstreamPool {
   size_t next_endpoint_ = 0;
   // Parked connections, the most recently parked last (reused first).
   std::vector<std::unique_ptr<IdleConnection>> idle_;
-  // Parking spots kept from earlier acquires (up to kSpares): parking and unparking a
-  // connection per request then allocates nothing. With a single spot, concurrent requests
-  // each overwrote it (0.33 allocations per request under keep-alive load).
-  static constexpr size_t kSpares = 64;
-  std::vector<std::unique_ptr<IdleConnection>> spare_;
-  std::vector<std::unique_ptr<http::Http1Parser>> spare_parsers_;
+  // One parking spot kept from the last acquire: parking and unparking a connection per
+  // request then allocates nothing.
+  std::unique_ptr<IdleConnection> spare_;
+  std::unique_ptr<http::Http1Parser> spare_parser_;
   std::unique_ptr<Http2UpstreamPool> http2_;
   std::shared_ptr<bool> alive_ = std::make_shared<bool>(true);  // for deferred work
 };
