@@ -4,6 +4,7 @@
 #include <CLI/CLI.hpp>
 #include <cstdlib>
 
+#include "common/log_level.h"
 #include "server/server.h"
 
 namespace {
@@ -47,7 +48,7 @@ int main(int argc, char** argv) {
     fprintf(stderr, "unknown log level '%s'\n", log_level.c_str());
     return 1;
   }
-  spdlog::set_level(level);
+  weir::set_log_level(level);
   spdlog::set_pattern("[%Y-%m-%d %H:%M:%S.%e][%t][%^%l%$] %v");
   options.validate_only = mode == "validate";
   return weir::server::run(options);
