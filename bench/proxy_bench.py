@@ -9,6 +9,8 @@ as in ../shared/reference/PEERS.md. Compare ratios within a run, never across ru
 HTTP/2 rows (cleartext, prior knowledge) are driven by h2load (nghttp2-client) with STREAMS
 concurrent streams per connection, against nginx's `listen ... http2` and weir's AUTO
 listener; their ratios are against nginx over HTTP/2. h2load reports no p99 (mean shown).
+The "h2c upstream" row is weir with HTTP/1.1 clients and an HTTP/2 cluster (the same
+nginx mock on an http2 port), compared with weir's HTTP/1.1 upstream row.
 Environment: DURATION (s, default 10), ROUNDS (default 3), CONNS (default 32), STREAMS
 (default 10), H2=0 skips the HTTP/2 rows, ONLY=REGEX measures only the rows whose name
 matches (e.g. ONLY='^(nginx proxy|weir, no plugin)$' for the core comparison)."""
@@ -78,7 +80,9 @@ def children(pid):
 NGINX_MOCK = """worker_processes 1; daemon off; pid {dir}/mock.pid; error_log {dir}/mock.err;
 events {{ worker_connections 4096; }}
 http {{ access_log off; server {{ listen 127.0.0.1:{port}; keepalive_requests 1000000;
-  location / {{ return 200 "hello from mock\\n"; }} }} }}
+  location / {{ return 200 "hello from mock\\n"; }} }}
+  server {{ listen 127.0.0.1:{h2port} http2; keepalive_requests 1000000;
+    http2_max_requests 1000000; location / {{ return 200 "hello from mock\\n"; }} }} }}
 """
 NGINX_PROXY = """worker_processes 1; daemon off; pid {dir}/proxy.pid; error_log {dir}/proxy.err;
 events {{ worker_connections 4096; }}
@@ -110,7 +114,15 @@ WEIR_TLS_SOCKET = """
                     private_key: {{ filename: {dir}/key.pem }}"""
 
 
-def weir_config(port, admin, mock, plugin, root_id, tls_socket=""):
+# The cluster speaks HTTP/2 (prior knowledge) to the mock's http2 port.
+WEIR_H2_CLUSTER = """
+      typed_extension_protocol_options:
+        envoy.extensions.upstreams.http.v3.HttpProtocolOptions:
+          "@type": type.googleapis.com/envoy.extensions.upstreams.http.v3.HttpProtocolOptions
+          explicit_http_config: { http2_protocol_options: {} }"""
+
+
+def weir_config(port, admin, mock, plugin, root_id, tls_socket="", cluster_extra=""):
     filters = ""
     if plugin:
         filters = f"""
@@ -147,7 +159,7 @@ static_resources:
   clusters:
     - name: mock
       type: STATIC
-      connect_timeout: 1s
+      connect_timeout: 1s{cluster_extra}
       load_assignment:
         cluster_name: mock
         endpoints: [{{ lb_endpoints: [{{ endpoint: {{ address: {{ socket_address: {{ address: 127.0.0.1, port_value: {mock} }} }} }} }}] }}]
@@ -198,8 +210,8 @@ def main():
         return p
 
     try:
-        mock = free_port()
-        (work / "mock.conf").write_text(NGINX_MOCK.format(dir=work, port=mock))
+        mock, h2mock = free_port(), free_port()
+        (work / "mock.conf").write_text(NGINX_MOCK.format(dir=work, port=mock, h2port=h2mock))
         start("mock", ["nginx", "-p", str(work), "-c", str(work / "mock.conf")])
         wait_port(mock)
         targets = []
@@ -227,6 +239,15 @@ def main():
                 # The same weir (codec_type AUTO) and the same nginx, over HTTP/2.
                 targets.append(("nginx proxy, HTTP/2", h2port, nginx))
                 targets.append(("weir, HTTP/2, no plugin", port, targets[-2][2]))
+            if plugin is None:
+                # HTTP/1.1 clients, HTTP/2 to the upstream (the mock's http2 port).
+                port, admin = free_port(), free_port()
+                cfg = work / f"weir-{port}.yaml"
+                cfg.write_text(weir_config(port, admin, h2mock, None, "",
+                                           cluster_extra=WEIR_H2_CLUSTER))
+                targets.append(("weir, h2c upstream", port, start(
+                    f"weir-{port}", [str(WEIR), "-c", str(cfg), "--concurrency", "1",
+                                     "-l", "warn"])))
         # TLS keep-alive: the same EC P-256 certificate for nginx and weir.
         subprocess.run(["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt",
                         "ec_paramgen_curve:P-256", "-nodes", "-days", "1", "-subj",
@@ -289,6 +310,11 @@ def main():
             cost = f"{(cpu / plain[2] - 1) * 100:+.1f}%" if plain and name.startswith("weir +") else "-"
             print(f"| {name} | {rps:.0f} | {rps / base[0]:.2f} | {p99:.2f} | {cpu:.1f} | "
                   f"{user:.1f} | {cpu / base[2]:.2f} | {cost} | {errors} |")
+        up_h2 = summary.get("weir, h2c upstream")
+        if up_h2 and plain:
+            print(f"\nHTTP/2 upstream (HTTP/1.1 clients, the mock over h2c): vs weir's HTTP/1.1 "
+                  f"upstream req/s {up_h2[0] / plain[0]:.2f}, CPU per request {up_h2[2]:.1f} us "
+                  f"vs {plain[2]:.1f} us (ratio {up_h2[2] / plain[2]:.2f})")
         tls_nginx, tls_weir = summary.get("nginx proxy, TLS"), summary.get("weir, no plugin, TLS")
         if tls_nginx and tls_weir:
             print(f"\nTLS keep-alive (https, same certificate): weir/nginx req/s "
