@@ -18,6 +18,9 @@
 //   - GET /cancel: unary Check("sleep:300"), cancelled at once; the request goes upstream
 //     with x-cancel-status: <proxy_grpc_cancel's status>. A callback for it would log
 //     "go_grpc: callback for cancelled call".
+//   - Any other request goes on untouched; when its response (gRPC proxied through weir)
+//     has trailers with grpc-status: S, the plugin adds the trailer x-go-grpc-saw-status: S
+//     and counts it in the counter go_grpc.grpc_status_S.
 package main
 
 import (
@@ -131,6 +134,24 @@ func (h *httpContext) OnHttpRequestHeaders(numHeaders int, endOfStream bool) typ
 	}
 	return types.ActionContinue
 }
+
+func (h *httpContext) OnHttpResponseTrailers(numTrailers int) types.Action {
+	status, err := proxywasm.GetHttpResponseTrailer("grpc-status")
+	if err != nil {
+		return types.ActionContinue
+	}
+	proxywasm.AddHttpResponseTrailer("x-go-grpc-saw-status", status)
+	if m, ok := statusCounters[status]; ok {
+		m.Increment(1)
+	} else if len(statusCounters) < 17 {
+		m := proxywasm.DefineCounterMetric("go_grpc.grpc_status_" + status)
+		statusCounters[status] = m
+		m.Increment(1)
+	}
+	return types.ActionContinue
+}
+
+var statusCounters = map[string]proxywasm.MetricCounter{}
 
 // The answer of a unary call or one message of a stream.
 func onGrpcReceive(token uint32, size uint32) {
