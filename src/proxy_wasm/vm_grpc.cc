@@ -144,10 +144,6 @@ void Vm::on_grpc_close(uint32_t token, uint32_t status, std::string_view message
   auto it = calls_.find(token);
   if (it == calls_.end()) return;
   const uint32_t root_id = it->second.root_context_id;
-  if (status == http::grpc::code(http::grpc::Status::ResourceExhausted)) {
-    ContextBase* root = find_context(root_id);
-    count_refusal(Refusal::HttpCallResponseTooLarge, root ? &root->plugin() : nullptr);
-  }
   std::unique_ptr<GrpcAnswer> answer = std::move(it->second.answer);
   if (answer || it->second.local_closed) {
     calls_.erase(it);
