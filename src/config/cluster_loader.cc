@@ -1,6 +1,7 @@
 // envoy.config.cluster.v3.Cluster with its load_assignment endpoints.
 #include "config/envoy_names.h"
 #include "config/loaders.h"
+#include "config/typed_config.h"
 
 namespace weir::config {
 namespace {
@@ -31,13 +32,79 @@ void load_endpoints(const ConfigNode& load_assignment, ClusterConfig& cluster) {
   }
 }
 
+// envoy.config.core.v3.Http1ProtocolOptions for an upstream: weir's HTTP/1 client has no
+// option to set; the fields Envoy has are warned about by expect_fields.
+void load_http1_protocol_options(const ConfigNode& options) {
+  if (options.present()) options.expect_fields(names::kHttp1ProtocolOptions, {});
+}
+
+// typed_extension_protocol_options["envoy.extensions.upstreams.http.v3.HttpProtocolOptions"].
+void load_upstream_http_protocol_options(const ConfigNode& extension, ClusterConfig& cluster) {
+  const ConfigNode body =
+      typed_config_body(extension, names::kUpstreamHttpProtocolOptionsExtension);
+  body.expect_fields(names::kUpstreamHttpProtocolOptionsExtension,
+                     {"explicit_http_config", "use_downstream_protocol_config", "auto_config",
+                      "common_http_protocol_options"});
+  const int chosen = body.has("explicit_http_config") + body.has("use_downstream_protocol_config") +
+                     body.has("auto_config");
+  if (chosen > 1) {
+    body.fail("takes one of explicit_http_config, use_downstream_protocol_config and auto_config");
+  }
+  if (body.has("auto_config")) {
+    // ALPN-negotiated HTTP/1.1 or HTTP/2 (and HTTP/3) per connection: not built.
+    body.field("auto_config")
+        .fail(
+            "auto_config (protocol chosen per connection by ALPN) is not implemented by weir: use "
+            "explicit_http_config with http_protocol_options or http2_protocol_options");
+  }
+  if (body.has("explicit_http_config")) {
+    const ConfigNode explicit_config = body.field("explicit_http_config");
+    explicit_config.expect_fields(names::kExplicitHttpConfig,
+                                  {"http_protocol_options", "http2_protocol_options"});
+    if (explicit_config.has("http3_protocol_options")) {
+      explicit_config.field("http3_protocol_options").fail("HTTP/3 is not implemented by weir");
+    }
+    if (explicit_config.has("http_protocol_options") +
+            explicit_config.has("http2_protocol_options") !=
+        1) {
+      explicit_config.fail("takes exactly one of http_protocol_options and http2_protocol_options");
+    }
+    if (explicit_config.has("http2_protocol_options")) {
+      cluster.http_protocol = UpstreamHttpProtocol::Http2;
+      cluster.http2_protocol_options =
+          load_http2_protocol_options(explicit_config.field("http2_protocol_options"));
+    } else {
+      cluster.http_protocol = UpstreamHttpProtocol::Http1;
+      load_http1_protocol_options(explicit_config.field("http_protocol_options"));
+    }
+  }
+  if (body.has("use_downstream_protocol_config")) {
+    const ConfigNode downstream = body.field("use_downstream_protocol_config");
+    downstream.expect_fields(names::kUseDownstreamHttpConfig,
+                             {"http_protocol_options", "http2_protocol_options"});
+    if (downstream.has("http3_protocol_options")) {
+      downstream.field("http3_protocol_options").fail("HTTP/3 is not implemented by weir");
+    }
+    cluster.http_protocol = UpstreamHttpProtocol::UseDownstream;
+    load_http1_protocol_options(downstream.field("http_protocol_options"));
+    cluster.http2_protocol_options =
+        load_http2_protocol_options(downstream.field("http2_protocol_options"));
+  }
+  const ConfigNode common = body.field("common_http_protocol_options");
+  if (common.present()) {
+    common.expect_fields(names::kHttpProtocolOptions, {"idle_timeout"});
+    if (common.has("idle_timeout"))
+      cluster.idle_timeout = common.field("idle_timeout").as_duration();
+  }
+}
+
 }  // namespace
 
 ClusterConfig load_cluster(const ConfigNode& cluster) {
-  cluster.expect_fields(
-      names::kCluster,
-      {"name", "type", "connect_timeout", "lb_policy", "load_assignment", "http2_protocol_options",
-       "transport_socket", "per_connection_buffer_limit_bytes", "metadata"});
+  cluster.expect_fields(names::kCluster, {"name", "type", "connect_timeout", "lb_policy",
+                                          "load_assignment", "http2_protocol_options",
+                                          "transport_socket", "per_connection_buffer_limit_bytes",
+                                          "metadata", "typed_extension_protocol_options"});
   ClusterConfig result;
   result.location = cluster.location();
   result.name = cluster.required("name").as_nonempty_string();
@@ -73,10 +140,21 @@ ClusterConfig load_cluster(const ConfigNode& cluster) {
 
   const ConfigNode http2 = cluster.field("http2_protocol_options");
   if (http2.present()) {
-    // Recorded for when weir speaks HTTP/2 upstream; its options are not read.
-    result.http2 = true;
-    http2.warn("HTTP/2 to upstreams is not implemented yet: weir talks HTTP/1.1 to cluster \"" +
-               result.name + "\"");
+    // The older field (deprecated in Envoy, still read): HTTP/2 with these options.
+    result.http_protocol = UpstreamHttpProtocol::Http2;
+    result.http2_protocol_options = load_http2_protocol_options(http2);
+  }
+  const ConfigNode extensions = cluster.field("typed_extension_protocol_options");
+  for (const auto& [name, extension] : extensions.entries()) {
+    if (name != names::kUpstreamHttpProtocolOptionsExtension) {
+      extension.fail("protocol options \"" + name + "\" are not implemented by weir (only " +
+                     std::string(names::kUpstreamHttpProtocolOptionsExtension) + ")");
+    }
+    if (http2.present()) {
+      extension.fail(
+          "a cluster takes http2_protocol_options or typed_extension_protocol_options, not both");
+    }
+    load_upstream_http_protocol_options(extension, result);
   }
   return result;
 }

@@ -312,6 +312,7 @@ struct ListenerConfig {
 };
 
 enum class ClusterType { Static, StrictDns, LogicalDns };
+enum class UpstreamHttpProtocol { Http1, Http2, UseDownstream };
 enum class LbPolicy { RoundRobin, LeastRequest, Random };
 
 struct ClusterConfig {
@@ -322,7 +323,15 @@ struct ClusterConfig {
   std::vector<SocketAddress> endpoints;
   // Bounds each upstream connection's buffers (flow control), as on listeners.
   uint32_t per_connection_buffer_limit_bytes = 1024 * 1024;
-  bool http2 = false;         // http2_protocol_options present (not served yet: warned)
+  // Which HTTP the cluster's upstreams speak (typed_extension_protocol_options
+  // envoy.extensions.upstreams.http.v3.HttpProtocolOptions, or the older cluster field
+  // http2_protocol_options): explicit_http_config's HTTP/1.1 or HTTP/2, or
+  // use_downstream_protocol_config (the protocol the client used).
+  UpstreamHttpProtocol http_protocol = UpstreamHttpProtocol::Http1;
+  Http2ProtocolOptions http2_protocol_options;
+  // common_http_protocol_options.idle_timeout: an upstream connection without requests
+  // for this long is closed (Envoy's default: 1 hour; 0: never).
+  std::chrono::milliseconds idle_timeout{3600 * 1000};
   common::Metadata metadata;  // metadata.filter_metadata (the cluster_metadata property)
   std::optional<UpstreamTlsContextConfig> tls;  // transport_socket envoy.transport_sockets.tls
   SourceLocation location;

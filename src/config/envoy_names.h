@@ -31,6 +31,14 @@ inline constexpr std::string_view kAsyncDataSource = "envoy.config.core.v3.Async
 inline constexpr std::string_view kHttpProtocolOptions = "envoy.config.core.v3.HttpProtocolOptions";
 inline constexpr std::string_view kHttp2ProtocolOptions =
     "envoy.config.core.v3.Http2ProtocolOptions";
+inline constexpr std::string_view kHttp1ProtocolOptions =
+    "envoy.config.core.v3.Http1ProtocolOptions";
+inline constexpr std::string_view kUpstreamHttpProtocolOptionsExtension =
+    "envoy.extensions.upstreams.http.v3.HttpProtocolOptions";
+inline constexpr std::string_view kExplicitHttpConfig =
+    "envoy.extensions.upstreams.http.v3.HttpProtocolOptions.ExplicitHttpConfig";
+inline constexpr std::string_view kUseDownstreamHttpConfig =
+    "envoy.extensions.upstreams.http.v3.HttpProtocolOptions.UseDownstreamHttpConfig";
 inline constexpr std::string_view kListener = "envoy.config.listener.v3.Listener";
 inline constexpr std::string_view kFilterChain = "envoy.config.listener.v3.FilterChain";
 inline constexpr std::string_view kFilterChainMatch = "envoy.config.listener.v3.FilterChainMatch";

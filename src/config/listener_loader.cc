@@ -14,6 +14,8 @@ namespace {
 
 namespace names = envoy_names;
 
+}  // namespace
+
 // Envoy's ranges; absent fields keep Envoy's defaults.
 Http2ProtocolOptions load_http2_protocol_options(const ConfigNode& options) {
   Http2ProtocolOptions result;
@@ -42,6 +44,8 @@ Http2ProtocolOptions load_http2_protocol_options(const ConfigNode& options) {
        result.max_inbound_window_update_frames_per_data_frame_sent, 1, UINT32_MAX);
   return result;
 }
+
+namespace {
 
 HttpConnectionManagerConfig load_http_connection_manager(const ConfigNode& manager) {
   manager.expect_fields(

@@ -29,6 +29,10 @@ std::optional<DownstreamTlsContextConfig> load_downstream_transport_socket(
 std::optional<UpstreamTlsContextConfig> load_upstream_transport_socket(
     const ConfigNode& transport_socket, std::string_view what);
 
+// listener_loader.cc: envoy.config.core.v3.Http2ProtocolOptions (Envoy's ranges and
+// defaults), for listeners and clusters.
+Http2ProtocolOptions load_http2_protocol_options(const ConfigNode& options);
+
 // runtime_loader.cc: Bootstrap.layered_runtime (static layers), read before the rest.
 void load_layered_runtime(const ConfigNode& layered_runtime);
 // A runtime key's integer value, marked as read; a value out of [min, max] fails the load.

@@ -188,7 +188,6 @@ const std::map<std::string_view, std::set<std::string_view>>& unimplemented_fiel
         "upstream_http_protocol_options",
         "common_http_protocol_options",
         "http_protocol_options",
-        "typed_extension_protocol_options",
         "dns_refresh_rate",
         "dns_jitter",
         "dns_failure_refresh_rate",

@@ -6,20 +6,16 @@
 #include <cstring>
 #include <vector>
 
+#include "http/http2_fields.h"
+
 namespace weir::http {
 
 namespace {
 
-// Fields that mean something only to an HTTP/1 connection (RFC 9113 §8.2.2): never sent.
-bool connection_specific(std::string_view name) {
-  return name == "connection" || name == "keep-alive" || name == "proxy-connection" ||
-         name == "transfer-encoding" || name == "upgrade";
-}
+bool connection_specific(std::string_view name) { return http2_connection_specific(name); }
 
 nghttp2_nv make_nv(const std::string& name, const std::string& value) {
-  return {reinterpret_cast<uint8_t*>(const_cast<char*>(name.data())),
-          reinterpret_cast<uint8_t*>(const_cast<char*>(value.data())), name.size(), value.size(),
-          NGHTTP2_NV_FLAG_NONE};
+  return make_http2_nv(name, value);
 }
 
 // nghttp2 copies names and values on submit: the vector only lives for the call.

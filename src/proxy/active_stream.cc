@@ -469,7 +469,7 @@ void ActiveStream::route_request() {
   pool->cluster().stats->upstream_rq_total.inc();
   pool->cluster().stats->upstream_rq_active.add(1);
   upstream_start_ = setup_.loop.now();
-  upstream_ = std::make_unique<UpstreamRequest>(*pool, *this, setup_.loop);
+  upstream_ = UpstreamRequest::create(*pool, *this, setup_.loop, info_.protocol == "HTTP/2");
   // A client still slow to take the previous response (pipelining) holds this one too.
   if (owner_.downstream_above_high_watermark()) {
     pause_upstream(upstream_paused_by_downstream_, true);
@@ -508,9 +508,13 @@ void ActiveStream::forward_headers_upstream() {
     append = kChunked;
     upstream_framing_ = BodyFraming::Chunked;
   }
-  upstream_->send_head(
-      [&](std::string& out) { http::write_forwarded_request_head(headers, drop, append, out); },
-      upstream_framing_, headers_only);
+  if (upstream_->http2()) {
+    upstream_->send_headers(headers, upstream_framing_, headers_only);
+  } else {
+    upstream_->send_head(
+        [&](std::string& out) { http::write_forwarded_request_head(headers, drop, append, out); },
+        upstream_framing_, headers_only);
+  }
   if (headers_only) request_end_forwarded_ = true;
 }
 
@@ -877,7 +881,10 @@ void ActiveStream::on_upstream_failure(UpstreamFailure kind, std::string_view re
   // failed or broke: 503.
   std::string_view why = kind == UpstreamFailure::ConnectFailure  ? "connection failure"
                          : kind == UpstreamFailure::ProtocolError ? "protocol error"
-                                                                  : "connection termination";
+                         : kind == UpstreamFailure::RemoteReset   ? "remote reset"
+                         : kind == UpstreamFailure::RemoteRefusedStreamReset
+                             ? "remote refused stream reset"
+                             : "connection termination";
   std::string details = "upstream_reset_before_response_started{" + std::string(why);
   // A failed TLS handshake says why, as Envoy's "TLS_error:..." does.
   if (constexpr std::string_view tls = "TLS handshake failed: "; reason.starts_with(tls)) {

@@ -1,6 +1,8 @@
 #include "proxy/async_http_client.h"
 
 #include "http/http1_writer.h"
+#include "proxy/cluster_manager.h"
+#include "proxy/upstream_http2_request.h"
 #include "proxy/upstream_request.h"
 
 namespace weir::proxy {
@@ -14,7 +16,7 @@ class AsyncHttpClient::Call : public UpstreamRequest::Callbacks {
         pool_(pool),
         max_body_bytes_(max_body_bytes),
         callback_(std::move(callback)),
-        request_(std::make_unique<UpstreamRequest>(pool, *this, client.loop_)) {}
+        request_(UpstreamRequest::create(pool, *this, client.loop_)) {}
   ~Call() override {
     if (timer_) client_.loop_.cancel_timer(timer_);
     if (request_) {
@@ -113,11 +115,203 @@ class AsyncHttpClient::Call : public UpstreamRequest::Callbacks {
   event::EventLoop::TimerId timer_ = 0;
 };
 
+// One streaming call: an HTTP/2 upstream request whose callbacks go straight to the
+// owner's AsyncStreamCallbacks (they already come from the loop, never from inside a
+// send: Http2UpstreamRequest only queues there).
+class AsyncHttpClient::StreamCall : public UpstreamRequest::Callbacks {
+ public:
+  StreamCall(AsyncHttpClient& client, uint64_t id, UpstreamPool& pool,
+             AsyncStreamCallbacks& callbacks)
+      : client_(client),
+        id_(id),
+        pool_(pool),
+        callbacks_(callbacks),
+        request_(std::make_unique<Http2UpstreamRequest>(pool, *this, client.loop_)) {}
+  ~StreamCall() override {
+    if (timer_) client_.loop_.cancel_timer(timer_);
+    // Resets the stream if it is still open; no callback follows.
+    request_.reset();
+  }
+
+  void start(http::HeaderMap headers, std::chrono::milliseconds timeout) {
+    pool_.cluster().stats->upstream_rq_total.inc();
+    pool_.cluster().stats->upstream_rq_active.add(1);
+    active_ = true;
+    if (timeout.count() > 0) {
+      timer_ = client_.loop_.add_timer(timeout, [this] {
+        timer_ = 0;
+        pool_.cluster().stats->upstream_rq_timeout.inc();
+        end_with_reset("timeout");
+      });
+    }
+    request_->start(headers.get(":method") == "HEAD");
+    const bool end = queued_end_ && queued_.empty() && !queued_trailers_;
+    request_->send_headers(headers, BodyFraming::None, end);
+    started_ = true;
+    if (!queued_.empty() || (queued_end_ && !end)) request_->send_body(queued_, queued_end_);
+    queued_.clear();
+    if (queued_trailers_) request_->send_trailers(*queued_trailers_);
+    queued_trailers_.reset();
+    if (!reading_) request_->read_disable(true);
+  }
+
+  bool send_data(std::string_view data, bool end_stream) {
+    if (request_ended_) return false;
+    request_ended_ = end_stream;
+    if (!started_) {
+      queued_.append(data);
+      queued_end_ = end_stream;
+      return true;
+    }
+    request_->send_body(data, end_stream);
+    return true;
+  }
+  bool send_trailers(const http::HeaderMap& trailers) {
+    if (request_ended_) return false;
+    request_ended_ = true;
+    if (!started_) {
+      queued_trailers_ = trailers;
+      return true;
+    }
+    request_->send_trailers(trailers);
+    return true;
+  }
+  void set_reading(bool reading) {
+    if (reading == reading_) return;
+    reading_ = reading;
+    if (started_) request_->read_disable(!reading);
+  }
+
+  void on_upstream_connected(std::string_view, const net::tls::TlsInfo*) override {}
+  void on_upstream_headers(http::HeaderMap& headers, const http::MessageHead&,
+                           bool end_stream) override {
+    if (forgotten_) return;
+    auto status = headers.get(":status").value_or("0");
+    if (!status.empty())
+      pool_.cluster().stats->by_class(static_cast<uint32_t>(status[0] - '0') * 100).inc();
+    callbacks_.on_headers(headers, end_stream);
+  }
+  void on_upstream_body(std::string_view data, bool end_stream) override {
+    callbacks_.on_data(data, end_stream);
+  }
+  void on_upstream_trailers(http::HeaderMap& trailers) override {
+    callbacks_.on_trailers(trailers);
+  }
+  void on_upstream_complete() override {
+    AsyncStreamCallbacks& callbacks = callbacks_;
+    finish();
+    callbacks.on_complete();
+  }
+  void on_upstream_failure(UpstreamFailure, std::string_view reason) override {
+    if (!forgotten_) end_with_reset(std::string(reason));
+  }
+
+  void cancel() {
+    if (started_) request_->abort();
+    finish();
+  }
+
+  // The client is going away: no callback, the stream is reset as this is destroyed.
+  void finish_silently() {
+    if (active_) pool_.cluster().stats->upstream_rq_active.sub(1);
+    active_ = false;
+  }
+
+  // Ends the stream for the owner: no callback runs after this (the request may still be
+  // inside its connection's callbacks until it is freed, after the current callback).
+  void finish() {
+    forgotten_ = true;
+    if (active_) pool_.cluster().stats->upstream_rq_active.sub(1);
+    active_ = false;
+    if (timer_) client_.loop_.cancel_timer(timer_);
+    timer_ = 0;
+    client_.forget_stream(id_);  // this is freed after the current callback
+  }
+
+ private:
+  void end_with_reset(std::string reason) {
+    AsyncStreamCallbacks& callbacks = callbacks_;
+    request_->abort();
+    finish();
+    callbacks.on_reset(reason);
+  }
+
+  AsyncHttpClient& client_;
+  uint64_t id_;
+  UpstreamPool& pool_;
+  AsyncStreamCallbacks& callbacks_;
+  std::unique_ptr<Http2UpstreamRequest> request_;
+  event::EventLoop::TimerId timer_ = 0;
+  bool started_ = false;
+  bool active_ = false;
+  bool forgotten_ = false;
+  bool request_ended_ = false;
+  bool reading_ = true;
+  std::string queued_;
+  bool queued_end_ = false;
+  std::optional<http::HeaderMap> queued_trailers_;
+};
+
 AsyncHttpClient::AsyncHttpClient(event::EventLoop& loop,
                                  std::function<UpstreamPool*(std::string_view)> find_pool)
     : loop_(loop), find_pool_(std::move(find_pool)) {}
 
-AsyncHttpClient::~AsyncHttpClient() { calls_.clear(); }
+AsyncHttpClient::~AsyncHttpClient() {
+  calls_.clear();
+  for (auto& [id, stream] : streams_) stream->finish_silently();
+  streams_.clear();
+}
+
+Result<uint64_t> AsyncHttpClient::start_stream(std::string_view cluster, http::HeaderMap headers,
+                                               AsyncStreamCallbacks& callbacks,
+                                               std::chrono::milliseconds timeout) {
+  UpstreamPool* pool = find_pool_(cluster);
+  if (!pool) return Error{"unknown cluster \"" + std::string(cluster) + "\""};
+  if (pool->cluster().config.http_protocol == config::UpstreamHttpProtocol::Http1) {
+    return Error{"cluster \"" + std::string(cluster) +
+                 "\" speaks HTTP/1.1: streaming calls need an HTTP/2 cluster "
+                 "(typed_extension_protocol_options with http2_protocol_options)"};
+  }
+  uint64_t id = next_id_++;
+  auto call = std::make_unique<StreamCall>(*this, id, *pool, callbacks);
+  streams_.emplace(id, std::move(call));
+  // Started after start_stream returns, so no callback can run inside it.
+  loop_.defer([this, id, headers = std::move(headers), timeout]() mutable {
+    auto it = streams_.find(id);
+    if (it != streams_.end()) it->second->start(std::move(headers), timeout);
+  });
+  return id;
+}
+
+bool AsyncHttpClient::send_data(uint64_t id, std::string_view data, bool end_stream) {
+  auto it = streams_.find(id);
+  return it != streams_.end() && it->second->send_data(data, end_stream);
+}
+
+bool AsyncHttpClient::send_trailers(uint64_t id, const http::HeaderMap& trailers) {
+  auto it = streams_.find(id);
+  return it != streams_.end() && it->second->send_trailers(trailers);
+}
+
+void AsyncHttpClient::set_reading(uint64_t id, bool reading) {
+  auto it = streams_.find(id);
+  if (it != streams_.end()) it->second->set_reading(reading);
+}
+
+void AsyncHttpClient::reset(uint64_t id) {
+  auto it = streams_.find(id);
+  if (it == streams_.end()) return;
+  it->second->cancel();  // RST_STREAM, and forgotten: no callback after this
+}
+
+void AsyncHttpClient::forget_stream(uint64_t id) {
+  auto it = streams_.find(id);
+  if (it == streams_.end()) return;
+  std::shared_ptr<StreamCall> doomed(it->second.release());
+  streams_.erase(it);
+  // We may be inside the stream's own callbacks: free it afterwards.
+  loop_.defer([doomed] {});
+}
 
 uint64_t AsyncHttpClient::send(std::string_view cluster, http::HeaderMap headers, std::string body,
                                std::optional<http::HeaderMap> trailers,

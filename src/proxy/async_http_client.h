@@ -9,6 +9,7 @@
 #include <string>
 #include <unordered_map>
 
+#include "common/result.h"
 #include "event/event_loop.h"
 #include "http/header_map.h"
 #include "proxy/upstream_pool.h"
@@ -22,6 +23,29 @@ struct AsyncHttpResponse {
   http::HeaderMap headers;      // with :status
   std::string body;
   http::HeaderMap trailers;
+};
+
+// What a streaming call (start_stream) tells its owner. Contract:
+// - Every callback runs on the client's loop, later than the call that caused it: never
+//   inside start_stream, send_data, send_trailers, set_reading or reset.
+// - In order: on_headers once (the response head, :status first; end_stream: no body
+//   follows), on_data zero or more times (the last with end_stream unless trailers
+//   follow), on_trailers at most once, then exactly one of on_complete or on_reset.
+//   on_reset may come at any point instead (connect failure, RST_STREAM, the connection
+//   lost, timeout) and ends the stream; `reason` says why, in Envoy's words where it has
+//   them ("connection failure", "remote reset", "timeout", ...).
+// - After on_complete, on_reset or reset(id), nothing more is called for the stream, and
+//   the id is forgotten (calls with it are ignored).
+// - Callbacks may call send_data, send_trailers, set_reading and reset, for any stream.
+class AsyncStreamCallbacks {
+ public:
+  virtual ~AsyncStreamCallbacks() = default;
+  virtual void on_headers(http::HeaderMap& headers, bool end_stream) = 0;
+  // `data` is only valid during the call.
+  virtual void on_data(std::string_view data, bool end_stream) = 0;
+  virtual void on_trailers(http::HeaderMap& trailers) = 0;
+  virtual void on_complete() = 0;
+  virtual void on_reset(std::string_view reason) = 0;
 };
 
 class AsyncHttpClient {
@@ -48,14 +72,43 @@ class AsyncHttpClient {
   void cancel(uint64_t id);
   size_t in_flight() const { return calls_.size(); }
 
+  // Streaming (gRPC calls and streams): an HTTP/2 stream to `cluster` whose request body
+  // and trailers are sent as the caller has them and whose response is handed over as it
+  // arrives (see AsyncStreamCallbacks for the order and re-entrancy rules). Only for
+  // clusters that speak HTTP/2 (explicit http2_protocol_options, or
+  // use_downstream_protocol_config, which then uses HTTP/2): an unknown or HTTP/1 cluster
+  // is an error, returned at once. `headers` carries :method, :path, :authority (and the
+  // request's fields; hop-by-hop ones are dropped, :scheme is set from the cluster's
+  // transport). The headers go out after start_stream returns; send_data/send_trailers
+  // called before that are queued in order. `timeout` (zero: none) bounds the whole
+  // stream: past it the stream is reset and on_reset("timeout") runs. `callbacks` must
+  // outlive the stream (until on_complete/on_reset, or reset()).
+  Result<uint64_t> start_stream(std::string_view cluster, http::HeaderMap headers,
+                                AsyncStreamCallbacks& callbacks, std::chrono::milliseconds timeout);
+  // Request body; end_stream ends the request (half-close). Ignored after the request
+  // ended, or for an unknown id (false).
+  bool send_data(uint64_t id, std::string_view data, bool end_stream);
+  // Request trailers; they end the request.
+  bool send_trailers(uint64_t id, const http::HeaderMap& trailers);
+  // Flow control: while off, response data is held back (the upstream's window for the
+  // stream closes, so at most initial_stream_window_size bytes wait) and no callback runs.
+  void set_reading(uint64_t id, bool reading);
+  // Resets the stream (RST_STREAM CANCEL). No callback runs for it afterwards.
+  void reset(uint64_t id);
+  size_t streams_in_flight() const { return streams_.size(); }
+
  private:
   class Call;
+  class StreamCall;
   void finish(uint64_t id, AsyncHttpResponse response);
+  // The stream ended (completed, failed, reset): forgotten, freed after the callback.
+  void forget_stream(uint64_t id);
 
   event::EventLoop& loop_;
   std::function<UpstreamPool*(std::string_view)> find_pool_;
   uint64_t next_id_ = 1;
   std::unordered_map<uint64_t, std::unique_ptr<Call>> calls_;
+  std::unordered_map<uint64_t, std::unique_ptr<StreamCall>> streams_;
 };
 
 }  // namespace weir::proxy

@@ -43,6 +43,15 @@ static std::unique_ptr<ClusterStats> make_cluster_stats(const std::string& name,
       .upstream_flow_control_backed_up_total =
           s.counter(p + "upstream_flow_control_backed_up_total"),
       .upstream_flow_control_drained_total = s.counter(p + "upstream_flow_control_drained_total"),
+      .upstream_cx_http1_total = s.counter(p + "upstream_cx_http1_total"),
+      .upstream_cx_http2_total = s.counter(p + "upstream_cx_http2_total"),
+      .upstream_cx_close_notify = s.counter(p + "upstream_cx_close_notify"),
+      .upstream_cx_idle_timeout = s.counter(p + "upstream_cx_idle_timeout"),
+      .http2_rx_reset = s.counter(p + "http2.rx_reset"),
+      .http2_tx_reset = s.counter(p + "http2.tx_reset"),
+      .http2_header_overflow = s.counter(p + "http2.header_overflow"),
+      .http2_rx_messaging_error = s.counter(p + "http2.rx_messaging_error"),
+      .http2_goaway_sent = s.counter(p + "http2.goaway_sent"),
   });
 }
 
@@ -52,8 +61,15 @@ Result<std::unique_ptr<ClusterManager>> ClusterManager::create(
   for (const auto& c : clusters) {
     Cluster cluster{c, {}, make_cluster_stats(c.name, stats), nullptr};
     if (c.tls) {
+      net::tls::ClientOptions options = client_tls_options(*c.tls);
+      // As Envoy: an HTTP/2 cluster offers "h2" by ALPN unless alpn_protocols says
+      // otherwise (an HTTP/1 cluster offers what alpn_protocols lists, if anything).
+      if (c.http_protocol == config::UpstreamHttpProtocol::Http2 &&
+          options.common.alpn_protocols.empty()) {
+        options.common.alpn_protocols = {"h2"};
+      }
       auto tls = net::tls::ClientContext::create(
-          client_tls_options(*c.tls), net::tls::TlsStats::create(stats, "cluster." + c.name + "."),
+          std::move(options), net::tls::TlsStats::create(stats, "cluster." + c.name + "."),
           c.location.to_string() + ": cluster '" + c.name + "'");
       if (!tls) return Error{tls.error()};
       cluster.tls = std::move(*tls);

@@ -34,6 +34,17 @@ struct ClusterStats {
   stats::Counter& upstream_flow_control_resumed_reading_total;
   stats::Counter& upstream_flow_control_backed_up_total;
   stats::Counter& upstream_flow_control_drained_total;
+  // HTTP/2 upstreams: connections by protocol, GOAWAYs received (close_notify), and the
+  // codec's events under cluster.<name>.http2.*, as Envoy names them.
+  stats::Counter& upstream_cx_http1_total;
+  stats::Counter& upstream_cx_http2_total;
+  stats::Counter& upstream_cx_close_notify;
+  stats::Counter& upstream_cx_idle_timeout;
+  stats::Counter& http2_rx_reset;
+  stats::Counter& http2_tx_reset;
+  stats::Counter& http2_header_overflow;
+  stats::Counter& http2_rx_messaging_error;
+  stats::Counter& http2_goaway_sent;
   stats::Counter& by_class(uint32_t status);
 };
 

@@ -3,6 +3,7 @@
 #include <unistd.h>
 
 #include "net/socket.h"
+#include "proxy/upstream_http2_pool.h"
 
 namespace weir::proxy {
 
@@ -22,6 +23,7 @@ UpstreamPool::UpstreamPool(event::EventLoop& loop, const Cluster& cluster)
 
 UpstreamPool::~UpstreamPool() {
   *alive_ = false;
+  http2_.reset();
   for (auto& idle : idle_) idle->lease.connection->set_handler(nullptr);
 }
 
@@ -102,6 +104,11 @@ std::unique_ptr<http::Http1Parser> UpstreamPool::take_response_parser(http::Http
 
 void UpstreamPool::recycle_response_parser(std::unique_ptr<http::Http1Parser> parser) {
   spare_parser_ = std::move(parser);
+}
+
+Http2UpstreamPool& UpstreamPool::http2() {
+  if (!http2_) http2_ = std::make_unique<Http2UpstreamPool>(loop_, *this);
+  return *http2_;
 }
 
 void UpstreamPool::connection_closed() { cluster_.stats->upstream_cx_active.sub(1); }

@@ -14,6 +14,8 @@
 
 namespace weir::proxy {
 
+class Http2UpstreamPool;
+
 class UpstreamPool {
  public:
   UpstreamPool(event::EventLoop& loop, const Cluster& cluster);
@@ -36,6 +38,9 @@ class UpstreamPool {
   void recycle_response_parser(std::unique_ptr<http::Http1Parser> parser);
 
   const Cluster& cluster() const { return cluster_; }
+  // The cluster's HTTP/2 connections on this worker (made on first use); they take their
+  // TCP/TLS connections from acquire() and count in upstream_cx_*.
+  Http2UpstreamPool& http2();
   size_t idle_count() const { return idle_.size(); }
 
  private:
@@ -51,6 +56,7 @@ class UpstreamPool {
   // request then allocates nothing.
   std::unique_ptr<IdleConnection> spare_;
   std::unique_ptr<http::Http1Parser> spare_parser_;
+  std::unique_ptr<Http2UpstreamPool> http2_;
   std::shared_ptr<bool> alive_ = std::make_shared<bool>(true);  // for deferred work
 };
 

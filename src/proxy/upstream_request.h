@@ -1,28 +1,36 @@
 #pragma once
-// One request to a cluster over HTTP/1.1: takes a connection from the pool, writes the
-// request as the stream hands it over, parses the response and hands it back. A reused
-// connection that the upstream had closed (it dies before any response byte) is retried
-// once on a fresh connection, so a stale pooled connection never fails a request.
-//
-// A connection goes back to the pool only after an exchange that ended cleanly on both
-// sides: never after an upgrade request (a 101 switches the connection to another
-// protocol), a malformed response, a request cut short, bytes past the end of the
-// response, or unsent output.
+// One request to a cluster, whichever protocol the cluster speaks: the interface an
+// ActiveStream (or a plugin's call) drives. UpstreamRequest::create picks the
+// implementation from the cluster's protocol options: Http1UpstreamRequest (a pooled
+// HTTP/1.1 connection per request) or Http2UpstreamRequest (a stream on a multiplexed
+// HTTP/2 connection). Both report through the same Callbacks.
 #include <memory>
 #include <string>
 #include <string_view>
 
 #include "event/event_loop.h"
+#include "http/header_map.h"
 #include "http/http1_parser.h"
-#include "net/connection.h"
-#include "proxy/upstream_pool.h"
+#include "net/tls/tls_info.h"
 
 namespace weir::proxy {
 
-enum class BodyFraming { None, ContentLength, Chunked };
-enum class UpstreamFailure { ConnectFailure, Reset, ProtocolError };
+class UpstreamPool;
 
-class UpstreamRequest : public net::Connection::Handler, public http::Http1Visitor {
+enum class BodyFraming { None, ContentLength, Chunked };
+// Why an upstream request failed: ConnectFailure, Reset (the connection broke) and
+// ProtocolError (a malformed response) on both protocols; RemoteReset and
+// RemoteRefusedStreamReset are HTTP/2 RST_STREAMs (refused: the upstream did not process
+// the request, as REFUSED_STREAM or a stream above a GOAWAY's last_stream_id).
+enum class UpstreamFailure {
+  ConnectFailure,
+  Reset,
+  ProtocolError,
+  RemoteReset,
+  RemoteRefusedStreamReset
+};
+
+class UpstreamRequest {
  public:
   class Callbacks {
    public:
@@ -43,86 +51,46 @@ class UpstreamRequest : public net::Connection::Handler, public http::Http1Visit
     virtual void on_upstream_below_write_low_watermark() {}
   };
 
-  UpstreamRequest(UpstreamPool& pool, Callbacks& callbacks, event::EventLoop& loop);
-  ~UpstreamRequest() override;
+  // The request for `pool`'s cluster: HTTP/2 when the cluster's protocol options say so
+  // (use_downstream_protocol_config: when `downstream_http2`), else HTTP/1.1.
+  static std::unique_ptr<UpstreamRequest> create(UpstreamPool& pool, Callbacks& callbacks,
+                                                 event::EventLoop& loop,
+                                                 bool downstream_http2 = false);
+  virtual ~UpstreamRequest() = default;
 
-  // Acquires a connection; failures are reported through on_upstream_failure (deferred).
-  void start(bool head_request);
+  virtual bool http2() const = 0;
+  // Acquires a connection (or a stream); failures are reported through
+  // on_upstream_failure (deferred).
+  virtual void start(bool head_request) = 0;
   // The request carries Upgrade headers: a 101 turns the connection into a tunnel (body
-  // bytes are then relayed raw both ways). Without this a 101 is a protocol error.
-  void expect_upgrade() { upgrade_requested_ = true; }
-  void send_headers(const http::HeaderMap& headers, BodyFraming framing, bool end_stream);
-  // The same with a head the caller wrote (http1_writer): `write_head` appends it to the
-  // string it is given.
+  // bytes are then relayed raw both ways). Without this a 101 is a protocol error. Over
+  // HTTP/2 the request fails (no extended CONNECT upstream yet).
+  virtual void expect_upgrade() = 0;
+  // The request head from a header map (:method, :path, :authority and the fields). HTTP/1
+  // writes it with `framing`; HTTP/2 frames it, less the hop-by-hop fields, with :scheme
+  // set from the cluster's transport.
+  virtual void send_headers(const http::HeaderMap& headers, BodyFraming framing,
+                            bool end_stream) = 0;
+  // HTTP/1 only (http2() false): a head the caller wrote (http1_writer); `write_head`
+  // appends it to the string it is given.
   template <typename WriteHead>
   void send_head(WriteHead&& write_head, BodyFraming framing, bool end_stream) {
-    framing_ = framing;
     std::string& out = head_buffer();
     write_head(out);
-    write_head_buffer();
-    if (end_stream) request_complete_ = true;
+    write_head_buffer(framing, end_stream);
   }
-  void send_body(std::string_view data, bool end_stream);
-  void send_trailers(const http::HeaderMap& trailers);
-  // Stops everything: the connection is closed (a half-done exchange cannot be reused).
-  // No callback runs after it.
-  void abort();
+  virtual void send_body(std::string_view data, bool end_stream) = 0;
+  virtual void send_trailers(const http::HeaderMap& trailers) = 0;
+  // Stops everything (HTTP/1: the connection is closed; HTTP/2: the stream is reset). No
+  // callback runs after it.
+  virtual void abort() = 0;
   // Flow control: stop / resume reading the response. Calls nest: reading resumes once
   // every stop has been matched by a resume.
-  void read_disable(bool disable);
+  virtual void read_disable(bool disable) = 0;
 
-  // Http1Visitor
-  void on_headers(http::HeaderMap& headers, const http::MessageHead& head,
-                  bool end_stream) override;
-  void on_body(std::string_view data, bool end_stream) override;
-  void on_trailers(http::HeaderMap& trailers) override;
-  void on_message_complete() override;
-  // Connection::Handler
-  void on_data(std::string& input) override;
-  void on_connected() override;
-  void on_close(bool by_peer, std::string_view reason) override;
-  void on_above_write_high_watermark() override;
-  void on_below_write_low_watermark() override;
-
- private:
-  void connect(bool fresh);
-  void write(std::string_view data);
-  // The head is written where the retry copy keeps it, then sent from there: one copy.
-  std::string& head_buffer();
-  void write_head_buffer();
-  void fail(UpstreamFailure kind, std::string_view reason);
-  void protocol_error(std::string_view reason);
-  // The response was parsed to its end: park or close the connection, then tell.
-  void report_complete(bool reusable);
-  void finish_connection(bool reusable);
-
-  static constexpr size_t kRetryCopyLimit = 64 * 1024;
-
-  UpstreamPool& pool_;
-  Callbacks& callbacks_;
-  event::EventLoop& loop_;
-  UpstreamPool::Lease lease_;
-  std::unique_ptr<http::Http1Parser> parser_;
-  event::EventLoop::TimerId connect_timer_ = 0;
-  BodyFraming framing_ = BodyFraming::None;
-  bool head_request_ = false;
-  bool upgrade_requested_ = false;
-  bool tunnelling_ = false;  // a 101 switched the connection to the upgraded protocol
-  bool request_complete_ = false;
-  bool response_started_ = false;
-  bool response_complete_ = false;
-  bool completion_reported_ = false;
-  bool response_keep_alive_ = true;
-  bool done_ = false;
-  bool aborted_ = false;
-  bool retried_ = false;
-  bool connected_ = false;
-  bool copy_valid_ = true;
-  uint32_t read_disabled_ = 0;  // nested read_disable(true) calls
-  std::string sent_copy_;       // what was written, to replay on a retry
-  // Lets deferred work find out this request is gone; made only when work is deferred.
-  std::shared_ptr<bool> alive();
-  std::shared_ptr<bool> alive_;
+ protected:
+  virtual std::string& head_buffer() = 0;
+  virtual void write_head_buffer(BodyFraming framing, bool end_stream) = 0;
 };
 
 }  // namespace weir::proxy

@@ -149,7 +149,7 @@ TEST(ConfigLoaderTest, SeedConfigLoadsWithTheRightValues) {
   EXPECT_EQ(cluster.type, ClusterType::Static);
   EXPECT_EQ(cluster.connect_timeout, milliseconds(250));
   EXPECT_EQ(cluster.lb_policy, LbPolicy::RoundRobin);
-  EXPECT_FALSE(cluster.http2);
+  EXPECT_EQ(cluster.http_protocol, weir::config::UpstreamHttpProtocol::Http1);
   ASSERT_EQ(cluster.endpoints.size(), 1u);
   EXPECT_EQ(cluster.endpoints[0].address, "127.0.0.1");
   EXPECT_EQ(cluster.endpoints[0].port, 8081);
@@ -1318,11 +1318,10 @@ TEST(ConfigLoaderTest, WarnsForEachKnownButUnimplementedField) {
           // Refused when it asks for something; {} asks for nothing.
           file + ":35:5: field \"circuit_breakers\" of envoy.config.cluster.v3.Cluster is not "
                  "implemented by weir and is ignored (its value asks for nothing) (at "
-                 "static_resources.clusters[0].circuit_breakers)",
-          // transport_socket: raw_buffer is plaintext, what weir does: no warning.
-          file + ":37:29: HTTP/2 to upstreams is not implemented yet: weir talks HTTP/1.1 to "
-                 "cluster \"backend\" (at static_resources.clusters[0].http2_protocol_options)"}));
-  EXPECT_TRUE(outcome.config.clusters.at(0).http2);
+                 "static_resources.clusters[0].circuit_breakers)"}));
+  // transport_socket: raw_buffer is plaintext, what weir does: no warning. The older
+  // http2_protocol_options field makes the cluster HTTP/2.
+  EXPECT_EQ(outcome.config.clusters.at(0).http_protocol, weir::config::UpstreamHttpProtocol::Http2);
   // Implemented: bounds the connection's buffers and what one stream may buffer.
   EXPECT_EQ(outcome.config.listeners.at(0).http.per_connection_buffer_limit_bytes, 32768u);
 }
@@ -1379,4 +1378,72 @@ TEST(ConfigLoaderErrorTest, Http2ProtocolOptionsOutOfEnvoysRange) {
 }
 
 }  // namespace
+}  // namespace weir::config
+
+namespace weir::config {
+
+// typed_extension_protocol_options as Envoy writes it: the protocol and its options.
+const std::string kProtocolOptionsHead =
+    "    typed_extension_protocol_options:\n"
+    "      envoy.extensions.upstreams.http.v3.HttpProtocolOptions:\n"
+    "        \"@type\": type.googleapis.com/envoy.extensions.upstreams.http.v3."
+    "HttpProtocolOptions\n";
+
+TEST(ConfigLoaderTest, UpstreamHttp2ProtocolOptions) {
+  LoadOutcome outcome = load_variation(
+      kClusterHead, kClusterHead + kProtocolOptionsHead +
+                        "        explicit_http_config:\n"
+                        "          http2_protocol_options:\n"
+                        "            max_concurrent_streams: 7\n"
+                        "            initial_stream_window_size: 70000\n"
+                        "            initial_connection_window_size: 80000\n"
+                        "        common_http_protocol_options: {idle_timeout: 2s}\n");
+  const ClusterConfig& c = outcome.config.clusters.at(0);
+  EXPECT_EQ(c.http_protocol, UpstreamHttpProtocol::Http2);
+  EXPECT_EQ(c.http2_protocol_options.max_concurrent_streams, 7u);
+  EXPECT_EQ(c.http2_protocol_options.initial_stream_window_size, 70000u);
+  EXPECT_EQ(c.http2_protocol_options.initial_connection_window_size, 80000u);
+  EXPECT_EQ(c.idle_timeout, std::chrono::milliseconds(2000));
+
+  outcome = load_variation(kClusterHead, kClusterHead + kProtocolOptionsHead +
+                                             "        explicit_http_config:\n"
+                                             "          http_protocol_options: {}\n");
+  EXPECT_EQ(outcome.config.clusters.at(0).http_protocol, UpstreamHttpProtocol::Http1);
+
+  outcome = load_variation(kClusterHead, kClusterHead + kProtocolOptionsHead +
+                                             "        use_downstream_protocol_config:\n"
+                                             "          http2_protocol_options: {}\n");
+  EXPECT_EQ(outcome.config.clusters.at(0).http_protocol, UpstreamHttpProtocol::UseDownstream);
+
+  // The older cluster field.
+  outcome = load_variation(kClusterHead, kClusterHead +
+                                             "    http2_protocol_options:\n"
+                                             "      max_concurrent_streams: 3\n");
+  EXPECT_EQ(outcome.config.clusters.at(0).http_protocol, UpstreamHttpProtocol::Http2);
+  EXPECT_EQ(outcome.config.clusters.at(0).http2_protocol_options.max_concurrent_streams, 3u);
+}
+
+TEST(ConfigLoaderTest, UpstreamProtocolOptionsWeirCannotHonourFailToLoad) {
+  EXPECT_TRUE(Contains(load_variation_error(kClusterHead, kClusterHead + kProtocolOptionsHead +
+                                                              "        auto_config: {}\n"),
+                       "auto_config (protocol chosen per connection by ALPN) is not implemented"));
+  EXPECT_TRUE(Contains(
+      load_variation_error(kClusterHead, kClusterHead + kProtocolOptionsHead +
+                                             "        explicit_http_config: {}\n"),
+      "takes exactly one of http_protocol_options and http2_protocol_options"));
+  EXPECT_TRUE(Contains(
+      load_variation_error(kClusterHead,
+                           kClusterHead +
+                               "    typed_extension_protocol_options:\n"
+                               "      envoy.extensions.upstreams.tcp.v3.TcpProtocolOptions: {}\n"),
+      "are not implemented by weir"));
+  // Out of Envoy's range: file:line.
+  EXPECT_TRUE(Contains(
+      load_variation_error(kClusterHead, kClusterHead + kProtocolOptionsHead +
+                                             "        explicit_http_config:\n"
+                                             "          http2_protocol_options:\n"
+                                             "            max_concurrent_streams: 0\n"),
+      "variation.yaml:"));
+}
+
 }  // namespace weir::config
