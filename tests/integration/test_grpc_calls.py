@@ -86,6 +86,7 @@ def test_unary_call_allows_and_denies(service, plugin):
         if plugin == "go_grpc":
             # The answer's initial metadata, readable in the unary call's callback.
             assert seen["x-check-id"] == "alice"
+            assert seen["x-check-authority"] == "grpc_service"  # the cluster's name
         status, _, data = request(weir.listen, path="/unary", headers={"x-user": "denyme"})
         assert (status, data) == (403, b"denied\n")
         assert len(up.requests) == 1
@@ -196,6 +197,22 @@ def test_calls_past_max_outstanding_calls_are_refused(service):
         # Slots come back: calls work again.
         status, _, _ = request(weir.listen, path="/unary", headers={"x-user": "erin"})
         assert status == 200
+
+
+def test_service_argument_as_a_serialized_grpc_service(service):
+    """What Envoy's C++ SDK passes: a GrpcService naming the cluster and an authority."""
+    with Upstream() as up, grpc_weir("go_grpc", service.port, upstream_port=up.port,
+                                     configuration="proto:grpc_service:echo.example") as weir:
+        status, _, data = request(weir.listen, path="/unary", headers={"x-user": "alice"})
+        assert status == 200, (data, weir.logs())
+        seen = {k.lower(): v for k, v in up.requests[-1]["headers"]}
+        assert seen["x-grpc-answer"] == "allow:alice"
+        assert seen["x-check-authority"] == "echo.example"
+    with Upstream() as up, grpc_weir("go_grpc", service.port, upstream_port=up.port,
+                                     configuration="proto:no_such_cluster:x") as weir:
+        status, headers, _ = request(weir.listen, path="/unary", headers={"x-user": "alice"})
+        assert status == 500
+        assert headers["x-grpc-call-status"] == "10"  # INTERNAL_FAILURE, as Envoy
 
 
 def test_service_argument_must_name_a_configured_cluster(service):

@@ -9,7 +9,8 @@
 //	  "big:<n>"            answers n bytes of 'x'
 //	  "deny..."            answers "deny"
 //	  anything else        answers "allow:<value>"
-//	  with header metadata x-check-id: <value> and trailer x-check-trailer: done.
+//	  with header metadata x-check-id: <value> and x-check-authority: <:authority>, and
+//	  trailer x-check-trailer: done.
 //	weir.test.Echo/Chat (bidirectional): header metadata x-chat: open; answers every
 //	  message <v> with "echo:<v>" ("end:<code>" ends the call with that status instead);
 //	  when the client half-closes, ends OK with trailer x-chat-count: <messages received>.
@@ -42,6 +43,9 @@ type server struct{}
 func (server) check(ctx context.Context, req *wrapperspb.StringValue) (*wrapperspb.StringValue, error) {
 	v := req.GetValue()
 	_ = grpc.SetHeader(ctx, metadata.Pairs("x-check-id", v))
+	if md, ok := metadata.FromIncomingContext(ctx); ok && len(md[":authority"]) > 0 {
+		_ = grpc.SetHeader(ctx, metadata.Pairs("x-check-authority", md[":authority"][0]))
+	}
 	_ = grpc.SetTrailer(ctx, metadata.Pairs("x-check-trailer", "done"))
 	switch {
 	case strings.HasPrefix(v, "sleep:"):

@@ -5,7 +5,8 @@
 // encoded by hand.
 //
 //   - Plugin configuration: the gRPC service argument, a cluster name (default
-//     "grpc_service").
+//     "grpc_service"); "proto:<cluster>:<authority>" sends a serialized
+//     envoy.config.core.v3.GrpcService naming them instead, as Envoy's C++ SDK does.
 //   - GET /unary with x-user: U (and x-timeout: ms, default 5000): unary Check(U); the
 //     request waits. An answer "allow:..." lets it go upstream with x-grpc-answer: <answer>
 //     and x-check-id: <the answer's initial metadata x-check-id>; "deny" -> 403 "denied";
@@ -70,6 +71,12 @@ func (p *pluginContext) OnPluginStart(pluginConfigurationSize int) types.OnPlugi
 			return types.OnPluginStartStatusFailed
 		}
 		p.service = string(data)
+		if strings.HasPrefix(p.service, "proto:") {
+			parts := strings.SplitN(p.service, ":", 3)
+			if len(parts) == 3 {
+				p.service = grpcService(parts[1], parts[2])
+			}
+		}
 	}
 	return types.OnPluginStartStatusOK
 }
@@ -178,6 +185,8 @@ func onGrpcReceive(token uint32, size uint32) {
 		// weir makes a unary call's response metadata readable in this callback.
 		checkID, _ := grpcMetadataValue(true, "x-check-id")
 		proxywasm.AddHttpRequestHeader("x-check-id", checkID)
+		authority, _ := grpcMetadataValue(true, "x-check-authority")
+		proxywasm.AddHttpRequestHeader("x-check-authority", authority)
 		proxywasm.ResumeHttpRequest()
 		return
 	}
@@ -215,6 +224,23 @@ func onGrpcClose(token uint32, status uint32) {
 		return
 	}
 	proxywasm.SendHttpResponse(503, headers, []byte("grpc call failed\n"), -1)
+}
+
+// GrpcService{envoy_grpc{cluster_name, authority}}, serialized by hand.
+func grpcService(cluster, authority string) string {
+	inner := append(field(1, cluster), field(2, authority)...)
+	return string(field(1, string(inner)))
+}
+
+func field(number byte, s string) []byte {
+	out := []byte{number<<3 | 2}
+	n := uint64(len(s))
+	for n >= 0x80 {
+		out = append(out, byte(n)|0x80)
+		n >>= 7
+	}
+	out = append(out, byte(n))
+	return append(out, s...)
 }
 
 // google.protobuf.StringValue: field 1, length-delimited.
