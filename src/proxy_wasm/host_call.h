@@ -41,6 +41,12 @@ int32_t proxy_resolve_shared_queue(Vm& vm, const wasm::Value* a);
 int32_t proxy_enqueue_shared_queue(Vm& vm, const wasm::Value* a);
 int32_t proxy_dequeue_shared_queue(Vm& vm, const wasm::Value* a);
 int32_t proxy_call_foreign_function(Vm& vm, const wasm::Value* a);
+// host_grpc.cc
+int32_t proxy_grpc_call(Vm& vm, const wasm::Value* a);
+int32_t proxy_grpc_stream(Vm& vm, const wasm::Value* a);
+int32_t proxy_grpc_send(Vm& vm, const wasm::Value* a);
+int32_t proxy_grpc_cancel(Vm& vm, const wasm::Value* a);
+int32_t proxy_grpc_close(Vm& vm, const wasm::Value* a);
 // host_redis.cc (Higress, 0.2.100)
 int32_t proxy_redis_init(Vm& vm, const wasm::Value* a);
 int32_t proxy_redis_call(Vm& vm, const wasm::Value* a);

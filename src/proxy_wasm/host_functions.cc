@@ -141,6 +141,13 @@ BufferRef get_buffer(Vm& vm, uint32_t type) {
       b.view = r->body;
       return b;
     }
+    case BufferType::GrpcReceiveBuffer: {
+      std::string* m = vm.grpc_message();
+      if (!m) break;
+      b.mut = m;
+      b.view = *m;
+      return b;
+    }
     case BufferType::RedisCallResponse: {
       std::string* r = vm.redis_call_response();
       if (!r) break;
@@ -226,7 +233,11 @@ http::HeaderMap* get_map(Vm& vm, uint32_t type, WasmResult* status) {
     return type == static_cast<uint32_t>(MapType::HttpCallResponseHeaders) ? &r->headers
                                                                            : &r->trailers;
   }
-  if (type > static_cast<uint32_t>(MapType::ResponseTrailers)) return nullptr;  // gRPC metadata
+  if (type == static_cast<uint32_t>(MapType::GrpcReceiveInitialMetadata) ||
+      type == static_cast<uint32_t>(MapType::GrpcReceiveTrailingMetadata)) {
+    // Only while a gRPC callback that carries them runs.
+    return vm.grpc_metadata(type == static_cast<uint32_t>(MapType::GrpcReceiveInitialMetadata));
+  }
   ContextBase* c = ctx_of(vm);
   StreamHost* h = c ? c->stream_host() : nullptr;
   return h ? h->header_map(static_cast<MapType>(type)) : nullptr;
@@ -417,11 +428,13 @@ int32_t proxy_done(Vm& vm, const Value*) {
 }
 
 int32_t proxy_get_status(Vm& vm, const Value* a) {
-  // It reports the status of a gRPC call, and gRPC calls are not implemented: code 0, no
-  // message (HTTP call answers carry theirs in :status).
-  if (!vm.write_u32(u32(a[0]), 0)) return kIma;
-  Vm::OutBuffer none(vm);
-  return st(vm.copy_out(none, u32(a[1]), u32(a[2])));
+  // The status of the gRPC call or stream whose proxy_on_grpc_close runs; elsewhere code 0
+  // and no message (HTTP call answers carry theirs in :status).
+  const Vm::GrpcStatus* status = vm.grpc_status();
+  if (!vm.write_u32(u32(a[0]), status ? status->code : 0)) return kIma;
+  Vm::OutBuffer message(vm);
+  if (status) message.str().assign(status->message);
+  return st(vm.copy_out(message, u32(a[1]), u32(a[2])));
 }
 
 // ---------------------------------------------------------------- metrics
@@ -758,12 +771,12 @@ constexpr HostFunctionDef kHostFunctions[] = {
   {Module::Env, "proxy_inject_encoded_data_to_filter_chain", kHigress, "iii:i", nullptr},
   {Module::Env, "proxy_get_upstream_hosts", kHigress, "ii:i", nullptr},
   {Module::Env, "proxy_set_upstream_override_host", kHigress, "ii:i", nullptr},
-  // gRPC: not implemented (UNIMPLEMENTED stubs)
-  {Module::Env, "proxy_grpc_call", kAll, "iiiiiiiiiiii:i", nullptr},
-  {Module::Env, "proxy_grpc_stream", kAll, "iiiiiiiii:i", nullptr},
-  {Module::Env, "proxy_grpc_send", kAll, "iiii:i", nullptr},
-  {Module::Env, "proxy_grpc_cancel", kAll, "i:i", nullptr},
-  {Module::Env, "proxy_grpc_close", kAll, "i:i", nullptr},
+  // gRPC calls and streams
+  {Module::Env, "proxy_grpc_call", kAll, "iiiiiiiiiiii:i", &adapt<host::proxy_grpc_call>},
+  {Module::Env, "proxy_grpc_stream", kAll, "iiiiiiiii:i", &adapt<host::proxy_grpc_stream>},
+  {Module::Env, "proxy_grpc_send", kAll, "iiii:i", &adapt<host::proxy_grpc_send>},
+  {Module::Env, "proxy_grpc_cancel", kAll, "i:i", &adapt<host::proxy_grpc_cancel>},
+  {Module::Env, "proxy_grpc_close", kAll, "i:i", &adapt<host::proxy_grpc_close>},
   // WASI (wasi_snapshot_preview1 and wasi_unstable)
   {Module::Wasi, "fd_write", kAll, "iiii:i", &adapt<wasi_fd_write>},
   {Module::Wasi, "fd_read", kAll, "iiii:i", &adapt<wasi_fd_read>},

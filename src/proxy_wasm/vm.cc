@@ -39,6 +39,10 @@ constexpr std::array<std::string_view, static_cast<size_t>(Callback::Count)> kCa
     "proxy_on_downstream_connection_close",
     "proxy_on_upstream_connection_close",
     "proxy_on_redis_call_response",
+    "proxy_on_grpc_receive_initial_metadata",
+    "proxy_on_grpc_receive",
+    "proxy_on_grpc_receive_trailing_metadata",
+    "proxy_on_grpc_close",
 };
 
 spdlog::level::level_enum to_spdlog(LogLevel l) {
@@ -314,7 +318,9 @@ Vm::~Vm() {
   }
   // Nothing may call back into this VM once it is gone.
   if (ClusterCalls* calls = rt_->cluster_calls()) {
-    for (const auto& [token, call] : calls_) calls->cancel(call.request_id);
+    for (const auto& [token, call] : calls_) {
+      if (call.request_id != 0) calls->cancel(call.request_id);
+    }
   }
   calls_.clear();
   SharedQueues::instance().forget_owner(this);
@@ -563,6 +569,21 @@ void Vm::fail(std::string_view why) {
                 p.name, p.root_id, p.vm_id, why);
   // Created on the first failure only: a healthy plugin adds no stats beside its own.
   rt_->stats().counter("wasm.plugin." + p.name + ".vm_failures").inc();
+  // gRPC streams may live as long as the VM: a dead one ends them now (HTTP and Redis
+  // calls finish on their own and are dropped). Events of a cancelled stream never run,
+  // also when this failure happens inside one of them.
+  if (ClusterCalls* calls = rt_->cluster_calls()) {
+    for (auto it = calls_.begin(); it != calls_.end();) {
+      const bool grpc =
+          it->second.kind == CallKind::GrpcCall || it->second.kind == CallKind::GrpcStream;
+      if (!grpc) {
+        ++it;
+        continue;
+      }
+      if (it->second.request_id != 0) calls->cancel(it->second.request_id);
+      it = calls_.erase(it);
+    }
+  }
   std::vector<StreamHost*> hosts;
   for (const auto& [id, context] : contexts_) {
     if (StreamHost* host = context->stream_host()) hosts.push_back(host);
@@ -741,18 +762,19 @@ WasmResult Vm::http_call(RootContext& root, std::string_view cluster, http::Head
                          std::chrono::milliseconds timeout, uint32_t* token) {
   const PluginLimits& limits = first_plugin_->limits;
   std::weak_ptr<Vm> self = weak_from_this();
-  return start_call(root, token, [&](ClusterCalls& calls, uint32_t t) {
-    ClusterRequest request{cluster,         std::move(headers),
-                           std::move(body), std::move(trailers),
-                           timeout,         limits.max_call_response_bytes};
-    return calls.dispatch_http(std::move(request), [self, t](ClusterResponse& response) {
-      if (auto vm = self.lock()) vm->on_http_call_done(t, response);
-    });
-  });
+  return start_call(
+      root, CallKind::Http, WasmResult::BadArgument, token, [&](ClusterCalls& calls, uint32_t t) {
+        ClusterRequest request{cluster,         std::move(headers),
+                               std::move(body), std::move(trailers),
+                               timeout,         limits.max_call_response_bytes};
+        return calls.dispatch_http(std::move(request), [self, t](ClusterResponse& response) {
+          if (auto vm = self.lock()) vm->on_http_call_done(t, response);
+        });
+      });
 }
 
-template <typename Dispatch>
-WasmResult Vm::start_call(RootContext& root, uint32_t* token, Dispatch&& dispatch) {
+WasmResult Vm::start_call(RootContext& root, CallKind kind, WasmResult unknown_cluster,
+                          uint32_t* token, const Dispatch& dispatch) {
   if (calls_.size() >= first_plugin_->limits.max_outstanding_calls) {
     // INTERNAL_FAILURE: the Rust SDK's dispatch_http_call returns it as an error (any
     // status but OK, BAD_ARGUMENT and INTERNAL_FAILURE makes it panic).
@@ -760,17 +782,27 @@ WasmResult Vm::start_call(RootContext& root, uint32_t* token, Dispatch&& dispatc
     return WasmResult::InternalFailure;
   }
   uint32_t t = next_call_token_;
-  // Tokens wrap after 2^32 calls: skip one still in flight.
-  while (t == 0 || calls_.contains(t)) ++t;
+  // As Envoy: gRPC calls get odd tokens, streams even ones (proxy_grpc_send tells them
+  // apart); HTTP and Redis calls any. Tokens wrap after 2^32 calls: skip one in flight.
+  auto fits = [kind](uint32_t c) {
+    if (kind == CallKind::GrpcCall) return (c & 1) == 1;
+    if (kind == CallKind::GrpcStream) return (c & 1) == 0;
+    return true;
+  };
+  while (t == 0 || calls_.contains(t) || !fits(t)) ++t;
   next_call_token_ = t + 1;
   uint64_t id = 0;
   // Without cluster calls (the start-up trial VM, discarded right after on_configure) a
   // call is accepted and never answered, counted as in flight so the bound holds there too.
   if (ClusterCalls* calls = rt_->cluster_calls()) {
     id = dispatch(*calls, t);
-    if (id == 0) return WasmResult::BadArgument;  // unknown cluster
+    if (id == 0) return unknown_cluster;
   }
-  calls_.emplace(t, PendingCall{id, root.id()});
+  PendingCall& call = calls_[t];
+  call.request_id = id;
+  call.root_context_id = root.id();
+  call.kind = kind;
+  if (kind == CallKind::GrpcCall) call.answer = std::make_unique<GrpcAnswer>();
   *token = t;
   return WasmResult::Ok;
 }
@@ -860,19 +892,20 @@ WasmResult Vm::redis_call(RootContext& root, std::string_view cluster, std::stri
   const PluginLimits& limits = first_plugin_->limits;
   const RedisClusterSettings& settings_of_cluster = settings->second;
   std::weak_ptr<Vm> self = weak_from_this();
-  return start_call(root, token, [&](ClusterCalls& calls, uint32_t t) {
-    const RedisClusterSettings& s = settings_of_cluster;
-    RedisRequest request{s.cluster,
-                         std::move(query),
-                         s.username,
-                         s.password,
-                         s.database,
-                         s.timeout,
-                         limits.max_call_response_bytes};
-    return calls.dispatch_redis(std::move(request), [self, t](ClusterResponse& response) {
-      if (auto vm = self.lock()) vm->on_redis_call_done(t, response);
-    });
-  });
+  return start_call(
+      root, CallKind::Redis, WasmResult::BadArgument, token, [&](ClusterCalls& calls, uint32_t t) {
+        const RedisClusterSettings& s = settings_of_cluster;
+        RedisRequest request{s.cluster,
+                             std::move(query),
+                             s.username,
+                             s.password,
+                             s.database,
+                             s.timeout,
+                             limits.max_call_response_bytes};
+        return calls.dispatch_redis(std::move(request), [self, t](ClusterResponse& response) {
+          if (auto vm = self.lock()) vm->on_redis_call_done(t, response);
+        });
+      });
 }
 
 void Vm::on_redis_call_done(uint32_t token, ClusterResponse& response) {

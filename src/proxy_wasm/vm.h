@@ -163,6 +163,11 @@ enum class Callback : uint8_t {
   OnDownstreamConnectionClose,
   OnUpstreamConnectionClose,
   OnRedisCallResponse,  // Higress (0.2.100)
+  // gRPC calls and streams.
+  OnGrpcReceiveInitialMetadata,
+  OnGrpcReceive,
+  OnGrpcReceiveTrailingMetadata,
+  OnGrpcClose,
   Count
 };
 
@@ -428,6 +433,45 @@ class Vm : public std::enable_shared_from_this<Vm> {
   // proxy_on_queue_ready(root, token), on the owner's thread.
   void on_queue_ready(uint32_t root_context_id, uint32_t token);
 
+  // gRPC (host_grpc.cc), as Envoy runs them: calls get odd tokens, streams even ones, in
+  // the token space and under the bound (max_outstanding_calls) of HTTP calls; answers go
+  // to the root context that made the call. A unary call ends in exactly one callback:
+  // proxy_on_grpc_receive with the message when the status is OK, else
+  // proxy_on_grpc_close(status) (proxy_get_status gives the message). A stream delivers
+  // initial metadata, messages, trailing metadata and close as they come; its token stays
+  // valid after the remote close until the plugin closes or cancels it (as in Envoy, so
+  // SDKs that close in their close callback get OK). `unknown_cluster` is what to answer
+  // when the cluster is not configured.
+  WasmResult grpc_call(RootContext& root, GrpcRequest request, std::string message,
+                       WasmResult unknown_cluster, uint32_t* token);
+  WasmResult grpc_stream(RootContext& root, GrpcRequest request, WasmResult unknown_cluster,
+                         uint32_t* token);
+  // NOT_FOUND for an unknown token, BAD_ARGUMENT for a call's token or a stream the plugin
+  // closed for sending; OK (and nothing sent) once the other side has closed.
+  WasmResult grpc_send(uint32_t token, std::string_view message, bool end_stream);
+  // Resets a call or stream: no callback for it runs afterwards. NOT_FOUND if unknown.
+  WasmResult grpc_cancel(uint32_t token);
+  // A call: as cancel. A stream: half-closes it; answers keep coming until the other side
+  // closes. NOT_FOUND if unknown.
+  WasmResult grpc_close(uint32_t token);
+  bool has_cluster(std::string_view cluster) const {
+    ClusterCalls* calls = rt_->cluster_calls();
+    return !calls || calls->has_cluster(cluster);
+  }
+  // What the gRPC callback being delivered exposes (else nullptr): metadata maps
+  // (GrpcReceiveInitialMetadata / GrpcReceiveTrailingMetadata; for a unary call both, during
+  // its callback, a weir addition), the message (GrpcReceiveBuffer) and, during
+  // proxy_on_grpc_close, the status for proxy_get_status.
+  http::HeaderMap* grpc_metadata(bool initial) const {
+    return initial ? grpc_initial_metadata_ : grpc_trailing_metadata_;
+  }
+  std::string* grpc_message() const { return grpc_message_; }
+  struct GrpcStatus {
+    uint32_t code = 0;
+    std::string_view message;
+  };
+  const GrpcStatus* grpc_status() const { return grpc_status_; }
+
   // Runs `action` once no call into this VM is in progress: now if none is, else right
   // after the outermost call returns. Stream actions a plugin asks for from outside its
   // own stream callback (continue, local reply, close from an http call answer or a
@@ -488,18 +532,43 @@ class Vm : public std::enable_shared_from_this<Vm> {
   std::vector<std::unique_ptr<RootContext>> roots_;
   void on_http_call_done(uint32_t token, ClusterResponse& response);
 
-  // HTTP and Redis calls in flight, by token: one token space and one bound
-  // (max_outstanding_calls) for both.
+  // HTTP, Redis and gRPC calls in flight, by token: one token space and one bound
+  // (max_outstanding_calls) for all.
+  enum class CallKind : uint8_t { Http, Redis, GrpcCall, GrpcStream };
+  // A unary gRPC call's answer, gathered until its status arrives.
+  struct GrpcAnswer {
+    http::HeaderMap initial_metadata;
+    http::HeaderMap trailing_metadata;
+    std::string message;
+    bool has_message = false;
+  };
   struct PendingCall {
-    uint64_t request_id;  // ClusterCalls'
+    uint64_t request_id;  // ClusterCalls' (0: none, or released after a remote close)
     uint32_t root_context_id;
+    CallKind kind = CallKind::Http;
+    bool local_closed = false;   // gRPC stream: the plugin half-closed it
+    bool remote_closed = false;  // gRPC stream: over; the token waits for the plugin's close
+    std::unique_ptr<GrpcAnswer> answer;  // unary gRPC call
   };
   std::unordered_map<uint32_t, PendingCall> calls_;
   uint32_t next_call_token_ = 1;
   // Takes a token and dispatches through `dispatch(ClusterCalls&, token)` (which answers
-  // ClusterCalls' request id, 0 for an unknown cluster), or refuses past the bound.
-  template <typename Dispatch>
-  WasmResult start_call(RootContext& root, uint32_t* token, Dispatch&& dispatch);
+  // ClusterCalls' request id, 0 for an unknown cluster: then `unknown_cluster`), or refuses
+  // past the bound.
+  using Dispatch = std::function<uint64_t(ClusterCalls& calls, uint32_t token)>;
+  WasmResult start_call(RootContext& root, CallKind kind, WasmResult unknown_cluster,
+                        uint32_t* token, const Dispatch& dispatch);
+  GrpcEvents grpc_events(uint32_t token);
+  void on_grpc_initial_metadata(uint32_t token, http::HeaderMap& metadata);
+  void on_grpc_message(uint32_t token, std::string& message);
+  void on_grpc_trailing_metadata(uint32_t token, http::HeaderMap& metadata);
+  void on_grpc_close(uint32_t token, uint32_t status, std::string_view message);
+  // Calls a gRPC callback on the call's root context, if it and the VM are alive.
+  void grpc_callback(uint32_t root_id, Callback cb, uint32_t token, uint32_t n);
+  http::HeaderMap* grpc_initial_metadata_ = nullptr;
+  http::HeaderMap* grpc_trailing_metadata_ = nullptr;
+  std::string* grpc_message_ = nullptr;
+  const GrpcStatus* grpc_status_ = nullptr;
   // A finished call's root context (and its id), no longer in flight; nullptr if the
   // call, the context or the VM is gone.
   ContextBase* finish_call(uint32_t token, uint32_t* root_id);

@@ -1,6 +1,7 @@
 #include "extensions/common/wasm/worker_services.h"
 
 #include "event/event_loop.h"
+#include "extensions/common/wasm/grpc_calls.h"
 #include "extensions/common/wasm/redis_calls.h"
 #include "proxy/async_http_client.h"
 
@@ -27,7 +28,8 @@ class AsyncClusterCalls final : public pw::ClusterCalls {
  public:
   AsyncClusterCalls(event::EventLoop& loop, proxy::AsyncHttpClient& client)
       : client_(client),
-        redis_(loop, [&client](std::string_view name) { return client.find_cluster(name); }) {}
+        redis_(loop, [&client](std::string_view name) { return client.find_cluster(name); }),
+        grpc_(loop, client) {}
 
   uint64_t dispatch_http(pw::ClusterRequest request, Completion done) override {
     return client_.send(request.cluster, std::move(request.headers), std::move(request.body),
@@ -46,6 +48,8 @@ class AsyncClusterCalls final : public pw::ClusterCalls {
   void cancel(uint64_t id) override {
     if (RedisCalls::owns(id)) {
       redis_.cancel(id);
+    } else if (GrpcCalls::owns(id)) {
+      grpc_.cancel(id);
     } else {
       client_.cancel(id);
     }
@@ -54,10 +58,18 @@ class AsyncClusterCalls final : public pw::ClusterCalls {
   uint64_t dispatch_redis(pw::RedisRequest request, Completion done) override {
     return redis_.dispatch(std::move(request), std::move(done));
   }
+  uint64_t start_grpc(pw::GrpcRequest request, pw::GrpcEvents events) override {
+    return grpc_.start(std::move(request), std::move(events));
+  }
+  bool send_grpc(uint64_t id, std::string_view message, bool end_stream) override {
+    return grpc_.send(id, message, end_stream);
+  }
+  void half_close_grpc(uint64_t id) override { grpc_.half_close(id); }
 
  private:
   proxy::AsyncHttpClient& client_;
   RedisCalls redis_;
+  GrpcCalls grpc_;
 };
 
 }  // namespace
