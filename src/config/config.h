@@ -276,6 +276,11 @@ struct UpstreamTlsContextConfig {
 // listener: chains differ only in what they match (server_names) and their TLS.
 struct FilterChainConfig {
   std::vector<std::string> server_names;  // filter_chain_match.server_names (SNI)
+  // filter_chain_match.transport_protocol: "tls", "raw_buffer" or "" (any); only what the
+  // chain's transport_socket serves (checked when loading).
+  std::string transport_protocol;
+  // filter_chain_match.application_protocols: ALPN names the client offers (TLS chains).
+  std::vector<std::string> application_protocols;
   std::optional<DownstreamTlsContextConfig> tls;
   // Envoy's transport_socket_connect_timeout: how long a client has to finish the TLS
   // handshake. Envoy has none by default; weir bounds it (10 s) so a client that stops
@@ -297,8 +302,17 @@ struct ListenerConfig {
   std::optional<TcpProxyConfig> tcp_proxy;
   std::vector<WasmPluginConfig> network_wasm_filters;
   std::shared_ptr<const common::Metadata> metadata;  // metadata.filter_metadata, if any
-  // At least one; all TLS or all plaintext (a tcp_proxy listener: one, plaintext).
+  // At least one; TLS and plaintext chains mix only with the tls_inspector (a tcp_proxy
+  // listener: one, plaintext).
   std::vector<FilterChainConfig> filter_chains;
+  // listener_filters: envoy.filters.listener.tls_inspector, the only one weir runs. On a
+  // listener with TLS and plaintext chains it tells a ClientHello from anything else.
+  bool tls_inspector = false;
+  // Envoy's listener_filters_timeout (15 s): a connection that sends nothing the inspector
+  // can decide on by then is closed, or served in plaintext with
+  // continue_on_listener_filters_timeout.
+  std::chrono::milliseconds listener_filters_timeout{15000};
+  bool continue_on_listener_filters_timeout = false;
   // Runtime key envoy.resource_limits.listener.<name>.connection_limit: open connections
   // past it are accepted and closed at once (listener.<address>.downstream_cx_overflow).
   std::optional<uint64_t> connection_limit;

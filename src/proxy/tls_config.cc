@@ -73,6 +73,7 @@ std::vector<net::tls::ServerOptions> server_tls_options(
     options.common = common_options(chain.tls->common);
     options.require_client_certificate = chain.tls->require_client_certificate;
     options.server_names = chain.server_names;
+    options.application_protocols = chain.application_protocols;
     options.handshake_timeout = chain.transport_socket_connect_timeout;
     options.location = chain.location.to_string();
     out.push_back(std::move(options));

@@ -79,9 +79,10 @@ def tls_socket(cert, key, ca=None, require_client_certificate=False, alpn=None, 
 
 
 def tls_config(listen, admin, upstream_port, chains, filters="", hcm_extra="", cluster_extra="",
-               direct=False):
-    """A listener whose filter chains are `chains`: (server_names or None, transport_socket
-    text, extra chain fields). Every chain runs the same http_connection_manager (an anchor)."""
+               direct=False, listener_extra=""):
+    """A listener whose filter chains are `chains`: (server_names or None, or a whole
+    filter_chain_match dict; transport_socket text ("" for plaintext); extra chain fields).
+    Every chain runs the same http_connection_manager (an anchor)."""
     route = ("direct_response: {status: 200, body: {inline_string: \"hello over tls\\n\"}}"
              if direct else "route: {cluster: upstream}")
     chain_text = ""
@@ -103,7 +104,9 @@ def tls_config(listen, admin, upstream_port, chains, filters="", hcm_extra="", c
                 http_filters:{filters}{ROUTER}"""
         else:
             chain_text += "\n        - filters: *filters"
-        if names:
+        if isinstance(names, dict):
+            chain_text += f"\n          filter_chain_match: {json.dumps(names)}"
+        elif names:
             chain_text += f"\n          filter_chain_match: {{server_names: {json.dumps(names)}}}"
         chain_text += socket_text + extra
     return f"""
@@ -112,7 +115,7 @@ admin:
 static_resources:
   listeners:
     - name: tls
-      address: {{socket_address: {{address: 127.0.0.1, port_value: {listen}}}}}
+      address: {{socket_address: {{address: 127.0.0.1, port_value: {listen}}}}}{listener_extra}
       filter_chains:{chain_text}
   clusters:{cluster("upstream", upstream_port, extra=cluster_extra)}
 """

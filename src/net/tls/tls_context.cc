@@ -206,24 +206,34 @@ struct ServerContext::Snapshot : TlsSocket::Owner {
   };
   std::vector<std::unique_ptr<Chain>> chains;
 
-  // Envoy's order: an exact server name, then the longest wildcard suffix, then the chain
-  // without server_names. Null: no chain takes this name (the handshake is refused).
-  const Chain* select(std::string_view sni) const {
-    const Chain* fallback = nullptr;
-    const Chain* wildcard = nullptr;
+  // Envoy's order: an exact server name, then the longest wildcard suffix, then the chains
+  // without server_names; among those, one whose application_protocols the client offers,
+  // then one without application_protocols. Null: no chain takes this hello (refused).
+  const Chain* select(std::string_view sni, const std::vector<std::string>& offered) const {
+    std::vector<const Chain*> exact, wildcard, fallback;
     size_t wildcard_length = 0;
     for (const auto& chain : chains) {
-      if (chain->tls.server_names.empty()) fallback = chain.get();
+      if (chain->tls.server_names.empty()) fallback.push_back(chain.get());
       for (const std::string& name : chain->tls.server_names) {
-        if (name == sni) return chain.get();
+        if (name == sni) exact.push_back(chain.get());
         if (name.starts_with("*.") && sni.size() > name.size() - 1 &&
-            sni.ends_with(std::string_view(name).substr(1)) && name.size() > wildcard_length) {
-          wildcard = chain.get();
+            sni.ends_with(std::string_view(name).substr(1)) && name.size() >= wildcard_length) {
+          if (name.size() > wildcard_length) wildcard.clear();
+          wildcard.push_back(chain.get());
           wildcard_length = name.size();
         }
       }
     }
-    return wildcard ? wildcard : fallback;
+    const auto& candidates = !exact.empty() ? exact : !wildcard.empty() ? wildcard : fallback;
+    const Chain* without_alpn = nullptr;
+    for (const Chain* chain : candidates) {
+      const auto& wanted = chain->tls.application_protocols;
+      if (wanted.empty()) without_alpn = chain;
+      for (const std::string& protocol : wanted) {
+        if (std::find(offered.begin(), offered.end(), protocol) != offered.end()) return chain;
+      }
+    }
+    return without_alpn;
   }
 };
 
@@ -243,11 +253,30 @@ std::string client_hello_server_name(SSL* ssl) {
   return name;
 }
 
-// Chooses the filter chain by SNI before OpenSSL picks a version, cipher or certificate,
-// and gives the session that chain's context and settings.
+// The protocol names in a ClientHello's ALPN extension (none when absent or malformed).
+std::vector<std::string> client_hello_alpn(SSL* ssl) {
+  std::vector<std::string> protocols;
+  const unsigned char* p = nullptr;
+  size_t size = 0;
+  if (!SSL_client_hello_get0_ext(ssl, TLSEXT_TYPE_application_layer_protocol_negotiation, &p,
+                                 &size) ||
+      size < 2 || ((size_t{p[0]} << 8) | p[1]) + 2 != size) {
+    return protocols;
+  }
+  for (size_t i = 2; i < size;) {
+    const size_t length = p[i];
+    if (length == 0 || i + 1 + length > size) return {};
+    protocols.emplace_back(reinterpret_cast<const char*>(p + i + 1), length);
+    i += 1 + length;
+  }
+  return protocols;
+}
+
+// Chooses the filter chain by SNI and ALPN before OpenSSL picks a version, cipher or
+// certificate, and gives the session that chain's context and settings.
 int on_client_hello(SSL* ssl, int* alert, void* arg) {
   const auto* snapshot = static_cast<const ServerContext::Snapshot*>(arg);
-  const auto* chain = snapshot->select(client_hello_server_name(ssl));
+  const auto* chain = snapshot->select(client_hello_server_name(ssl), client_hello_alpn(ssl));
   if (!chain) {
     *alert = SSL_AD_UNRECOGNIZED_NAME;
     return SSL_CLIENT_HELLO_ERROR;

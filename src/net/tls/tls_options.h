@@ -43,7 +43,8 @@ struct CommonOptions {
 struct ServerOptions {
   CommonOptions common;
   bool require_client_certificate = false;
-  std::vector<std::string> server_names;  // lower case; "*.example.com" wildcards
+  std::vector<std::string> server_names;           // lower case; "*.example.com" wildcards
+  std::vector<std::string> application_protocols;  // ALPN names the client must offer
   std::chrono::milliseconds handshake_timeout{10000};
   std::string location;  // file:line of the chain, for errors
 };
