@@ -265,6 +265,14 @@ struct CommonTlsContextConfig {
 struct DownstreamTlsContextConfig {
   CommonTlsContextConfig common;
   bool require_client_certificate = false;
+  // Session resumption, as Envoy: tickets (stateless) with session_ticket_keys (80 bytes
+  // each; the first encrypts, all decrypt; none: random keys per context) unless
+  // disable_stateless_session_resumption; a server session cache unless
+  // disable_stateful_session_resumption; session_timeout bounds a session's life.
+  std::vector<TlsDataSource> session_ticket_keys;
+  bool disable_stateless_session_resumption = false;
+  bool disable_stateful_session_resumption = false;
+  std::optional<std::chrono::seconds> session_timeout;
 };
 
 struct UpstreamTlsContextConfig {

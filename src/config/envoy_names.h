@@ -41,6 +41,8 @@ inline constexpr std::string_view kTlsInspectorName = "envoy.filters.listener.tl
 inline constexpr std::string_view kTlsInspectorOldName = "envoy.listener.tls_inspector";
 inline constexpr std::string_view kDownstreamTlsContext =
     "envoy.extensions.transport_sockets.tls.v3.DownstreamTlsContext";
+inline constexpr std::string_view kTlsSessionTicketKeys =
+    "envoy.extensions.transport_sockets.tls.v3.TlsSessionTicketKeys";
 inline constexpr std::string_view kUpstreamTlsContext =
     "envoy.extensions.transport_sockets.tls.v3.UpstreamTlsContext";
 inline constexpr std::string_view kCommonTlsContext =

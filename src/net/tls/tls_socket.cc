@@ -67,6 +67,7 @@ TlsSocket::Step TlsSocket::handshake() {
     done_ = true;
     if (stats_) {
       stats_->handshake.inc();
+      if (SSL_session_reused(ssl_)) stats_->session_reused.inc();
       if (!info_.peer_certificate_presented) stats_->no_certificate.inc();
       const int version = SSL_version(ssl_);
       if (version == TLS1_3_VERSION) stats_->versions_tls1_3.inc();
