@@ -201,11 +201,23 @@ struct Http2ServerCodec::Callbacks {
   // :authority wins over), and split cookie fields are joined (§8.2.3).
   static void normalize_request(HeaderMap& h) {
     if (auto host = h.get(KnownHeader::kHost)) {
-      if (!h.get(KnownHeader::kAuthority)) {
-        std::string value(*host);
-        h.add_lower_case(":authority", value);
+      if (h.get(KnownHeader::kAuthority)) {
+        h.remove(KnownHeader::kHost);
+      } else {
+        // :authority takes host's value and joins the pseudo headers, which come first.
+        const std::string value(*host);
+        HeaderMap rebuilt;
+        rebuilt.reserve(h.size());
+        bool placed = false;
+        for (const auto& [name, field] : h.entries()) {
+          if (!placed && (name.empty() || name[0] != ':')) {
+            rebuilt.add_lower_case(":authority", value);
+            placed = true;
+          }
+          if (name != "host") rebuilt.add_lower_case(name, field);
+        }
+        h = std::move(rebuilt);
       }
-      h.remove(KnownHeader::kHost);
     }
     size_t cookies = 0;
     std::string joined;
