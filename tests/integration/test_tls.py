@@ -231,6 +231,10 @@ def test_mtls_accepted_refused_and_seen_by_a_plugin(certs):
         assert s[prefix + "fail_verify_error"] == "1"
         assert s[prefix + "no_certificate"] == "0"
         assert int(s[prefix + "handshake"]) == 2
+        # The clients signed with their P-256 keys; each handshake counted once by cipher.
+        assert s[prefix + "sigalgs.ecdsa_secp256r1_sha256"] == "2"
+        assert s[prefix + "curves.X25519"] == "2"
+        assert sum(int(v) for k, v in s.items() if k.startswith(prefix + "ciphers.")) == 2
         assert weir.proc.poll() is None
 
 
@@ -416,6 +420,12 @@ def test_upstream_tls_verifies_the_server_and_sends_sni(certs, tmp_path):
             assert s["cluster.upstream.ssl.handshake"] == "1"
             assert s["cluster.upstream.ssl.versions.TLSv1.3"] == "1"
             assert s["cluster.upstream.ssl.connection_error"] == "0"
+            # What the handshake used, by Envoy's names: the upstream signed with its P-256
+            # key; X25519 is weir's first curve.
+            ciphers = {k: v for k, v in s.items() if k.startswith("cluster.upstream.ssl.ciphers.")}
+            assert list(ciphers.values()) == ["1"] and "ciphers.TLS_" in next(iter(ciphers))
+            assert s["cluster.upstream.ssl.curves.X25519"] == "1"
+            assert s["cluster.upstream.ssl.sigalgs.ecdsa_secp256r1_sha256"] == "1"
 
 
 @pytest.mark.parametrize("case", ["untrusted_ca", "san_mismatch"])
