@@ -328,6 +328,15 @@ def test_priority_frames_flood(h2proxy):
     assert int(stats(h2proxy.admin)["http2.inbound_priority_frames_flood"]) == 1
 
 
+def test_window_update_frames_flood(h2proxy):
+    # max_inbound_window_update_frames_per_data_frame_sent (10): WINDOW_UPDATEs that buy
+    # nothing, with no DATA sent to earn them.
+    def attack(c):
+        c.send(h2.frame(h2.WINDOW_UPDATE, 0, 0, b"\x00\x00\x00\x01") * 100)
+    _goaway_and_others_served(h2proxy.listen, h2proxy.admin, attack, h2.PROTOCOL_ERROR)
+    assert int(stats(h2proxy.admin)["http2.inbound_window_update_frames_flood"]) == 1
+
+
 def test_ping_flood_from_a_client_that_does_not_read(h2proxy):
     """PINGs whose acks the client never reads: the queued acks are bounded, the
     connection goes with ENHANCE_YOUR_CALM, nobody else notices."""
