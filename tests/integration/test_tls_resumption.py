@@ -4,12 +4,14 @@ resumes its predecessor's sessions, and keys rotate when the file changes), the 
 cache (TLS 1.2 session ids), disable_stateless/stateful_session_resumption. openssl
 s_client -sess_out/-sess_in is the client; a session never resumes on a chain with another
 certificate (another SNI)."""
+import base64
+import json
 import os
 import re
 import subprocess
 
 from test_tls import certs, start, tls_config, tls_socket  # noqa: F401
-from weir_harness import WEIR_BIN, free_port, stats, wait_for
+from weir_harness import WEIR_BIN, free_port, request, stats, wait_for
 
 REQUEST = b"GET / HTTP/1.1\r\nhost: x\r\nconnection: close\r\n\r\n"
 
@@ -144,3 +146,18 @@ def test_bad_resumption_config_fails_at_its_line(certs, tmp_path):
     out = subprocess.run([str(WEIR_BIN), "-c", str(cfg), "--mode", "validate"],
                          capture_output=True, text=True, timeout=30)
     assert out.returncode != 0 and "one oneof" in out.stdout + out.stderr
+
+
+def test_inline_ticket_key_works_and_is_redacted_in_config_dump(certs, tmp_path):
+    secret = base64.b64encode(os.urandom(80)).decode()
+    text = tls_socket(certs / "a.pem", certs / "a.key") + f"""
+              session_ticket_keys:
+                keys: [{{inline_bytes: {secret}}}]"""
+    listen, admin = free_port(), free_port()
+    with start(tls_config(listen, admin, 1, [(None, text, "")], direct=True), listen, admin):
+        session = tmp_path / "s"
+        connect(listen, session)
+        assert connect(listen, session, resume=True)[0]
+        status, _, body = request(admin, path="/config_dump")
+        assert status == 200
+        assert secret not in body.decode() and "[redacted]" in json.dumps(json.loads(body))
