@@ -156,3 +156,18 @@ def test_chains_weir_cannot_choose_between_fail_to_load(certs, tmp_path):
     # The valid one loads.
     rc, msg, cfg = validate(tmp_path, mixed_config(certs, listen, admin))
     assert rc == 0, msg
+
+
+def test_continue_on_listener_filters_timeout_serves_a_late_client_in_plaintext(certs):
+    listen, admin = free_port(), free_port()
+    cfg = mixed_config(certs, listen, admin, "\n      listener_filters_timeout: 0.3s"
+                                             "\n      continue_on_listener_filters_timeout: true")
+    with start(cfg, listen, admin):
+        with socket.create_connection(("127.0.0.1", listen), timeout=5) as s:
+            wait_for(lambda: stats(admin)[f"listener.127.0.0.1_{listen}.downstream_pre_cx_timeout"]
+                     != "0", what="the inspector's timeout")
+            s.sendall(b"GET / HTTP/1.1\r\nhost: x\r\nconnection: close\r\n\r\n")
+            data = b""
+            while chunk := s.recv(4096):
+                data += chunk
+            assert data.startswith(b"HTTP/1.1 200") and data.endswith(b"hello over tls\n"), data
