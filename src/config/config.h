@@ -268,6 +268,14 @@ struct CommonTlsContextConfig {
 struct DownstreamTlsContextConfig {
   CommonTlsContextConfig common;
   bool require_client_certificate = false;
+  // Session resumption, as Envoy: tickets (stateless) with session_ticket_keys (80 bytes
+  // each; the first encrypts, all decrypt; none: random keys per context) unless
+  // disable_stateless_session_resumption; a server session cache unless
+  // disable_stateful_session_resumption; session_timeout bounds a session's life.
+  std::vector<TlsDataSource> session_ticket_keys;
+  bool disable_stateless_session_resumption = false;
+  bool disable_stateful_session_resumption = false;
+  std::optional<std::chrono::seconds> session_timeout;
 };
 
 struct UpstreamTlsContextConfig {
@@ -279,6 +287,11 @@ struct UpstreamTlsContextConfig {
 // listener: chains differ only in what they match (server_names) and their TLS.
 struct FilterChainConfig {
   std::vector<std::string> server_names;  // filter_chain_match.server_names (SNI)
+  // filter_chain_match.transport_protocol: "tls", "raw_buffer" or "" (any); only what the
+  // chain's transport_socket serves (checked when loading).
+  std::string transport_protocol;
+  // filter_chain_match.application_protocols: ALPN names the client offers (TLS chains).
+  std::vector<std::string> application_protocols;
   std::optional<DownstreamTlsContextConfig> tls;
   // Envoy's transport_socket_connect_timeout: how long a client has to finish the TLS
   // handshake. Envoy has none by default; weir bounds it (10 s) so a client that stops
@@ -300,8 +313,17 @@ struct ListenerConfig {
   std::optional<TcpProxyConfig> tcp_proxy;
   std::vector<WasmPluginConfig> network_wasm_filters;
   std::shared_ptr<const common::Metadata> metadata;  // metadata.filter_metadata, if any
-  // At least one; all TLS or all plaintext (a tcp_proxy listener: one, plaintext).
+  // At least one; TLS and plaintext chains mix only with the tls_inspector (a tcp_proxy
+  // listener: one, plaintext).
   std::vector<FilterChainConfig> filter_chains;
+  // listener_filters: envoy.filters.listener.tls_inspector, the only one weir runs. On a
+  // listener with TLS and plaintext chains it tells a ClientHello from anything else.
+  bool tls_inspector = false;
+  // Envoy's listener_filters_timeout (15 s): a connection that sends nothing the inspector
+  // can decide on by then is closed, or served in plaintext with
+  // continue_on_listener_filters_timeout.
+  std::chrono::milliseconds listener_filters_timeout{15000};
+  bool continue_on_listener_filters_timeout = false;
   // Runtime key envoy.resource_limits.listener.<name>.connection_limit: open connections
   // past it are accepted and closed at once (listener.<address>.downstream_cx_overflow).
   std::optional<uint64_t> connection_limit;

@@ -42,8 +42,15 @@ inline constexpr std::string_view kUseDownstreamHttpConfig =
 inline constexpr std::string_view kListener = "envoy.config.listener.v3.Listener";
 inline constexpr std::string_view kFilterChain = "envoy.config.listener.v3.FilterChain";
 inline constexpr std::string_view kFilterChainMatch = "envoy.config.listener.v3.FilterChainMatch";
+inline constexpr std::string_view kListenerFilter = "envoy.config.listener.v3.ListenerFilter";
+inline constexpr std::string_view kTlsInspector =
+    "envoy.extensions.filters.listener.tls_inspector.v3.TlsInspector";
+inline constexpr std::string_view kTlsInspectorName = "envoy.filters.listener.tls_inspector";
+inline constexpr std::string_view kTlsInspectorOldName = "envoy.listener.tls_inspector";
 inline constexpr std::string_view kDownstreamTlsContext =
     "envoy.extensions.transport_sockets.tls.v3.DownstreamTlsContext";
+inline constexpr std::string_view kTlsSessionTicketKeys =
+    "envoy.extensions.transport_sockets.tls.v3.TlsSessionTicketKeys";
 inline constexpr std::string_view kUpstreamTlsContext =
     "envoy.extensions.transport_sockets.tls.v3.UpstreamTlsContext";
 inline constexpr std::string_view kCommonTlsContext =

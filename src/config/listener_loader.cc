@@ -1,6 +1,7 @@
 // envoy.config.listener.v3.Listener with its filter chains: an HttpConnectionManager (one per
-// listener, its TLS context chosen by server name, SNI), or network Wasm filters and a
-// tcp_proxy on one plaintext chain.
+// listener, its TLS context chosen by server name (SNI) and ALPN, TLS and plaintext chains
+// told apart by the tls_inspector), or network Wasm filters and a tcp_proxy on one
+// plaintext chain.
 #include <algorithm>
 #include <cctype>
 
@@ -248,7 +249,8 @@ FilterChainConfig load_filter_chain_match_and_tls(const ConfigNode& filter_chain
   FilterChainConfig result;
   result.location = filter_chain.location();
   const ConfigNode match = filter_chain.field("filter_chain_match");
-  match.expect_fields(names::kFilterChainMatch, {"server_names"});
+  match.expect_fields(names::kFilterChainMatch,
+                      {"server_names", "transport_protocol", "application_protocols"});
   for (const ConfigNode& name : match.field("server_names").items()) {
     std::string server_name = name.as_nonempty_string();
     for (char& c : server_name) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
@@ -257,6 +259,9 @@ FilterChainConfig load_filter_chain_match_and_tls(const ConfigNode& filter_chain
       name.fail("a server name may hold one '*', as its first label (\"*.example.com\")");
     }
     result.server_names.push_back(std::move(server_name));
+  }
+  for (const ConfigNode& protocol : match.field("application_protocols").items()) {
+    result.application_protocols.push_back(protocol.as_nonempty_string());
   }
   result.tls = load_downstream_transport_socket(filter_chain.field("transport_socket"),
                                                 "the listener's connections");
@@ -274,12 +279,92 @@ FilterChainConfig load_filter_chain_match_and_tls(const ConfigNode& filter_chain
             "server_names match the TLS server name (SNI): this chain has no TLS "
             "transport_socket");
   }
+  if (!result.application_protocols.empty() && !result.tls) {
+    match.field("application_protocols")
+        .fail(
+            "application_protocols match the ALPN names of a TLS ClientHello: this chain has "
+            "no TLS transport_socket");
+  }
+  if (match.has("transport_protocol")) {
+    const ConfigNode protocol = match.field("transport_protocol");
+    result.transport_protocol = protocol.as_string();
+    if (result.transport_protocol != "tls" && result.transport_protocol != "raw_buffer") {
+      protocol.fail("transport_protocol \"" + result.transport_protocol +
+                    "\" is not one weir tells apart: \"tls\" or \"raw_buffer\"");
+    }
+    // A chain matched by one transport and serving the other would read TLS records as
+    // HTTP, or wait for a ClientHello from a plaintext client.
+    if ((result.transport_protocol == "tls") != result.tls.has_value()) {
+      protocol.fail("transport_protocol \"" + result.transport_protocol + "\" on a chain whose " +
+                    (result.tls ? "transport_socket is TLS" : "transport_socket is plaintext") +
+                    ": the chain would serve the other transport's bytes");
+    }
+  }
   return result;
 }
 
+// Two chains that the same connection could match with nothing to choose between them.
+bool same_match(const FilterChainConfig& a, const FilterChainConfig& b, std::string& why) {
+  if (a.tls.has_value() != b.tls.has_value()) return false;  // told apart by the inspector
+  const auto overlap = [](const std::vector<std::string>& x, const std::vector<std::string>& y,
+                          std::string& common) {
+    if (x.empty() && y.empty()) return true;
+    for (const std::string& item : x) {
+      if (std::find(y.begin(), y.end(), item) != y.end()) {
+        common = item;
+        return true;
+      }
+    }
+    return false;
+  };
+  std::string name, protocol;
+  if (!overlap(a.server_names, b.server_names, name)) return false;
+  if (!overlap(a.application_protocols, b.application_protocols, protocol)) return false;
+  why = name.empty() ? "two filter chains match every connection (neither has server_names)"
+                     : "server name \"" + name + "\" is matched by an earlier filter chain too";
+  if (!protocol.empty()) why += " (with application protocol \"" + protocol + "\")";
+  return true;
+}
+
+// listener_filters: the tls_inspector only (weir reads SNI and ALPN in its TLS stack; the
+// inspector tells TLS from plaintext where both are served). Any other listener filter
+// changes what a connection is (proxy_protocol, original_dst): refused rather than skipped.
+void load_listener_filters(const ConfigNode& listener, ListenerConfig& result) {
+  for (const ConfigNode& filter : listener.field("listener_filters").items()) {
+    filter.expect_fields(names::kListenerFilter, {"name", "typed_config"});
+    const std::string name = filter.required("name").as_string();
+    const std::string type = typed_config_type(filter.field("typed_config"));
+    const bool inspector =
+        type.empty() ? (name == names::kTlsInspectorName || name == names::kTlsInspectorOldName)
+                     : type == names::kTlsInspector;
+    if (!inspector) {
+      filter.fail("unsupported listener filter \"" + name + "\"" +
+                  (type.empty() ? "" : " of type " + type) +
+                  ": weir runs envoy.filters.listener.tls_inspector only");
+    }
+    if (filter.has("typed_config")) {
+      typed_config_body(filter.field("typed_config"), names::kTlsInspector)
+          .expect_fields(names::kTlsInspector, {});
+    }
+    result.tls_inspector = true;
+  }
+  if (listener.has("listener_filters_timeout")) {
+    const ConfigNode timeout = listener.field("listener_filters_timeout");
+    result.listener_filters_timeout = timeout.as_duration();
+    // 0 is "no timeout" in Envoy: a client could hold the connection without a byte.
+    if (result.listener_filters_timeout.count() == 0) {
+      timeout.fail("must be greater than 0s: weir bounds how long a connection may stay silent");
+    }
+  }
+  if (listener.has("continue_on_listener_filters_timeout")) {
+    result.continue_on_listener_filters_timeout =
+        listener.field("continue_on_listener_filters_timeout").as_bool();
+  }
+}
+
 // Every chain: the same filters in each (write them once with a YAML anchor), since weir
-// runs one http_connection_manager or tcp_proxy per listener; chains differ in
-// server_names and TLS.
+// runs one http_connection_manager or tcp_proxy per listener; chains differ in what they
+// match (server_names, transport_protocol, application_protocols) and TLS.
 void load_filter_chains(const std::vector<ConfigNode>& chains, ListenerConfig& listener) {
   std::string first_filters;
   for (size_t i = 0; i < chains.size(); ++i) {
@@ -293,26 +378,21 @@ void load_filter_chains(const std::vector<ConfigNode>& chains, ListenerConfig& l
       chain.required("filters").fail(
           "weir runs one http_connection_manager per listener: every filter chain must "
           "have the same filters as the first (a YAML anchor and alias write them once); "
-          "chains may differ in filter_chain_match.server_names and transport_socket");
+          "chains may differ in filter_chain_match and transport_socket");
     }
     std::vector<FilterChainConfig>& out = listener.filter_chains;
     out.push_back(load_filter_chain_match_and_tls(chain));
     const FilterChainConfig& loaded = out.back();
-    if (out.size() > 1 && loaded.tls.has_value() != out.front().tls.has_value()) {
+    if (out.size() > 1 && loaded.tls.has_value() != out.front().tls.has_value() &&
+        !listener.tls_inspector) {
       chain.fail(
-          "weir cannot mix TLS and plaintext filter chains on one listener (that needs "
-          "the tls_inspector listener filter)");
+          "TLS and plaintext filter chains on one listener need the listener filter "
+          "envoy.filters.listener.tls_inspector (listener_filters), which tells a "
+          "ClientHello from plaintext");
     }
     for (size_t j = 0; j + 1 < out.size(); ++j) {
-      const auto& other = out[j].server_names;
-      if (loaded.server_names.empty() && other.empty()) {
-        chain.fail("two filter chains match every connection (neither has server_names)");
-      }
-      for (const std::string& name : loaded.server_names) {
-        if (std::find(other.begin(), other.end(), name) != other.end()) {
-          chain.fail("server name \"" + name + "\" is matched by an earlier filter chain too");
-        }
-      }
+      std::string why;
+      if (same_match(loaded, out[j], why)) chain.fail(why);
     }
   }
   load_network_filters(chains[0], listener);
@@ -340,7 +420,8 @@ ListenerConfig load_listener(const ConfigNode& listener) {
       names::kListener,
       {"name", "address", "filter_chains", "traffic_direction", "per_connection_buffer_limit_bytes",
        "ignore_global_conn_limit", "max_connections_to_accept_per_socket_event", "tcp_backlog_size",
-       "metadata"});
+       "metadata", "listener_filters", "listener_filters_timeout",
+       "continue_on_listener_filters_timeout"});
   ListenerConfig result;
   result.location = listener.location();
   if (listener.has("metadata")) {
@@ -388,6 +469,7 @@ ListenerConfig load_listener(const ConfigNode& listener) {
   const ConfigNode filter_chains = listener.required("filter_chains");
   const std::vector<ConfigNode> chains = filter_chains.items();
   if (chains.empty()) filter_chains.fail("a listener needs a filter chain");
+  load_listener_filters(listener, result);
   load_filter_chains(chains, result);
   result.http.listener_port = result.address.port;
   for (HttpFilterConfig& filter : result.http.http_filters) {

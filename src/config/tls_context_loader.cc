@@ -149,6 +149,43 @@ std::optional<ConfigNode> tls_typed_config(const ConfigNode& transport_socket,
       std::string(tls_type) + ", and raw_buffer)");
 }
 
+// Envoy's TlsSessionTicketKeys: each key 80 bytes (16 name, 32 HMAC secret, 32 AES key).
+// session_ticket_keys and disable_stateless_session_resumption are one oneof.
+void load_session_resumption(const ConfigNode& body, DownstreamTlsContextConfig& result) {
+  if (body.has("session_ticket_keys")) {
+    const ConfigNode keys = body.field("session_ticket_keys");
+    keys.expect_fields(names::kTlsSessionTicketKeys, {"keys"});
+    for (const ConfigNode& key : keys.required("keys").items()) {
+      TlsDataSource loaded = load_tls_data_source(key);
+      if (loaded.bytes.size() != 80) {
+        key.fail("a session ticket key is 80 bytes (16 name, 32 HMAC secret, 32 AES key), got " +
+                 std::to_string(loaded.bytes.size()));
+      }
+      result.session_ticket_keys.push_back(std::move(loaded));
+    }
+    if (result.session_ticket_keys.empty()) keys.fail("session_ticket_keys needs a key");
+  }
+  if (body.has("disable_stateless_session_resumption")) {
+    const ConfigNode disable = body.field("disable_stateless_session_resumption");
+    result.disable_stateless_session_resumption = disable.as_bool();
+    if (body.has("session_ticket_keys")) {
+      disable.fail(
+          "session_ticket_keys and disable_stateless_session_resumption are one oneof: set one");
+    }
+  }
+  if (body.has("disable_stateful_session_resumption")) {
+    result.disable_stateful_session_resumption =
+        body.field("disable_stateful_session_resumption").as_bool();
+  }
+  if (body.has("session_timeout")) {
+    const ConfigNode timeout = body.field("session_timeout");
+    const auto value = timeout.as_duration();
+    // Envoy's range: under 2^32 seconds; OpenSSL counts whole seconds.
+    if (value >= std::chrono::seconds(1ll << 32)) timeout.fail("must be under 2^32 seconds");
+    result.session_timeout = std::chrono::duration_cast<std::chrono::seconds>(value);
+  }
+}
+
 }  // namespace
 
 std::optional<DownstreamTlsContextConfig> load_downstream_transport_socket(
@@ -159,7 +196,9 @@ std::optional<DownstreamTlsContextConfig> load_downstream_transport_socket(
   if (!tls) return std::nullopt;
   const ConfigNode& body = *tls;
   body.expect_fields(names::kDownstreamTlsContext,
-                     {"common_tls_context", "require_client_certificate"});
+                     {"common_tls_context", "require_client_certificate", "session_ticket_keys",
+                      "disable_stateless_session_resumption", "disable_stateful_session_resumption",
+                      "session_timeout"});
   DownstreamTlsContextConfig result;
   result.common = load_common_tls_context(body.field("common_tls_context"));
   if (result.common.tls_certificates.empty()) {
@@ -168,6 +207,7 @@ std::optional<DownstreamTlsContextConfig> load_downstream_transport_socket(
   if (body.has("require_client_certificate")) {
     result.require_client_certificate = body.field("require_client_certificate").as_bool();
   }
+  load_session_resumption(body, result);
   if (result.require_client_certificate && !result.common.trusted_ca) {
     body.field("require_client_certificate")
         .fail(

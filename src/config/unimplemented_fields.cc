@@ -67,8 +67,6 @@ const std::map<std::string_view, std::set<std::string_view>>& unimplemented_fiel
         "default_filter_chain",
         "deprecated_v1",
         "drain_type",
-        "listener_filters_timeout",
-        "continue_on_listener_filters_timeout",
         "transparent",
         "freebind",
         "socket_options",
@@ -90,10 +88,7 @@ const std::map<std::string_view, std::set<std::string_view>>& unimplemented_fiel
         "max_connect_attempts", "hash_policy", "access_log_flush_interval",
         "flush_access_log_on_connected", "access_log_options", "backoff_options",
         "proxy_protocol_tlvs", "on_demand"}},
-      // weir never resumes sessions (full handshakes only): these tune what it lacks.
-      {names::kDownstreamTlsContext,
-       {"disable_stateless_session_resumption", "disable_stateful_session_resumption",
-        "session_timeout", "prefer_client_ciphers"}},
+      {names::kDownstreamTlsContext, {"prefer_client_ciphers"}},
       {names::kCommonTlsContext, {"key_log"}},
       {names::kHttpConnectionManager,
        {"rds",
@@ -246,7 +241,8 @@ constexpr std::string_view kHeaderMutations =
     "header mutations (security headers, stripping spoofable headers)";
 constexpr std::string_view kPathNormalization = "path normalization before routing";
 constexpr std::string_view kChainSelection =
-    "filter chain selection: weir matches server_names only";
+    "filter chain selection: weir matches server_names, transport_protocol and "
+    "application_protocols only";
 constexpr std::string_view kTls = "TLS verification and key handling";
 constexpr std::string_view kMatchConstraint =
     "a route match constraint: without it the route matches more requests";
@@ -257,10 +253,7 @@ const std::map<std::string_view, Refusals>& refused_fields() {
   static const auto* const fields = new std::map<std::string_view, Refusals>{
       {names::kBootstrap, {{"certificate_provider_instances", {"TLS certificates", {}}}}},
       {names::kStaticResources, {{"secrets", {"TLS secrets", {}}}}},
-      {names::kListener,
-       {{"filter_chain_matcher", {"filter chain selection", {}}},
-        {"listener_filters",
-         {"listener filters: TLS inspection, PROXY protocol, rate limits", {}}}}},
+      {names::kListener, {{"filter_chain_matcher", {"filter chain selection", {}}}}},
       {names::kFilterChainMatch,
        {{"destination_port", {kChainSelection, {}}},
         {"prefix_ranges", {kChainSelection, {}}},
@@ -269,12 +262,9 @@ const std::map<std::string_view, Refusals>& refused_fields() {
         {"direct_source_prefix_ranges", {kChainSelection, {}}},
         {"source_type", {kChainSelection, {"ANY"}}},
         {"source_prefix_ranges", {kChainSelection, {}}},
-        {"source_ports", {kChainSelection, {}}},
-        {"transport_protocol", {kChainSelection, {}}},
-        {"application_protocols", {kChainSelection, {}}}}},
+        {"source_ports", {kChainSelection, {}}}}},
       {names::kDownstreamTlsContext,
        {{"require_sni", {kTls, {"false"}}},
-        {"session_ticket_keys", {kTls, {}}},
         {"session_ticket_keys_sds_secret_config", {kTls, {}}},
         {"ocsp_staple_policy", {kTls, {"LENIENT_STAPLING"}}},
         {"full_scan_certs_on_sni_mismatch", {kTls, {"false"}}}}},

@@ -130,8 +130,17 @@ namespace weir::config {
 
 namespace {
 
-// Envoy's /config_dump redacts its "sensitive" fields: a TLS private key or its password
-// written inline shows as "[redacted]" (a filename is shown: it is not the secret).
+// A DataSource's inline contents as "[redacted]" (a filename is shown: it is not the secret).
+void redact_data_source(YAML::Node source) {
+  if (!source.IsMap()) return;
+  for (auto field : source) {
+    const std::string name = field.first.IsScalar() ? field.first.Scalar() : "";
+    if (name != "filename" && name != "environment_variable") field.second = "[redacted]";
+  }
+}
+
+// Envoy's /config_dump redacts its "sensitive" fields: a TLS private key or its password,
+// and session ticket keys, written inline show as "[redacted]".
 void redact_secrets(YAML::Node node) {
   if (node.IsSequence()) {
     for (YAML::Node item : node) redact_secrets(item);
@@ -143,10 +152,12 @@ void redact_secrets(YAML::Node node) {
     YAML::Node value = entry.second;
     const bool secret = key == "private_key" || key == "privateKey" || key == "password";
     if (secret && value.IsMap()) {
-      for (auto field : value) {
-        const std::string name = field.first.IsScalar() ? field.first.Scalar() : "";
-        if (name != "filename" && name != "environment_variable") field.second = "[redacted]";
-      }
+      redact_data_source(value);
+      continue;
+    }
+    if ((key == "session_ticket_keys" || key == "sessionTicketKeys") && value.IsMap() &&
+        value["keys"].IsSequence()) {
+      for (YAML::Node source : value["keys"]) redact_data_source(source);
       continue;
     }
     redact_secrets(value);

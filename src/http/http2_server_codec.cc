@@ -197,11 +197,23 @@ struct Http2ServerCodec::Callbacks {
   // :authority wins over), and split cookie fields are joined (§8.2.3).
   static void normalize_request(HeaderMap& h) {
     if (auto host = h.get(KnownHeader::kHost)) {
-      if (!h.get(KnownHeader::kAuthority)) {
-        std::string value(*host);
-        h.add_lower_case(":authority", value);
+      if (h.get(KnownHeader::kAuthority)) {
+        h.remove(KnownHeader::kHost);
+      } else {
+        // :authority takes host's value and joins the pseudo headers, which come first.
+        const std::string value(*host);
+        HeaderMap rebuilt;
+        rebuilt.reserve(h.size());
+        bool placed = false;
+        for (const auto& [name, field] : h.entries()) {
+          if (!placed && (name.empty() || name[0] != ':')) {
+            rebuilt.add_lower_case(":authority", value);
+            placed = true;
+          }
+          if (name != "host") rebuilt.add_lower_case(name, field);
+        }
+        h = std::move(rebuilt);
       }
-      h.remove(KnownHeader::kHost);
     }
     size_t cookies = 0;
     std::string joined;
@@ -361,8 +373,37 @@ void Http2ServerCodec::connection_error(Http2Event event, Http2ErrorCode code) {
   nghttp2_session_terminate_session(session_, static_cast<uint32_t>(code));
 }
 
+void Http2ServerCodec::track_frames(std::string_view data) {
+  const size_t skip = std::min(preface_left_, data.size());
+  preface_left_ -= skip;
+  data.remove_prefix(skip);
+  while (!data.empty()) {
+    if (frame_payload_left_ > 0) {
+      const size_t n = std::min(frame_payload_left_, data.size());
+      frame_payload_left_ -= n;
+      data.remove_prefix(n);
+    } else {
+      const size_t n = std::min(sizeof(frame_header_) - frame_header_have_, data.size());
+      std::memcpy(frame_header_ + frame_header_have_, data.data(), n);
+      frame_header_have_ += n;
+      data.remove_prefix(n);
+      if (frame_header_have_ < sizeof(frame_header_)) return;
+      frame_header_have_ = 0;
+      const uint8_t* h = frame_header_;
+      frame_payload_left_ = (size_t{h[0]} << 16) | (size_t{h[1]} << 8) | h[2];
+      frame_is_header_block_ = h[3] == NGHTTP2_HEADERS || h[3] == NGHTTP2_CONTINUATION;
+      frame_ends_header_block_ = frame_is_header_block_ && (h[4] & NGHTTP2_FLAG_END_HEADERS);
+    }
+    if (frame_payload_left_ == 0 && frame_header_have_ == 0 && frame_is_header_block_) {
+      header_block_open_ = !frame_ends_header_block_;
+      frame_is_header_block_ = false;
+    }
+  }
+}
+
 bool Http2ServerCodec::feed(std::string_view data) {
   if (failed_) return false;
+  track_frames(data);
   ssize_t rv = nghttp2_session_mem_recv(session_, reinterpret_cast<const uint8_t*>(data.data()),
                                         data.size());
   if (rv < 0) {

@@ -134,6 +134,11 @@ class Http2ServerCodec {
   // Whether nghttp2 has nothing left to read or write (after GOAWAY and every stream done).
   bool done() const;
   size_t open_streams() const { return streams_.size(); }
+  // Whether the client is in the middle of a header block: a HEADERS or CONTINUATION frame
+  // not fully received, or a HEADERS without END_HEADERS whose last CONTINUATION has not
+  // come. HTTP/2 lets nothing else through meanwhile, so this is what request_headers_timeout
+  // bounds (the proxy-side manager runs the timer).
+  bool receiving_headers() const { return frame_is_header_block_ || header_block_open_; }
 
  private:
   struct Stream;
@@ -171,6 +176,16 @@ class Http2ServerCodec {
   uint64_t outbound_data_frames_ = 0;
   uint64_t streams_total_ = 0;
   uint64_t streams_reset_early_ = 0;
+  // Frame boundaries of the client's bytes, tracked apart from nghttp2 (which says
+  // nothing of a frame it has begun but not finished): for receiving_headers().
+  void track_frames(std::string_view data);
+  size_t preface_left_ = 24;
+  uint8_t frame_header_[9] = {};
+  size_t frame_header_have_ = 0;
+  size_t frame_payload_left_ = 0;
+  bool frame_is_header_block_ = false;    // the frame being received is HEADERS/CONTINUATION
+  bool frame_ends_header_block_ = false;  // ... with END_HEADERS
+  bool header_block_open_ = false;        // a HEADERS without END_HEADERS was received
 
  public:
   // The connection's output reached the client's socket (no backlog): outbound frame

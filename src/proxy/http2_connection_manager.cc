@@ -149,7 +149,8 @@ Http2ConnectionManager::Http2ConnectionManager(ConnectionManagerSetup& setup,
       codec_(*this, http2_options(setup.config)),
       flush_call_(setup.loop, [this] { flush(); }),
       redeliver_call_(setup.loop, [this] { redeliver_held(); }),
-      idle_timer_(setup.loop, [this] { on_idle_timeout(); }) {
+      idle_timer_(setup.loop, [this] { on_idle_timeout(); }),
+      request_headers_timer_(setup.loop, [this] { on_request_headers_timeout(); }) {
   setup_.stats.downstream_cx_http2_total.inc();
   setup_.stats.downstream_cx_http2_active.add(1);
   const size_t limit = setup_.config.per_connection_buffer_limit_bytes;
@@ -215,7 +216,25 @@ void Http2ConnectionManager::on_data(std::string& input) {
     connection_.close();
     return;
   }
+  // request_headers_timeout bounds each header block, as it bounds an HTTP/1 head: a
+  // client that starts HEADERS and never ends it holds the whole connection (RFC 9113 lets
+  // no other frame in between).
+  const auto timeout = setup_.config.request_headers_timeout;
+  if (!codec_.receiving_headers()) {
+    request_headers_timer_.disarm();
+  } else if (timeout.count() > 0 && !request_headers_timer_.armed()) {
+    request_headers_timer_.arm(timeout);
+  }
   flush();
+}
+
+void Http2ConnectionManager::on_request_headers_timeout() {
+  if (closed_ || !codec_.receiving_headers()) return;
+  setup_.stats.downstream_rq_header_timeout.inc();
+  codec_.goaway();
+  connection_above_high_ = false;  // the GOAWAY goes out whatever the client reads
+  codec_.flush();
+  connection_.close();
 }
 
 void Http2ConnectionManager::on_request_headers(int32_t id, http::HeaderMap& headers,

@@ -59,6 +59,7 @@ class Http2ConnectionManager : public http::Http2ServerCodec::Visitor {
   void redeliver_held();
   void arm_idle_timer();
   void on_idle_timeout();
+  void on_request_headers_timeout();
 
   ConnectionManagerSetup& setup_;
   net::Connection& connection_;
@@ -75,6 +76,7 @@ class Http2ConnectionManager : public http::Http2ServerCodec::Visitor {
   // Hands streams their held request data after they resume reading.
   event::EventLoop::ScheduledCall redeliver_call_;
   event::EventLoop::Timer idle_timer_;
+  event::EventLoop::Timer request_headers_timer_;  // a header block in progress
 };
 
 }  // namespace weir::proxy

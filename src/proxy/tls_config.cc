@@ -73,7 +73,14 @@ std::vector<net::tls::ServerOptions> server_tls_options(
     options.common = common_options(chain.tls->common);
     options.require_client_certificate = chain.tls->require_client_certificate;
     options.server_names = chain.server_names;
+    options.application_protocols = chain.application_protocols;
     options.handshake_timeout = chain.transport_socket_connect_timeout;
+    for (const auto& key : chain.tls->session_ticket_keys) {
+      options.session_ticket_keys.push_back(data_source(key));
+    }
+    options.disable_stateless_session_resumption = chain.tls->disable_stateless_session_resumption;
+    options.disable_stateful_session_resumption = chain.tls->disable_stateful_session_resumption;
+    if (chain.tls->session_timeout) options.session_timeout = *chain.tls->session_timeout;
     options.location = chain.location.to_string();
     out.push_back(std::move(options));
   }

@@ -12,6 +12,7 @@
 #include "extensions/filters/network/tcp_proxy/tcp_proxy.h"
 #include "net/connection_limit.h"
 #include "net/tls/tls_context.h"
+#include "net/tls/tls_inspector.h"
 #include "proxy/connection_manager_setup.h"
 #include "proxy/http_filter.h"
 #include "proxy/route_table.h"
@@ -62,6 +63,8 @@ struct ListenerPlan {
   std::unique_ptr<net::ConnectionLimit> connections;
   // The filter chains' TLS contexts, chosen by SNI; null for a plaintext listener.
   std::unique_ptr<net::tls::ServerContext> tls;
+  // Set when TLS and plaintext chains share the listener: each connection is inspected.
+  std::unique_ptr<net::tls::TlsInspectorConfig> tls_inspector;
 };
 
 }  // namespace weir::server

@@ -150,12 +150,21 @@ Result<std::vector<ListenerPlan>> plan_listeners(const config::BootstrapConfig& 
     if (listener.connection_limit) {
       plan.connections = std::make_unique<net::ConnectionLimit>(listener.connection_limit);
     }
-    if (listener.filter_chains.front().tls) {
-      auto tls = net::tls::ServerContext::create(
-          proxy::server_tls_options(listener.filter_chains),
-          net::tls::TlsStats::create(stats, "listener." + listener_stat_name(*address) + "."));
+    const auto& chains = listener.filter_chains;
+    const size_t tls_chains =
+        std::count_if(chains.begin(), chains.end(), [](const auto& c) { return c.tls; });
+    if (tls_chains > 0) {
+      const std::string prefix = "listener." + listener_stat_name(*address) + ".";
+      auto tls = net::tls::ServerContext::create(proxy::server_tls_options(chains),
+                                                 net::tls::TlsStats::create(stats, prefix));
       if (!tls) return Error{"listener '" + listener.name + "': " + tls.error()};
       plan.tls = std::move(*tls);
+      if (tls_chains < chains.size()) {  // mixed: the loader required the tls_inspector
+        plan.tls_inspector =
+            std::make_unique<net::tls::TlsInspectorConfig>(net::tls::TlsInspectorConfig{
+                net::tls::TlsInspectorStats::create(stats, prefix),
+                listener.listener_filters_timeout, listener.continue_on_listener_filters_timeout});
+      }
     }
     plan.port = listener.address.port;
     if (bind_sockets) {

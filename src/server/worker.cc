@@ -106,6 +106,7 @@ void Worker::run(std::promise<Status>& ready) {
   loop_->run();
   // Tear down in dependency order: connections use setups (filters, VMs) and pools.
   acceptors_.clear();
+  inspecting_.clear();
   connections_.clear();
   tcp_connections_.clear();
   loop_->run_deferred();
@@ -140,8 +141,35 @@ void Worker::on_accept(size_t listener_index, int fd, const net::Address& peer) 
     accept_tcp_proxy(listener_index, fd, peer, std::move(*leases));
     return;
   }
+  if (plan.tls_inspector) {
+    const uint64_t id = next_inspection_++;
+    auto& inspecting =
+        inspecting_.emplace(id, Inspecting{std::move(*leases), nullptr}).first->second;
+    inspecting.inspector = std::make_unique<net::tls::TlsInspector>(
+        *loop_, fd, *plan.tls_inspector,
+        [this, id, listener_index, fd, peer](net::tls::TlsInspector::Transport transport) {
+          auto it = inspecting_.find(id);
+          ConnectionLeases held = std::move(it->second.leases);
+          loop_->defer_delete(std::move(it->second.inspector));
+          inspecting_.erase(it);
+          if (transport == net::tls::TlsInspector::Transport::Closed) return;
+          if (draining_) {
+            close(fd);
+            return;
+          }
+          accept_http(listener_index, fd, peer, std::move(held),
+                      transport == net::tls::TlsInspector::Transport::Tls);
+        });
+    return;
+  }
+  accept_http(listener_index, fd, peer, std::move(*leases), plan.tls != nullptr);
+}
+
+void Worker::accept_http(size_t listener_index, int fd, const net::Address& peer,
+                         ConnectionLeases leases, bool use_tls) {
+  const ListenerPlan& plan = listeners_[listener_index];
   std::unique_ptr<net::tls::TlsSocket> tls;
-  if (plan.tls) {
+  if (use_tls) {
     tls = plan.tls->new_socket(fd);
     if (!tls) {  // OpenSSL out of memory: never serve a TLS listener in plaintext
       close(fd);
@@ -159,7 +187,7 @@ void Worker::on_accept(size_t listener_index, int fd, const net::Address& peer) 
       },
       std::move(tls));
   auto* raw = hcm.get();
-  connections_.emplace(raw, OpenConnection{std::move(*leases), std::move(hcm)});
+  connections_.emplace(raw, OpenConnection{std::move(leases), std::move(hcm)});
   count_open_connections();
 }
 

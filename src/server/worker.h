@@ -46,6 +46,8 @@ class Worker {
  private:
   void run(std::promise<Status>& ready);
   void on_accept(size_t listener_index, int fd, const net::Address& peer);
+  void accept_http(size_t listener_index, int fd, const net::Address& peer, ConnectionLeases leases,
+                   bool tls);
   Status set_up_tcp_proxy(size_t listener_index, proxy::WorkerContext& context);
   void accept_tcp_proxy(size_t listener_index, int fd, const net::Address& peer,
                         ConnectionLeases leases);
@@ -75,6 +77,13 @@ class Worker {
   std::vector<std::unique_ptr<extensions::wasm::RunningWasmService>> running_services_;
   std::vector<std::unique_ptr<net::Acceptor>> acceptors_;  // one per listener
   std::unordered_map<proxy::HttpConnectionManager*, OpenConnection> connections_;
+  // Connections whose transport (TLS or plaintext) the tls_inspector is still telling.
+  struct Inspecting {
+    ConnectionLeases leases;
+    std::unique_ptr<net::tls::TlsInspector> inspector;
+  };
+  std::unordered_map<uint64_t, Inspecting> inspecting_;
+  uint64_t next_inspection_ = 0;
   // tcp_proxy listeners: per listener (null for HTTP ones) and their connections.
   std::vector<std::unique_ptr<extensions::tcp_proxy::TcpProxySetup>> tcp_setups_;
   struct OpenTcpConnection {

@@ -328,6 +328,15 @@ def test_priority_frames_flood(h2proxy):
     assert int(stats(h2proxy.admin)["http2.inbound_priority_frames_flood"]) == 1
 
 
+def test_window_update_frames_flood(h2proxy):
+    # max_inbound_window_update_frames_per_data_frame_sent (10): WINDOW_UPDATEs that buy
+    # nothing, with no DATA sent to earn them.
+    def attack(c):
+        c.send(h2.frame(h2.WINDOW_UPDATE, 0, 0, b"\x00\x00\x00\x01") * 100)
+    _goaway_and_others_served(h2proxy.listen, h2proxy.admin, attack, h2.PROTOCOL_ERROR)
+    assert int(stats(h2proxy.admin)["http2.inbound_window_update_frames_flood"]) == 1
+
+
 def test_ping_flood_from_a_client_that_does_not_read(h2proxy):
     """PINGs whose acks the client never reads: the queued acks are bounded, the
     connection goes with ENHANCE_YOUR_CALM, nobody else notices."""
@@ -401,3 +410,50 @@ def test_many_hostile_connections_memory_bounded(h2proxy):
             c.frames_until_close(timeout=5)
     assert curl(h2proxy.listen)[0] == 200
     assert rss() - before < 32 * 1024, f"RSS grew from {before} kB to {rss()} kB"
+
+
+def test_request_headers_timeout_bounds_each_header_block():
+    """request_headers_timeout, as for an HTTP/1 head: a client that starts a header block
+    (HEADERS without END_HEADERS, or half a HEADERS frame) and never finishes it loses the
+    connection (GOAWAY, downstream_rq_header_timeout); a block finished in time, and a
+    connection that merely idles between streams, are not affected."""
+    with Upstream() as up:
+        listen, admin = free_port(), free_port()
+        extra = hcm("HTTP2") + "\n                request_headers_timeout: 0.5s"
+        with Weir(proxy_config(listen, admin, up.port, hcm_extra=extra),
+                  wait_ports=(listen, admin)):
+            block = h2.request_block("/slow")
+            # A block split over CONTINUATION frames sent slowly, inside the bound.
+            with h2.Client(listen) as c:
+                c.send(h2.frame(h2.HEADERS, h2.END_STREAM, 1, block[:8]))
+                time.sleep(0.2)
+                c.send(h2.frame(h2.CONTINUATION, h2.END_HEADERS, 1, block[8:]))
+                frames = [c.read_frame() for _ in range(4)]
+                assert any(f and f[0] == h2.HEADERS and f[2] == 1 for f in frames), frames
+                # Idle between streams for longer than the bound: still open.
+                time.sleep(0.8)
+                c.send(h2.headers(3, h2.request_block("/after-idle")))
+                got = []
+                while not any(f[0] == h2.HEADERS and f[2] == 3 for f in got):
+                    f = c.read_frame()
+                    assert f is not None, "closed while idle between streams"
+                    got.append(f)
+            # Never finished: a HEADERS without END_HEADERS, then silence.
+            started = time.time()
+            with h2.Client(listen) as c:
+                c.send(h2.frame(h2.HEADERS, h2.END_STREAM, 1, block[:8]))
+                frames, closed = c.frames_until_close(timeout=5)
+                assert closed and h2.goaway_code(frames) is not None
+            assert time.time() - started < 3
+            # Half a HEADERS frame (its header says more bytes than ever come).
+            with h2.Client(listen) as c:
+                c.send(h2.headers(1, block)[:20])
+                frames, closed = c.frames_until_close(timeout=5)
+                assert closed
+            assert stats(admin)["http.ingress_http.downstream_rq_header_timeout"] == "2"
+            with h2.Client(listen) as c:  # and the next client is served
+                c.send(h2.headers(1, h2.request_block("/next")))
+                f = c.read_frame()
+                while f is not None and not (f[0] == h2.HEADERS and f[2] == 1):
+                    f = c.read_frame()
+                assert f is not None

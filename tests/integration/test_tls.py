@@ -79,9 +79,10 @@ def tls_socket(cert, key, ca=None, require_client_certificate=False, alpn=None, 
 
 
 def tls_config(listen, admin, upstream_port, chains, filters="", hcm_extra="", cluster_extra="",
-               direct=False):
-    """A listener whose filter chains are `chains`: (server_names or None, transport_socket
-    text, extra chain fields). Every chain runs the same http_connection_manager (an anchor)."""
+               direct=False, listener_extra=""):
+    """A listener whose filter chains are `chains`: (server_names or None, or a whole
+    filter_chain_match dict; transport_socket text ("" for plaintext); extra chain fields).
+    Every chain runs the same http_connection_manager (an anchor)."""
     route = ("direct_response: {status: 200, body: {inline_string: \"hello over tls\\n\"}}"
              if direct else "route: {cluster: upstream}")
     chain_text = ""
@@ -103,7 +104,9 @@ def tls_config(listen, admin, upstream_port, chains, filters="", hcm_extra="", c
                 http_filters:{filters}{ROUTER}"""
         else:
             chain_text += "\n        - filters: *filters"
-        if names:
+        if isinstance(names, dict):
+            chain_text += f"\n          filter_chain_match: {json.dumps(names)}"
+        elif names:
             chain_text += f"\n          filter_chain_match: {{server_names: {json.dumps(names)}}}"
         chain_text += socket_text + extra
     return f"""
@@ -112,7 +115,7 @@ admin:
 static_resources:
   listeners:
     - name: tls
-      address: {{socket_address: {{address: 127.0.0.1, port_value: {listen}}}}}
+      address: {{socket_address: {{address: 127.0.0.1, port_value: {listen}}}}}{listener_extra}
       filter_chains:{chain_text}
   clusters:{cluster("upstream", upstream_port, extra=cluster_extra)}
 """
@@ -228,6 +231,10 @@ def test_mtls_accepted_refused_and_seen_by_a_plugin(certs):
         assert s[prefix + "fail_verify_error"] == "1"
         assert s[prefix + "no_certificate"] == "0"
         assert int(s[prefix + "handshake"]) == 2
+        # The clients signed with their P-256 keys; each handshake counted once by cipher.
+        assert s[prefix + "sigalgs.ecdsa_secp256r1_sha256"] == "2"
+        assert s[prefix + "curves.X25519"] == "2"
+        assert sum(int(v) for k, v in s.items() if k.startswith(prefix + "ciphers.")) == 2
         assert weir.proc.poll() is None
 
 
@@ -413,6 +420,12 @@ def test_upstream_tls_verifies_the_server_and_sends_sni(certs, tmp_path):
             assert s["cluster.upstream.ssl.handshake"] == "1"
             assert s["cluster.upstream.ssl.versions.TLSv1.3"] == "1"
             assert s["cluster.upstream.ssl.connection_error"] == "0"
+            # What the handshake used, by Envoy's names: the upstream signed with its P-256
+            # key; X25519 is weir's first curve.
+            ciphers = {k: v for k, v in s.items() if k.startswith("cluster.upstream.ssl.ciphers.")}
+            assert list(ciphers.values()) == ["1"] and "ciphers.TLS_" in next(iter(ciphers))
+            assert s["cluster.upstream.ssl.curves.X25519"] == "1"
+            assert s["cluster.upstream.ssl.sigalgs.ecdsa_secp256r1_sha256"] == "1"
 
 
 @pytest.mark.parametrize("case", ["untrusted_ca", "san_mismatch"])

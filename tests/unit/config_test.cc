@@ -1118,7 +1118,7 @@ TEST(ConfigSecurityTest, AuthorizationFiltersAreRefused) {
 }
 
 TEST(ConfigSecurityTest, ConnectionSelectionAndListenerFiltersAreRefused) {
-  // SNI needs TLS; other match criteria are refused.
+  // SNI, ALPN and a TLS transport_protocol need TLS; other match criteria are refused.
   EXPECT_TRUE(Contains(load_variation_error(kChainHead,
                                             "    - filter_chain_match: {server_names: "
                                             "[a.example]}\n      filters:\n"),
@@ -1127,12 +1127,27 @@ TEST(ConfigSecurityTest, ConnectionSelectionAndListenerFiltersAreRefused) {
   EXPECT_TRUE(Contains(load_variation_error(kChainHead,
                                             "    - filter_chain_match: {transport_protocol: tls}\n"
                                             "      filters:\n"),
-                       "(filter chain selection: weir matches server_names only) " + kRefusal));
+                       "transport_protocol \"tls\" on a chain whose transport_socket is "
+                       "plaintext"));
+  EXPECT_TRUE(Contains(load_variation_error(kChainHead,
+                                            "    - filter_chain_match: {transport_protocol: x}\n"
+                                            "      filters:\n"),
+                       "\"tls\" or \"raw_buffer\""));
+  EXPECT_TRUE(Contains(load_variation_error(kChainHead,
+                                            "    - filter_chain_match: {application_protocols: "
+                                            "[h2]}\n      filters:\n"),
+                       "this chain has no TLS transport_socket"));
+  EXPECT_TRUE(Contains(load_variation_error(kChainHead,
+                                            "    - filter_chain_match: {source_ports: [1]}\n"
+                                            "      filters:\n"),
+                       "(filter chain selection: weir matches server_names, transport_protocol "
+                       "and application_protocols only) " +
+                           kRefusal));
   EXPECT_TRUE(
       Contains(load_variation_error(kListenerHead, kListenerHead +
                                                        "    listener_filters: [{name: "
-                                                       "envoy.filters.listener.tls_inspector}]\n"),
-               "(listener filters: TLS inspection, PROXY protocol, rate limits) " + kRefusal));
+                                                       "envoy.filters.listener.proxy_protocol}]\n"),
+               "unsupported listener filter \"envoy.filters.listener.proxy_protocol\""));
   EXPECT_TRUE(Contains(
       load_variation_error(kListenerHead, kListenerHead + "    filter_chain_matcher: {}\n" +
                                               "    listener_filters: [{name: x}]\n"),
@@ -1144,8 +1159,13 @@ TEST(ConfigSecurityTest, FilterChainsShareFiltersAreAllTlsAndBoundTheHandshake) 
   // Two chains (the second reuses the first's filters with an alias), each replacement
   // applied to minimal.yaml.
   auto two_chains = [&](const std::string& first, const std::string& second,
-                        const std::string& filters = "      filters: *f\n") {
+                        const std::string& filters = "      filters: *f\n",
+                        bool tls_inspector = false) {
     std::string yaml = read_testdata("minimal.yaml");
+    if (tls_inspector) {
+      yaml.insert(yaml.find(kListenerHead) + kListenerHead.size(),
+                  "    listener_filters: [{name: envoy.filters.listener.tls_inspector}]\n");
+    }
     yaml.replace(yaml.find(kChainHead), kChainHead.size(), first + "      filters: &f\n");
     const std::string end = "          - name: envoy.filters.http.router\n";
     yaml.insert(yaml.find(end) + end.size(), second + filters);
@@ -1163,7 +1183,34 @@ TEST(ConfigSecurityTest, FilterChainsShareFiltersAreAllTlsAndBoundTheHandshake) 
                           "[{name: envoy.filters.http.router}]}}]\n"),
                "every filter chain must have the same filters as the first"));
   EXPECT_TRUE(Contains(two_chains(tls_chain, "    -\n"),
-                       "weir cannot mix TLS and plaintext filter chains on one listener"));
+                       "TLS and plaintext filter chains on one listener need the listener filter "
+                       "envoy.filters.listener.tls_inspector"));
+  // With the inspector: a TLS chain and a plaintext one (Envoy's mixed listener); still
+  // one chain per transport that matches everything.
+  const std::string inspected = "      filters: *f\n";
+  EXPECT_EQ(two_chains(tls_chain, "    -\n", inspected, true), "loaded");
+  EXPECT_EQ(two_chains(
+                "    - filter_chain_match: {transport_protocol: tls}\n      " + tls_chain.substr(6),
+                "    - filter_chain_match: {transport_protocol: raw_buffer}\n", inspected, true),
+            "loaded");
+  EXPECT_TRUE(Contains(two_chains("    -\n", "    -\n", inspected, true),
+                       "two filter chains match every connection"));
+  EXPECT_TRUE(Contains(two_chains(tls_chain,
+                                  "    - filter_chain_match: {transport_protocol: "
+                                  "raw_buffer}\n      " +
+                                      tls_chain.substr(6),
+                                  inspected, true),
+                       "transport_protocol \"raw_buffer\" on a chain whose transport_socket is "
+                       "TLS"));
+  // ALPN tells TLS chains apart, as server names do.
+  const std::string h2_chain =
+      "    - filter_chain_match: {application_protocols: [h2]}\n      " + tls_chain.substr(6);
+  EXPECT_EQ(two_chains(tls_chain, h2_chain), "loaded");
+  EXPECT_TRUE(Contains(two_chains(h2_chain,
+                                  "    - filter_chain_match: {application_protocols: "
+                                  "[http/1.1, h2]}\n      " +
+                                      tls_chain.substr(6)),
+                       "(with application protocol \"h2\")"));
   EXPECT_TRUE(Contains(two_chains(tls_chain, tls_chain),
                        "two filter chains match every connection (neither has server_names)"));
   EXPECT_TRUE(Contains(two_chains(named, named),

@@ -78,6 +78,12 @@ TEST(Http2ServerCodecTest, HostBecomesAuthorityAndCookiesAreJoined) {
   EXPECT_EQ(h.get("cookie"), "a=1; b=2");
   EXPECT_EQ(h.get(":method"), "GET");
   EXPECT_EQ(h.get(":path"), "/p");
+  // :authority, made from host, sits with the pseudo headers, before every regular field.
+  bool regular_seen = false;
+  for (const auto& [name, value] : h.entries()) {
+    if (name[0] != ':') regular_seen = true;
+    EXPECT_FALSE(regular_seen && name[0] == ':') << name << " after a regular field";
+  }
 }
 
 TEST(Http2ServerCodecTest, HeaderListPastTheLimitResetsOnlyThatStream) {
@@ -116,6 +122,35 @@ TEST(Http2ServerCodecTest, EmptyDataFramesFlood) {
   EXPECT_FALSE(codec.feed(in));
   EXPECT_NE(std::find(r.events.begin(), r.events.end(), Http2Event::kInboundEmptyFramesFlood),
             r.events.end());
+}
+
+TEST(Http2ServerCodecTest, ReceivingHeadersSpansTheWholeHeaderBlock) {
+  constexpr uint8_t kContinuation = 9, kPing = 6;
+  Recorder r;
+  Http2ServerCodec codec(r, Http2Options{});
+  codec.start();
+  ASSERT_TRUE(codec.feed(client_start()));
+  EXPECT_FALSE(codec.receiving_headers());
+  const std::string block = request({{"host", "example.com"}});
+  const std::string headers = frame(kHeaders, kEndStream, 1, block.substr(0, 10));
+  // Half a frame header says nothing yet; the rest of it starts a HEADERS frame.
+  ASSERT_TRUE(codec.feed(headers.substr(0, 5)));
+  EXPECT_FALSE(codec.receiving_headers());
+  ASSERT_TRUE(codec.feed(headers.substr(5, 6)));
+  EXPECT_TRUE(codec.receiving_headers());
+  // The frame is whole but has no END_HEADERS: the block is still open.
+  ASSERT_TRUE(codec.feed(headers.substr(11)));
+  EXPECT_TRUE(codec.receiving_headers());
+  const std::string last = frame(kContinuation, kEndHeaders, 1, block.substr(10));
+  ASSERT_TRUE(codec.feed(last.substr(0, last.size() - 1)));
+  EXPECT_TRUE(codec.receiving_headers());
+  ASSERT_TRUE(codec.feed(last.substr(last.size() - 1)));
+  EXPECT_FALSE(codec.receiving_headers());
+  EXPECT_EQ(r.heads.size(), 1u);
+  // Other frames are not header blocks, even half received.
+  const std::string ping = frame(kPing, 0, 0, "12345678");
+  ASSERT_TRUE(codec.feed(ping.substr(0, 12)));
+  EXPECT_FALSE(codec.receiving_headers());
 }
 
 }  // namespace

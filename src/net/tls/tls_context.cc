@@ -1,8 +1,11 @@
 #include "net/tls/tls_context.h"
 
 #include <arpa/inet.h>
+#include <openssl/core_names.h>
 #include <openssl/err.h>
+#include <openssl/evp.h>
 #include <openssl/pem.h>
+#include <openssl/rand.h>
 #include <openssl/ssl.h>
 #include <openssl/x509v3.h>
 #include <spdlog/spdlog.h>
@@ -10,6 +13,7 @@
 
 #include <algorithm>
 #include <cctype>
+#include <cstring>
 #include <fstream>
 #include <iterator>
 
@@ -190,6 +194,24 @@ std::vector<DataSource*> file_sources(CommonOptions& common) {
   return sources;
 }
 
+// A server chain's files: its common ones and its session ticket keys.
+std::vector<DataSource*> file_sources(ServerOptions& tls) {
+  std::vector<DataSource*> sources = file_sources(tls.common);
+  for (auto& key : tls.session_ticket_keys) {
+    if (!key.filename.empty()) sources.push_back(&key);
+  }
+  return sources;
+}
+
+// Envoy's session ticket key layout: 16 bytes of name, a 32-byte HMAC-SHA256 secret, a
+// 32-byte AES-256 key.
+struct TicketKey {
+  unsigned char name[16];
+  unsigned char hmac[32];
+  unsigned char aes[32];
+};
+static_assert(sizeof(TicketKey) == 80);
+
 }  // namespace
 
 void SslCtxDeleter::operator()(SSL_CTX* ctx) const { SSL_CTX_free(ctx); }
@@ -203,27 +225,38 @@ struct ServerContext::Snapshot : TlsSocket::Owner {
     std::string alpn;  // wire format
     std::string cipher_list, ciphersuites;
     mutable std::vector<FileStamp> stamps;
+    std::vector<TicketKey> ticket_keys;  // the first encrypts; empty: no tickets
   };
   std::vector<std::unique_ptr<Chain>> chains;
 
-  // Envoy's order: an exact server name, then the longest wildcard suffix, then the chain
-  // without server_names. Null: no chain takes this name (the handshake is refused).
-  const Chain* select(std::string_view sni) const {
-    const Chain* fallback = nullptr;
-    const Chain* wildcard = nullptr;
+  // Envoy's order: an exact server name, then the longest wildcard suffix, then the chains
+  // without server_names; among those, one whose application_protocols the client offers,
+  // then one without application_protocols. Null: no chain takes this hello (refused).
+  const Chain* select(std::string_view sni, const std::vector<std::string>& offered) const {
+    std::vector<const Chain*> exact, wildcard, fallback;
     size_t wildcard_length = 0;
     for (const auto& chain : chains) {
-      if (chain->tls.server_names.empty()) fallback = chain.get();
+      if (chain->tls.server_names.empty()) fallback.push_back(chain.get());
       for (const std::string& name : chain->tls.server_names) {
-        if (name == sni) return chain.get();
+        if (name == sni) exact.push_back(chain.get());
         if (name.starts_with("*.") && sni.size() > name.size() - 1 &&
-            sni.ends_with(std::string_view(name).substr(1)) && name.size() > wildcard_length) {
-          wildcard = chain.get();
+            sni.ends_with(std::string_view(name).substr(1)) && name.size() >= wildcard_length) {
+          if (name.size() > wildcard_length) wildcard.clear();
+          wildcard.push_back(chain.get());
           wildcard_length = name.size();
         }
       }
     }
-    return wildcard ? wildcard : fallback;
+    const auto& candidates = !exact.empty() ? exact : !wildcard.empty() ? wildcard : fallback;
+    const Chain* without_alpn = nullptr;
+    for (const Chain* chain : candidates) {
+      const auto& wanted = chain->tls.application_protocols;
+      if (wanted.empty()) without_alpn = chain;
+      for (const std::string& protocol : wanted) {
+        if (std::find(offered.begin(), offered.end(), protocol) != offered.end()) return chain;
+      }
+    }
+    return without_alpn;
   }
 };
 
@@ -243,11 +276,30 @@ std::string client_hello_server_name(SSL* ssl) {
   return name;
 }
 
-// Chooses the filter chain by SNI before OpenSSL picks a version, cipher or certificate,
-// and gives the session that chain's context and settings.
+// The protocol names in a ClientHello's ALPN extension (none when absent or malformed).
+std::vector<std::string> client_hello_alpn(SSL* ssl) {
+  std::vector<std::string> protocols;
+  const unsigned char* p = nullptr;
+  size_t size = 0;
+  if (!SSL_client_hello_get0_ext(ssl, TLSEXT_TYPE_application_layer_protocol_negotiation, &p,
+                                 &size) ||
+      size < 2 || ((size_t{p[0]} << 8) | p[1]) + 2 != size) {
+    return protocols;
+  }
+  for (size_t i = 2; i < size;) {
+    const size_t length = p[i];
+    if (length == 0 || i + 1 + length > size) return {};
+    protocols.emplace_back(reinterpret_cast<const char*>(p + i + 1), length);
+    i += 1 + length;
+  }
+  return protocols;
+}
+
+// Chooses the filter chain by SNI and ALPN before OpenSSL picks a version, cipher or
+// certificate, and gives the session that chain's context and settings.
 int on_client_hello(SSL* ssl, int* alert, void* arg) {
   const auto* snapshot = static_cast<const ServerContext::Snapshot*>(arg);
-  const auto* chain = snapshot->select(client_hello_server_name(ssl));
+  const auto* chain = snapshot->select(client_hello_server_name(ssl), client_hello_alpn(ssl));
   if (!chain) {
     *alert = SSL_AD_UNRECOGNIZED_NAME;
     return SSL_CLIENT_HELLO_ERROR;
@@ -255,6 +307,7 @@ int on_client_hello(SSL* ssl, int* alert, void* arg) {
   SSL_CTX* ctx = chain->ctx.get();
   if (SSL_get_SSL_CTX(ssl) != ctx) {
     if (!SSL_set_SSL_CTX(ssl, ctx)) return SSL_CLIENT_HELLO_ERROR;
+    SSL_set_num_tickets(ssl, SSL_CTX_get_num_tickets(ctx));
     SSL_set_verify(ssl, SSL_CTX_get_verify_mode(ctx), nullptr);
     SSL_set_min_proto_version(ssl, SSL_CTX_get_min_proto_version(ctx));
     SSL_set_max_proto_version(ssl, SSL_CTX_get_max_proto_version(ctx));
@@ -281,13 +334,117 @@ int on_alpn(SSL*, const unsigned char** out, unsigned char* out_size, const unsi
   return SSL_TLSEXT_ERR_OK;
 }
 
+// Which chain an SSL_CTX serves (for the ticket key callback, which OpenSSL calls with the
+// session's context and no argument).
+int chain_index() {
+  static const int index = SSL_CTX_get_ex_new_index(0, nullptr, nullptr, nullptr, nullptr);
+  return index;
+}
+
+// Encrypts tickets with the chain's first key and decrypts with any of them (OpenSSL calls
+// it after the ClientHello callback chose the chain, so a ticket made for one chain does
+// not open on another unless both have the key; the session id context then refuses it).
+int on_ticket_key(SSL* ssl, unsigned char key_name[16], unsigned char* iv, EVP_CIPHER_CTX* cipher,
+                  EVP_MAC_CTX* mac, int encrypt) {
+  const auto* chain = static_cast<const ServerContext::Snapshot::Chain*>(
+      SSL_CTX_get_ex_data(SSL_get_SSL_CTX(ssl), chain_index()));
+  if (!chain || chain->ticket_keys.empty()) return 0;  // no ticket / not ours
+  const TicketKey* key = nullptr;
+  if (encrypt) {
+    key = &chain->ticket_keys.front();
+    std::memcpy(key_name, key->name, sizeof(key->name));
+    if (RAND_bytes(iv, EVP_CIPHER_get_iv_length(EVP_aes_256_cbc())) != 1) return -1;
+    if (EVP_EncryptInit_ex(cipher, EVP_aes_256_cbc(), nullptr, key->aes, iv) != 1) return -1;
+  } else {
+    for (const TicketKey& candidate : chain->ticket_keys) {
+      if (std::memcmp(candidate.name, key_name, sizeof(candidate.name)) == 0) key = &candidate;
+    }
+    if (!key) return 0;  // unknown key (rotated out): a full handshake
+    if (EVP_DecryptInit_ex(cipher, EVP_aes_256_cbc(), nullptr, key->aes, iv) != 1) return -1;
+  }
+  char digest[] = "SHA256";
+  OSSL_PARAM params[] = {
+      OSSL_PARAM_construct_octet_string(OSSL_MAC_PARAM_KEY, const_cast<unsigned char*>(key->hmac),
+                                        sizeof(key->hmac)),
+      OSSL_PARAM_construct_utf8_string(OSSL_MAC_PARAM_DIGEST, digest, 0),
+      OSSL_PARAM_construct_end()};
+  if (EVP_MAC_CTX_set_params(mac, params) != 1) return -1;
+  // 2: a ticket under an older key is accepted and replaced by one under the current key.
+  return encrypt || key == &chain->ticket_keys.front() ? 1 : 2;
+}
+
+// What a session was established under: a session resumes only on a chain with the same
+// certificate, CA and client-certificate policy (a reload or another chain that changes
+// any of them means a full handshake, so no session skips a verification).
+std::string session_id_context(const ServerOptions& tls) {
+  // Not the chain's file:line: a restarted weir (same ticket keys) resumes its sessions.
+  std::string material = tls.require_client_certificate ? "1" : "0";
+  for (const auto& certificate : tls.common.tls_certificates) {
+    material += '\0' + certificate.certificate_chain.bytes;
+  }
+  if (tls.common.trusted_ca) material += '\0' + tls.common.trusted_ca->bytes;
+  for (const auto& name : tls.server_names) material += "\0n" + name;
+  for (const auto& protocol : tls.application_protocols) material += "\0a" + protocol;
+  unsigned char digest[EVP_MAX_MD_SIZE];
+  unsigned int size = 0;
+  EVP_Digest(material.data(), material.size(), digest, &size, EVP_sha256(), nullptr);
+  return std::string(reinterpret_cast<const char*>(digest),
+                     std::min<size_t>(size, SSL_MAX_SID_CTX_LENGTH));
+}
+
+// Tickets, session cache and timeout as the chain's DownstreamTlsContext asks. OpenSSL
+// keeps the session cache and the session lifetime in the context a connection started
+// with (the first chain's): those are the listener's, the strictest of its chains'.
+Status configure_resumption(ServerContext::Snapshot::Chain& chain, bool cache, long timeout) {
+  SSL_CTX* c = chain.ctx.get();
+  const ServerOptions& tls = chain.tls;
+  const std::string sid = session_id_context(tls);
+  SSL_CTX_set_session_id_context(c, reinterpret_cast<const unsigned char*>(sid.data()),
+                                 static_cast<unsigned int>(sid.size()));
+  SSL_CTX_set_ex_data(c, chain_index(), &chain);
+  SSL_CTX_set_session_cache_mode(c, cache ? SSL_SESS_CACHE_SERVER : SSL_SESS_CACHE_OFF);
+  if (timeout > 0) SSL_CTX_set_timeout(c, timeout);
+  if (tls.disable_stateless_session_resumption) {
+    // TLS 1.3 then issues stateful tickets (session cache entries), if the cache is on.
+    SSL_CTX_set_options(c, SSL_OP_NO_TICKET);
+    if (!cache) SSL_CTX_set_num_tickets(c, 0);
+    return Ok{};
+  }
+  for (const DataSource& source : tls.session_ticket_keys) {
+    if (source.bytes.size() != sizeof(TicketKey)) {
+      return Error{"a session ticket key is 80 bytes, " + source.filename + " holds " +
+                   std::to_string(source.bytes.size())};
+    }
+    TicketKey key;
+    std::memcpy(&key, source.bytes.data(), sizeof(key));
+    chain.ticket_keys.push_back(key);
+  }
+  if (chain.ticket_keys.empty()) {  // Envoy's default: random keys for this context
+    TicketKey key;
+    if (RAND_bytes(reinterpret_cast<unsigned char*>(&key), sizeof(key)) != 1) {
+      return Error{"cannot make a session ticket key: " + openssl_error()};
+    }
+    chain.ticket_keys.push_back(key);
+  }
+  SSL_CTX_clear_options(c, SSL_OP_NO_TICKET);
+  SSL_CTX_set_tlsext_ticket_key_evp_cb(c, on_ticket_key);
+  return Ok{};
+}
+
 Result<std::shared_ptr<ServerContext::Snapshot>> build_snapshot(
     const std::vector<ServerOptions>& contents) {
   auto snapshot = std::make_shared<ServerContext::Snapshot>();
+  bool cache = true;
+  long timeout = 0;
+  for (const ServerOptions& tls : contents) {
+    cache = cache && !tls.disable_stateful_session_resumption;
+    const long seconds = static_cast<long>(tls.session_timeout.count());
+    if (seconds > 0 && (timeout == 0 || seconds < timeout)) timeout = seconds;
+  }
   for (size_t i = 0; i < contents.size(); ++i) {
     auto chain = std::make_unique<ServerContext::Snapshot::Chain>();
     chain->tls = contents[i];
-    for (auto* source : file_sources(chain->tls.common)) {
+    for (auto* source : file_sources(chain->tls)) {
       chain->stamps.push_back(stamp(source->filename));
     }
     auto ctx = new_context(true, chain->tls.common);
@@ -301,10 +458,9 @@ Result<std::shared_ptr<ServerContext::Snapshot>> build_snapshot(
       if (chain->tls.require_client_certificate) mode |= SSL_VERIFY_FAIL_IF_NO_PEER_CERT;
       SSL_CTX_set_verify(c, mode, nullptr);
     }
-    // No resumption: a session could outlive a certificate reload or a CA change.
-    SSL_CTX_set_session_cache_mode(c, SSL_SESS_CACHE_OFF);
-    SSL_CTX_set_options(c, SSL_OP_NO_TICKET);
-    SSL_CTX_set_num_tickets(c, 0);
+    if (auto resumption = configure_resumption(*chain, cache, timeout); !resumption.ok()) {
+      return Error{contents[i].location + ": " + resumption.error()};
+    }
     chain->alpn = alpn_wire_format(chain->tls.common.alpn_protocols);
     if (!chain->alpn.empty()) SSL_CTX_set_alpn_select_cb(c, on_alpn, chain.get());
     SSL_CTX_set_client_hello_cb(c, on_client_hello, snapshot.get());
@@ -356,7 +512,7 @@ void ServerContext::reload_changed_files() {
   std::vector<ServerOptions> contents;
   for (const auto& chain : old->chains) {
     ServerOptions tls = chain->tls;
-    for (auto* source : file_sources(tls.common)) {
+    for (auto* source : file_sources(tls)) {
       // Bounded, as the config loader's DataSource reads: a file swapped for something
       // endless must not eat the memory (the PEM then fails to parse, the old one stays).
       constexpr size_t kMaxFileBytes = 16 * 1024 * 1024;

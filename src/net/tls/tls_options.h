@@ -43,9 +43,16 @@ struct CommonOptions {
 struct ServerOptions {
   CommonOptions common;
   bool require_client_certificate = false;
-  std::vector<std::string> server_names;  // lower case; "*.example.com" wildcards
+  std::vector<std::string> server_names;           // lower case; "*.example.com" wildcards
+  std::vector<std::string> application_protocols;  // ALPN names the client must offer
   std::chrono::milliseconds handshake_timeout{10000};
-  std::string location;  // file:line of the chain, for errors
+  // Session resumption (Envoy's DownstreamTlsContext fields): ticket keys of 80 bytes
+  // (none: random ones per context), and either kind switched off.
+  std::vector<DataSource> session_ticket_keys;
+  bool disable_stateless_session_resumption = false;
+  bool disable_stateful_session_resumption = false;
+  std::chrono::seconds session_timeout{0};  // 0: OpenSSL's default (2 hours)
+  std::string location;                     // file:line of the chain, for errors
 };
 
 struct ClientOptions {

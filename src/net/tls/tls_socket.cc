@@ -1,9 +1,12 @@
 #include "net/tls/tls_socket.h"
 
 #include <openssl/err.h>
+#include <openssl/evp.h>
+#include <openssl/objects.h>
 #include <openssl/ssl.h>
 #include <openssl/x509v3.h>
 
+#include <cctype>
 #include <cerrno>
 #include <climits>
 #include <cstring>
@@ -42,6 +45,68 @@ std::string name_to_string(X509_NAME* name) {
   return result;
 }
 
+// Envoy's (BoringSSL's) group names: "X25519", "P-256", ...
+std::string curve_name(SSL* ssl) {
+  const int nid = SSL_get_negotiated_group(ssl);
+  switch (nid) {
+    case NID_X25519:
+      return "X25519";
+    case NID_X448:
+      return "X448";
+    case NID_X9_62_prime256v1:
+      return "P-256";
+    case NID_secp384r1:
+      return "P-384";
+    case NID_secp521r1:
+      return "P-521";
+    default:
+      break;
+  }
+  const char* name = nid > 0 ? OBJ_nid2sn(nid) : nullptr;
+  return name ? name : "";
+}
+
+// The signature algorithm the peer signed the handshake with, in the TLS 1.3 names Envoy
+// (BoringSSL) uses: "ecdsa_secp256r1_sha256", "rsa_pss_rsae_sha256", "ed25519" ("" when
+// the peer signed nothing: a client without a certificate).
+std::string peer_sigalg_name(SSL* ssl) {
+  int type = NID_undef, digest = NID_undef;
+  if (!SSL_get_peer_signature_type_nid(ssl, &type)) return "";
+  SSL_get_peer_signature_nid(ssl, &digest);
+  std::string hash = digest != NID_undef && OBJ_nid2sn(digest) ? OBJ_nid2sn(digest) : "";
+  for (char& c : hash) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  switch (type) {
+    case EVP_PKEY_ED25519:
+      return "ed25519";
+    case EVP_PKEY_ED448:
+      return "ed448";
+    case EVP_PKEY_RSA_PSS:
+      return "rsa_pss_rsae_" + hash;
+    case EVP_PKEY_RSA:
+      return "rsa_pkcs1_" + hash;
+    case EVP_PKEY_EC:
+      if (hash == "sha256") return "ecdsa_secp256r1_sha256";
+      if (hash == "sha384") return "ecdsa_secp384r1_sha384";
+      if (hash == "sha512") return "ecdsa_secp521r1_sha512";
+      return "ecdsa_" + hash;
+    default:
+      return "";
+  }
+}
+
+void count_handshake_parameters(SSL* ssl, TlsStats& stats) {
+  if (!stats.store) return;
+  if (const SSL_CIPHER* cipher = SSL_get_current_cipher(ssl)) {
+    stats.store->counter(stats.prefix + "ciphers." + SSL_CIPHER_get_name(cipher)).inc();
+  }
+  if (const std::string curve = curve_name(ssl); !curve.empty()) {
+    stats.store->counter(stats.prefix + "curves." + curve).inc();
+  }
+  if (const std::string sigalg = peer_sigalg_name(ssl); !sigalg.empty()) {
+    stats.store->counter(stats.prefix + "sigalgs." + sigalg).inc();
+  }
+}
+
 }  // namespace
 
 TlsSocket::TlsSocket(SSL* ssl, std::shared_ptr<const Owner> owner, TlsStats* stats)
@@ -67,6 +132,8 @@ TlsSocket::Step TlsSocket::handshake() {
     done_ = true;
     if (stats_) {
       stats_->handshake.inc();
+      if (SSL_session_reused(ssl_)) stats_->session_reused.inc();
+      count_handshake_parameters(ssl_, *stats_);
       if (!info_.peer_certificate_presented) stats_->no_certificate.inc();
       const int version = SSL_version(ssl_);
       if (version == TLS1_3_VERSION) stats_->versions_tls1_3.inc();
