@@ -56,13 +56,35 @@ struct WasmLimits {
   uint32_t max_log_line_bytes = 16 * 1024;
 };
 
+struct ClusterConfig;
+
+// vm_config.code.remote (envoy.config.core.v3.RemoteDataSource): the module fetched at load
+// time over HTTP(S) through `cluster`, or (a weir extension) pulled from an OCI registry
+// when `uri` is oci://REGISTRY/REPO:TAG or oci://REGISTRY/REPO@sha256:DIGEST.
+struct RemoteCodeConfig {
+  std::string uri;
+  std::string cluster_name;  // http_uri.cluster; optional for oci:// (then: HTTPS, system CAs)
+  std::shared_ptr<const ClusterConfig> cluster;   // resolved after the clusters are loaded
+  std::chrono::milliseconds timeout{0};           // http_uri.timeout: each attempt, whole
+  std::string sha256;                             // lower-case hex; optional for oci:// only
+  uint32_t num_retries = 1;                       // retry_policy.num_retries (Envoy: 1)
+  std::chrono::milliseconds base_interval{1000};  // retry_back_off.base_interval
+  std::chrono::milliseconds max_interval{10000};  // retry_back_off.max_interval (10x base)
+  // weir_registry_auth.docker_config: a docker config.json with the registry's credentials.
+  // Empty: $DOCKER_CONFIG/config.json or ~/.docker/config.json when they exist.
+  std::string docker_config_path;
+  bool nack_on_code_cache_miss = false;  // vm_config.nack_on_code_cache_miss
+  SourceLocation location;               // of code.remote
+};
+
 struct WasmPluginConfig {
   std::string name;
   std::string root_id;
   std::string vm_id;
-  std::string runtime;               // v8, wasmtime or empty: all run on Wasmtime
-  std::string code_filename;         // code.local.filename (resolved relative to cwd)
-  std::string code_inline;           // code.local.inline_bytes / inline_string, if no filename
+  std::string runtime;        // v8, wasmtime or empty: all run on Wasmtime
+  std::string code_filename;  // code.local.filename (resolved relative to cwd)
+  std::string code_inline;    // code.local.inline_bytes / inline_string, if no filename
+  std::optional<RemoteCodeConfig> code_remote;  // code.remote, instead of code.local
   std::string plugin_configuration;  // passed raw (StringValue/BytesValue) or as JSON (Struct)
   std::string vm_configuration;
   std::map<std::string, std::string> environment;  // vm_config.environment_variables
