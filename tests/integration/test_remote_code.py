@@ -93,6 +93,18 @@ class CodeServer:
         class Handler(http.server.BaseHTTPRequestHandler):
             def do_GET(self):
                 hits.append(self.path)
+                if self.path == "/redirect":
+                    self.send_response(302)
+                    self.send_header("location", "/elsewhere.wasm")
+                    self.send_header("content-length", "0")
+                    self.end_headers()
+                    return
+                if self.path == "/huge":  # announces 1 GiB, sends it slowly
+                    self.send_response(200)
+                    self.send_header("content-length", str(1 << 30))
+                    self.end_headers()
+                    self.wfile.write(b"\0asm" + b"x" * 65536)
+                    return
                 body = files.get(self.path)
                 if body is None:
                     self.send_error(404)
@@ -198,6 +210,40 @@ def test_http_uri_404_is_retried_then_refused(ports, tmp_path):
     assert code_ != 0
     assert "the server answered 404" in output
     assert server.hits == ["/missing.wasm"] * 3  # one attempt and two retries
+
+
+def test_http_uri_redirects_are_not_followed_and_the_size_is_capped(ports, tmp_path):
+    server = CodeServer({"/elsewhere.wasm": plugin_bytes()})
+    code_, output, _ = failed_start(
+        ports, remote_filter(f"http://127.0.0.1:{server.port}/redirect", sha=sha256(b"x")),
+        server.port, tmp_path / "cache")
+    assert code_ != 0
+    assert "the server answered 302 (redirects are not followed: /elsewhere.wasm)" in output
+    started = time.monotonic()
+    code_, output, _ = failed_start(
+        ports, remote_filter(f"http://127.0.0.1:{server.port}/huge", sha=sha256(b"x")),
+        server.port, tmp_path / "cache")
+    server.close()
+    assert code_ != 0
+    assert "the response body is over 67108864 bytes (the limit)" in output
+    assert time.monotonic() - started < 5
+    assert "/elsewhere.wasm" not in server.hits
+
+
+def test_nack_on_code_cache_miss_refuses_the_first_load_and_fills_the_cache(ports, tmp_path):
+    code = plugin_bytes()
+    server = CodeServer({"/p.wasm": code})
+    filters = remote_filter(f"http://127.0.0.1:{server.port}/p.wasm", sha=sha256(code),
+                            vm_extra="\n                          nack_on_code_cache_miss: true")
+    cache = tmp_path / "cache"
+    code_, output, _ = failed_start(ports, filters, server.port, cache)
+    assert code_ != 0 and "nack_on_code_cache_miss" in output
+    assert server.hits == ["/p.wasm"]
+    with start_weir(ports, filters, server.port, cache) as weir:  # the next load: cached
+        assert_plugin_serves(ports)
+        assert stats(ports.admin)["wasm.remote_load_cache_hits"] == "1"
+    assert server.hits == ["/p.wasm"]
+    server.close()
 
 
 def test_remote_code_config_errors_name_the_line(ports, tmp_path):
@@ -392,3 +438,106 @@ def test_oci_basic_auth_from_a_docker_config_and_never_logged(ports, tmp_path):
         assert password not in output
     finally:
         registry.stop()
+
+
+class TokenAuthFront:
+    """A registry front that wants Bearer tokens, as Docker Hub or GHCR do: a request
+    without one gets 401 and a WWW-Authenticate challenge naming the token endpoint
+    (/token here, which wants Basic credentials), with one it is passed to `registry`."""
+
+    def __init__(self, registry_port, user, password):
+        import base64
+        import http.client
+        token = "tok-" + os.urandom(8).hex()
+        basic = "Basic " + base64.b64encode(f"{user}:{password}".encode()).decode()
+        self.token_requests = token_requests = []
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def reply(self, status, body=b"", headers=()):
+                self.send_response(status)
+                for k, v in headers:
+                    self.send_header(k, v)
+                self.send_header("content-length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+            def handle_any(self):
+                length = int(self.headers.get("content-length") or 0)
+                body = self.rfile.read(length) if length else b""
+                if self.path.startswith("/token"):
+                    token_requests.append(self.path)
+                    if self.headers.get("authorization") != basic:
+                        return self.reply(401)
+                    return self.reply(200, json.dumps({"token": token}).encode(),
+                                      [("content-type", "application/json")])
+                if self.headers.get("authorization") != "Bearer " + token:
+                    host = self.headers.get("host")
+                    return self.reply(401, b"{}", [(
+                        "www-authenticate",
+                        f'Bearer realm="http://{host}/token",service="weir-test"')])
+                upstream = http.client.HTTPConnection("127.0.0.1", registry_port, timeout=10)
+                upstream.putrequest(self.command, self.path, skip_host=True,
+                                    skip_accept_encoding=True)
+                for k, v in self.headers.items():
+                    if k.lower() not in ("authorization", "content-length", "connection"):
+                        upstream.putheader(k, v)
+                upstream.putheader("content-length", str(len(body)))
+                upstream.endheaders(body)
+                response = upstream.getresponse()
+                data = response.read()
+                headers = [(k, v) for k, v in response.getheaders()
+                           if k.lower() not in ("content-length", "connection",
+                                                "transfer-encoding")]
+                upstream.close()
+                if self.command == "HEAD":
+                    self.send_response(response.status)
+                    for k, v in headers:
+                        self.send_header(k, v)
+                    self.send_header("content-length", str(len(data)))
+                    self.end_headers()
+                    return
+                self.reply(response.status, data, headers)
+
+            do_GET = do_HEAD = do_PUT = do_POST = do_PATCH = handle_any
+
+            def log_message(self, *args):
+                pass
+
+        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.port = self.server.server_address[1]
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def close(self):
+        self.server.shutdown()
+        self.server.server_close()
+
+
+def test_oci_bearer_token_auth(ports, registry, tmp_path):
+    password = "t0ken-pa55"
+    front = TokenAuthFront(registry.port, "bob", password)
+    try:
+        import base64
+        docker_config = tmp_path / "docker-config.json"
+        docker_config.write_text(json.dumps({"auths": {f"127.0.0.1:{front.port}": {
+            "auth": base64.b64encode(f"bob:{password}".encode()).decode()}}}))
+        ref = f"oci://127.0.0.1:{front.port}/plugins/tokened:v1"
+        push(ref, "--docker-config", str(docker_config))
+        assert any("scope=repository%3Aplugins%2Ftokened%3Apull%2Cpush" in r
+                   for r in front.token_requests)
+        auth = f"""
+                              weir_registry_auth:
+                                docker_config: {docker_config}"""
+        with start_weir(ports, remote_filter(ref, extra_remote=auth), front.port,
+                        tmp_path / "cache") as weir:
+            assert_plugin_serves(ports)
+            assert password not in weir.logs()
+        assert any(r.endswith("scope=repository%3Aplugins%2Ftokened%3Apull&service=weir-test")
+                   for r in front.token_requests)
+        # No credentials: the token endpoint refuses, and weir says so.
+        code_, output, _ = failed_start(ports, remote_filter(ref), front.port,
+                                        tmp_path / "cache2")
+        assert code_ != 0 and "token endpoint answered 401" in output, output
+    finally:
+        front.close()
