@@ -541,3 +541,101 @@ def test_oci_bearer_token_auth(ports, registry, tmp_path):
         assert code_ != 0 and "token endpoint answered 401" in output, output
     finally:
         front.close()
+
+
+def test_http_uri_over_https_through_the_clusters_tls_context(ports, tmp_path):
+    import ssl
+    from test_tls import make_ca, make_cert, upstream_tls
+    certs = tmp_path / "certs"
+    certs.mkdir()
+    make_ca(certs, "ca", "weir test CA")
+    make_ca(certs, "other_ca", "another CA")
+    make_cert(certs, "server", "plugins.test", "DNS:plugins.test,IP:127.0.0.1")
+    code = plugin_bytes()
+    server = CodeServer({"/p.wasm": code})
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.load_cert_chain(certs / "server.pem", certs / "server.key")
+    server.server.socket = context.wrap_socket(server.server.socket, server_side=True)
+    filters = remote_filter("https://plugins.test/p.wasm", sha=sha256(code))
+
+    def config(ca):
+        return proxy_config(ports.listen, ports.admin, ports.upstream, filters=filters) + \
+            cluster("code_server", server.port, extra=upstream_tls(certs, ca=ca,
+                                                                   sni="plugins.test"))
+    try:
+        with Weir(config("ca.pem"), args=("--code-cache-dir", str(tmp_path / "c1")),
+                  wait_ports=(ports.listen,)) as weir:
+            assert_plugin_serves(ports)
+        assert server.hits == ["/p.wasm"]
+        # A server whose certificate the cluster's CA did not sign: refused.
+        path = tmp_path / "other.yaml"
+        path.write_text(config("other_ca.pem"))
+        out = subprocess.run([str(WEIR_BIN), "-c", str(path), "--code-cache-dir",
+                              str(tmp_path / "c2")], capture_output=True, text=True, timeout=20)
+        assert out.returncode != 0
+        assert "TLS handshake failed" in out.stdout + out.stderr, out.stdout + out.stderr
+    finally:
+        server.close()
+
+
+def raw_push(registry, repo, tag, layer, layer_type, config=b"{}",
+             config_type="application/vnd.oci.image.config.v1+json"):
+    """An image pushed with nothing of weir's: the registry API spoken from Python."""
+    import http.client
+
+    def call(method, path, body=b"", headers=None):
+        conn = http.client.HTTPConnection("127.0.0.1", registry.port, timeout=10)
+        conn.request(method, path, body=body, headers=headers or {})
+        response = conn.getresponse()
+        response.read()
+        conn.close()
+        return response
+
+    def blob(data):
+        digest = "sha256:" + sha256(data)
+        started = call("POST", f"/v2/{repo}/blobs/uploads/")
+        assert started.status == 202
+        location = started.getheader("location")
+        location = location[location.index("/v2/"):] if "://" in location else location
+        sep = "&" if "?" in location else "?"
+        assert call("PUT", f"{location}{sep}digest={digest}", data,
+                    {"content-type": "application/octet-stream"}).status == 201
+        return {"mediaType": None, "digest": digest, "size": len(data)}
+
+    layer_desc = blob(layer)
+    layer_desc["mediaType"] = layer_type
+    config_desc = blob(config)
+    config_desc["mediaType"] = config_type
+    manifest = json.dumps({"schemaVersion": 2,
+                           "mediaType": "application/vnd.oci.image.manifest.v1+json",
+                           "config": config_desc, "layers": [layer_desc]}).encode()
+    assert call("PUT", f"/v2/{repo}/manifests/{tag}", manifest, {
+        "content-type": "application/vnd.oci.image.manifest.v1+json"}).status == 201
+
+
+def test_oci_compat_image_made_by_tar_tools_is_read(ports, registry, tmp_path):
+    """A compat image as `docker build` with `COPY plugin.wasm ./` makes it: a gzip'd tar
+    with a directory entry and ./plugin.wasm (pax headers, other files beside it)."""
+    import gzip
+    import io
+    import tarfile
+    out = io.BytesIO()
+    with tarfile.open(fileobj=out, mode="w", format=tarfile.PAX_FORMAT) as tar:
+        for name, data in (("./etc/notes.txt", b"not the plugin"),
+                           ("./plugin.wasm", plugin_bytes())):
+            info = tarfile.TarInfo(name)
+            info.size = len(data)
+            info.pax_headers = {"comment": "x" * 300}
+            tar.addfile(info, io.BytesIO(data))
+    raw_push(registry, "plugins/docker-built", "v1", gzip.compress(out.getvalue()),
+             "application/vnd.oci.image.layer.v1.tar+gzip")
+    # A layer that is not gzip at all although its type says so: refused, clearly.
+    raw_push(registry, "plugins/broken", "v1", b"\x1f\x8bnot really gzip",
+             "application/vnd.oci.image.layer.v1.tar+gzip")
+    with start_weir(ports, remote_filter(registry.ref("plugins/docker-built:v1")),
+                    registry.port, tmp_path / "cache") as weir:
+        assert_plugin_serves(ports)
+        assert "compat image" in weir.logs()
+    code_, output, _ = failed_start(ports, remote_filter(registry.ref("plugins/broken:v1")),
+                                    registry.port, tmp_path / "cache")
+    assert code_ != 0 and "not valid gzip" in output, output
