@@ -213,7 +213,10 @@ Result<HttpResponse> OciRegistry::exchange(const HttpRequest& request, uint64_t 
   const bool same_host = request.url.authority() == ref_.registry ||
                          request.url.host + ":" + std::to_string(request.url.port) == ref_.registry;
   auto response = http_exchange(same_host ? route_ : HttpRoute{}, request, timeout_, max_body);
-  if (!response.ok()) {
+  if (response.ok()) {
+    // A registry answering 5xx is as good as away: worth a retry, or the cached digest.
+    unreachable_ = response.value().status >= 500;
+  } else {
     const std::string& e = response.error();
     unreachable_ = e.starts_with("cannot connect") || e.starts_with("cannot resolve") ||
                    e.find("timed out") != std::string::npos ||

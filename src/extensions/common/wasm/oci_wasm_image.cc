@@ -198,19 +198,21 @@ Result<std::string> fetch_manifest(OciRegistry& registry, std::string& digest) {
       registry.send("GET", "/v2/" + ref.repository + "/manifests/" + ref.reference(),
                     {{"Accept", std::string(kOciManifest) + ", " + std::string(kDockerManifest)}},
                     "", kMaxManifestBytes);
-  if (!response.ok()) {
+  if (!response.ok() || response.value().status >= 500) {
+    const std::string failure =
+        response.ok() ? "answered " + std::to_string(response.value().status) : response.error();
     if (ref.digest.empty() && registry.last_failure_unreachable()) {
       // The registry is away: the tag's last digest, if its manifest is cached.
       if (auto noted = RemoteCodeCache::get_note(note_key); noted && noted->size() == 71) {
         if (auto cached = RemoteCodeCache::get(noted->substr(7))) {
           spdlog::warn("registry {} unreachable ({}): using the cached {} of {}", ref.registry,
-                       response.error(), *noted, ref.to_string());
+                       failure, *noted, ref.to_string());
           digest = *noted;
           return std::move(*cached);
         }
       }
     }
-    return Error{"registry " + ref.registry + ": " + response.error()};
+    return Error{"registry " + ref.registry + ": " + failure};
   }
   const int status = response.value().status;
   if (status == 404) {

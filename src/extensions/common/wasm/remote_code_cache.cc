@@ -5,11 +5,14 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
+#include <filesystem>
 #include <fstream>
 #include <span>
 #include <sstream>
+#include <vector>
 
 #include "wasm/engine/sha256.h"
 
@@ -65,6 +68,40 @@ bool valid_hex(const std::string& text) {
   return true;
 }
 
+// Past this, the least recently written entries go (the compiled-code cache has its own
+// bound, on its own files).
+constexpr uint64_t kMaxCacheBytes = uint64_t{1} << 30;
+
+void prune() {
+  struct Entry {
+    std::filesystem::path path;
+    std::filesystem::file_time_type written;
+    uint64_t size;
+  };
+  std::vector<Entry> entries;
+  uint64_t total = 0;
+  std::error_code error;
+  for (const auto& item : std::filesystem::directory_iterator(cache_dir(), error)) {
+    std::error_code item_error;
+    if (!item.is_regular_file(item_error)) continue;
+    const std::string name = item.path().filename().string();
+    if (!name.starts_with("sha256-")) continue;
+    const auto written = item.last_write_time(item_error);
+    const uint64_t size = item.file_size(item_error);
+    if (item_error) continue;
+    entries.push_back({item.path(), written, size});
+    total += size;
+  }
+  if (total <= kMaxCacheBytes) return;
+  std::sort(entries.begin(), entries.end(),
+            [](const Entry& a, const Entry& b) { return a.written < b.written; });
+  for (const Entry& entry : entries) {
+    if (total <= kMaxCacheBytes) break;
+    std::error_code remove_error;
+    if (std::filesystem::remove(entry.path, remove_error)) total -= entry.size;
+  }
+}
+
 }  // namespace
 
 void set_remote_code_cache_dir(const std::string& code_cache_dir) {
@@ -91,6 +128,7 @@ std::optional<std::string> RemoteCodeCache::get(const std::string& hex) {
 void RemoteCodeCache::put(const std::string& hex, std::string_view bytes) {
   if (cache_dir().empty() || !valid_hex(hex) || sha256_hex(bytes) != hex) return;
   write_atomically(cache_dir() + "/sha256-" + hex, bytes);
+  prune();
 }
 
 std::optional<std::string> RemoteCodeCache::get_note(const std::string& key) {
