@@ -174,6 +174,7 @@ def test_http_uri_is_fetched_verified_cached_and_used_with_the_server_gone(ports
         assert s["wasm.remote_load_cache_misses"] == "1"
         assert s["wasm.remote_load_fetch_successes"] == "1"
         assert s["wasm.remote_load_fetch_failures"] == "0"
+        assert s["wasm.remote_load_cache_entries"] == "1"
     assert server.hits == ["/plugins/add-header.wasm"]
     server.close()
     assert (cache / "remote" / f"sha256-{sha256(code)}").read_bytes() == code

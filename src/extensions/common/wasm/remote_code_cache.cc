@@ -131,6 +131,16 @@ void RemoteCodeCache::put(const std::string& hex, std::string_view bytes) {
   prune();
 }
 
+int64_t RemoteCodeCache::entries() {
+  if (cache_dir().empty()) return 0;
+  int64_t count = 0;
+  std::error_code error;
+  for (const auto& item : std::filesystem::directory_iterator(cache_dir(), error)) {
+    if (item.path().filename().string().starts_with("sha256-")) ++count;
+  }
+  return count;
+}
+
 std::optional<std::string> RemoteCodeCache::get_note(const std::string& key) {
   if (cache_dir().empty()) return std::nullopt;
   return read_file(cache_dir() + "/note-" + sha256_hex(key));

@@ -3,6 +3,7 @@
 // that a second start works with the server gone. It lives in `remote/` under the compiled-
 // code cache directory (--code-cache-dir; empty: no cache). A file is used only when its
 // bytes still hash to its name.
+#include <cstdint>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -21,6 +22,8 @@ class RemoteCodeCache {
   static std::optional<std::string> get(const std::string& sha256_hex);
   // Best effort (a failure is logged): the bytes must hash to `sha256_hex`.
   static void put(const std::string& sha256_hex, std::string_view bytes);
+  // How many modules, manifests and layers are stored.
+  static int64_t entries();
   // Small named records (an OCI tag's last digest), not content-addressed.
   static std::optional<std::string> get_note(const std::string& key);
   static void put_note(const std::string& key, std::string_view value);

@@ -97,8 +97,9 @@ Attempt fetch_oci_once(const config::RemoteCodeConfig& remote, const HttpRoute& 
 
 }  // namespace
 
-Result<std::string> fetch_remote_code(const config::RemoteCodeConfig& remote,
-                                      stats::StatsStore* stats) {
+namespace {
+
+Result<std::string> fetch(const config::RemoteCodeConfig& remote, stats::StatsStore* stats) {
   RemoteLoadStats counters(stats);
   const bool oci = remote.uri.starts_with("oci://");
   if (!remote.sha256.empty()) {
@@ -146,6 +147,15 @@ Result<std::string> fetch_remote_code(const config::RemoteCodeConfig& remote,
   }
   RemoteLoadStats::inc(counters.fetch_failures);
   return Error{remote.uri + ": " + last_error};
+}
+
+}  // namespace
+
+Result<std::string> fetch_remote_code(const config::RemoteCodeConfig& remote,
+                                      stats::StatsStore* stats) {
+  auto code = fetch(remote, stats);
+  if (stats) stats->gauge("wasm.remote_load_cache_entries").set(RemoteCodeCache::entries());
+  return code;
 }
 
 }  // namespace weir::extensions::wasm
