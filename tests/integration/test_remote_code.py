@@ -640,3 +640,84 @@ def test_oci_compat_image_made_by_tar_tools_is_read(ports, registry, tmp_path):
     code_, output, _ = failed_start(ports, remote_filter(registry.ref("plugins/broken:v1")),
                                     registry.port, tmp_path / "cache")
     assert code_ != 0 and "not valid gzip" in output, output
+
+
+class LyingRegistry:
+    """A registry (or a mirror in the middle) that answers what it likes: path -> (status,
+    content type, body). Counts the paths asked."""
+
+    def __init__(self, routes):
+        self.hits = hits = []
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def do_GET(self):
+                hits.append(self.path)
+                status, content_type, body = routes.get(self.path, (404, "text/plain", b"no"))
+                self.send_response(status)
+                self.send_header("content-type", content_type)
+                self.send_header("content-length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+            def log_message(self, *args):
+                pass
+
+        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.port = self.server.server_address[1]
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def close(self):
+        self.server.shutdown()
+        self.server.server_close()
+
+
+def test_oci_digests_are_checked_and_sizes_bounded_whatever_the_registry_says(ports, tmp_path):
+    code = plugin_bytes()
+    oci = "application/vnd.oci.image.manifest.v1+json"
+
+    def manifest(layer_digest, size, layer_type="application/vnd.module.wasm.content.layer.v1+wasm"):
+        return json.dumps({"schemaVersion": 2, "mediaType": oci,
+                           "config": {"mediaType": "application/vnd.module.wasm.config.v1+json",
+                                      "digest": "sha256:" + sha256(b"{}"), "size": 2},
+                           "layers": [{"mediaType": layer_type, "digest": layer_digest,
+                                       "size": size}]}).encode()
+
+    good_digest = "sha256:" + sha256(code)
+    tampered = manifest(good_digest, len(code))
+    index = json.dumps({"schemaVersion": 2,
+                        "mediaType": "application/vnd.oci.image.index.v1+json",
+                        "manifests": []}).encode()
+    routes = {
+        # The layer's bytes are not the ones its digest names.
+        "/v2/p/swapped/manifests/v1": (200, oci, tampered),
+        f"/v2/p/swapped/blobs/{good_digest}": (200, "application/octet-stream",
+                                               code + b"\0evil"),
+        # A manifest asked for by digest that is not the manifest with that digest.
+        "/v2/p/pinned/manifests/sha256:" + "a" * 64: (200, oci, tampered),
+        # A layer announced at 1 GiB: refused before a byte of it is fetched.
+        "/v2/p/huge/manifests/v1": (200, oci, manifest("sha256:" + "b" * 64, 1 << 30)),
+        "/v2/p/multi/manifests/v1": (200, "application/vnd.oci.image.index.v1+json", index),
+        # A manifest over 4 MiB.
+        "/v2/p/bloated/manifests/v1": (200, oci, b"{" + b" " * (5 << 20) + b"}"),
+    }
+    registry = LyingRegistry(routes)
+    expected = {
+        "p/swapped:v1": f"blob digest mismatch: expected {good_digest}, got sha256:"
+                        + sha256(code + b"\0evil"),
+        "p/pinned@sha256:" + "a" * 64: "manifest digest mismatch: expected sha256:" + "a" * 64
+                                        + ", got sha256:" + sha256(tampered),
+        "p/huge:v1": "the layer is 1073741824 bytes, over the limit of 67108864",
+        "p/multi:v1": "is an image index",
+        "p/bloated:v1": "the response body is over 4194304 bytes",
+    }
+    try:
+        for ref, message in expected.items():
+            code_, output, _ = failed_start(
+                ports, remote_filter(f"oci://127.0.0.1:{registry.port}/{ref}"), registry.port,
+                tmp_path / "cache")
+            assert code_ != 0
+            assert message in output, output
+        assert not any("b" * 64 in hit for hit in registry.hits)  # the huge layer: never asked
+        assert not list((tmp_path / "cache" / "remote").glob(f"sha256-{sha256(code)}"))
+    finally:
+        registry.close()
