@@ -646,13 +646,28 @@ class LyingRegistry:
     """A registry (or a mirror in the middle) that answers what it likes: path -> (status,
     content type, body). Counts the paths asked."""
 
-    def __init__(self, routes):
+    def __init__(self, routes, require_authorization=None):
         self.hits = hits = []
+        self.authorizations = authorizations = []
 
         class Handler(http.server.BaseHTTPRequestHandler):
             def do_GET(self):
                 hits.append(self.path)
+                authorizations.append(self.headers.get("authorization"))
+                if require_authorization and \
+                        self.headers.get("authorization") != require_authorization:
+                    self.send_response(401)
+                    self.send_header("www-authenticate", 'Basic realm="test"')
+                    self.send_header("content-length", "0")
+                    self.end_headers()
+                    return
                 status, content_type, body = routes.get(self.path, (404, "text/plain", b"no"))
+                if isinstance(body, str):  # a redirect: body is the location
+                    self.send_response(status)
+                    self.send_header("location", body)
+                    self.send_header("content-length", "0")
+                    self.end_headers()
+                    return
                 self.send_response(status)
                 self.send_header("content-type", content_type)
                 self.send_header("content-length", str(len(body)))
@@ -720,4 +735,54 @@ def test_oci_digests_are_checked_and_sizes_bounded_whatever_the_registry_says(po
         assert not any("b" * 64 in hit for hit in registry.hits)  # the huge layer: never asked
         assert not list((tmp_path / "cache" / "remote").glob(f"sha256-{sha256(code)}"))
     finally:
+        registry.close()
+
+
+def test_oci_blob_redirects_are_followed_a_few_times_without_the_credentials(ports, tmp_path):
+    import base64
+    code = plugin_bytes()
+    digest = "sha256:" + sha256(code)
+    oci = "application/vnd.oci.image.manifest.v1+json"
+    manifest = json.dumps({"schemaVersion": 2, "mediaType": oci,
+                           "config": {"mediaType": "application/vnd.module.wasm.config.v1+json",
+                                      "digest": "sha256:" + sha256(b"{}"), "size": 2},
+                           "layers": [{"mediaType": "application/wasm", "digest": digest,
+                                       "size": len(code)}]}).encode()
+    storage = LyingRegistry({"/store/blob": (200, "application/octet-stream", code)})
+    basic = "Basic " + base64.b64encode(b"carol:hunter2").decode()
+    registry = LyingRegistry({
+        "/v2/p/ok/manifests/v1": (200, oci, manifest),
+        f"/v2/p/ok/blobs/{digest}": (307, "", f"http://127.0.0.1:{storage.port}/store/blob"),
+    }, require_authorization=basic)
+    loop = LyingRegistry({"/again": (302, "", "/again")})
+    registry_routes_loop = f"http://127.0.0.1:{loop.port}/again"
+    docker_config = tmp_path / "auth.json"
+    docker_config.write_text(json.dumps({"auths": {f"127.0.0.1:{registry.port}": {
+        "username": "carol", "password": "hunter2"}}}))
+    auth = f"""
+                              weir_registry_auth:
+                                docker_config: {docker_config}"""
+    try:
+        with start_weir(ports, remote_filter(f"oci://127.0.0.1:{registry.port}/p/ok:v1",
+                                             extra_remote=auth), registry.port,
+                        tmp_path / "cache"):
+            assert_plugin_serves(ports)
+        assert storage.hits == ["/store/blob"]
+        assert storage.authorizations == [None]  # the registry's credentials stayed there
+    finally:
+        storage.close()
+    # A blob that redirects for ever: refused after a few hops.
+    loop_registry = LyingRegistry({
+        "/v2/p/loop/manifests/v1": (200, oci, manifest),
+        f"/v2/p/loop/blobs/{digest}": (302, "", registry_routes_loop),
+    })
+    try:
+        code_, output, _ = failed_start(
+            ports, remote_filter(f"oci://127.0.0.1:{loop_registry.port}/p/loop:v1"),
+            loop_registry.port, tmp_path / "cache2")
+        assert code_ != 0 and "more than 3 redirects" in output, output
+        assert len(loop.hits) == 3
+    finally:
+        loop_registry.close()
+        loop.close()
         registry.close()

@@ -83,15 +83,15 @@ std::map<std::string, std::string> challenge_params(std::string_view text) {
   return out;
 }
 
-bool is_hex_digest(std::string_view digest) {
+}  // namespace
+
+bool is_sha256_digest(std::string_view digest) {
   if (!digest.starts_with("sha256:") || digest.size() != 7 + 64) return false;
   for (char c : digest.substr(7)) {
     if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f'))) return false;
   }
   return true;
 }
-
-}  // namespace
 
 std::string OciReference::to_string() const {
   return registry + "/" + repository + (digest.empty() ? ":" + tag : "@" + digest);
@@ -110,7 +110,7 @@ Result<OciReference> parse_oci_reference(std::string_view uri) {
   if (const size_t at = path.find('@'); at != std::string_view::npos) {
     ref.digest = std::string(path.substr(at + 1));
     path = path.substr(0, at);
-    if (!is_hex_digest(ref.digest)) {
+    if (!is_sha256_digest(ref.digest)) {
       return Error{"the digest of '" + std::string(uri) +
                    "' must be sha256: and 64 lower-case hex digits"};
     }
@@ -210,9 +210,8 @@ std::string OciRegistry::base_url() const {
 Result<HttpResponse> OciRegistry::exchange(const HttpRequest& request, uint64_t max_body) {
   // The registry's own host goes through its route; another (a token realm, a blob's
   // storage) is reached directly.
-  const bool same_host = request.url.authority() == ref_.registry ||
-                         request.url.host + ":" + std::to_string(request.url.port) == ref_.registry;
-  auto response = http_exchange(same_host ? route_ : HttpRoute{}, request, timeout_, max_body);
+  auto response =
+      http_exchange(is_registry(request.url) ? route_ : HttpRoute{}, request, timeout_, max_body);
   if (response.ok()) {
     // A registry answering 5xx is as good as away: worth a retry, or the cached digest.
     unreachable_ = response.value().status >= 500;
@@ -223,6 +222,11 @@ Result<HttpResponse> OciRegistry::exchange(const HttpRequest& request, uint64_t 
                    e.starts_with("the connection closed before");
   }
   return response;
+}
+
+bool OciRegistry::is_registry(const HttpUrl& url) const {
+  return url.authority() == ref_.registry ||
+         url.host + ":" + std::to_string(url.port) == ref_.registry;
 }
 
 Result<bool> OciRegistry::authenticate(const std::string& challenge, bool push) {
@@ -279,7 +283,11 @@ Result<HttpResponse> OciRegistry::send(const std::string& method, const std::str
   request.body = std::move(body);
   for (int attempt = 0;; ++attempt) {
     HttpRequest sent = request;
-    if (!authorization_.empty()) sent.headers.emplace_back("Authorization", authorization_);
+    // The registry's token or credentials go to the registry only, never to the storage
+    // a blob is redirected to.
+    if (!authorization_.empty() && is_registry(sent.url)) {
+      sent.headers.emplace_back("Authorization", authorization_);
+    }
     auto response = exchange(sent, max_body);
     if (!response.ok() || response.value().status != 401 || attempt > 0) return response;
     const std::string challenge = response.value().header("www-authenticate");

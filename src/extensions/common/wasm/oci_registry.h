@@ -22,6 +22,8 @@ struct OciReference {
   std::string to_string() const;  // as written, without "oci://"
 };
 Result<OciReference> parse_oci_reference(std::string_view uri);
+// "sha256:" and 64 lower-case hex digits.
+bool is_sha256_digest(std::string_view digest);
 
 // Credentials for one registry. Never logged, never put in an error message.
 struct RegistryCredentials {
@@ -60,6 +62,7 @@ class OciRegistry {
 
  private:
   Result<HttpResponse> exchange(const HttpRequest& request, uint64_t max_body);
+  bool is_registry(const HttpUrl& url) const;  // the registry's own host (and port)
   Result<bool> authenticate(const std::string& challenge, bool push);
 
   OciReference ref_;

@@ -158,7 +158,8 @@ std::string status_text(int status) {
 Result<std::string> fetch_blob(OciRegistry& registry, const std::string& digest, uint64_t max) {
   const std::string hex = digest.substr(7);
   if (auto cached = RemoteCodeCache::get(hex)) return std::move(*cached);
-  std::string location = "/v2/" + registry.ref().repository + "/blobs/" + digest;
+  std::string location =
+      registry.base_url() + "/v2/" + registry.ref().repository + "/blobs/" + digest;
   for (int redirects = 0;; ++redirects) {
     auto response = registry.send("GET", location, {}, "", max);
     if (!response.ok()) return Error{"fetching blob " + digest + ": " + response.error()};
@@ -168,8 +169,16 @@ Result<std::string> fetch_blob(OciRegistry& registry, const std::string& digest,
         return Error{"fetching blob " + digest + ": more than " +
                      std::to_string(kMaxBlobRedirects) + " redirects"};
       }
-      location = response.value().header("location");
-      if (location.empty()) return Error{"a redirect without a location"};
+      const std::string next = response.value().header("location");
+      if (next.empty()) return Error{"a redirect without a location"};
+      if (next.starts_with("/")) {  // relative to where the redirect came from
+        auto here = parse_http_url(location);
+        if (!here.ok()) return Error{here.error()};
+        location = std::string(here.value().https ? "https://" : "http://") +
+                   here.value().authority() + next;
+      } else {
+        location = next;
+      }
       continue;
     }
     if (status != 200) {
@@ -297,7 +306,7 @@ Result<PulledPlugin> pull_wasm_plugin(OciRegistry& registry) {
                  std::string(kCncfWasmLayer) + ", or a single tar(+gzip) layer with plugin.wasm"};
   }
   const std::string digest = chosen->get_string("digest");
-  if (digest.size() != 71 || !digest.starts_with("sha256:")) {
+  if (!is_sha256_digest(digest)) {
     return Error{"the layer's digest '" + digest + "' is not a sha256 digest"};
   }
   const JsonValue* size = chosen->get("size");
