@@ -41,6 +41,11 @@ Result<HttpRoute> route_through(const config::RemoteCodeConfig& remote, stats::S
   route.use_cluster = true;
   route.address = remote.cluster->endpoints.front().address;
   route.port = remote.cluster->endpoints.front().port;
+  if (remote.uri.starts_with("https://") && !remote.cluster->tls) {
+    // As in Envoy, the cluster's transport_socket decides, not the scheme.
+    spdlog::warn("code.remote {}: cluster '{}' has no TLS transport_socket: fetched in plaintext",
+                 remote.uri, remote.cluster->name);
+  }
   if (remote.cluster->tls) {
     static stats::StatsStore scratch;  // --mode validate has no store
     stats::StatsStore& store = stats ? *stats : scratch;
