@@ -786,3 +786,30 @@ def test_oci_blob_redirects_are_followed_a_few_times_without_the_credentials(por
         loop_registry.close()
         loop.close()
         registry.close()
+
+
+def with_custom_section(wasm, payload):
+    """The same module with a custom section appended: other bytes, same behaviour."""
+    name = b"weir-test"
+    body = bytes([len(name)]) + name + payload
+    assert len(body) < 128
+    return wasm + b"\x00" + bytes([len(body)]) + body
+
+
+def test_oci_tag_is_resolved_again_at_each_load(ports, registry, tmp_path):
+    first = tmp_path / "first.wasm"
+    second = tmp_path / "second.wasm"
+    first.write_bytes(with_custom_section(plugin_bytes(), b"1"))
+    second.write_bytes(with_custom_section(plugin_bytes(), b"2"))
+    ref = registry.ref("plugins/moving:latest")
+    digest1 = push(ref, file=first)
+    cache = tmp_path / "cache"
+    with start_weir(ports, remote_filter(ref), registry.port, cache) as weir:
+        assert_plugin_serves(ports)
+        assert digest1 in weir.logs()
+    digest2 = push(ref, file=second)  # the tag moves
+    assert digest2 != digest1
+    with start_weir(ports, remote_filter(ref), registry.port, cache) as weir:
+        assert_plugin_serves(ports)
+        assert digest2 in weir.logs() and digest1 not in weir.logs()
+    assert (cache / "remote" / f"sha256-{sha256(second.read_bytes())}").exists()
