@@ -81,10 +81,9 @@ struct WasmPluginConfig {
   std::string name;
   std::string root_id;
   std::string vm_id;
-  std::string runtime;        // v8, wasmtime or empty: all run on Wasmtime
-  std::string code_filename;  // code.local.filename (resolved relative to cwd)
-  std::string code_inline;    // code.local.inline_bytes / inline_string, if no filename
-  std::optional<RemoteCodeConfig> code_remote;  // code.remote, instead of code.local
+  std::string runtime;               // v8, wasmtime or empty: all run on Wasmtime
+  std::string code_filename;         // code.local.filename (resolved relative to cwd)
+  std::string code_inline;           // code.local.inline_bytes / inline_string, if no filename
   std::string plugin_configuration;  // passed raw (StringValue/BytesValue) or as JSON (Struct)
   std::string vm_configuration;
   std::map<std::string, std::string> environment;  // vm_config.environment_variables
@@ -94,6 +93,8 @@ struct WasmPluginConfig {
   // for the node and listener_metadata properties.
   std::shared_ptr<const common::NodeInfo> node;
   std::shared_ptr<const common::Metadata> listener_metadata;
+  // vm_config.code.remote, instead of code_filename / code_inline.
+  std::optional<RemoteCodeConfig> code_remote;
   bool singleton = false;   // bootstrap WasmService only: one VM on the main thread
   SourceLocation location;  // of the filter's typed_config
 };

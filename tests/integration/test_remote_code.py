@@ -265,7 +265,7 @@ class Registry:
     """Debian's docker-registry on loopback with its storage in a temp dir; with
     `htpasswd` ({user: password}) it asks for Basic credentials."""
 
-    def __init__(self, tmp, htpasswd=None):
+    def __init__(self, tmp, htpasswd=None, tls=None):
         require(os.path.exists(REGISTRY_BIN), "docker-registry is not installed")
         self.port = free_port()
         self.dir = Path(tmp) / f"registry-{self.port}"
@@ -281,6 +281,13 @@ class Registry:
     realm: weir-test
     path: {self.dir}/htpasswd
 """
+        http_tls = ""
+        if tls:  # (certificate, key)
+            http_tls = f"""  tls:
+    certificate: {tls[0]}
+    key: {tls[1]}
+"""
+        self.scheme = "https" if tls else "http"
         (self.dir / "config.yml").write_text(f"""version: 0.1
 log:
   level: error
@@ -290,7 +297,7 @@ storage:
 http:
   addr: 127.0.0.1:{self.port}
   secret: weir-test-secret
-{auth}""")
+{http_tls}{auth}""")
         self.log = open(self.dir / "registry.log", "w")
         self.proc = subprocess.Popen([REGISTRY_BIN, "serve", str(self.dir / "config.yml")],
                                      stdout=self.log, stderr=subprocess.STDOUT)
@@ -313,9 +320,10 @@ def registry(tmp_path):
     r.stop()
 
 
-def weir_plugin(*args, timeout=30):
+def weir_plugin(*args, timeout=30, env=None):
     return subprocess.run([str(WEIR_BIN), "plugin", *args], capture_output=True, text=True,
-                          timeout=timeout, cwd=SOURCE_DIR)
+                          timeout=timeout, cwd=SOURCE_DIR,
+                          env={**os.environ, **env} if env else None)
 
 
 def push(ref, *extra, file=None):
@@ -813,3 +821,36 @@ def test_oci_tag_is_resolved_again_at_each_load(ports, registry, tmp_path):
         assert_plugin_serves(ports)
         assert digest2 in weir.logs() and digest1 not in weir.logs()
     assert (cache / "remote" / f"sha256-{sha256(second.read_bytes())}").exists()
+
+
+def test_oci_over_https_verified_against_the_system_cas_without_a_cluster(ports, tmp_path):
+    """No cluster: weir speaks HTTPS to the registry named in the reference and verifies it
+    against the system's CAs (here SSL_CERT_FILE, which OpenSSL reads for them) and the
+    reference's host."""
+    from test_tls import make_ca, make_cert
+    certs = tmp_path / "certs"
+    certs.mkdir()
+    make_ca(certs, "ca", "weir test CA")
+    make_ca(certs, "other_ca", "another CA")
+    make_cert(certs, "registry", "registry.test", "DNS:registry.test,IP:127.0.0.1")
+    make_cert(certs, "misnamed", "elsewhere.test", "DNS:elsewhere.test")
+    trusted = {"SSL_CERT_FILE": str(certs / "ca.pem")}
+    registry = Registry(tmp_path, tls=(certs / "registry.pem", certs / "registry.key"))
+    misnamed = Registry(tmp_path, tls=(certs / "misnamed.pem", certs / "misnamed.key"))
+    try:
+        ref = registry.ref("plugins/tls:v1")
+        out = weir_plugin("push", str(PLUGIN), ref, env=trusted)
+        assert out.returncode == 0, out.stderr
+        # Another CA, or a certificate for another host: refused.
+        out = weir_plugin("push", str(PLUGIN), ref, env={"SSL_CERT_FILE": str(certs / "other_ca.pem")})
+        assert out.returncode != 0 and "TLS handshake failed" in out.stderr, out.stderr
+        out = weir_plugin("push", str(PLUGIN), misnamed.ref("plugins/tls:v1"), env=trusted)
+        assert out.returncode != 0 and "TLS handshake failed" in out.stderr, out.stderr
+        config = proxy_config(ports.listen, ports.admin, ports.upstream,
+                              filters=remote_filter(ref, cluster_name=None))
+        with Weir(config, args=("--code-cache-dir", str(tmp_path / "cache")),
+                  wait_ports=(ports.listen,), env=trusted):
+            assert_plugin_serves(ports)
+    finally:
+        registry.stop()
+        misnamed.stop()

@@ -1,9 +1,11 @@
 #include "extensions/common/wasm/blocking_http_client.h"
 
+#include <arpa/inet.h>
 #include <fcntl.h>
 #include <netdb.h>
 #include <openssl/err.h>
 #include <openssl/ssl.h>
+#include <openssl/x509v3.h>
 #include <poll.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -98,8 +100,17 @@ class Connection {
       if (!ssl) return Error{"cannot create a TLS session"};
       SSL_set_fd(ssl, fd_);
       SSL_set_connect_state(ssl);
-      SSL_set_tlsext_host_name(ssl, host.c_str());
-      SSL_set1_host(ssl, host.c_str());
+      // The certificate must name the URL's host: an address among its IP SANs, a name
+      // among its DNS ones (SNI is sent for names only, RFC 6066).
+      in6_addr address{};
+      const bool literal = inet_pton(AF_INET, host.c_str(), &address) == 1 ||
+                           inet_pton(AF_INET6, host.c_str(), &address) == 1;
+      if (literal) {
+        X509_VERIFY_PARAM_set1_ip_asc(SSL_get0_param(ssl), host.c_str());
+      } else {
+        SSL_set_tlsext_host_name(ssl, host.c_str());
+        SSL_set1_host(ssl, host.c_str());
+      }
       tls_ = std::make_unique<net::tls::TlsSocket>(ssl, nullptr, nullptr);
     }
     if (!tls_) return Error{"cannot create a TLS session"};
