@@ -10,7 +10,8 @@ HTTP/2 rows (cleartext, prior knowledge) are driven by h2load (nghttp2-client) w
 concurrent streams per connection, against nginx's `listen ... http2` and weir's AUTO
 listener; their ratios are against nginx over HTTP/2. h2load reports no p99 (mean shown).
 Environment: DURATION (s, default 10), ROUNDS (default 3), CONNS (default 32), STREAMS
-(default 10), H2=0 skips the HTTP/2 rows."""
+(default 10), H2=0 skips the HTTP/2 rows, ONLY=REGEX measures only the rows whose name
+matches (e.g. ONLY='^(nginx proxy|weir, no plugin)$' for the core comparison)."""
 import os
 import re
 import shutil
@@ -30,6 +31,7 @@ ROUNDS = int(os.environ.get("ROUNDS", "3"))
 CONNS = int(os.environ.get("CONNS", "32"))
 STREAMS = int(os.environ.get("STREAMS", "10"))
 H2 = os.environ.get("H2", "1") != "0" and shutil.which("h2load") is not None
+ONLY = re.compile(os.environ.get("ONLY", ""))
 TICK = os.sysconf("SC_CLK_TCK")
 
 
@@ -244,6 +246,7 @@ def main():
             str(WEIR), "-c", str(cfg), "--concurrency", "1", "-l", "warn"])))
         for _, port, _ in targets:
             wait_port(port)
+        targets = [t for t in targets if ONLY.search(t[0])]
         for name, port, _ in targets:  # warm up: JIT tiers, pools
             if "HTTP/2" in name:
                 subprocess.run(["h2load", "-t1", f"-c{CONNS}", f"-m{STREAMS}", "-D2",

@@ -4,6 +4,7 @@
 #include <CLI/CLI.hpp>
 #include <cstdlib>
 
+#include "common/log_level.h"
 #include "extensions/common/wasm/plugin_cli.h"
 #include "extensions/common/wasm/remote_code_cache.h"
 #include "server/server.h"
@@ -84,7 +85,7 @@ int main(int argc, char** argv) {
     fprintf(stderr, "unknown log level '%s'\n", log_level.c_str());
     return 1;
   }
-  spdlog::set_level(level);
+  weir::set_log_level(level);
   spdlog::set_pattern("[%Y-%m-%d %H:%M:%S.%e][%t][%^%l%$] %v");
   options.validate_only = mode == "validate";
   weir::extensions::wasm::set_remote_code_cache_dir(options.code_cache_dir);

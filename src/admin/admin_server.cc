@@ -9,6 +9,7 @@
 #include <optional>
 
 #include "admin/clusters_render.h"
+#include "common/log_level.h"
 #include "config/yaml_to_json.h"
 #include "http/http1_parser.h"
 #include "http/http1_writer.h"
@@ -279,7 +280,7 @@ AdminResponse AdminServer::handle(std::string_view method, std::string_view path
       auto level = parse_level(value);
       if (!level) return {400, "text/plain; charset=UTF-8", kLoggingUsage};
       if (name == "level" || name == "weir") {
-        spdlog::set_level(*level);
+        set_log_level(*level);
       } else if (auto logger = spdlog::get(name)) {
         logger->set_level(*level);
       } else {

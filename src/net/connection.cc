@@ -82,7 +82,10 @@ void Connection::on_events(uint32_t events) {
   }
   if (events & event::kWritable) flush();
   if (fd_ < 0) return;
-  if (events & (event::kReadable | event::kClosed)) read_available();
+  if (events & (event::kReadable | event::kClosed)) {
+    socket_drained_ = false;
+    read_available();
+  }
 }
 
 bool Connection::continue_handshake() {
@@ -142,14 +145,20 @@ void Connection::read_available() {
       // Drained: skip the EAGAIN round trip (a later arrival raises a new edge), unless the
       // peer hung up, which raises none. TLS hands over one record at a time, so a short
       // read says nothing there: read on until OpenSSL wants more from the socket.
-      if (static_cast<size_t>(n) < kReadChunk && !hangup_seen_ && !tls_) break;
+      if (static_cast<size_t>(n) < kReadChunk && !hangup_seen_ && !tls_) {
+        socket_drained_ = true;
+        break;
+      }
       continue;
     }
     if (n == 0) {
       peer_closed_ = true;
       break;
     }
-    if (errno == EAGAIN || errno == EWOULDBLOCK) break;
+    if (errno == EAGAIN || errno == EWOULDBLOCK) {
+      socket_drained_ = !tls_;  // OpenSSL may still hold a record: TLS always reads
+      break;
+    }
     if (errno == EINTR) continue;
     finish_close(true, strerror(errno));
     return;
@@ -178,9 +187,9 @@ void Connection::read_available() {
 void Connection::redeliver() {
   if (fd_ < 0 || !reading_) return;
   if (!input_.empty() && handler_) handler_->on_data(input_);
-  if (fd_ >= 0 && !peer_closed_)
-    read_available();
-  else if (fd_ >= 0 && peer_closed_ && !closing_ && half_close_)
+  if (fd_ >= 0 && !peer_closed_) {
+    if (!socket_drained_) read_available();
+  } else if (fd_ >= 0 && peer_closed_ && !closing_ && half_close_)
     report_read_closed();
   else if (fd_ >= 0 && peer_closed_ && !closing_)
     finish_close(true, "connection closed by peer");

@@ -121,6 +121,9 @@ class Connection {
   bool reading_ = true;
   bool peer_closed_ = false;
   bool hangup_seen_ = false;
+  // The last read found the socket empty (a short read or EAGAIN): only a new edge brings
+  // more, so redeliver() need not ask the kernel again (one failed recv per request saved).
+  bool socket_drained_ = false;
   bool above_high_watermark_ = false;
   bool close_on_hangup_while_paused_ = false;
   bool half_close_ = false;

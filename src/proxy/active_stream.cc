@@ -123,7 +123,7 @@ void ActiveStream::on_request_headers(http::HeaderMap& headers, const http::Mess
                                       bool end_stream) {
   request_head_ = head;
   request_headers_ = std::move(headers);
-  request_end_seen_ = end_stream;
+  request_.end_seen = end_stream;
   info_.protocol = head.http_major == 2 ? "HTTP/2" : head.http_minor == 0 ? "HTTP/1.0" : "HTTP/1.1";
   if (head.upgrade) decide_upgrade();
   if (head.expect_continue) {
@@ -193,53 +193,49 @@ void ActiveStream::decide_upgrade() {
   // request.
   close_after_ = true;
   if (request_headers_->get(http::KnownHeader::kMethod) == "CONNECT") {
-    connect_refused_ = true;
+    upgrade_ = Upgrade::Refused;
     return;
   }
   auto upgrade = request_headers_->get(http::KnownHeader::kUpgrade);
   if (!upgrade || !upgrade_allowed(*upgrade)) return;  // forwarded without its upgrade
-  upgrade_accepted_ = true;
+  upgrade_ = Upgrade::Accepted;
   upgrade_type_ = std::string(*upgrade);
   // The request goes on as the tunnel's client-to-upstream half.
-  request_end_seen_ = false;
+  request_.end_seen = false;
 }
 
 void ActiveStream::decode_headers_from(size_t index) {
-  bool headers_only = request_end_seen_ && request_body_held_.empty() && !request_has_trailers_;
+  bool headers_only = request_.end_seen && request_.body_held.empty() && !request_has_trailers_;
   for (; index < filters_.size(); ++index) {
     in_filter_callback_ = true;
     FilterStatus status = filters_[index]->on_request_headers(*request_headers_, headers_only);
     in_filter_callback_ = false;
-    if (take_pending_local_reply() || finished_) return;
+    if (take_pending_local_reply() || finished()) return;
     if (status != FilterStatus::Continue) {
-      request_stopped_ = true;
-      request_stop_index_ = index;
-      request_stop_all_ = status == FilterStatus::StopAllIteration;
+      request_.stop_headers(index, status);
       // Body that waited for these headers reaches this filter now (Envoy's StopIteration).
-      if (!request_stop_all_ && !request_body_held_.empty() &&
-          request_body_stop_index_ == SIZE_MAX) {
-        decode_body_to_held_headers(request_body_from_, "", request_end_seen_);
+      if (request_.headers == HeadersState::Held && !request_.body_held.empty() &&
+          request_.body_stop == kNoFilter) {
+        decode_body_to_held_headers(request_.body_from, "", request_.end_seen);
       }
       return;
     }
   }
-  request_stopped_ = false;
-  request_headers_done_ = true;
+  request_.headers = HeadersState::Passed;
   route_request();
-  if (finished_ || local_reply_sent_) return;
-  if (request_body_stop_index_ == SIZE_MAX &&
-      (!request_body_held_.empty() ||
-       (request_end_seen_ && !headers_only && !request_has_trailers_))) {
-    std::string held = std::move(request_body_held_);
-    request_body_held_.clear();
-    size_t from = request_body_from_;  // the filters before it have seen this body
-    request_body_from_ = 0;
-    decode_body_from(from, std::move(held), request_end_seen_ && !request_has_trailers_);
+  if (phase_ != Phase::Active) return;
+  if (request_.body_stop == kNoFilter &&
+      (!request_.body_held.empty() ||
+       (request_.end_seen && !headers_only && !request_has_trailers_))) {
+    std::string held = std::move(request_.body_held);
+    request_.body_held.clear();
+    size_t from = request_.body_from;  // the filters before it have seen this body
+    request_.body_from = 0;
+    decode_body_from(from, std::move(held), request_.end_seen && !request_has_trailers_);
   }
-  if (finished_) return;
+  if (finished()) return;
   pause_downstream(downstream_paused_by_held_body_, false);
-  if (request_has_trailers_ && request_body_stop_index_ == SIZE_MAX && !finished_ &&
-      !local_reply_sent_) {
+  if (request_has_trailers_ && request_.body_stop == kNoFilter && phase_ == Phase::Active) {
     decode_trailers_from(0);
   }
 }
@@ -247,32 +243,40 @@ void ActiveStream::decode_headers_from(size_t index) {
 void ActiveStream::on_request_body(std::string_view data, bool end_stream) {
   info_.bytes_received += data.size();
   arm_idle_timer();
-  if (end_stream) request_end_seen_ = true;
-  if (local_reply_sent_) return;  // answered already: the rest of the body is dropped
-  if (!request_headers_done_ && request_stopped_ && !request_stop_all_) {
-    // The headers' filter stopped them alone: it sees the body (Envoy's StopIteration).
-    size_t from = request_body_stop_index_ != SIZE_MAX ? request_body_stop_index_ : 0;
-    request_body_stop_index_ = SIZE_MAX;
-    decode_body_to_held_headers(from, std::string(data), end_stream);
-  } else if (!request_headers_done_) {
-    // A filter holds the request at its headers (an auth call, say): keep the body for
-    // it, and past the buffer limit stop reading the client until the filter lets go
-    // (Envoy's StopAllIterationAndWatermark, what Proxy-Wasm hosts use).
-    // Known gap: when an earlier filter let the body go on from its body callback
-    // (request_body_from_ > 0), the pieces held here skip the filters before it.
-    request_body_held_.append(data);
-    if (request_body_held_.size() > setup_.config.per_connection_buffer_limit_bytes) {
-      pause_downstream(downstream_paused_by_held_body_, true);
+  if (end_stream) request_.end_seen = true;
+  if (phase_ != Phase::Active) return;  // answered already: the rest of the body is dropped
+  switch (request_.headers) {
+    case HeadersState::Passed:
+      if (request_.body_stop == kNoFilter) {
+        decode_body_from(0, std::string(data), end_stream);  // the common case
+      } else {
+        // A filter buffers: call it again with everything held so far.
+        request_.body_held.append(data);
+        size_t index = request_.body_stop;
+        std::string held = std::move(request_.body_held);
+        request_.body_held.clear();
+        decode_body_from(index, std::move(held), end_stream);
+      }
+      return;
+    case HeadersState::Held: {
+      // The headers' filter stopped them alone: it sees the body (Envoy's StopIteration).
+      size_t from = request_.body_stop != kNoFilter ? request_.body_stop : 0;
+      request_.body_stop = kNoFilter;
+      decode_body_to_held_headers(from, std::string(data), end_stream);
+      return;
     }
-  } else if (request_body_stop_index_ != SIZE_MAX) {
-    // A filter buffers: call it again with everything held so far.
-    request_body_held_.append(data);
-    size_t index = request_body_stop_index_;
-    std::string held = std::move(request_body_held_);
-    request_body_held_.clear();
-    decode_body_from(index, std::move(held), end_stream);
-  } else {
-    decode_body_from(0, std::string(data), end_stream);
+    case HeadersState::Pending:
+    case HeadersState::HeldWithBody:
+      // A filter holds the request at its headers (an auth call, say): keep the body for
+      // it, and past the buffer limit stop reading the client until the filter lets go
+      // (Envoy's StopAllIterationAndWatermark, what Proxy-Wasm hosts use).
+      // Known gap: when an earlier filter let the body go on from its body callback
+      // (request_.body_from > 0), the pieces held here skip the filters before it.
+      request_.body_held.append(data);
+      if (request_.body_held.size() > setup_.config.per_connection_buffer_limit_bytes) {
+        pause_downstream(downstream_paused_by_held_body_, true);
+      }
+      return;
   }
 }
 
@@ -280,28 +284,28 @@ void ActiveStream::on_request_body(std::string_view data, bool end_stream) {
 // through the filters up to it; one that stops buffers (413 past the buffer limit); when
 // the holding filter continues from its body callback, its headers go on, then the body.
 void ActiveStream::decode_body_to_held_headers(size_t index, std::string data, bool end_stream) {
-  std::string body = std::move(request_body_held_);
-  request_body_held_.clear();
+  std::string body = std::move(request_.body_held);
+  request_.body_held.clear();
   body.append(data);
-  const size_t held_at = request_stop_index_;
+  const size_t held_at = request_.headers_stop;
   for (; index <= held_at; ++index) {
     in_filter_callback_ = true;
     FilterStatus status = filters_[index]->on_request_body(body, end_stream);
     in_filter_callback_ = false;
-    if (take_pending_local_reply() || finished_) return;
+    if (take_pending_local_reply() || finished()) return;
     if (status != FilterStatus::Continue) {
-      request_body_stop_index_ = index;
-      request_body_held_ = std::move(body);
-      if (request_body_held_.size() > setup_.config.per_connection_buffer_limit_bytes) {
+      request_.body_stop = index;
+      request_.body_held = std::move(body);
+      if (request_.body_held.size() > setup_.config.per_connection_buffer_limit_bytes) {
         setup_.stats.downstream_rq_too_large.inc();
         answer_error(413, "payload too large", "request_payload_too_large");
       }
       return;
     }
   }
-  request_body_held_ = std::move(body);
-  request_body_from_ = held_at + 1;
-  request_stopped_ = false;
+  request_.body_held = std::move(body);
+  request_.body_from = held_at + 1;
+  request_.headers = HeadersState::Pending;
   decode_headers_from(held_at + 1);
 }
 
@@ -310,19 +314,19 @@ void ActiveStream::decode_body_from(size_t index, std::string data, bool end_str
     in_filter_callback_ = true;
     FilterStatus status = filters_[index]->on_request_body(data, end_stream);
     in_filter_callback_ = false;
-    if (take_pending_local_reply() || finished_) return;
+    if (take_pending_local_reply() || finished()) return;
     if (status != FilterStatus::Continue) {
-      request_body_stop_index_ = index;
-      request_body_held_ = std::move(data);
+      request_.body_stop = index;
+      request_.body_held = std::move(data);
       // A filter buffering a body past the connection's buffer limit: 413, as Envoy.
-      if (request_body_held_.size() > setup_.config.per_connection_buffer_limit_bytes) {
+      if (request_.body_held.size() > setup_.config.per_connection_buffer_limit_bytes) {
         setup_.stats.downstream_rq_too_large.inc();
         answer_error(413, "payload too large", "request_payload_too_large");
       }
       return;
     }
   }
-  request_body_stop_index_ = SIZE_MAX;
+  request_.body_stop = kNoFilter;
   if (upstream_ && !request_end_forwarded_) {
     upstream_->send_body(data, end_stream);
     if (end_stream) request_end_forwarded_ = true;
@@ -332,18 +336,19 @@ void ActiveStream::decode_body_from(size_t index, std::string data, bool end_str
 void ActiveStream::on_request_trailers(http::HeaderMap& trailers) {
   request_trailers_ = std::move(trailers);
   request_has_trailers_ = true;
-  request_end_seen_ = true;
-  if (!request_headers_done_ && request_stopped_ && !request_stop_all_ && !local_reply_sent_) {
+  request_.end_seen = true;
+  if (request_.headers == HeadersState::Held && phase_ == Phase::Active) {
     // The filters that see the body while the headers wait get its end now, with
     // end_of_stream (a plugin checking the whole body must see it end; Envoy would call
     // their trailers callback, where a plugin cannot read the body); the trailers follow
     // the headers through every filter.
-    size_t from = request_body_stop_index_ != SIZE_MAX ? request_body_stop_index_ : 0;
-    request_body_stop_index_ = SIZE_MAX;
+    size_t from = request_.body_stop != kNoFilter ? request_.body_stop : 0;
+    request_.body_stop = kNoFilter;
     decode_body_to_held_headers(from, "", true);
     return;
   }
-  if (request_headers_done_ && request_body_stop_index_ == SIZE_MAX && !local_reply_sent_) {
+  if (request_.headers == HeadersState::Passed && request_.body_stop == kNoFilter &&
+      phase_ == Phase::Active) {
     decode_trailers_from(0);
   }
 }
@@ -353,13 +358,13 @@ void ActiveStream::decode_trailers_from(size_t index) {
     in_filter_callback_ = true;
     FilterStatus status = filters_[index]->on_request_trailers(*request_trailers_);
     in_filter_callback_ = false;
-    if (take_pending_local_reply() || finished_) return;
+    if (take_pending_local_reply() || finished()) return;
     if (status != FilterStatus::Continue) {
-      request_trailers_stop_index_ = index;  // resumed by continue_request()
+      request_.trailers_stop = index;  // resumed by continue_request()
       return;
     }
   }
-  request_trailers_stop_index_ = SIZE_MAX;
+  request_.trailers_stop = kNoFilter;
   if (upstream_ && !request_end_forwarded_) {
     upstream_->send_trailers(*request_trailers_);
     request_end_forwarded_ = true;
@@ -367,7 +372,7 @@ void ActiveStream::decode_trailers_from(size_t index) {
 }
 
 void ActiveStream::continue_request() {
-  if (finished_ || local_reply_sent_) return;
+  if (phase_ != Phase::Active) return;
   if (in_filter_callback_) {
     // Resume once the current callback has returned, never underneath it.
     setup_.loop.defer([this, alive = alive()] {
@@ -375,54 +380,53 @@ void ActiveStream::continue_request() {
     });
     return;
   }
-  if (request_stopped_) {
-    request_stopped_ = false;
-    if (request_body_stop_index_ == request_stop_index_) {
+  if (request_.stopped()) {
+    request_.headers = HeadersState::Pending;
+    if (request_.body_stop == request_.headers_stop) {
       // The same filter buffered the body: both go on from the next filter.
-      request_body_stop_index_ = SIZE_MAX;
-      request_body_from_ = request_stop_index_ + 1;
+      request_.body_stop = kNoFilter;
+      request_.body_from = request_.headers_stop + 1;
     }
-    decode_headers_from(request_stop_index_ + 1);
-  } else if (request_body_stop_index_ != SIZE_MAX) {
-    size_t index = request_body_stop_index_;
-    request_body_stop_index_ = SIZE_MAX;
-    std::string held = std::move(request_body_held_);
-    request_body_held_.clear();
-    bool end = request_end_seen_ && !request_has_trailers_;
+    decode_headers_from(request_.headers_stop + 1);
+  } else if (request_.body_stop != kNoFilter) {
+    size_t index = request_.body_stop;
+    request_.body_stop = kNoFilter;
+    std::string held = std::move(request_.body_held);
+    request_.body_held.clear();
+    bool end = request_.end_seen && !request_has_trailers_;
     decode_body_from(index + 1, std::move(held), end);
-    if (request_has_trailers_ && request_body_stop_index_ == SIZE_MAX && !finished_ &&
-        !local_reply_sent_) {
+    if (request_has_trailers_ && request_.body_stop == kNoFilter && phase_ == Phase::Active) {
       decode_trailers_from(0);
     }
-  } else if (request_trailers_stop_index_ != SIZE_MAX) {
-    size_t index = request_trailers_stop_index_;
-    request_trailers_stop_index_ = SIZE_MAX;
+  } else if (request_.trailers_stop != kNoFilter) {
+    size_t index = request_.trailers_stop;
+    request_.trailers_stop = kNoFilter;
     decode_trailers_from(index + 1);
   }
 }
 
 void ActiveStream::continue_request_from(size_t index) {
-  if (request_stopped_ && !request_stop_all_ && request_body_stop_index_ == index &&
-      index < request_stop_index_ && !in_filter_callback_ && !finished_ && !local_reply_sent_) {
+  if (request_.headers == HeadersState::Held && request_.body_stop == index &&
+      index < request_.headers_stop && !in_filter_callback_ && phase_ == Phase::Active) {
     // A filter before the one holding the headers lets its buffered body go on.
-    request_body_stop_index_ = SIZE_MAX;
-    decode_body_to_held_headers(index + 1, "", request_end_seen_);
+    request_.body_stop = kNoFilter;
+    decode_body_to_held_headers(index + 1, "", request_.end_seen);
     return;
   }
-  bool stopped_here = (request_stopped_ && request_stop_index_ == index) ||
-                      request_body_stop_index_ == index || request_trailers_stop_index_ == index;
+  bool stopped_here = (request_.stopped() && request_.headers_stop == index) ||
+                      request_.body_stop == index || request_.trailers_stop == index;
   if (stopped_here || in_filter_callback_) continue_request();
 }
 
 void ActiveStream::continue_response_from(size_t index) {
-  if (response_stopped_ && !response_stop_all_ && response_body_stop_index_ == index &&
-      index > response_stop_index_ && !in_filter_callback_ && !finished_) {
-    response_body_stop_index_ = SIZE_MAX;
-    encode_body_to_held_headers(index, "", response_end_seen_);
+  if (response_.headers == HeadersState::Held && response_.body_stop == index &&
+      index > response_.headers_stop && !in_filter_callback_ && !finished()) {
+    response_.body_stop = kNoFilter;
+    encode_body_to_held_headers(index, "", response_.end_seen);
     return;
   }
-  bool stopped_here = (response_stopped_ && response_stop_index_ == index) ||
-                      response_body_stop_index_ == index || response_trailers_stop_index_ == index;
+  bool stopped_here = (response_.stopped() && response_.headers_stop == index) ||
+                      response_.body_stop == index || response_.trailers_stop == index;
   if (stopped_here || in_filter_callback_) continue_response();
 }
 
@@ -437,7 +441,7 @@ void ActiveStream::reset_stream() {
 }
 
 void ActiveStream::route_request() {
-  if (connect_refused_) {
+  if (upgrade_ == Upgrade::Refused) {
     // CONNECT tunnels are not implemented: refused as Envoy refuses an upgrade it has no
     // configuration for.
     start_local_reply({403, "", {}, "upgrade_failed"});
@@ -484,7 +488,7 @@ void ActiveStream::route_request() {
 // access log and later filter callbacks see it so).
 void ActiveStream::forward_headers_upstream() {
   const http::HeaderMap& headers = *request_headers_;
-  if (upgrade_accepted_) {
+  if (upgrade_ == Upgrade::Accepted) {
     // The upgrade goes on hop by hop: its two fields are put back. What follows the
     // headers (only after a 101) is tunnel data, sent as it comes.
     const http::Field upgrade[] = {{"connection", "upgrade"}, {"upgrade", upgrade_type_}};
@@ -495,7 +499,7 @@ void ActiveStream::forward_headers_upstream() {
         upstream_framing_, false);
     return;
   }
-  bool headers_only = request_end_seen_ && request_body_held_.empty() && !request_has_trailers_;
+  bool headers_only = request_.end_seen && request_.body_held.empty() && !request_has_trailers_;
   std::span<const http::Field> append;
   std::string_view drop;
   static constexpr http::Field kChunked[] = {{"transfer-encoding", "chunked"}};
@@ -523,7 +527,7 @@ void ActiveStream::on_upstream_connected(std::string_view endpoint, const net::t
 
 void ActiveStream::on_upstream_headers(http::HeaderMap& headers, const http::MessageHead& head,
                                        bool end_stream) {
-  if (local_reply_sent_ || finished_) return;
+  if (phase_ != Phase::Active) return;
   arm_idle_timer();
   upstream_response_started_ = true;
   response_headers_ = std::move(headers);
@@ -536,7 +540,7 @@ void ActiveStream::on_upstream_headers(http::HeaderMap& headers, const http::Mes
     route_timer_.disarm();
   }
   http::strip_hop_by_hop_headers(*response_headers_);
-  response_end_seen_ = end_stream;
+  response_.end_seen = end_stream;
   info_.response_code = status;
   if (auto* pool = setup_.find_pool(info_.cluster_name)) {
     pool->cluster().stats->by_class(status).inc();
@@ -548,99 +552,102 @@ void ActiveStream::on_upstream_headers(http::HeaderMap& headers, const http::Mes
 }
 
 void ActiveStream::encode_headers_from(size_t index) {
-  bool headers_only = response_end_seen_ && response_body_held_.empty() && !response_trailers_;
+  bool headers_only = response_.end_seen && response_.body_held.empty() && !response_trailers_;
   for (; index > 0; --index) {
     in_filter_callback_ = true;
     FilterStatus status =
         filters_[index - 1]->on_response_headers(*response_headers_, headers_only);
     in_filter_callback_ = false;
-    if (take_pending_local_reply() || finished_) return;
+    if (take_pending_local_reply() || finished()) return;
     if (status != FilterStatus::Continue) {
-      response_stopped_ = true;
-      response_stop_index_ = index - 1;
-      response_stop_all_ = status == FilterStatus::StopAllIteration;
-      if (!response_stop_all_ && !response_body_held_.empty() &&
-          response_body_stop_index_ == SIZE_MAX) {
+      response_.stop_headers(index - 1, status);
+      if (response_.headers == HeadersState::Held && !response_.body_held.empty() &&
+          response_.body_stop == kNoFilter) {
         encode_body_to_held_headers(
-            response_body_from_ == SIZE_MAX ? filters_.size() : response_body_from_, "",
-            response_end_seen_);
+            response_.body_from == kNoFilter ? filters_.size() : response_.body_from, "",
+            response_.end_seen);
       }
       return;
     }
   }
-  response_stopped_ = false;
-  write_response_headers();
-  if (response_body_stop_index_ != SIZE_MAX) {
+  write_response_headers();  // Passed
+  if (response_.body_stop != kNoFilter) {
     // A filter still buffers the body: it goes on when that filter continues.
-  } else if (!response_body_held_.empty() ||
-             (response_end_seen_ && !headers_only && !response_trailers_)) {
-    std::string held = std::move(response_body_held_);
-    response_body_held_.clear();
-    size_t from = response_body_from_ == SIZE_MAX ? filters_.size() : response_body_from_;
-    response_body_from_ = SIZE_MAX;
-    encode_body_from(from, std::move(held), response_end_seen_ && !response_trailers_);
+  } else if (!response_.body_held.empty() ||
+             (response_.end_seen && !headers_only && !response_trailers_)) {
+    std::string held = std::move(response_.body_held);
+    response_.body_held.clear();
+    size_t from = response_.body_from == kNoFilter ? filters_.size() : response_.body_from;
+    response_.body_from = kNoFilter;
+    encode_body_from(from, std::move(held), response_.end_seen && !response_trailers_);
   } else if (headers_only) {
     complete_response();
   }
-  if (finished_) return;
+  if (finished()) return;
   pause_upstream(upstream_paused_by_held_body_, false);
-  if (response_trailers_ && response_end_seen_ && response_body_stop_index_ == SIZE_MAX &&
-      !finished_) {
+  if (response_trailers_ && response_.end_seen && response_.body_stop == kNoFilter && !finished()) {
     encode_trailers_from(filters_.size());
   }
 }
 
 void ActiveStream::on_upstream_body(std::string_view data, bool end_stream) {
-  if (local_reply_sent_ || finished_) return;
+  if (phase_ != Phase::Active) return;
   arm_idle_timer();
-  if (end_stream) response_end_seen_ = true;
-  if (!response_headers_written_ && response_stopped_ && !response_stop_all_) {
-    size_t from =
-        response_body_stop_index_ != SIZE_MAX ? response_body_stop_index_ + 1 : filters_.size();
-    response_body_stop_index_ = SIZE_MAX;
-    encode_body_to_held_headers(from, std::string(data), end_stream);
-  } else if (!response_headers_written_) {
-    // A filter holds the response at its headers: keep the body, and past the buffer
-    // limit stop reading the upstream until the filter lets go.
-    response_body_held_.append(data);
-    if (response_body_held_.size() > setup_.config.per_connection_buffer_limit_bytes) {
-      pause_upstream(upstream_paused_by_held_body_, true);
+  if (end_stream) response_.end_seen = true;
+  switch (response_.headers) {
+    case HeadersState::Passed:
+      if (response_.body_stop == kNoFilter) {
+        encode_body_from(filters_.size(), std::string(data), end_stream);  // the common case
+      } else {
+        response_.body_held.append(data);
+        size_t index = response_.body_stop;
+        std::string held = std::move(response_.body_held);
+        response_.body_held.clear();
+        encode_body_from(index + 1, std::move(held), end_stream);
+      }
+      return;
+    case HeadersState::Held: {
+      size_t from = response_.body_stop != kNoFilter ? response_.body_stop + 1 : filters_.size();
+      response_.body_stop = kNoFilter;
+      encode_body_to_held_headers(from, std::string(data), end_stream);
+      return;
     }
-  } else if (response_body_stop_index_ != SIZE_MAX) {
-    response_body_held_.append(data);
-    size_t index = response_body_stop_index_;
-    std::string held = std::move(response_body_held_);
-    response_body_held_.clear();
-    encode_body_from(index + 1, std::move(held), end_stream);
-  } else {
-    encode_body_from(filters_.size(), std::string(data), end_stream);
+    case HeadersState::Pending:
+    case HeadersState::HeldWithBody:
+      // A filter holds the response at its headers: keep the body, and past the buffer
+      // limit stop reading the upstream until the filter lets go.
+      response_.body_held.append(data);
+      if (response_.body_held.size() > setup_.config.per_connection_buffer_limit_bytes) {
+        pause_upstream(upstream_paused_by_held_body_, true);
+      }
+      return;
   }
 }
 
 // The response side of decode_body_to_held_headers (filters in reverse order).
 void ActiveStream::encode_body_to_held_headers(size_t index, std::string data, bool end_stream) {
-  std::string body = std::move(response_body_held_);
-  response_body_held_.clear();
+  std::string body = std::move(response_.body_held);
+  response_.body_held.clear();
   body.append(data);
-  const size_t held_at = response_stop_index_;
+  const size_t held_at = response_.headers_stop;
   for (; index > held_at; --index) {
     in_filter_callback_ = true;
     FilterStatus status = filters_[index - 1]->on_response_body(body, end_stream);
     in_filter_callback_ = false;
-    if (take_pending_local_reply() || finished_) return;
+    if (take_pending_local_reply() || finished()) return;
     if (status != FilterStatus::Continue) {
-      response_body_stop_index_ = index - 1;
-      response_body_held_ = std::move(body);
-      if (response_body_held_.size() > setup_.config.per_connection_buffer_limit_bytes) {
+      response_.body_stop = index - 1;
+      response_.body_held = std::move(body);
+      if (response_.body_held.size() > setup_.config.per_connection_buffer_limit_bytes) {
         setup_.stats.rs_too_large.inc();
         answer_error(500, "response payload too large", "response_payload_too_large");
       }
       return;
     }
   }
-  response_body_held_ = std::move(body);
-  response_body_from_ = held_at;
-  response_stopped_ = false;
+  response_.body_held = std::move(body);
+  response_.body_from = held_at;
+  response_.headers = HeadersState::Pending;
   encode_headers_from(held_at);
 }
 
@@ -649,36 +656,35 @@ void ActiveStream::encode_body_from(size_t index, std::string data, bool end_str
     in_filter_callback_ = true;
     FilterStatus status = filters_[index - 1]->on_response_body(data, end_stream);
     in_filter_callback_ = false;
-    if (take_pending_local_reply() || finished_) return;
+    if (take_pending_local_reply() || finished()) return;
     if (status != FilterStatus::Continue) {
-      response_body_stop_index_ = index - 1;
-      response_body_held_ = std::move(data);
+      response_.body_stop = index - 1;
+      response_.body_held = std::move(data);
       // Past the limit: 500 while the response has not gone out, else a reset (Envoy).
-      if (response_body_held_.size() > setup_.config.per_connection_buffer_limit_bytes) {
+      if (response_.body_held.size() > setup_.config.per_connection_buffer_limit_bytes) {
         setup_.stats.rs_too_large.inc();
         answer_error(500, "response payload too large", "response_payload_too_large");
       }
       return;
     }
   }
-  response_body_stop_index_ = SIZE_MAX;
+  response_.body_stop = kNoFilter;
   write_response_body(data, end_stream);
 }
 
 void ActiveStream::on_upstream_trailers(http::HeaderMap& trailers) {
-  if (local_reply_sent_ || finished_) return;
+  if (phase_ != Phase::Active) return;
   response_trailers_ = std::move(trailers);
-  response_end_seen_ = true;
-  if (!response_headers_written_ && response_stopped_ && !response_stop_all_) {
+  response_.end_seen = true;
+  if (response_.headers == HeadersState::Held) {
     // As on the request side: the body ends for the filters up to the one holding the
     // headers; the trailers follow the headers.
-    size_t from =
-        response_body_stop_index_ != SIZE_MAX ? response_body_stop_index_ + 1 : filters_.size();
-    response_body_stop_index_ = SIZE_MAX;
+    size_t from = response_.body_stop != kNoFilter ? response_.body_stop + 1 : filters_.size();
+    response_.body_stop = kNoFilter;
     encode_body_to_held_headers(from, "", true);
     return;
   }
-  if (response_headers_written_ && response_body_stop_index_ == SIZE_MAX) {
+  if (response_.headers == HeadersState::Passed && response_.body_stop == kNoFilter) {
     encode_trailers_from(filters_.size());
   }
 }
@@ -688,50 +694,50 @@ void ActiveStream::encode_trailers_from(size_t index) {
     in_filter_callback_ = true;
     FilterStatus status = filters_[index - 1]->on_response_trailers(*response_trailers_);
     in_filter_callback_ = false;
-    if (take_pending_local_reply() || finished_) return;
+    if (take_pending_local_reply() || finished()) return;
     if (status != FilterStatus::Continue) {
-      response_trailers_stop_index_ = index - 1;
+      response_.trailers_stop = index - 1;
       return;
     }
   }
-  response_trailers_stop_index_ = SIZE_MAX;
+  response_.trailers_stop = kNoFilter;
   write_response_trailers();
 }
 
 void ActiveStream::continue_response() {
-  if (finished_) return;
+  if (finished()) return;
   if (in_filter_callback_) {
     setup_.loop.defer([this, alive = alive()] {
       if (*alive) continue_response();
     });
     return;
   }
-  if (response_stopped_) {
-    response_stopped_ = false;
-    if (response_body_stop_index_ == response_stop_index_) {
-      response_body_stop_index_ = SIZE_MAX;
-      response_body_from_ = response_stop_index_;
+  if (response_.stopped()) {
+    response_.headers = HeadersState::Pending;
+    if (response_.body_stop == response_.headers_stop) {
+      response_.body_stop = kNoFilter;
+      response_.body_from = response_.headers_stop;
     }
-    encode_headers_from(response_stop_index_);
-  } else if (response_body_stop_index_ != SIZE_MAX) {
-    size_t index = response_body_stop_index_;
-    response_body_stop_index_ = SIZE_MAX;
-    std::string held = std::move(response_body_held_);
-    response_body_held_.clear();
-    encode_body_from(index, std::move(held), response_end_seen_ && !response_trailers_);
-    if (response_trailers_ && response_body_stop_index_ == SIZE_MAX && !finished_) {
+    encode_headers_from(response_.headers_stop);
+  } else if (response_.body_stop != kNoFilter) {
+    size_t index = response_.body_stop;
+    response_.body_stop = kNoFilter;
+    std::string held = std::move(response_.body_held);
+    response_.body_held.clear();
+    encode_body_from(index, std::move(held), response_.end_seen && !response_trailers_);
+    if (response_trailers_ && response_.body_stop == kNoFilter && !finished()) {
       encode_trailers_from(filters_.size());
     }
-  } else if (response_trailers_stop_index_ != SIZE_MAX) {
-    size_t index = response_trailers_stop_index_;
-    response_trailers_stop_index_ = SIZE_MAX;
+  } else if (response_.trailers_stop != kNoFilter) {
+    size_t index = response_.trailers_stop;
+    response_.trailers_stop = kNoFilter;
     encode_trailers_from(index);
   }
 }
 
 void ActiveStream::write_response_headers() {
   auto& h = *response_headers_;
-  bool headers_only = response_end_seen_ && response_body_held_.empty() && !response_trailers_;
+  bool headers_only = response_.end_seen && response_.body_held.empty() && !response_trailers_;
   uint32_t status = status_of(h);
   info_.response_code = status;
   h.set(http::KnownHeader::kServer, "weir");
@@ -740,7 +746,7 @@ void ActiveStream::write_response_headers() {
   if (framed_) {
     // HTTP/2: no framing or connection fields; the owner frames the parts.
     setup_.stats.by_class(status).inc();
-    response_headers_written_ = true;
+    response_.headers = HeadersState::Passed;
     owner_.send_response_headers(h, headers_only);
     return;
   }
@@ -752,12 +758,11 @@ void ActiveStream::write_response_headers() {
     h.set(http::KnownHeader::kTransferEncoding, "chunked");
     response_chunked_ = true;
   } else {
-    response_close_delimited_ = true;
-    close_after_ = true;
+    close_after_ = true;  // the close delimits the body
   }
   if (!request_head_.keep_alive || (setup_.draining && *setup_.draining)) close_after_ = true;
-  if (!request_end_seen_) close_after_ = true;  // unread request body: cannot reuse
-  const bool switching_protocols = status == 101 && upgrade_accepted_;
+  if (!request_.end_seen) close_after_ = true;  // unread request body: cannot reuse
+  const bool switching_protocols = status == 101 && upgrade_ == Upgrade::Accepted;
   if (switching_protocols) {
     h.set(http::KnownHeader::kConnection, "upgrade");
     h.set(http::KnownHeader::kUpgrade, response_upgrade_);
@@ -774,11 +779,11 @@ void ActiveStream::write_response_headers() {
   info_.header_bytes_sent += out.size();
   if (switching_protocols) {
     // Counted before the 101 leaves, so that a client that has it sees it counted.
-    tunnel_established_ = true;
+    upgrade_ = Upgrade::Tunnel;
     setup_.stats.downstream_cx_upgrades_total.inc();
     setup_.stats.downstream_cx_upgrades_active.add(1);
   }
-  response_headers_written_ = true;
+  response_.headers = HeadersState::Passed;
   if (switching_protocols) {
     owner_.write_downstream(out);
     owner_.on_tunnel_established();
@@ -857,18 +862,14 @@ void ActiveStream::on_upstream_complete() {
   release_upstream(false);
 }
 
-void ActiveStream::complete_response() {
-  if (response_complete_) return;
-  response_complete_ = true;
-  finish(close_after_);
-}
+void ActiveStream::complete_response() { finish(close_after_, /*response_complete=*/true); }
 
 void ActiveStream::on_upstream_failure(UpstreamFailure kind, std::string_view reason) {
-  if (finished_) return;
+  if (finished()) return;
   release_upstream(false);
-  if (local_reply_sent_) return;
+  if (phase_ == Phase::LocalReply) return;
   spdlog::debug("stream {}: upstream failure: {}", info_.stream_id, reason);
-  if (response_headers_written_) {
+  if (response_.headers == HeadersState::Passed) {
     reset("upstream reset after response started");
     return;
   }
@@ -892,10 +893,10 @@ void ActiveStream::on_upstream_failure(UpstreamFailure kind, std::string_view re
 }
 
 void ActiveStream::on_request_protocol_error(uint32_t status, std::string_view reason) {
-  if (finished_) return;
+  if (finished()) return;
   info_.response_code_details = "http1.codec_error";
   close_after_ = true;
-  if (response_headers_written_ || local_reply_sent_) {
+  if (response_.headers == HeadersState::Passed || phase_ == Phase::LocalReply) {
     reset(reason);
     return;
   }
@@ -920,19 +921,19 @@ void ActiveStream::pause_upstream(bool& reason, bool pause) {
 }
 
 void ActiveStream::on_downstream_above_high_watermark() {
-  if (!finished_) pause_upstream(upstream_paused_by_downstream_, true);
+  if (!finished()) pause_upstream(upstream_paused_by_downstream_, true);
 }
 
 void ActiveStream::on_downstream_below_low_watermark() {
-  if (!finished_) pause_upstream(upstream_paused_by_downstream_, false);
+  if (!finished()) pause_upstream(upstream_paused_by_downstream_, false);
 }
 
 void ActiveStream::on_upstream_above_write_high_watermark() {
-  if (!finished_) pause_downstream(downstream_paused_by_upstream_, true);
+  if (!finished()) pause_downstream(downstream_paused_by_upstream_, true);
 }
 
 void ActiveStream::on_upstream_below_write_low_watermark() {
-  if (!finished_) pause_downstream(downstream_paused_by_upstream_, false);
+  if (!finished()) pause_downstream(downstream_paused_by_upstream_, false);
 }
 
 void ActiveStream::release_upstream(bool abort) {
@@ -953,7 +954,7 @@ void ActiveStream::release_upstream(bool abort) {
 
 void ActiveStream::send_local_reply(uint32_t status, std::string_view body,
                                     const http::HeaderMap& headers, std::string_view details) {
-  if (finished_) return;
+  if (finished()) return;
   LocalReply reply{status, std::string(body), headers, std::string(details)};
   if (in_filter_callback_) {
     pending_local_reply_ = std::move(reply);  // takes effect when the callback returns
@@ -971,16 +972,16 @@ bool ActiveStream::take_pending_local_reply() {
 }
 
 void ActiveStream::start_local_reply(LocalReply reply) {
-  if (finished_) return;
+  if (finished()) return;
   release_upstream(true);
   // The rest of the request body is dropped from now on: no reason left to hold it back.
   pause_downstream(downstream_paused_by_held_body_, false);
-  if (response_headers_written_) {
+  if (response_.headers == HeadersState::Passed) {
     reset("local reply after the response started");
     return;
   }
-  bool from_response_path = upstream_response_started_ || local_reply_sent_;
-  local_reply_sent_ = true;
+  bool from_response_path = upstream_response_started_ || phase_ == Phase::LocalReply;
+  phase_ = Phase::LocalReply;
   info_.response_code_details = reply.details;
   http::HeaderMap headers;
   headers.add(":status", std::to_string(reply.status));
@@ -990,15 +991,15 @@ void ActiveStream::start_local_reply(LocalReply reply) {
   headers.set(http::KnownHeader::kContentLength, std::to_string(reply.body.size()));
   response_headers_ = std::move(headers);
   response_trailers_.reset();
-  response_body_held_ = std::move(reply.body);
-  response_end_seen_ = true;
-  response_body_stop_index_ = SIZE_MAX;
-  response_body_from_ = SIZE_MAX;
+  response_.body_held = std::move(reply.body);
+  response_.end_seen = true;
+  response_.body_stop = kNoFilter;
+  response_.body_from = kNoFilter;
   if (from_response_path) {
     // Sent from a response callback: replaces the response and goes straight out.
     write_response_headers();
-    std::string body = std::move(response_body_held_);
-    response_body_held_.clear();
+    std::string body = std::move(response_.body_held);
+    response_.body_held.clear();
     write_response_body(body, true);
     return;
   }
@@ -1015,25 +1016,25 @@ void ActiveStream::answer_error(uint32_t status, std::string_view body, std::str
 }
 
 void ActiveStream::reset(std::string_view reason) {
-  if (finished_) return;
+  if (finished()) return;
   spdlog::debug("stream {} reset: {}", info_.stream_id, reason);
   release_upstream(true);
   finish(true);
 }
 
-void ActiveStream::finish(bool close_connection) {
-  if (finished_) return;
+void ActiveStream::finish(bool close_connection, bool response_complete) {
+  if (finished()) return;
   flush_pending_head();
-  finished_ = true;
+  phase_ = response_complete ? Phase::Complete : Phase::Reset;
   if (alive_) *alive_ = false;
   idle_timer_.disarm();
   route_timer_.disarm();
-  if (response_complete_) {
+  if (response_complete) {
     setup_.stats.downstream_rq_time.record(static_cast<uint64_t>(
         std::chrono::duration_cast<std::chrono::milliseconds>(setup_.loop.now() - start_).count()));
   }
   setup_.stats.downstream_rq_active.sub(1);
-  if (tunnel_established_) setup_.stats.downstream_cx_upgrades_active.sub(1);
+  if (upgrade_ == Upgrade::Tunnel) setup_.stats.downstream_cx_upgrades_active.sub(1);
   // Whatever this stream paused on the client connection is undone before the connection
   // goes on to the next request.
   pause_downstream(downstream_paused_by_held_body_, false);
@@ -1044,7 +1045,7 @@ void ActiveStream::finish(bool close_connection) {
         {info_, request_headers(), response_headers(), response_trailers(),
          std::chrono::duration_cast<std::chrono::microseconds>(setup_.loop.now() - start_)});
   }
-  owner_.on_stream_finished(close_connection || !response_complete_);
+  owner_.on_stream_finished(close_connection || !response_complete);
 }
 
 // Activity only moves a timestamp: re-arming the timer on every event would move it in the
@@ -1070,11 +1071,11 @@ void ActiveStream::on_idle_timer() {
 
 void ActiveStream::on_idle_timeout() {
   setup_.stats.downstream_rq_idle_timeout.inc();
-  if (response_headers_written_) {
+  if (response_.headers == HeadersState::Passed) {
     reset("stream idle timeout");
     return;
   }
-  start_local_reply({request_end_seen_ ? 504u : 408u, "stream timeout", {}, "stream_idle_timeout"});
+  start_local_reply({request_.end_seen ? 504u : 408u, "stream timeout", {}, "stream_idle_timeout"});
 }
 
 void ActiveStream::on_route_timeout() {
@@ -1082,7 +1083,7 @@ void ActiveStream::on_route_timeout() {
     pool->cluster().stats->upstream_rq_timeout.inc();
   }
   setup_.stats.downstream_rq_timeout.inc();
-  if (response_headers_written_) {
+  if (response_.headers == HeadersState::Passed) {
     reset("upstream request timeout");
     return;
   }

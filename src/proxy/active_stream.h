@@ -2,6 +2,20 @@
 // One request/response exchange on a downstream connection: runs the request through
 // the filter chain (config order), routes it, forwards it upstream (or answers directly),
 // and runs the response back through the filters (reverse order) to the client.
+//
+// A stream's life, in three pieces of state:
+// - Phase: Active (request and response flow) -> [LocalReply (weir or a filter answered:
+//   the rest of the request and anything from upstream is dropped)] -> Complete (the
+//   response went out whole) or Reset (it did not). Complete and Reset are finished().
+// - For each direction, where its headers are in the filter chain (HeadersState):
+//   Pending -> [Held / HeldWithBody at a filter that stopped them, until it continues]
+//   -> Passed (request: routed and sent upstream; response: written to the client).
+//   A direction's body follows its headers: while they are Pending or HeldWithBody it is
+//   kept (Held: it runs through the filters up to the holding one), and a filter that
+//   stops the body buffers it (body_stop) until it continues.
+// - Upgrade: None, Refused (CONNECT), Accepted (the request asked and may) -> Tunnel
+//   (a 101 went out: both directions are raw bytes from then on).
+// The fast path is Active with both directions Passed and no filter stopping the body.
 #include <memory>
 #include <optional>
 #include <string>
@@ -57,7 +71,7 @@ class ActiveStream : public HttpFilterCallbacks,
   void on_request_protocol_error(uint32_t status, std::string_view reason);
   // This response ends the connection (max_requests_per_connection reached).
   void close_connection_after_response() { close_after_ = true; }
-  bool finished() const { return finished_; }
+  bool finished() const { return phase_ == Phase::Complete || phase_ == Phase::Reset; }
 
   // Flow control: the client connection's output crossed its watermarks (a slow reader):
   // stop / resume reading the upstream.
@@ -133,7 +147,7 @@ class ActiveStream : public HttpFilterCallbacks,
   void pause_upstream(bool& reason, bool pause);
   bool take_pending_local_reply();
   void start_local_reply(LocalReply reply);
-  void finish(bool close_connection);
+  void finish(bool close_connection, bool response_complete = false);
   void arm_idle_timer();
   void on_idle_timer();
   void on_idle_timeout();
@@ -157,42 +171,53 @@ class ActiveStream : public HttpFilterCallbacks,
   const config::Route* route_ = nullptr;
   bool route_resolved_ = false;
 
-  // Request path state.
-  bool request_headers_done_ = false;  // passed every filter
-  bool request_stopped_ = false;       // a filter holds the request
-  size_t request_stop_index_ = 0;
-  bool request_stop_all_ = false;  // the headers' filter holds the body too (StopAll)
-  size_t request_body_from_ = 0;   // first filter the held body goes to once headers pass
-  size_t request_body_stop_index_ = SIZE_MAX;  // filter buffering the body
-  std::string request_body_held_;              // body held while stopped
-  bool request_end_seen_ = false;              // downstream sent the whole request
+  enum class Phase : uint8_t { Active, LocalReply, Complete, Reset };
+  enum class HeadersState : uint8_t {
+    Pending,       // not through the filters yet (or on their way now)
+    Held,          // a filter returned StopIteration: the body still runs up to it
+    HeldWithBody,  // a filter returned StopAllIteration: the body waits too
+    Passed,        // through every filter
+  };
+  static constexpr size_t kNoFilter = SIZE_MAX;
+  // Where one direction of the exchange is in the filter chain. Filter indexes are the
+  // request's order on both sides; the response side counts down.
+  struct Direction {
+    explicit Direction(size_t first_filter) : body_from(first_filter) {}
+    HeadersState headers = HeadersState::Pending;
+    size_t headers_stop = 0;  // the filter holding the headers (Held, HeldWithBody)
+    // The filter the held body goes to first once the headers pass (the filters before
+    // it saw it while the headers waited). Request: 0 for all; response: kNoFilter for all.
+    size_t body_from;
+    size_t body_stop = kNoFilter;      // the filter buffering the body
+    std::string body_held;             // body kept while held or buffered
+    bool end_seen = false;             // the sender's end of stream arrived
+    size_t trailers_stop = kNoFilter;  // the filter holding the trailers
+    bool stopped() const {
+      return headers == HeadersState::Held || headers == HeadersState::HeldWithBody;
+    }
+    void stop_headers(size_t index, FilterStatus status) {
+      headers = status == FilterStatus::StopAllIteration ? HeadersState::HeldWithBody
+                                                         : HeadersState::Held;
+      headers_stop = index;
+    }
+  };
+  enum class Upgrade : uint8_t { None, Refused, Accepted, Tunnel };
+
+  Phase phase_ = Phase::Active;
+  Direction request_{0};
+  Direction response_{kNoFilter};
+  Upgrade upgrade_ = Upgrade::None;
+
+  // Request path details.
   bool request_end_forwarded_ = false;
   bool request_has_trailers_ = false;
-  size_t request_trailers_stop_index_ = SIZE_MAX;
   BodyFraming upstream_framing_ = BodyFraming::None;
 
-  // Response path state.
-  bool response_stopped_ = false;
-  size_t response_stop_index_ = 0;
-  bool response_stop_all_ = false;
-  size_t response_body_from_ = SIZE_MAX;  // as encode_*_from's index; SIZE_MAX: every filter
-  size_t response_body_stop_index_ = SIZE_MAX;
-  std::string response_body_held_;
-  bool response_end_seen_ = false;
-  size_t response_trailers_stop_index_ = SIZE_MAX;
-  bool response_headers_written_ = false;
+  // Response path details.
   bool response_chunked_ = false;
-  bool response_close_delimited_ = false;
-  bool response_complete_ = false;
   bool upstream_response_started_ = false;
-
-  // Upgrade state. An accepted upgrade request goes upstream with its Upgrade header and
-  // no end of stream; a 101 then makes both directions a raw tunnel (as body data).
-  bool upgrade_accepted_ = false;
   std::string upgrade_type_;      // the request's Upgrade value, when accepted
   std::string response_upgrade_;  // the 101's Upgrade value
-  bool tunnel_established_ = false;
-  bool connect_refused_ = false;  // CONNECT: answered 403 (not implemented)
 
   // Flow control: the pauses this stream holds, one flag per reason.
   bool downstream_paused_by_upstream_ = false;   // upstream output over its watermark
@@ -202,8 +227,6 @@ class ActiveStream : public HttpFilterCallbacks,
 
   std::optional<LocalReply> pending_local_reply_;
   bool in_filter_callback_ = false;
-  bool local_reply_sent_ = false;
-  bool finished_ = false;
   bool close_after_ = false;
   event::EventLoop::Timer idle_timer_;
   event::EventLoop::Timer route_timer_;

@@ -36,7 +36,7 @@ Result<UpstreamPool::Lease> UpstreamPool::acquire(bool fresh) {
     idle->lease.connection->set_handler(nullptr);
     Lease lease = std::move(idle->lease);
     idle->lease = {};
-    spare_ = std::move(idle);
+    if (spares_.size() < kMaxSpares) spares_.push_back(std::move(idle));
     lease.reused = true;
     return lease;
   }
@@ -72,7 +72,13 @@ void UpstreamPool::release(Lease lease) {
   // again once the caller's callback has returned.
   const bool missed_events = !lease.connection->reading();
   lease.connection->set_reading(true);
-  auto idle = spare_ ? std::move(spare_) : std::make_unique<IdleConnection>();
+  std::unique_ptr<IdleConnection> idle;
+  if (spares_.empty()) {
+    idle = std::make_unique<IdleConnection>();
+  } else {
+    idle = std::move(spares_.back());
+    spares_.pop_back();
+  }
   idle->pool = this;
   idle->lease = std::move(lease);
   idle->lease.connection->set_handler(idle.get());
@@ -92,16 +98,17 @@ void UpstreamPool::release(Lease lease) {
 }
 
 std::unique_ptr<http::Http1Parser> UpstreamPool::take_response_parser(http::Http1Visitor& visitor) {
-  if (!spare_parser_) {
+  if (spare_parsers_.empty()) {
     return std::make_unique<http::Http1Parser>(http::MessageType::Response, visitor);
   }
-  std::unique_ptr<http::Http1Parser> parser = std::move(spare_parser_);
+  std::unique_ptr<http::Http1Parser> parser = std::move(spare_parsers_.back());
+  spare_parsers_.pop_back();
   parser->reset(visitor);
   return parser;
 }
 
 void UpstreamPool::recycle_response_parser(std::unique_ptr<http::Http1Parser> parser) {
-  spare_parser_ = std::move(parser);
+  if (spare_parsers_.size() < kMaxSpares) spare_parsers_.push_back(std::move(parser));
 }
 
 void UpstreamPool::connection_closed() { cluster_.stats->upstream_cx_active.sub(1); }

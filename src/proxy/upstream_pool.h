@@ -30,8 +30,8 @@ class UpstreamPool {
   void release(Lease lease);
   // Counts a connection that closed for good (for upstream_cx_active).
   void connection_closed();
-  // A response parser for `visitor`: the one the last request gave back, reset, when
-  // there is one (a parser per request would cost three allocations each time).
+  // A response parser for `visitor`: one an earlier request gave back, reset, when there
+  // is one (a parser per request would cost three allocations each time).
   std::unique_ptr<http::Http1Parser> take_response_parser(http::Http1Visitor& visitor);
   void recycle_response_parser(std::unique_ptr<http::Http1Parser> parser);
 
@@ -47,10 +47,13 @@ class UpstreamPool {
   size_t next_endpoint_ = 0;
   // Parked connections, the most recently parked last (reused first).
   std::vector<std::unique_ptr<IdleConnection>> idle_;
-  // One parking spot kept from the last acquire: parking and unparking a connection per
-  // request then allocates nothing.
-  std::unique_ptr<IdleConnection> spare_;
-  std::unique_ptr<http::Http1Parser> spare_parser_;
+  // Parking spots and response parsers kept from earlier requests, so that parking and
+  // unparking a connection and parsing its response allocate nothing per request. Up to
+  // kMaxSpares each: with several requests in flight (a request's parser comes back only
+  // once it is deleted, after its response), one spare is not enough.
+  static constexpr size_t kMaxSpares = 64;
+  std::vector<std::unique_ptr<IdleConnection>> spares_;
+  std::vector<std::unique_ptr<http::Http1Parser>> spare_parsers_;
   std::shared_ptr<bool> alive_ = std::make_shared<bool>(true);  // for deferred work
 };
 

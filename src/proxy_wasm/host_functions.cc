@@ -16,6 +16,7 @@
 #include <chrono>
 #include <cstring>
 
+#include "common/log_level.h"
 #include "proxy_wasm/host_call.h"
 #include "proxy_wasm/map_serialization.h"
 #include "proxy_wasm/plugin_report.h"
@@ -54,7 +55,7 @@ int32_t proxy_log(Vm& vm, const Value* a) {
 
 int32_t proxy_get_log_level(Vm& vm, const Value* a) {
   uint32_t l = 5;
-  switch (spdlog::get_level()) {
+  switch (log_level()) {
     case spdlog::level::trace:
       l = 0;
       break;

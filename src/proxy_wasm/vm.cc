@@ -6,6 +6,7 @@
 #include <cstring>
 #include <utility>
 
+#include "common/log_level.h"
 #include "proxy_wasm/shared_state.h"
 #include "proxy_wasm/stream_host.h"
 #include "stats/stats_store.h"
@@ -587,7 +588,7 @@ void Vm::plugin_log(LogLevel level, std::string_view msg) {
 
 void Vm::log_line(LogLevel level, std::string_view msg, bool cut) {
   auto lvl = to_spdlog(level);
-  if (!spdlog::should_log(lvl)) return;
+  if (!log_enabled(lvl)) return;
   const PluginSpec& p = effective_ ? effective_->plugin() : *first_plugin_;
   if (!cut) {
     spdlog::log(lvl, "wasm log {} {}: {}", p.name, p.root_id, msg);

@@ -3,6 +3,8 @@
 #include <gtest/gtest.h>
 #include <spdlog/spdlog.h>
 
+#include "common/log_level.h"
+#include "common/log_level.h"
 #include "event/event_loop.h"
 #include "proxy/cluster_manager.h"
 
@@ -86,11 +88,12 @@ TEST_F(AdminServerTest, LoggingChangesTheLevel) {
   auto r = admin.handle("POST", "/logging?level=debug");
   EXPECT_EQ(r.status, 200u);
   EXPECT_EQ(spdlog::get_level(), spdlog::level::debug);
+  EXPECT_EQ(weir::log_level(), spdlog::level::debug);  // what proxy_log checks
   EXPECT_NE(r.body.find("active loggers:"), std::string::npos);
   admin.handle("POST", "/logging?level=warning");
   EXPECT_EQ(spdlog::get_level(), spdlog::level::warn);
   EXPECT_EQ(admin.handle("POST", "/logging?level=loud").status, 400u);
-  spdlog::set_level(before);
+  weir::set_log_level(before);
 }
 
 TEST_F(AdminServerTest, ClustersInEnvoyTextForm) {

@@ -646,6 +646,17 @@ TEST(EpochTicker, PeriodFitsTheShortestDeadlineAndTicksNeverStopEarly) {
   EXPECT_GE(ticks.load(), 5);
 }
 
+TEST(EpochTicker, NoThreadTicksUntilTheFirstDeadline) {
+  std::atomic<int> ticks{0};
+  EpochTicker ticker([&] { ++ticks; }, milliseconds(1));
+  std::this_thread::sleep_for(milliseconds(30));
+  EXPECT_EQ(ticks.load(), 0);  // a proxy without plugins is never woken by it
+  ticker.fit(milliseconds(4));
+  auto start = steady_clock::now();
+  while (ticks.load() < 3 && since(start) < milliseconds(5000)) std::this_thread::yield();
+  EXPECT_GE(ticks.load(), 3);
+}
+
 TEST_F(EngineTest, NoDeadlineMeansNone) {
   std::shared_ptr<const CompiledModule> module = compile("host_calls");
   std::unique_ptr<Instance> instance = instantiate(module, host_call_bindings());

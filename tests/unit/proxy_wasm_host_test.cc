@@ -14,6 +14,7 @@
 #include <mutex>
 #include <sstream>
 
+#include "common/log_level.h"
 #include "event/event_loop.h"
 #include "extensions/filters/http/wasm/wasm_filter.h"
 #include "proxy/http_filter.h"
@@ -225,12 +226,12 @@ class ProxyWasmTest : public ::testing::Test {
   void SetUp() override {
     sink_ = std::make_shared<CaptureSink>();
     spdlog::default_logger()->sinks().push_back(sink_);
-    spdlog::set_level(spdlog::level::debug);
+    weir::set_log_level(spdlog::level::debug);
   }
   void TearDown() override {
     auto& sinks = spdlog::default_logger()->sinks();
     sinks.erase(std::remove(sinks.begin(), sinks.end(), sink_), sinks.end());
-    spdlog::set_level(spdlog::level::info);
+    weir::set_log_level(spdlog::level::info);
   }
   std::shared_ptr<CaptureSink> sink_;
 };
@@ -821,7 +822,7 @@ TEST_F(ProxyWasmTest, FilterDefinitionErrorsNameTheStep) {
 TEST_F(ProxyWasmTest, PerStreamCostIsSmall) {
   auto l = load(test_plugin());
   ASSERT_TRUE(l.ok()) << l.error();
-  spdlog::set_level(spdlog::level::info);
+  weir::set_log_level(spdlog::level::info);
   FakeStream fs;
   fs.request_headers.add(":path", "/");
   fs.request_headers.add("host", "x");

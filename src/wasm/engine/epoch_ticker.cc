@@ -8,14 +8,18 @@
 namespace weir::wasm {
 
 EpochTicker::EpochTicker(std::function<void()> tick, std::chrono::milliseconds max_period)
-    : tick_(std::move(tick)), period_ms_(std::max<int64_t>(1, max_period.count())) {
-  // The server reads SIGTERM/SIGINT from a signalfd: a thread that did not block them
-  // would take them with the default action (the process dies without draining).
-  sigset_t all, saved;
-  sigfillset(&all);
-  pthread_sigmask(SIG_BLOCK, &all, &saved);
-  thread_ = std::thread([this] { run(); });
-  pthread_sigmask(SIG_SETMASK, &saved, nullptr);
+    : tick_(std::move(tick)), period_ms_(std::max<int64_t>(1, max_period.count())) {}
+
+void EpochTicker::start() {
+  std::call_once(started_, [this] {
+    // The server reads SIGTERM/SIGINT from a signalfd: a thread that did not block them
+    // would take them with the default action (the process dies without draining).
+    sigset_t all, saved;
+    sigfillset(&all);
+    pthread_sigmask(SIG_BLOCK, &all, &saved);
+    thread_ = std::thread([this] { run(); });
+    pthread_sigmask(SIG_SETMASK, &saved, nullptr);
+  });
 }
 
 EpochTicker::~EpochTicker() {
@@ -24,10 +28,11 @@ EpochTicker::~EpochTicker() {
     stop_ = true;
   }
   wake_.notify_all();
-  thread_.join();
+  if (thread_.joinable()) thread_.join();
 }
 
 void EpochTicker::fit(std::chrono::milliseconds deadline) {
+  start();
   const int64_t wanted = std::max<int64_t>(1, deadline.count() / 4);
   int64_t current = period_ms_.load();
   bool shortened = false;
