@@ -56,6 +56,27 @@ struct WasmLimits {
   uint32_t max_log_line_bytes = 16 * 1024;
 };
 
+struct ClusterConfig;
+
+// vm_config.code.remote (envoy.config.core.v3.RemoteDataSource): the module fetched at load
+// time over HTTP(S) through `cluster`, or (a weir extension) pulled from an OCI registry
+// when `uri` is oci://REGISTRY/REPO:TAG or oci://REGISTRY/REPO@sha256:DIGEST.
+struct RemoteCodeConfig {
+  std::string uri;
+  std::string cluster_name;  // http_uri.cluster; optional for oci:// (then: HTTPS, system CAs)
+  std::shared_ptr<const ClusterConfig> cluster;   // resolved after the clusters are loaded
+  std::chrono::milliseconds timeout{0};           // http_uri.timeout: each attempt, whole
+  std::string sha256;                             // lower-case hex; optional for oci:// only
+  uint32_t num_retries = 1;                       // retry_policy.num_retries (Envoy: 1)
+  std::chrono::milliseconds base_interval{1000};  // retry_back_off.base_interval
+  std::chrono::milliseconds max_interval{10000};  // retry_back_off.max_interval (10x base)
+  // weir_registry_auth.docker_config: a docker config.json with the registry's credentials.
+  // Empty: $DOCKER_CONFIG/config.json or ~/.docker/config.json when they exist.
+  std::string docker_config_path;
+  bool nack_on_code_cache_miss = false;  // vm_config.nack_on_code_cache_miss
+  SourceLocation location;               // of code.remote
+};
+
 struct WasmPluginConfig {
   std::string name;
   std::string root_id;
@@ -75,6 +96,8 @@ struct WasmPluginConfig {
   // for the node and listener_metadata properties.
   std::shared_ptr<const common::NodeInfo> node;
   std::shared_ptr<const common::Metadata> listener_metadata;
+  // vm_config.code.remote, instead of code_filename / code_inline.
+  std::optional<RemoteCodeConfig> code_remote;
   bool singleton = false;   // bootstrap WasmService only: one VM on the main thread
   SourceLocation location;  // of the filter's typed_config
 };

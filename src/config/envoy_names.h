@@ -28,6 +28,11 @@ inline constexpr std::string_view kTransportSocket = "envoy.config.core.v3.Trans
 inline constexpr std::string_view kRawBuffer =
     "envoy.extensions.transport_sockets.raw_buffer.v3.RawBuffer";
 inline constexpr std::string_view kAsyncDataSource = "envoy.config.core.v3.AsyncDataSource";
+inline constexpr std::string_view kRemoteDataSource = "envoy.config.core.v3.RemoteDataSource";
+inline constexpr std::string_view kHttpUri = "envoy.config.core.v3.HttpUri";
+inline constexpr std::string_view kRetryPolicy = "envoy.config.core.v3.RetryPolicy";
+inline constexpr std::string_view kBackoffStrategy = "envoy.config.core.v3.BackoffStrategy";
+inline constexpr std::string_view kWeirRegistryAuth = "weir.RegistryAuth";
 inline constexpr std::string_view kHttpProtocolOptions = "envoy.config.core.v3.HttpProtocolOptions";
 inline constexpr std::string_view kHttp2ProtocolOptions =
     "envoy.config.core.v3.Http2ProtocolOptions";

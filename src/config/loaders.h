@@ -54,6 +54,8 @@ StringMatch load_string_matcher(const ConfigNode& string_matcher);
 
 // wasm_config_loader.cc: envoy.extensions.wasm.v3.PluginConfig (filters and services).
 WasmPluginConfig load_wasm_plugin(const ConfigNode& plugin_config);
+// Points each code.remote at its http_uri.cluster (an unknown one fails the load).
+void resolve_remote_code_clusters(BootstrapConfig& config);
 
 // http_filter_loader.cc: HttpConnectionManager.http_filters, router last.
 std::vector<HttpFilterConfig> load_http_filters(const ConfigNode& http_filters);

@@ -227,7 +227,6 @@ const std::map<std::string_view, std::set<std::string_view>>& unimplemented_fiel
        {"json_format", "omit_empty_values", "content_type", "formatters", "json_format_options"}},
       {names::kStatsConfig, {"stats_matcher", "histogram_bucket_settings"}},
       {names::kPluginConfig, {"reload_config"}},
-      {names::kVmConfig, {"nack_on_code_cache_miss"}},
   };
   return *fields;
 }

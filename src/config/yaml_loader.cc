@@ -94,6 +94,7 @@ BootstrapConfig load_bootstrap(const ConfigNode& bootstrap) {
     for (HttpFilterConfig& filter : listener.http.http_filters) filter.wasm.node = config.node;
   }
   for (WasmPluginConfig& service : config.wasm_services) service.node = config.node;
+  resolve_remote_code_clusters(config);
   warn_unread_runtime_keys(context);
   return config;
 }

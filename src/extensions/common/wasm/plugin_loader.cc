@@ -7,12 +7,20 @@
 #include <fstream>
 #include <sstream>
 
+#include "extensions/common/wasm/remote_code_source.h"
+
 namespace weir::extensions::wasm {
 
 namespace pw = ::weir::proxy_wasm;
 
 namespace {
-Result<std::string> read_code(const config::WasmPluginConfig& c) {
+std::string source_of(const config::WasmPluginConfig& c) {
+  if (c.code_remote) return c.code_remote->uri;
+  return c.code_filename.empty() ? std::string("inline code") : c.code_filename;
+}
+
+Result<std::string> read_code(const config::WasmPluginConfig& c, stats::StatsStore* stats) {
+  if (c.code_remote) return fetch_remote_code(*c.code_remote, stats);
   if (c.code_filename.empty()) {
     if (c.code_inline.empty())
       return Error{"no code: vm_config.code.local needs a filename or inline bytes"};
@@ -52,6 +60,7 @@ pw::FailurePolicy failure_policy_of(config::FailurePolicy p) {
 
 // The report's reading of the code: an empty inline code is reported as an invalid module.
 Result<std::string> read_code_for_report(const config::WasmPluginConfig& c) {
+  if (c.code_remote) return fetch_remote_code(*c.code_remote, nullptr);
   if (c.code_filename.empty()) return c.code_inline;
   std::ifstream in(c.code_filename, std::ios::binary);
   if (!in)
@@ -90,7 +99,7 @@ pw::PluginReport make_plugin_report(const config::WasmPluginConfig& config,
   report.plugin_name = config.name;
   report.root_id = config.root_id;
   report.vm_id = config.vm_id;
-  report.source = config.code_filename.empty() ? "inline code" : config.code_filename;
+  report.source = source_of(config);
   report.memory_limit_bytes = config.limits.max_memory_bytes;
   auto code = read_code_for_report(config);
   if (!code.ok()) {
@@ -104,10 +113,9 @@ pw::PluginReport make_plugin_report(const config::WasmPluginConfig& config,
 Result<LoadedPlugin> load_and_trial_start(const config::WasmPluginConfig& config,
                                           ::weir::wasm::Engine& engine, stats::StatsStore& stats,
                                           std::string_view kind) {
-  auto code = read_code(config);
+  auto code = read_code(config, &stats);
   if (!code.ok()) return Error{code.error()};
-  std::string source =
-      config.code_filename.empty() ? std::string("inline code") : config.code_filename;
+  std::string source = source_of(config);
   auto compiled = pw::compile_shared(engine, code.value());
   if (!compiled.ok()) return Error{"compiling " + source + " failed: " + compiled.error()};
   auto module = pw::PluginModule::create(compiled.value(), config.name);
