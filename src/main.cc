@@ -38,6 +38,10 @@ int main(int argc, char** argv) {
   app.add_option("--code-cache-dir", options.code_cache_dir,
                  "where compiled plugin code is kept between runs (default "
                  "${XDG_CACHE_HOME:-$HOME/.cache}/weir/code-cache; empty: no cache)");
+  bool no_watch = false;
+  app.add_flag("--disable-config-watch", no_watch,
+               "reload only on SIGHUP or POST /reload, not when the config or a plugin file "
+               "changes");
   app.set_version_flag("--version", "weir version " WEIR_VERSION);
   CLI11_PARSE(app, argc, argv);
 
@@ -50,5 +54,6 @@ int main(int argc, char** argv) {
   spdlog::set_level(level);
   spdlog::set_pattern("[%Y-%m-%d %H:%M:%S.%e][%t][%^%l%$] %v");
   options.validate_only = mode == "validate";
+  options.watch_config = !no_watch;
   return weir::server::run(options);
 }

@@ -1,0 +1,422 @@
+"""Hot reload through a real weir process: the config file changing (written in place or
+replaced by rename), a plugin file changing, SIGHUP and POST /reload each bring in the new
+configuration; a broken one (YAML error, missing plugin file, a plugin that traps in
+on_vm_start) keeps the old one serving and is counted; a request in flight finishes on the
+plugin it started with, whose VM is stopped (proxy_on_done) after it; listeners come and
+go; and wrk through weir sees no error while plugins, a route and a cluster are swapped."""
+import json
+import os
+import re
+import shutil
+import signal
+import socket
+import subprocess
+import threading
+import time
+
+import pytest
+
+from upstream import Upstream
+from weir_harness import (PLUGIN_DIR, Weir, cluster, free_port, request, require, stats,
+                          wait_for, wasm_filter)
+
+WORKERS = 2
+ACTIVE_VMS = "wasm.envoy.wasm.runtime.wasmtime.active"
+
+
+def header_filter():
+    path = PLUGIN_DIR / "header_filter.wasm"
+    require(path.exists(), f"{path} not built")
+    return path
+
+
+def config_text(listen, admin, clusters, route_cluster="a", filters="", more_listeners=()):
+    """One HTTP listener routing everything to `route_cluster`, `clusters` {name: port},
+    and more listeners [(name, port)] routing the same way."""
+    def listener(name, port):
+        return f"""
+    - name: {name}
+      address:
+        socket_address: {{ address: 127.0.0.1, port_value: {port} }}
+      filter_chains:
+        - filters:
+            - name: envoy.filters.network.http_connection_manager
+              typed_config:
+                "@type": type.googleapis.com/envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager
+                stat_prefix: {name}
+                route_config:
+                  name: local
+                  virtual_hosts:
+                    - name: all
+                      domains: ["*"]
+                      routes:
+                        - match: {{ prefix: "/" }}
+                          route: {{ cluster: {route_cluster} }}
+                http_filters:{filters}
+                  - name: envoy.filters.http.router"""
+    listeners = listener("ingress", listen) + "".join(listener(n, p) for n, p in more_listeners)
+    return f"""
+admin:
+  address:
+    socket_address: {{ address: 127.0.0.1, port_value: {admin} }}
+static_resources:
+  listeners:{listeners}
+  clusters:{"".join(cluster(n, p) for n, p in clusters.items())}
+"""
+
+
+def plugin(root_id, path=None, configuration=None):
+    return wasm_filter("reloaded", path or header_filter(), root_id=root_id,
+                       configuration=configuration)
+
+
+def replace_file(path, text):
+    """As editors and deploy tools do: a new file renamed over the old one."""
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(text) if isinstance(text, str) else tmp.write_bytes(text)
+    os.rename(tmp, path)
+
+
+def root_id_served(port, path="/"):
+    status, headers, _ = request(port, path=path)
+    assert status == 200
+    return headers.get("x-weir-root-id")
+
+
+def counter(admin, name):
+    return int(stats(admin).get(name, "0"))
+
+
+def wait_reloads(admin, n, name="server.config_reload"):
+    wait_for(lambda: counter(admin, name) >= n, timeout=15, what=f"{name} >= {n}")
+
+
+def build_wat(tmp_path, name, text):
+    require(shutil.which("wat2wasm") is not None, "wat2wasm (wabt) missing")
+    wat = tmp_path / f"{name}.wat"
+    wat.write_text(text)
+    out = tmp_path / f"{name}.wasm"
+    subprocess.run(["wat2wasm", str(wat), "-o", str(out)], check=True)
+    return out
+
+
+# A Proxy-Wasm module that traps as soon as its VM starts.
+TRAP_IN_VM_START = """(module
+  (memory (export "memory") 1)
+  (func (export "proxy_abi_version_0_2_1"))
+  (func (export "proxy_on_memory_allocate") (param i32) (result i32) (i32.const 1024))
+  (func (export "proxy_on_context_create") (param i32 i32))
+  (func (export "proxy_on_vm_start") (param i32 i32) (result i32) unreachable)
+)"""
+
+
+def with_custom_section(wasm, tag):
+    """The same module with a custom section appended: other bytes (another sha256, so
+    another compiled module and VM), the same behaviour."""
+    name = b"weir-test"
+    payload = bytes([len(name)]) + name + tag.encode()
+    assert len(payload) < 128
+    return wasm + bytes([0, len(payload)]) + payload
+
+
+@pytest.fixture
+def setup():
+    """An upstream, ports, and a weir started on a config with plugin root_id "one"."""
+    started = []
+
+    def start(root="one", args=(), **kw):
+        up = Upstream()
+        started.append(up)
+        listen, admin = free_port(), free_port()
+        text = config_text(listen, admin, {"a": up.port}, filters=plugin(root), **kw)
+        weir = Weir(text, args=("--concurrency", str(WORKERS), *args),
+                    wait_ports=(listen, admin))
+        started.append(weir)
+        return weir, listen, admin, up
+
+    yield start
+    for thing in reversed(started):
+        if isinstance(thing, Weir):
+            thing.__exit__(None, None, None)
+        else:
+            thing.close()
+
+
+def test_config_file_change_reloads_the_plugin(setup):
+    weir, listen, admin, up = setup()
+    assert root_id_served(listen) == "one"
+    dump = json.loads(request(admin, path="/config_dump")[2])["configs"][0]
+    first_update = dump["last_updated"]
+    # Written in place (open, write, close).
+    weir.config_path.write_text(config_text(listen, admin, {"a": up.port}, filters=plugin("two")))
+    wait_for(lambda: root_id_served(listen) == "two", what="the new root_id served")
+    # Replaced by rename, as vim or a deploy tool does.
+    replace_file(weir.config_path,
+                 config_text(listen, admin, {"a": up.port}, filters=plugin("three")))
+    wait_for(lambda: root_id_served(listen) == "three", what="the renamed-in config served")
+    assert counter(admin, "server.config_reload") >= 2
+    assert counter(admin, "server.config_reload_failure") == 0
+    dump = json.loads(request(admin, path="/config_dump")[2])["configs"][0]
+    assert "three" in json.dumps(dump["bootstrap"])
+    assert dump["last_updated"] > first_update
+    assert "reload done: configuration version" in weir.logs()
+
+
+def test_plugin_file_change_reloads_the_plugin(setup, tmp_path):
+    code = tmp_path / "plugin.wasm"
+    shutil.copy(header_filter(), code)
+    up = Upstream()
+    try:
+        listen, admin = free_port(), free_port()
+        filters = wasm_filter("reloaded", code, root_id="one")
+        with Weir(config_text(listen, admin, {"a": up.port}, filters=filters),
+                  args=("--concurrency", str(WORKERS)), wait_ports=(listen, admin)):
+            status, headers, _ = request(listen)
+            assert headers.get("x-weir-root-id") == "one" and "x-trap-filter" not in headers
+            trap_filter = PLUGIN_DIR / "trap_filter.wasm"
+            replace_file(code, trap_filter.read_bytes())
+            wait_for(lambda: request(listen)[1].get("x-trap-filter") == "ok",
+                     what="the new plugin code served")
+            assert "x-weir-root-id" not in request(listen)[1]
+            wait_for(lambda: int(stats(admin)[ACTIVE_VMS]) == WORKERS,
+                     what="the old VMs gone")
+    finally:
+        up.close()
+
+
+def test_sighup_reloads(setup):
+    weir, listen, admin, up = setup(args=("--disable-config-watch",))
+    weir.config_path.write_text(config_text(listen, admin, {"a": up.port}, filters=plugin("two")))
+    time.sleep(0.5)  # a watcher (turned off here) would have reloaded by now
+    assert root_id_served(listen) == "one"
+    assert counter(admin, "server.config_reload") == 0
+    weir.proc.send_signal(signal.SIGHUP)
+    wait_reloads(admin, 1)
+    assert root_id_served(listen) == "two"
+    assert "(SIGHUP)" in weir.logs()
+
+
+def test_post_reload_on_the_admin_port(setup):
+    weir, listen, admin, up = setup(args=("--disable-config-watch",))
+    weir.config_path.write_text(
+        config_text(listen, admin, {"a": up.port}, filters=plugin("two", configuration="cfg-2")))
+    assert request(admin, path="/reload")[0] == 405  # a change needs POST
+    status, _, body = request(admin, method="POST", path="/reload")
+    assert (status, body) == (200, b"OK\n")
+    status, headers, body = request(listen)
+    assert headers["x-weir-root-id"] == "two"
+    sent = dict(json.loads(body)["headers"])
+    assert sent["x-weir-plugin-config"] == "cfg-2"
+    assert counter(admin, "server.config_reload") == 1
+    assert int(stats(admin)["server.config_reload_time_ms"]) > 1_600_000_000_000
+
+
+def test_broken_configs_keep_the_old_one_serving(setup, tmp_path):
+    weir, listen, admin, up = setup(args=("--disable-config-watch",))
+    good = config_text(listen, admin, {"a": up.port}, filters=plugin("one"))
+    trapping = build_wat(tmp_path, "trap_in_vm_start", TRAP_IN_VM_START)
+    broken = {
+        "yaml": (good.replace("clusters:", "clusters: [", 1), r"envoy\.yaml:\d+:\d+"),
+        "missing file": (good.replace(str(header_filter()), str(tmp_path / "missing.wasm")),
+                         r"envoy\.yaml:\d+:\d+.*missing\.wasm"),
+        "trap in on_vm_start": (good.replace(str(header_filter()), str(trapping)),
+                                r"envoy\.yaml:\d+:\d+.*plugin 'reloaded'.*on_vm_start.*trap"),
+        "unknown cluster": (good.replace("cluster: a }", "cluster: nowhere }"),
+                            r"envoy\.yaml:\d+:\d+.*nowhere"),
+        "admin moved": (good.replace(f"port_value: {admin} ", f"port_value: {free_port()} "),
+                        r"needs a restart"),
+    }
+    for n, (what, (text, error)) in enumerate(broken.items(), start=1):
+        assert text != good, what
+        weir.config_path.write_text(text)
+        status, _, body = request(admin, method="POST", path="/reload")
+        assert status == 500, (what, body)
+        assert re.search(error, body.decode()), (what, body)
+        assert counter(admin, "server.config_reload_failure") == n, what
+        assert root_id_served(listen) == "one", what
+    assert counter(admin, "server.config_reload") == 0
+    assert "reload failed, the previous configuration keeps serving" in weir.logs()
+    # /config_dump still shows the live config, and a good config loads after all that.
+    assert "nowhere" not in request(admin, path="/config_dump")[2].decode()
+    weir.config_path.write_text(good.replace('root_id: "one"', 'root_id: "two"'))
+    assert request(admin, method="POST", path="/reload")[0] == 200
+    assert root_id_served(listen) == "two"
+    wait_for(lambda: int(stats(admin)[ACTIVE_VMS]) == WORKERS, what="trial VMs gone")
+
+
+def test_stream_in_flight_finishes_on_the_old_plugin(setup, tmp_path):
+    weir, listen, admin, up = setup(args=("--disable-config-watch",))
+    assert int(stats(admin)[ACTIVE_VMS]) == WORKERS
+    result = {}
+
+    def slow():
+        result["response"] = request(listen, path="/slow/1500")
+
+    thread = threading.Thread(target=slow)
+    thread.start()
+    wait_for(lambda: any(r["path"] == "/slow/1500" for r in up.requests), what="slow request")
+    # Other code (bytes differ: a new VM) and another root_id.
+    code = tmp_path / "other.wasm"
+    code.write_bytes(with_custom_section(header_filter().read_bytes(), "v2"))
+    weir.config_path.write_text(
+        config_text(listen, admin, {"a": up.port}, filters=plugin("two", path=code)))
+    assert request(admin, method="POST", path="/reload")[0] == 200
+    assert root_id_served(listen) == "two"  # new streams: the new plugin
+    # The worker with the stream in flight keeps its old VM and root; the other worker's
+    # went at once (it had nothing in flight).
+    wait_for(lambda: int(stats(admin)[ACTIVE_VMS]) == WORKERS + 1, what="one old VM left")
+    wait_for(lambda: weir.logs().count("header_filter: on_done, root_id one") == WORKERS - 1,
+             what="the idle worker's old root stopped")
+    time.sleep(0.2)
+    assert int(stats(admin)[ACTIVE_VMS]) == WORKERS + 1
+    assert weir.logs().count("header_filter: on_done, root_id one") == WORKERS - 1
+    thread.join(timeout=10)
+    status, headers, _ = result["response"]
+    assert status == 200
+    assert headers["x-weir-root-id"] == "one"  # its response went through the old plugin
+    assert headers["connection"] == "close"  # the old configuration's connections close
+    wait_for(lambda: int(stats(admin)[ACTIVE_VMS]) == WORKERS, what="the old VMs gone")
+    wait_for(lambda: weir.logs().count("header_filter: on_done, root_id one") == WORKERS,
+             what="proxy_on_done on each old VM")
+
+
+def test_unchanged_plugin_is_not_compiled_again(setup):
+    weir, listen, admin, up = setup(args=("--disable-config-watch", "--code-cache-dir", ""))
+    compiled = weir.logs().count("wasm: compiled a")
+    assert compiled >= 1
+    weir.config_path.write_text(config_text(listen, admin, {"a": up.port}, filters=plugin("two")))
+    assert request(admin, method="POST", path="/reload")[0] == 200
+    assert root_id_served(listen) == "two"
+    assert weir.logs().count("wasm: compiled a") == compiled
+
+
+def test_listeners_added_removed_and_moved(setup):
+    weir, listen, admin, up = setup(args=("--disable-config-watch",))
+    extra = free_port()
+    text = config_text(listen, admin, {"a": up.port}, filters=plugin("one"),
+                       more_listeners=[("extra", extra)])
+    weir.config_path.write_text(text)
+    assert request(admin, method="POST", path="/reload")[0] == 200
+    assert root_id_served(extra) == "one" and root_id_served(listen) == "one"
+    # Moved to another port: the old one refuses connections, the new one serves.
+    moved = free_port()
+    weir.config_path.write_text(text.replace(f"port_value: {extra} ", f"port_value: {moved} "))
+    assert request(admin, method="POST", path="/reload")[0] == 200
+    assert root_id_served(moved) == "one"
+    with pytest.raises(ConnectionRefusedError):
+        socket.create_connection(("127.0.0.1", extra), timeout=2).close()
+    # Removed.
+    weir.config_path.write_text(config_text(listen, admin, {"a": up.port}, filters=plugin("one")))
+    assert request(admin, method="POST", path="/reload")[0] == 200
+    with pytest.raises(ConnectionRefusedError):
+        socket.create_connection(("127.0.0.1", moved), timeout=2).close()
+    assert root_id_served(listen) == "one"
+    # A port another process holds: the reload fails, everything stays as it was.
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen(1)
+        busy = taken.getsockname()[1]
+        weir.config_path.write_text(config_text(listen, admin, {"a": up.port},
+                                                filters=plugin("two"),
+                                                more_listeners=[("busy", busy)]))
+        status, _, body = request(admin, method="POST", path="/reload")
+        assert status == 500 and b"listener 'busy'" in body
+    assert root_id_served(listen) == "one"
+
+
+def test_reload_refused_from_non_loopback_peers(setup):
+    from test_admin_endpoints import non_loopback_address
+    address = non_loopback_address()
+    require(address is not None, "no non-loopback address on this host")
+    up = Upstream()
+    try:
+        listen, admin = free_port(), free_port()
+        text = config_text(listen, admin, {"a": up.port}, filters=plugin("one")).replace(
+            f"address: 127.0.0.1, port_value: {admin} ", f"address: 0.0.0.0, port_value: {admin} ")
+        with Weir(text, wait_ports=(listen, admin)):
+            import http.client
+            conn = http.client.HTTPConnection(address, admin, timeout=5)
+            conn.request("POST", "/reload")
+            assert conn.getresponse().status == 403
+            conn.close()
+            assert counter(admin, "server.config_reload") == 0
+    finally:
+        up.close()
+
+
+def vm_rss_kb(pid):
+    for line in open(f"/proc/{pid}/status"):
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1])
+    raise AssertionError("no VmRSS")
+
+
+def parse_wrk(output):
+    requests = int(re.search(r"(\d+) requests in", output).group(1))
+    errors = re.search(r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)",
+                       output)
+    non_2xx = re.search(r"Non-2xx or 3xx responses: (\d+)", output)
+    return (requests, sum(int(x) for x in errors.groups()) if errors else 0,
+            int(non_2xx.group(1)) if non_2xx else 0)
+
+
+def test_reload_under_load(tmp_path):
+    """wrk through weir while the plugin is swapped ten times (file change and SIGHUP in
+    turn, alternating two codes), a route and a cluster change, and a broken config comes
+    and goes: no error, no non-2xx, the last plugin served, old VMs gone, RSS flat."""
+    require(shutil.which("wrk") is not None, "wrk missing")
+    code_a = tmp_path / "a.wasm"
+    code_b = tmp_path / "b.wasm"
+    shutil.copy(header_filter(), code_a)
+    code_b.write_bytes(with_custom_section(header_filter().read_bytes(), "b"))
+    with Upstream() as up1, Upstream() as up2:
+        listen, admin = free_port(), free_port()
+
+        def text(step, route="a", a_port=up1.port):
+            code = code_a if step % 2 == 0 else code_b
+            return config_text(listen, admin, {"a": a_port, "b": up2.port}, route_cluster=route,
+                               filters=plugin(f"gen{step}", path=code))
+
+        with Weir(text(0), args=("--concurrency", str(WORKERS)),
+                  wait_ports=(listen, admin)) as weir:
+            wrk = subprocess.Popen(
+                ["wrk", "-t2", "-c8", "-d9s", "--timeout", "5s", f"http://127.0.0.1:{listen}/"],
+                stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+            time.sleep(1.0)
+            rss_before = vm_rss_kb(weir.proc.pid)
+            reloads = 0
+            for step in range(1, 11):
+                if step % 2:
+                    weir.config_path.write_text(text(step))  # the watcher reloads
+                else:
+                    replace_file(weir.config_path, text(step))
+                    weir.proc.send_signal(signal.SIGHUP)  # (and the watcher again)
+                wait_for(lambda: root_id_served(listen) == f"gen{step}", timeout=10,
+                         what=f"plugin gen{step} served")
+                reloads = counter(admin, "server.config_reload")
+                if step == 4:  # a broken config in between: counted, nothing changes
+                    failures = counter(admin, "server.config_reload_failure")
+                    weir.config_path.write_text(text(step).replace("clusters:", "clusters: [", 1))
+                    wait_reloads(admin, failures + 1, "server.config_reload_failure")
+                    assert root_id_served(listen) == f"gen{step}"
+                time.sleep(0.3)
+            # The route to cluster b, then cluster a moved to the second upstream.
+            before = up2.connections
+            weir.config_path.write_text(text(10, route="b"))
+            wait_for(lambda: up2.connections > before and counter(
+                admin, "server.config_reload") > reloads, what="route to b")
+            reloads = counter(admin, "server.config_reload")
+            weir.config_path.write_text(text(10, route="a", a_port=up2.port))
+            wait_reloads(admin, reloads + 1)
+            output, _ = wrk.communicate(timeout=30)
+            total, errors, non_2xx = parse_wrk(output)
+            assert total > 1000, output
+            assert errors == 0, output
+            assert non_2xx == 0, output
+            assert root_id_served(listen) == "gen10"
+            wait_for(lambda: int(stats(admin)[ACTIVE_VMS]) == WORKERS, timeout=15,
+                     what="old VMs gone")
+            rss_after = vm_rss_kb(weir.proc.pid)
+            assert rss_after - rss_before < 64 * 1024, (rss_before, rss_after)
+            assert counter(admin, "server.config_reload") >= 12
+            assert counter(admin, "server.config_reload_failure") >= 1
