@@ -15,7 +15,9 @@ ConfigGeneration::~ConfigGeneration() {
   }
 }
 
-std::vector<std::string> ConfigGeneration::code_files() const {
+std::vector<std::string> ConfigGeneration::code_files() const { return code_files_of(config); }
+
+std::vector<std::string> code_files_of(const config::BootstrapConfig& config) {
   std::vector<std::string> files;
   auto add = [&files](const config::WasmPluginConfig& plugin) {
     if (!plugin.code_filename.empty()) files.push_back(plugin.code_filename);

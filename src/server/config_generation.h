@@ -46,4 +46,6 @@ struct ConfigGeneration {
   std::vector<std::string> code_files() const;
 };
 
+std::vector<std::string> code_files_of(const config::BootstrapConfig& config);
+
 }  // namespace weir::server

@@ -426,16 +426,28 @@ int run(const ServerOptions& options) {
         const auto started = std::chrono::steady_clock::now();
         spdlog::info("reloading '{}' ({})", options.config_path, trigger);
         std::string next_text;
+        std::vector<std::string> attempted_files;  // plugin files the new config names
         auto built = [&]() -> Result<std::shared_ptr<ConfigGeneration>> {
           auto read = read_file(options.config_path);
           if (!read) return Error{read.error()};
           next_text = std::move(*read);
           auto next = config::load_bootstrap_string(next_text, options.config_path, load_options);
-          if (!next) return Error{next.error()};
+          if (!next) {
+            // A plugin file it names may be missing yet (a deploy writing the config
+            // first): watch it, so that its arrival reloads.
+            config::LoadOptions lenient = load_options;
+            lenient.check_code_files = false;
+            if (auto partial =
+                    config::load_bootstrap_string(next_text, options.config_path, lenient)) {
+              attempted_files = code_files_of(partial->config);
+            }
+            return Error{next.error()};
+          }
           for (const auto& w : next->warnings) spdlog::warn("{}", w);
           if (auto restart = needs_restart(live->config, next->config); !restart.empty()) {
             return Error{options.config_path + ": " + restart};
           }
+          attempted_files = code_files_of(next->config);
           auto generation = build_generation(std::move(next->config), **engine, stats, live.get(),
                                              /*bind_sockets=*/true);
           if (!generation) return Error{generation.error()};
@@ -450,6 +462,14 @@ int run(const ServerOptions& options) {
           return *generation;
         }();
         if (!built) {
+          // A plugin file the failed config names (missing, broken) is watched too: fixing
+          // it reloads.
+          if (watcher && !attempted_files.empty()) {
+            auto files = live->code_files();
+            files.insert(files.end(), attempted_files.begin(), attempted_files.end());
+            files.push_back(options.config_path);
+            watcher->watch(files);
+          }
           reload_failures.inc();
           spdlog::error("reload failed, the previous configuration keeps serving: {}",
                         built.error());

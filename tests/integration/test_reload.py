@@ -184,6 +184,21 @@ def test_plugin_file_change_reloads_the_plugin(setup, tmp_path):
         up.close()
 
 
+def test_plugin_file_arriving_after_its_config_reloads(setup, tmp_path):
+    """A deploy that writes the config before the plugin file: the first reload fails (the
+    file is missing), the file's arrival reloads."""
+    weir, listen, admin, up = setup()
+    later = tmp_path / "later" / "plugin.wasm"
+    later.parent.mkdir()
+    weir.config_path.write_text(
+        config_text(listen, admin, {"a": up.port}, filters=plugin("two", path=later)))
+    wait_reloads(admin, 1, "server.config_reload_failure")
+    assert root_id_served(listen) == "one"
+    replace_file(later, header_filter().read_bytes())
+    wait_reloads(admin, 1)
+    assert root_id_served(listen) == "two"
+
+
 def test_sighup_reloads(setup):
     weir, listen, admin, up = setup(args=("--disable-config-watch",))
     weir.config_path.write_text(config_text(listen, admin, {"a": up.port}, filters=plugin("two")))
@@ -409,6 +424,7 @@ def test_reload_under_load(tmp_path):
             weir.config_path.write_text(text(10, route="a", a_port=up2.port))
             wait_reloads(admin, reloads + 1)
             output, _ = wrk.communicate(timeout=30)
+            print(output)
             total, errors, non_2xx = parse_wrk(output)
             assert total > 1000, output
             assert errors == 0, output
