@@ -436,3 +436,51 @@ def test_reload_under_load(tmp_path):
             assert rss_after - rss_before < 64 * 1024, (rss_before, rss_after)
             assert counter(admin, "server.config_reload") >= 12
             assert counter(admin, "server.config_reload_failure") >= 1
+
+
+def test_http2_connection_gets_goaway_and_finishes_its_stream(setup):
+    import h2frames
+    weir, listen, admin, up = setup(args=("--disable-config-watch",))
+    with h2frames.Client(listen) as client:
+        client.send(h2frames.headers(1, h2frames.request_block("/slow/800")))
+        wait_for(lambda: any(r["path"] == "/slow/800" for r in up.requests), what="h2 request")
+        weir.config_path.write_text(
+            config_text(listen, admin, {"a": up.port}, filters=plugin("two")))
+        assert request(admin, method="POST", path="/reload")[0] == 200
+        frames, closed = client.frames_until_close(timeout=10)
+    assert h2frames.goaway_code(frames) == h2frames.NO_ERROR
+    ends = [f for f in frames if f[2] == 1 and f[1] & h2frames.END_STREAM]
+    assert ends, frames  # the stream in flight was answered to its end
+    assert any(f[0] == h2frames.HEADERS and f[2] == 1 for f in frames)
+    assert closed
+    assert root_id_served(listen) == "two"
+    wait_for(lambda: int(stats(admin)[ACTIVE_VMS]) == WORKERS, what="the old VMs gone")
+
+
+def test_a_burst_of_reloads_with_a_stream_in_flight(setup):
+    """Thirty reloads in a row, one request held across all of them: each replaced
+    configuration goes as soon as nothing uses it, the held one after its request."""
+    weir, listen, admin, up = setup(args=("--disable-config-watch",))
+    result = {}
+    thread = threading.Thread(
+        target=lambda: result.setdefault("r", request(listen, path="/slow/1500")))
+    thread.start()
+    wait_for(lambda: any(r["path"] == "/slow/1500" for r in up.requests), what="slow request")
+    for n in range(30):
+        # Renamed in whole: a signal must not find a file half written.
+        replace_file(weir.config_path,
+                     config_text(listen, admin, {"a": up.port}, filters=plugin(f"burst{n}")))
+        if n % 2:
+            assert request(admin, method="POST", path="/reload")[0] == 200
+        else:
+            weir.proc.send_signal(signal.SIGHUP)
+    wait_for(lambda: root_id_served(listen) == "burst29", what="the last config served")
+    thread.join(timeout=10)
+    assert result["r"][0] == 200 and result["r"][1]["x-weir-root-id"] == "one"
+    wait_for(lambda: int(stats(admin)[ACTIVE_VMS]) == WORKERS, what="old VMs gone")
+    # Every replaced root context was stopped; the live ones were not.
+    logs = weir.logs()
+    assert logs.count("header_filter: on_done, root_id one") == WORKERS
+    assert "on_done, root_id burst29" not in logs
+    assert counter(admin, "server.config_reload_failure") == 0
+    assert weir.proc.poll() is None
