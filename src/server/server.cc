@@ -455,6 +455,7 @@ int run(const ServerOptions& options) {
             Status prepared = workers[i]->prepare(**generation);
             if (!prepared) {
               for (size_t j = 0; j < i; ++j) workers[j]->abort();
+              (*generation)->sockets.clear();   // listeners it added close now
               replaced.push_back(*generation);  // destroyed once the workers let go
               return Error{prepared.error()};
             }

@@ -484,3 +484,31 @@ def test_a_burst_of_reloads_with_a_stream_in_flight(setup):
     assert root_id_served(listen) == "burst29"
     assert counter(admin, "server.config_reload_failure") == 0
     assert weir.proc.poll() is None
+
+
+def test_tcp_proxy_connection_keeps_its_cluster_across_a_reload():
+    from test_tcp_proxy import EchoUpstream, tcp_config
+    first, second = EchoUpstream(), EchoUpstream()
+    try:
+        listen, admin = free_port(), free_port()
+        with Weir(tcp_config(listen, admin, first.port), args=("--disable-config-watch",),
+                  wait_ports=(listen, admin)) as weir:
+            wait_for(lambda: first.accepted == 1, what="the port probe's upstream connection")
+            old = socket.create_connection(("127.0.0.1", listen), timeout=5)
+            old.sendall(b"before\n")
+            assert old.recv(100) == b"before\n"
+            weir.config_path.write_text(tcp_config(listen, admin, second.port))
+            assert request(admin, method="POST", path="/reload")[0] == 200
+            # The open connection still talks to the first upstream...
+            old.sendall(b"after\n")
+            assert old.recv(100) == b"after\n"
+            assert (first.accepted, second.accepted) == (2, 0)
+            # ... new ones to the second.
+            with socket.create_connection(("127.0.0.1", listen), timeout=5) as new:
+                new.sendall(b"new\n")
+                assert new.recv(100) == b"new\n"
+            assert second.accepted == 1
+            old.close()
+    finally:
+        first.close()
+        second.close()
