@@ -22,6 +22,8 @@ from weir_harness import (PLUGIN_DIR, Weir, cluster, free_port, request, require
 
 WORKERS = 2
 ACTIVE_VMS = "wasm.envoy.wasm.runtime.wasmtime.active"
+# test_reload_under_load: rounds of ten plugin swaps under wrk (make soak runs more).
+RELOAD_ROUNDS = int(os.environ.get("WEIR_RELOAD_ROUNDS", "1"))
 
 
 def header_filter():
@@ -378,7 +380,8 @@ def parse_wrk(output):
 def test_reload_under_load(tmp_path):
     """wrk through weir while the plugin is swapped ten times (file change and SIGHUP in
     turn, alternating two codes), a route and a cluster change, and a broken config comes
-    and goes: no error, no non-2xx, the last plugin served, old VMs gone, RSS flat."""
+    and goes: no error, no non-2xx, the last plugin served, old VMs gone, RSS flat.
+    `make soak` runs it longer (WEIR_RELOAD_ROUNDS rounds of ten swaps, ~9 s each)."""
     require(shutil.which("wrk") is not None, "wrk missing")
     code_a = tmp_path / "a.wasm"
     code_b = tmp_path / "b.wasm"
@@ -386,6 +389,8 @@ def test_reload_under_load(tmp_path):
     code_b.write_bytes(with_custom_section(header_filter().read_bytes(), "b"))
     with Upstream() as up1, Upstream() as up2:
         listen, admin = free_port(), free_port()
+
+        last = 10 * RELOAD_ROUNDS
 
         def text(step, route="a", a_port=up1.port):
             code = code_a if step % 2 == 0 else code_b
@@ -395,12 +400,13 @@ def test_reload_under_load(tmp_path):
         with Weir(text(0), args=("--concurrency", str(WORKERS)),
                   wait_ports=(listen, admin)) as weir:
             wrk = subprocess.Popen(
-                ["wrk", "-t2", "-c8", "-d9s", "--timeout", "5s", f"http://127.0.0.1:{listen}/"],
+                ["wrk", "-t2", "-c8", f"-d{9 * RELOAD_ROUNDS}s", "--timeout", "5s",
+                 f"http://127.0.0.1:{listen}/"],
                 stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
             time.sleep(1.0)
             rss_before = vm_rss_kb(weir.proc.pid)
             reloads = 0
-            for step in range(1, 11):
+            for step in range(1, last + 1):
                 if step % 2:
                     weir.config_path.write_text(text(step))  # the watcher reloads
                 else:
@@ -409,7 +415,7 @@ def test_reload_under_load(tmp_path):
                 wait_for(lambda: root_id_served(listen) == f"gen{step}", timeout=10,
                          what=f"plugin gen{step} served")
                 reloads = counter(admin, "server.config_reload")
-                if step == 4:  # a broken config in between: counted, nothing changes
+                if step % 10 == 4:  # a broken config in between: counted, nothing changes
                     failures = counter(admin, "server.config_reload_failure")
                     weir.config_path.write_text(text(step).replace("clusters:", "clusters: [", 1))
                     wait_reloads(admin, failures + 1, "server.config_reload_failure")
@@ -417,25 +423,26 @@ def test_reload_under_load(tmp_path):
                 time.sleep(0.3)
             # The route to cluster b, then cluster a moved to the second upstream.
             before = up2.connections
-            weir.config_path.write_text(text(10, route="b"))
+            weir.config_path.write_text(text(last, route="b"))
             wait_for(lambda: up2.connections > before and counter(
                 admin, "server.config_reload") > reloads, what="route to b")
             reloads = counter(admin, "server.config_reload")
-            weir.config_path.write_text(text(10, route="a", a_port=up2.port))
+            weir.config_path.write_text(text(last, route="a", a_port=up2.port))
             wait_reloads(admin, reloads + 1)
-            output, _ = wrk.communicate(timeout=30)
+            assert wrk.poll() is None, "wrk ended before the reloads did"
+            output, _ = wrk.communicate(timeout=30 * RELOAD_ROUNDS)
             print(output)
             total, errors, non_2xx = parse_wrk(output)
             assert total > 1000, output
             assert errors == 0, output
             assert non_2xx == 0, output
-            assert root_id_served(listen) == "gen10"
+            assert root_id_served(listen) == f"gen{last}"
             wait_for(lambda: int(stats(admin)[ACTIVE_VMS]) == WORKERS, timeout=15,
                      what="old VMs gone")
             rss_after = vm_rss_kb(weir.proc.pid)
             assert rss_after - rss_before < 64 * 1024, (rss_before, rss_after)
-            assert counter(admin, "server.config_reload") >= 12
-            assert counter(admin, "server.config_reload_failure") >= 1
+            assert counter(admin, "server.config_reload") >= last + 2
+            assert counter(admin, "server.config_reload_failure") >= RELOAD_ROUNDS
 
 
 def test_http2_connection_gets_goaway_and_finishes_its_stream(setup):
