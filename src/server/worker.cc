@@ -16,7 +16,9 @@ namespace weir::server {
 // Connections point to the state they were accepted with, so a reload never changes the
 // configuration under a stream in flight.
 struct Worker::State {
-  explicit State(ConfigGeneration& g) : generation(&g) { generation->worker_states++; }
+  State(ConfigGeneration& g, uint64_t serial) : generation(&g), serial(serial) {
+    generation->worker_states++;
+  }
   ~State() {
     // Dependency order: connections (gone already) use setups (filters, VMs) and pools.
     acceptors.clear();
@@ -30,6 +32,7 @@ struct Worker::State {
   }
 
   ConfigGeneration* generation;
+  const uint64_t serial;  // names this state in timers (its address may be reused)
   // Responses on this state's connections carry "connection: close" once it is set: when
   // the server drains, or when a reload replaced this state.
   bool draining = false;
@@ -69,7 +72,7 @@ Status Worker::start() {
 }
 
 Result<std::unique_ptr<Worker::State>> Worker::build_state(ConfigGeneration& generation) {
-  auto state = std::make_unique<State>(generation);
+  auto state = std::make_unique<State>(generation, ++states_built_);
   State* s = state.get();
   for (const auto& [name, cluster] : generation.clusters->clusters()) {
     s->pools.emplace(name, std::make_unique<proxy::UpstreamPool>(*loop_, cluster));
@@ -213,11 +216,14 @@ void Worker::retire(std::unique_ptr<State> state) {
     if (open.state == s && raw->http2()) http2.push_back(raw);
   }
   for (auto* c : http2) c->drain();
-  loop_->add_timer(drain_time_, [this, s] {
+  loop_->add_timer(drain_time_, [this, serial = s->serial] {
     if (stopping_) return;
+    auto it = std::find_if(retiring_.begin(), retiring_.end(),
+                           [serial](const auto& r) { return r->serial == serial; });
+    if (it == retiring_.end()) return;  // gone already
     std::vector<proxy::HttpConnectionManager*> left;
     for (auto& [raw, open] : connections_) {
-      if (open.state == s) left.push_back(raw);
+      if (open.state == it->get()) left.push_back(raw);
     }
     for (auto* c : left) c->drain();
   });

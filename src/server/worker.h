@@ -96,6 +96,7 @@ class Worker {
   bool draining_ = false;
   bool stopping_ = false;
   std::atomic<size_t> open_connections_{0};
+  uint64_t states_built_ = 0;
   std::unique_ptr<State> current_;   // new connections use it
   std::unique_ptr<State> prepared_;  // built by prepare(), waiting for commit()
   // Replaced by a reload, still serving connections accepted before it.

@@ -519,3 +519,31 @@ def test_tcp_proxy_connection_keeps_its_cluster_across_a_reload():
     finally:
         first.close()
         second.close()
+
+
+def test_idle_keepalive_connection_is_closed_after_the_drain_time(setup):
+    """An idle keep-alive connection does not hold the old plugin VMs for ever: its next
+    response closes it, or the drain time does."""
+    import http.client
+    weir, listen, admin, up = setup(args=("--disable-config-watch", "--drain-time-s", "1"))
+    idle = http.client.HTTPConnection("127.0.0.1", listen, timeout=5)
+    busy = http.client.HTTPConnection("127.0.0.1", listen, timeout=5)
+    for conn in (idle, busy):
+        conn.request("GET", "/")
+        assert conn.getresponse().read()
+    code = weir.tmp / "other.wasm"
+    code.write_bytes(with_custom_section(header_filter().read_bytes(), "v2"))
+    weir.config_path.write_text(
+        config_text(listen, admin, {"a": up.port}, filters=plugin("two", path=code)))
+    assert request(admin, method="POST", path="/reload")[0] == 200
+    # The next request on an old connection is the old configuration's last one on it.
+    busy.request("GET", "/")
+    response = busy.getresponse()
+    response.read()
+    assert response.getheader("x-weir-root-id") == "one"
+    assert response.getheader("connection") == "close"
+    # The idle one is closed by weir once the drain time is over; then the old VMs go.
+    wait_for(lambda: int(stats(admin)[ACTIVE_VMS]) == WORKERS, timeout=5, what="old VMs gone")
+    assert idle.sock.recv(1) == b""  # closed by weir
+    idle.close()
+    busy.close()
