@@ -421,6 +421,9 @@ def test_reload_under_load(tmp_path):
                     wait_reloads(admin, failures + 1, "server.config_reload_failure")
                     assert root_id_served(listen) == f"gen{step}"
                 time.sleep(0.3)
+                for up in (up1, up2):  # the mock keeps every request: long runs would
+                    with up.lock:      # pause for seconds in Python's garbage collector
+                        up.requests.clear()
             # The route to cluster b, then cluster a moved to the second upstream.
             before = up2.connections
             weir.config_path.write_text(text(last, route="b"))
