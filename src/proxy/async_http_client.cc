@@ -114,8 +114,9 @@ class AsyncHttpClient::Call : public UpstreamRequest::Callbacks {
 };
 
 AsyncHttpClient::AsyncHttpClient(event::EventLoop& loop,
-                                 std::function<UpstreamPool*(std::string_view)> find_pool)
-    : loop_(loop), find_pool_(std::move(find_pool)) {}
+                                 std::function<UpstreamPool*(std::string_view)> find_pool,
+                                 uint64_t first_id)
+    : loop_(loop), find_pool_(std::move(find_pool)), next_id_(first_id) {}
 
 AsyncHttpClient::~AsyncHttpClient() { calls_.clear(); }
 

@@ -16,6 +16,7 @@
 #include "extensions/bootstrap/wasm/wasm_service.h"
 #include "proxy/cluster_manager.h"
 #include "server/listener_plan.h"
+#include "wasm/engine/engine.h"
 
 namespace weir::server {
 
@@ -36,7 +37,8 @@ struct ConfigGeneration {
   std::vector<ListenerPlan> listeners;
   std::vector<std::shared_ptr<ListenSocket>> sockets;  // parallel to `listeners`
   std::vector<std::shared_ptr<extensions::wasm::WasmServiceDefinition>> wasm_services;
-  std::string config_dump;  // /config_dump while this generation is live
+  std::string config_dump;         // /config_dump while this generation is live
+  wasm::Engine* engine = nullptr;  // what its plugins run on
   // Worker states built from this generation and not yet destroyed (on worker threads).
   std::atomic<unsigned> worker_states{0};
 

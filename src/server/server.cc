@@ -227,6 +227,7 @@ Result<std::shared_ptr<ConfigGeneration>> build_generation(config::BootstrapConf
                                                            bool bind_sockets) {
   auto generation = std::make_shared<ConfigGeneration>();
   generation->config = std::move(config);
+  generation->engine = &engine;
   const config::BootstrapConfig& c = generation->config;
   auto clusters = proxy::ClusterManager::create(c.clusters, stats);
   if (!clusters) return Error{clusters.error()};

@@ -7,6 +7,8 @@
 #include <algorithm>
 #include <cerrno>
 
+#include "extensions/common/wasm/worker_services.h"
+#include "proxy_wasm/vm.h"
 #include "server/config_generation.h"
 
 namespace weir::server {
@@ -81,7 +83,10 @@ Result<std::unique_ptr<Worker::State>> Worker::build_state(ConfigGeneration& gen
     auto it = s->pools.find(cluster);
     return it == s->pools.end() ? nullptr : it->second.get();
   };
-  s->http_client = std::make_unique<proxy::AsyncHttpClient>(*loop_, find_pool);
+  // Call ids apart from other states' clients: a plugin VM that outlives its state (a
+  // reload keeps an unchanged VM) may cancel a call through the next state's client.
+  s->http_client =
+      std::make_unique<proxy::AsyncHttpClient>(*loop_, find_pool, (s->serial << 32) | 1);
   s->context = std::make_unique<proxy::WorkerContext>(
       proxy::WorkerContext{*loop_, stats_, index_, s->http_client.get()});
   const std::string worker = "worker " + std::to_string(index_) + ": ";
@@ -185,6 +190,7 @@ Status Worker::prepare(ConfigGeneration& next) {
 void Worker::abort() {
   run_on_worker([&] {
     if (prepared_) destroy_later(std::move(prepared_));
+    attach_plugins_to(*current_);
   });
 }
 
@@ -200,8 +206,17 @@ void Worker::commit() {
     } else {
       start_accepting(*current_);
     }
+    attach_plugins_to(*current_);
     retire(std::move(old));
   });
+}
+
+void Worker::attach_plugins_to(State& state) {
+  // Preparing a state attached this thread's plugin runtime (timers, cluster calls) to the
+  // prepared state's HTTP client; every VM of the thread calls clusters through the serving
+  // state's, which lives at least as long as anything it is given.
+  auto runtime = proxy_wasm::WorkerRuntime::for_current_thread(*state.generation->engine, stats_);
+  if (runtime) extensions::wasm::attach_worker_services(**runtime, *state.context);
 }
 
 void Worker::retire(std::unique_ptr<State> state) {

@@ -63,6 +63,7 @@ class Worker {
   // On the worker's thread: the state for `generation`, or why it cannot be built.
   Result<std::unique_ptr<State>> build_state(ConfigGeneration& generation);
   void start_accepting(State& state);
+  void attach_plugins_to(State& state);
   void retire(std::unique_ptr<State> state);
   void destroy_when_unused(State* state);
   void destroy_later(std::unique_ptr<State> state);  // from the loop's callbacks

@@ -443,6 +443,7 @@ def test_reload_under_load(tmp_path):
             wait_for(lambda: int(stats(admin)[ACTIVE_VMS]) == WORKERS, timeout=15,
                      what="old VMs gone")
             rss_after = vm_rss_kb(weir.proc.pid)
+            print(f"RSS {rss_before} kB -> {rss_after} kB after {last} swaps")
             assert rss_after - rss_before < 64 * 1024, (rss_before, rss_after)
             assert counter(admin, "server.config_reload") >= last + 2
             assert counter(admin, "server.config_reload_failure") >= RELOAD_ROUNDS
@@ -550,3 +551,40 @@ def test_idle_keepalive_connection_is_closed_after_the_drain_time(setup):
     assert idle.sock.recv(1) == b""  # closed by weir
     idle.close()
     busy.close()
+
+
+def test_plugin_http_call_in_flight_across_reloads(setup):
+    """A plugin's proxy_http_call in flight while the configuration is replaced (the VM is
+    kept: same code) is answered; calls after the reload go through the new clusters."""
+    auth = PLUGIN_DIR / "auth_filter.wasm"
+    require(auth.exists(), f"{auth} not built")
+    with Upstream() as auth_up, Upstream() as app:
+        listen, admin = free_port(), free_port()
+
+        def text(configuration):
+            return config_text(listen, admin, {"a": app.port, "auth": auth_up.port},
+                               filters=wasm_filter("auth", auth, root_id="",
+                                                   configuration=configuration))
+
+        with Weir(text("auth 5000"), args=("--concurrency", "1", "--disable-config-watch"),
+                  wait_ports=(listen, admin)) as weir:
+            result = {}
+            thread = threading.Thread(target=lambda: result.setdefault(
+                "r", request(listen, headers={"x-auth-path": "/slow/800"})))
+            thread.start()
+            wait_for(lambda: any(r["path"] == "/slow/800" for r in auth_up.requests),
+                     what="the auth call")
+            for n in range(3):
+                weir.config_path.write_text(text(f"auth {4000 + n}"))
+                assert request(admin, method="POST", path="/reload")[0] == 200
+            thread.join(timeout=10)
+            def authorized(response):  # the app saw the header the plugin adds after a 200
+                status, _, body = response
+                return status == 200 and dict(json.loads(body)["headers"]).get(
+                    "x-auth-status") == "200"
+
+            assert authorized(result["r"])
+            for _ in range(3):
+                assert authorized(request(listen))
+            assert sum(r["path"] == "/check" for r in auth_up.requests) == 3
+            assert weir.proc.poll() is None
