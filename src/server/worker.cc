@@ -179,10 +179,12 @@ Status Worker::prepare(ConfigGeneration& next) {
   Status status = Ok{};
   run_on_worker([&] {
     auto state = build_state(next);
-    if (!state)
-      status = Error{state.error()};  // the partial state is gone already
-    else
+    if (state) {
       prepared_ = std::move(*state);
+    } else {
+      status = Error{state.error()};  // the partial state is gone already
+      attach_plugins_to(*current_);
+    }
   });
   return status;
 }
