@@ -1,9 +1,12 @@
 """Hot reload through a real weir process: the config file changing (written in place or
-replaced by rename), a plugin file changing, SIGHUP and POST /reload each bring in the new
-configuration; a broken one (YAML error, missing plugin file, a plugin that traps in
-on_vm_start) keeps the old one serving and is counted; a request in flight finishes on the
-plugin it started with, whose VM is stopped (proxy_on_done) after it; listeners come and
-go; and wrk through weir sees no error while plugins, a route and a cluster are swapped."""
+replaced by rename), a plugin file changing (or arriving after its config), SIGHUP and
+POST /reload each bring in the new configuration; a broken one (YAML error, missing plugin
+file, a plugin that traps in on_vm_start, an unknown cluster, a start-up-only setting, a
+port another process holds) keeps the old one serving and is counted; a request in flight
+(HTTP/1, HTTP/2, tcp_proxy, a plugin's http call) finishes on the configuration it started
+with, whose VMs are stopped (proxy_on_done) after it; idle keep-alive connections go after
+the drain time; listeners come, move and go; an unchanged plugin is not compiled again;
+and wrk through weir sees no error while plugins, a route and a cluster are swapped."""
 import json
 import os
 import re
