@@ -19,6 +19,7 @@ import time
 
 import pytest
 
+from stream_checks import small_asan_quarantine, vm_rss_kib
 from upstream import Upstream
 from weir_harness import (PLUGIN_DIR, Weir, cluster, free_port, request, require, stats,
                           wait_for, wasm_filter)
@@ -364,13 +365,6 @@ def test_reload_refused_from_non_loopback_peers(setup):
         up.close()
 
 
-def vm_rss_kb(pid):
-    for line in open(f"/proc/{pid}/status"):
-        if line.startswith("VmRSS:"):
-            return int(line.split()[1])
-    raise AssertionError("no VmRSS")
-
-
 def parse_wrk(output):
     requests = int(re.search(r"(\d+) requests in", output).group(1))
     errors = re.search(r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)",
@@ -400,14 +394,14 @@ def test_reload_under_load(tmp_path):
             return config_text(listen, admin, {"a": a_port, "b": up2.port}, route_cluster=route,
                                filters=plugin(f"gen{step}", path=code))
 
-        with Weir(text(0), args=("--concurrency", str(WORKERS)),
-                  wait_ports=(listen, admin)) as weir:
+        with Weir(text(0), args=("--concurrency", str(WORKERS)), wait_ports=(listen, admin),
+                  env=small_asan_quarantine()) as weir:
             wrk = subprocess.Popen(
                 ["wrk", "-t2", "-c8", f"-d{9 * RELOAD_ROUNDS}s", "--timeout", "5s",
                  f"http://127.0.0.1:{listen}/"],
                 stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
             time.sleep(1.0)
-            rss_before = vm_rss_kb(weir.proc.pid)
+            rss_before = vm_rss_kib(weir.proc.pid)
             reloads = 0
             for step in range(1, last + 1):
                 if step % 2:
@@ -445,7 +439,7 @@ def test_reload_under_load(tmp_path):
             assert root_id_served(listen) == f"gen{last}"
             wait_for(lambda: int(stats(admin)[ACTIVE_VMS]) == WORKERS, timeout=15,
                      what="old VMs gone")
-            rss_after = vm_rss_kb(weir.proc.pid)
+            rss_after = vm_rss_kib(weir.proc.pid)
             print(f"RSS {rss_before} kB -> {rss_after} kB after {last} swaps")
             assert rss_after - rss_before < 64 * 1024, (rss_before, rss_after)
             assert counter(admin, "server.config_reload") >= last + 2
