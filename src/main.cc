@@ -41,6 +41,10 @@ int main(int argc, char** argv) {
   app.add_option("--code-cache-dir", options.code_cache_dir,
                  "where compiled plugin code is kept between runs (default "
                  "${XDG_CACHE_HOME:-$HOME/.cache}/weir/code-cache; empty: no cache)");
+  bool no_watch = false;
+  app.add_flag("--disable-config-watch", no_watch,
+               "reload only on SIGHUP or POST /reload, not when the config or a plugin file "
+               "changes");
   app.set_version_flag("--version", "weir version " WEIR_VERSION);
 
   // weir plugin push|pull: publishing plugins to OCI registries.
@@ -89,5 +93,6 @@ int main(int argc, char** argv) {
   spdlog::set_pattern("[%Y-%m-%d %H:%M:%S.%e][%t][%^%l%$] %v");
   options.validate_only = mode == "validate";
   weir::extensions::wasm::set_remote_code_cache_dir(options.code_cache_dir);
+  options.watch_config = !no_watch;
   return weir::server::run(options);
 }

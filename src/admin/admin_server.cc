@@ -61,6 +61,7 @@ constexpr const char* kHelp =
     "  /logging (POST): query/change logging levels\n"
     "      level: desired logging level (trace, debug, info, warning, error, critical, off)\n"
     "  /quitquitquit (POST): exit the server\n"
+    "  /reload (POST): load the config file again (weir's; also on SIGHUP and file changes)\n"
     "  /ready: print server state, return 200 if LIVE, otherwise return 503\n"
     "  /server_info: print server version/status information\n"
     "  /stats: print server stats\n"
@@ -292,6 +293,18 @@ AdminResponse AdminServer::handle(std::string_view method, std::string_view path
     return {200, "text/plain; charset=UTF-8", logger_levels()};
   }
   if (path == "/help" || path == "/") return {200, "text/plain; charset=UTF-8", kHelp};
+  if (path == "/reload") {
+    if (!is_post) return {405, "text/plain", "This endpoint requires POST\n"};
+    if (auto refused = refuse_remote_write()) return *refused;
+    if (!context_.reload) return {404, "text/plain; charset=UTF-8", "reload is not available\n"};
+    Status reloaded = context_.reload();
+    if (!reloaded) {
+      return {
+          500, "text/plain; charset=UTF-8",
+          "reload failed, the previous configuration keeps serving: " + reloaded.error() + "\n"};
+    }
+    return {200, "text/plain", "OK\n"};
+  }
   if (path == "/quitquitquit") {
     if (!is_post) return {405, "text/plain", "This endpoint requires POST\n"};
     if (auto refused = refuse_remote_write()) return *refused;

@@ -1,7 +1,7 @@
 #pragma once
 // The admin interface (Envoy's conventions): /stats (text, json, prometheus), /ready,
-// /server_info, /clusters, /config_dump, /logging, /help and POST /quitquitquit, served
-// from the main thread's event loop. Requests that change the server (POST endpoints,
+// /server_info, /clusters, /config_dump, /logging, /help, POST /reload and POST /quitquitquit,
+// served from the main thread's event loop. Requests that change the server (POST endpoints,
 // /logging with a level) are refused from non-loopback peers unless allowed.
 #include <chrono>
 #include <functional>
@@ -10,6 +10,7 @@
 #include <string>
 #include <unordered_map>
 
+#include "common/result.h"
 #include "event/event_loop.h"
 #include "http/header_map.h"
 #include "net/acceptor.h"
@@ -37,6 +38,8 @@ struct AdminContext {
   // Decides whether a connection just accepted may stay (the server's connection limits):
   // a handle to keep while it is open, or nullopt to close it at once. Unset: all stay.
   std::function<std::optional<std::shared_ptr<void>>()> admit_connection;
+  // POST /reload: loads the config file again; the error when the old one keeps serving.
+  std::function<Status()> reload;
 };
 
 struct AdminResponse {
@@ -52,6 +55,8 @@ class AdminServer {
   // Handles one request (exposed for tests of the routing without sockets).
   AdminResponse handle(std::string_view method, std::string_view path_and_query,
                        bool from_loopback = true);
+  // What the server changes after a reload (/clusters, /config_dump).
+  AdminContext& context() { return context_; }
 
  private:
   class Session;

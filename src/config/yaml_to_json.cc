@@ -176,4 +176,14 @@ std::optional<std::string> config_file_as_json(const std::string& path) {
   }
 }
 
+std::optional<std::string> config_text_as_json(const std::string& yaml) {
+  try {
+    YAML::Node root = YAML::Load(yaml);
+    redact_secrets(root);
+    return yaml_to_json(root);
+  } catch (const YAML::Exception&) {
+    return std::nullopt;
+  }
+}
+
 }  // namespace weir::config

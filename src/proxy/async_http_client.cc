@@ -253,8 +253,9 @@ class AsyncHttpClient::StreamCall : public UpstreamRequest::Callbacks {
 };
 
 AsyncHttpClient::AsyncHttpClient(event::EventLoop& loop,
-                                 std::function<UpstreamPool*(std::string_view)> find_pool)
-    : loop_(loop), find_pool_(std::move(find_pool)) {}
+                                 std::function<UpstreamPool*(std::string_view)> find_pool,
+                                 uint64_t first_id)
+    : loop_(loop), find_pool_(std::move(find_pool)), next_id_(first_id) {}
 
 AsyncHttpClient::~AsyncHttpClient() {
   calls_.clear();

@@ -54,7 +54,10 @@ class AsyncStreamCallbacks {
 class AsyncHttpClient {
  public:
   using Callback = std::function<void(AsyncHttpResponse& response)>;
-  AsyncHttpClient(event::EventLoop& loop, std::function<UpstreamPool*(std::string_view)> find_pool);
+  // `first_id`: where this client's call ids start; a worker that has several clients
+  // (one per configuration, across a reload) keeps their ids apart.
+  AsyncHttpClient(event::EventLoop& loop, std::function<UpstreamPool*(std::string_view)> find_pool,
+                  uint64_t first_id = 1);
   ~AsyncHttpClient();  // cancels what is in flight; their callbacks never run
 
   bool has_cluster(std::string_view cluster) const { return find_pool_(cluster) != nullptr; }

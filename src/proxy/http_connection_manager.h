@@ -38,6 +38,7 @@ class HttpConnectionManager : public net::Connection::Handler,
   // after the streams in flight).
   void drain();
   bool idle() const { return !stream_ && (!http2_ || http2_->idle()); }
+  bool http2() const { return http2_ != nullptr; }
   // Speak HTTP/2 on this connection from now on: for a connection whose TLS handshake
   // chose ALPN "h2" (before any byte of it was read). No-op once a request was read.
   void start_http2();

@@ -6,10 +6,13 @@
 #include <sys/signalfd.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <cstring>
+#include <fstream>
 #include <functional>
+#include <iterator>
 #include <thread>
 
 #include "access_log/access_logger.h"
@@ -25,6 +28,8 @@
 #include "proxy/cluster_manager.h"
 #include "proxy/tls_config.h"
 #include "proxy_wasm/plugin_report.h"
+#include "server/config_generation.h"
+#include "server/config_watcher.h"
 #include "server/listener_plan.h"
 #include "server/worker.h"
 #include "stats/stats_store.h"
@@ -91,9 +96,33 @@ Status plan_tcp_proxy_listener(const config::ListenerConfig& listener, wasm::Eng
   return Ok{};
 }
 
-Result<std::vector<ListenerPlan>> plan_listeners(const config::BootstrapConfig& config,
-                                                 wasm::Engine& engine, stats::StatsStore& stats,
-                                                 bool bind_sockets) {
+// The listening socket for a listener: the previous generation's for the same address (a
+// reload keeps it: nothing queued in its backlog is lost), else a new one.
+Result<std::shared_ptr<ListenSocket>> socket_for(
+    const config::ListenerConfig& listener, const net::Address& address,
+    const ConfigGeneration* previous, const std::vector<std::shared_ptr<ListenSocket>>& taken) {
+  std::string key = listener_stat_name(address);
+  if (address.port() == 0) key += "/" + listener.name;  // an ephemeral port: the same listener
+  if (previous) {
+    for (const auto& socket : previous->sockets) {
+      if (socket->key != key) continue;
+      if (std::find(taken.begin(), taken.end(), socket) != taken.end()) break;
+      return socket;
+    }
+  }
+  auto fd = net::listen_on(address, false, listener.tcp_backlog_size);
+  if (!fd) return Error{"listener '" + listener.name + "': " + fd.error()};
+  auto socket = std::make_shared<ListenSocket>();
+  socket->fd = *fd;
+  socket->key = std::move(key);
+  return socket;
+}
+
+// `sockets`: where the listening sockets go (parallel to the plans); null: none are bound
+// (--mode validate).
+Result<std::vector<ListenerPlan>> plan_listeners(
+    const config::BootstrapConfig& config, wasm::Engine& engine, stats::StatsStore& stats,
+    const ConfigGeneration* previous, std::vector<std::shared_ptr<ListenSocket>>* sockets) {
   const bool global_limit = config.overload.max_active_downstream_connections.has_value();
   std::vector<ListenerPlan> plans;
   std::shared_ptr<access_log::FileWriter> access_log_writer;  // one thread for every log file
@@ -167,10 +196,11 @@ Result<std::vector<ListenerPlan>> plan_listeners(const config::BootstrapConfig& 
       }
     }
     plan.port = listener.address.port;
-    if (bind_sockets) {
-      auto fd = net::listen_on(*address, false, listener.tcp_backlog_size);
-      if (!fd) return Error{"listener '" + listener.name + "': " + fd.error()};
-      plan.fd = *fd;
+    if (sockets) {
+      auto socket = socket_for(listener, *address, previous, *sockets);
+      if (!socket) return Error{socket.error()};
+      plan.fd = (*socket)->fd;
+      sockets->push_back(std::move(*socket));
     }
     plans.push_back(std::move(plan));
   }
@@ -196,11 +226,64 @@ std::vector<proxy_wasm::PluginReport> print_plugin_reports(const config::Bootstr
   return reports;
 }
 
-void close_listeners(std::vector<ListenerPlan>& plans) {
-  for (auto& p : plans) {
-    if (p.fd >= 0) close(p.fd);
-    p.fd = -1;
+// A generation from a loaded config: clusters, listener plans (plugins compiled and
+// trial-started), sockets (shared with `previous` where the address is the same) and
+// bootstrap services. Nothing serves from it yet.
+Result<std::shared_ptr<ConfigGeneration>> build_generation(config::BootstrapConfig config,
+                                                           wasm::Engine& engine,
+                                                           stats::StatsStore& stats,
+                                                           const ConfigGeneration* previous,
+                                                           bool bind_sockets) {
+  auto generation = std::make_shared<ConfigGeneration>();
+  generation->config = std::move(config);
+  generation->engine = &engine;
+  const config::BootstrapConfig& c = generation->config;
+  auto clusters = proxy::ClusterManager::create(c.clusters, stats);
+  if (!clusters) return Error{clusters.error()};
+  generation->clusters = std::move(*clusters);
+  auto plans =
+      plan_listeners(c, engine, stats, previous, bind_sockets ? &generation->sockets : nullptr);
+  if (!plans) return Error{plans.error()};
+  generation->listeners = std::move(*plans);
+  for (const auto& service : c.wasm_services) {
+    auto definition = extensions::wasm::create_wasm_service_definition(service, engine, stats);
+    if (!definition) return Error{service.location.to_string() + ": " + definition.error()};
+    generation->wasm_services.push_back(std::move(*definition));
   }
+  return generation;
+}
+
+// What a reload cannot change (read once at start-up): an error naming it, else empty.
+std::string needs_restart(const config::BootstrapConfig& live,
+                          const config::BootstrapConfig& next) {
+  const bool admin_same =
+      live.admin.has_value() == next.admin.has_value() &&
+      (!live.admin || (live.admin->address.address == next.admin->address.address &&
+                       live.admin->address.port == next.admin->address.port));
+  if (!admin_same) return "admin: its address changed, which needs a restart";
+  if (live.overload.max_active_downstream_connections !=
+      next.overload.max_active_downstream_connections) {
+    return "overload_manager: the global connection limit changed, which needs a restart";
+  }
+  const auto& a = live.stats_config;
+  const auto& b = next.stats_config;
+  bool tags_same = a.use_all_default_tags == b.use_all_default_tags &&
+                   a.stats_tags.size() == b.stats_tags.size();
+  for (size_t i = 0; tags_same && i < a.stats_tags.size(); ++i) {
+    tags_same = a.stats_tags[i].tag_name == b.stats_tags[i].tag_name &&
+                a.stats_tags[i].regex == b.stats_tags[i].regex &&
+                a.stats_tags[i].fixed_value == b.stats_tags[i].fixed_value;
+  }
+  if (!tags_same) return "stats_config: the stats tags changed, which needs a restart";
+  return "";
+}
+
+Result<std::string> read_file(const std::string& path) {
+  std::ifstream file(path, std::ios::binary);
+  if (!file) return Error{path + ": cannot open: " + std::strerror(errno)};
+  std::string text((std::istreambuf_iterator<char>(file)), std::istreambuf_iterator<char>());
+  if (file.bad()) return Error{path + ": cannot read: " + std::strerror(errno)};
+  return text;
 }
 
 }  // namespace
@@ -208,13 +291,15 @@ void close_listeners(std::vector<ListenerPlan>& plans) {
 int run(const ServerOptions& options) {
   config::LoadOptions load_options;
   load_options.allow_unknown_fields = options.allow_unknown_fields;
-  auto loaded = config::load_bootstrap_file(options.config_path, load_options);
+  // The text is read once: /config_dump shows exactly what loaded.
+  auto text = read_file(options.config_path);
+  auto loaded = text ? config::load_bootstrap_string(*text, options.config_path, load_options)
+                     : Result<config::LoadOutcome>(Error{text.error()});
   if (!loaded) {
     spdlog::critical("error loading configuration: {}", loaded.error());
     return 1;
   }
   for (const auto& w : loaded->warnings) spdlog::warn("{}", w);
-  const config::BootstrapConfig& config = loaded->config;
 
   // Signals arrive on the main loop through a signalfd; no other thread may take them.
   // Blocked before the engine starts: its helper threads (and every thread started
@@ -223,6 +308,7 @@ int run(const ServerOptions& options) {
   sigemptyset(&mask);
   sigaddset(&mask, SIGINT);
   sigaddset(&mask, SIGTERM);
+  sigaddset(&mask, SIGHUP);  // reload
   pthread_sigmask(SIG_BLOCK, &mask, nullptr);
   wasm::EngineOptions engine_options;
   engine_options.code_cache_dir = options.code_cache_dir;
@@ -234,39 +320,29 @@ int run(const ServerOptions& options) {
   int exit_code = 0;
   {
     stats::StatsStore stats;
-    auto clusters = proxy::ClusterManager::create(config.clusters, stats);
-    if (!clusters) {
-      spdlog::critical("{}", clusters.error());
-      return 1;
-    }
     // --mode validate: first a report on every plugin (what it exports, what it imports that
     // weir lacks), printed even if a trial start below fails. Kept alive so that the trial
     // starts reuse the compiled modules.
     std::vector<proxy_wasm::PluginReport> plugin_reports;
-    if (options.validate_only) plugin_reports = print_plugin_reports(config, **engine);
-    auto plans = plan_listeners(config, **engine, stats, !options.validate_only);
-    if (!plans) {
-      spdlog::critical("{}", plans.error());
+    if (options.validate_only) plugin_reports = print_plugin_reports(loaded->config, **engine);
+    auto first = build_generation(std::move(loaded->config), **engine, stats, nullptr,
+                                  !options.validate_only);
+    if (!first) {
+      spdlog::critical("{}", first.error());
       return 1;
-    }
-    Worker::WasmServices wasm_services;
-    for (const auto& service : config.wasm_services) {
-      auto definition = extensions::wasm::create_wasm_service_definition(service, **engine, stats);
-      if (!definition) {
-        spdlog::critical("{}: {}", service.location.to_string(), definition.error());
-        close_listeners(*plans);
-        return 1;
-      }
-      wasm_services.push_back(std::move(*definition));
     }
     if (options.validate_only) {
       spdlog::info("configuration '{}' OK", options.config_path);
-      for (auto& plan : *plans) {
-        for (auto& f : plan.filters) f->shutdown();
-        for (auto& f : plan.network_filters) f->shutdown();
-      }
       return 0;
     }
+    // The generation serving new connections, and the replaced ones still serving
+    // connections accepted before their reload.
+    std::shared_ptr<ConfigGeneration> live = std::move(*first);
+    std::vector<std::shared_ptr<ConfigGeneration>> replaced;
+    live->version = 1;
+    live->loaded_at = std::chrono::system_clock::now();
+    live->config_dump = admin::config_dump_json_from_text(*text, live->loaded_at);
+    const config::BootstrapConfig& config = live->config;  // start-up only settings
 
     int admin_fd = -1;
     if (config.admin) {
@@ -274,7 +350,6 @@ int run(const ServerOptions& options) {
       auto fd = address ? net::listen_on(*address, false) : Result<int>(Error{address.error()});
       if (!fd) {
         spdlog::critical("admin: {}", fd.error());
-        close_listeners(*plans);
         return 1;
       }
       admin_fd = *fd;
@@ -288,6 +363,9 @@ int run(const ServerOptions& options) {
     stats.gauge("server.live").set(1);
     stats.gauge("server.state").set(0);  // Envoy: 0 LIVE, 1 DRAINING
     stats.gauge("server.hot_restart_epoch").set(0);
+    stats::Counter& reloads = stats.counter("server.config_reload");
+    stats::Counter& reload_failures = stats.counter("server.config_reload_failure");
+    stats::Gauge& reload_time = stats.gauge("server.config_reload_time_ms");
     std::vector<stats::TagSpecifier> tag_specifiers;
     for (const auto& tag : config.stats_config.stats_tags) {
       tag_specifiers.push_back({tag.tag_name, tag.regex, tag.fixed_value});
@@ -297,7 +375,6 @@ int run(const ServerOptions& options) {
                                             config.stats_config.use_all_default_tags, &tags_error);
     if (!tags) {
       spdlog::critical("stats_config: {}", tags_error);
-      close_listeners(*plans);
       return 1;
     }
     // The overload manager's global limit, shared by every worker and the admin.
@@ -306,10 +383,11 @@ int run(const ServerOptions& options) {
       global_limit =
           std::make_unique<net::ConnectionLimit>(config.overload.max_active_downstream_connections);
     }
+    const auto drain_time =
+        std::chrono::milliseconds(static_cast<int64_t>(options.drain_time_s * 1000));
     std::vector<std::unique_ptr<Worker>> workers;
     for (unsigned i = 0; i < concurrency; ++i) {
-      workers.push_back(std::make_unique<Worker>(i, *plans, **clusters, stats, wasm_services,
-                                                 global_limit.get()));
+      workers.push_back(std::make_unique<Worker>(i, *live, stats, global_limit.get(), drain_time));
       Status started = workers.back()->start();
       if (!started) {
         spdlog::critical("{}", started.error());
@@ -335,9 +413,7 @@ int run(const ServerOptions& options) {
         stats.gauge("server.live").set(0);
         spdlog::info("shutting down: draining {} worker(s)", workers.size());
         for (auto& w : workers) w->drain();
-        auto deadline =
-            std::chrono::steady_clock::now() +
-            std::chrono::milliseconds(static_cast<int64_t>(options.drain_time_s * 1000));
+        auto deadline = std::chrono::steady_clock::now() + drain_time;
         drain_poll = [&, deadline] {
           size_t open = 0;
           for (auto& w : workers) open += w->open_connections();
@@ -350,19 +426,121 @@ int run(const ServerOptions& options) {
         main_loop.add_timer(std::chrono::milliseconds(0), drain_poll);
       };
 
+      admin::AdminServer* admin_server = nullptr;
+      std::unique_ptr<ConfigWatcher> watcher;
+      // A reload: the new config is loaded, its plugins compiled and trial-started, and
+      // every worker builds its state beside the serving one; only then do they switch.
+      // Anything failing on the way leaves the serving configuration untouched.
+      auto reload = [&](std::string_view trigger) -> Status {
+        if (shutting_down) return Error{"the server is shutting down"};
+        const auto started = std::chrono::steady_clock::now();
+        spdlog::info("reloading '{}' ({})", options.config_path, trigger);
+        std::string next_text;
+        std::vector<std::string> attempted_files;  // plugin files the new config names
+        auto built = [&]() -> Result<std::shared_ptr<ConfigGeneration>> {
+          auto read = read_file(options.config_path);
+          if (!read) return Error{read.error()};
+          next_text = std::move(*read);
+          auto next = config::load_bootstrap_string(next_text, options.config_path, load_options);
+          if (!next) {
+            // A plugin file it names may be missing yet (a deploy writing the config
+            // first): watch it, so that its arrival reloads.
+            config::LoadOptions lenient = load_options;
+            lenient.check_code_files = false;
+            if (auto partial =
+                    config::load_bootstrap_string(next_text, options.config_path, lenient)) {
+              attempted_files = code_files_of(partial->config);
+            }
+            return Error{next.error()};
+          }
+          for (const auto& w : next->warnings) spdlog::warn("{}", w);
+          if (auto restart = needs_restart(live->config, next->config); !restart.empty()) {
+            return Error{options.config_path + ": " + restart};
+          }
+          attempted_files = code_files_of(next->config);
+          auto generation = build_generation(std::move(next->config), **engine, stats, live.get(),
+                                             /*bind_sockets=*/true);
+          if (!generation) return Error{generation.error()};
+          for (size_t i = 0; i < workers.size(); ++i) {
+            Status prepared = workers[i]->prepare(**generation);
+            if (!prepared) {
+              for (size_t j = 0; j < i; ++j) workers[j]->abort();
+              (*generation)->sockets.clear();   // listeners it added close now
+              replaced.push_back(*generation);  // destroyed once the workers let go
+              return Error{prepared.error()};
+            }
+          }
+          return *generation;
+        }();
+        if (!built) {
+          // A plugin file the failed config names (missing, broken) is watched too: fixing
+          // it reloads.
+          if (watcher && !attempted_files.empty()) {
+            auto files = live->code_files();
+            files.insert(files.end(), attempted_files.begin(), attempted_files.end());
+            files.push_back(options.config_path);
+            watcher->watch(files);
+          }
+          reload_failures.inc();
+          spdlog::error("reload failed, the previous configuration keeps serving: {}",
+                        built.error());
+          return Error{built.error()};
+        }
+        for (auto& w : workers) w->commit();
+        std::shared_ptr<ConfigGeneration> previous = std::move(live);
+        live = std::move(*built);
+        live->version = previous->version + 1;
+        live->loaded_at = std::chrono::system_clock::now();
+        live->config_dump = admin::config_dump_json_from_text(next_text, live->loaded_at);
+        // Every worker stopped accepting on the old sockets: those the new config does not
+        // use close now, the others are shared.
+        previous->sockets.clear();
+        replaced.push_back(std::move(previous));
+        if (admin_server) {
+          admin_server->context().clusters = live->clusters.get();
+          admin_server->context().config_dump = live->config_dump;
+        }
+        if (watcher) {
+          auto files = live->code_files();
+          files.push_back(options.config_path);
+          watcher->watch(files);
+        }
+        reloads.inc();
+        reload_time.set(std::chrono::duration_cast<std::chrono::milliseconds>(
+                            live->loaded_at.time_since_epoch())
+                            .count());
+        spdlog::info(
+            "reload done: configuration version {}, {} listener(s), in {:.1f} ms", live->version,
+            live->listeners.size(),
+            std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - started)
+                .count());
+        return Ok{};
+      };
+
       int sig_fd = signalfd(-1, &mask, SFD_NONBLOCK | SFD_CLOEXEC);
       // Without its signalfd, weir could not drain on SIGTERM: that is a failed start.
       if (sig_fd < 0 || !main_loop.watch(sig_fd, [&](uint32_t events) {
             if (events & event::kWatchFailed) return;
             signalfd_siginfo info;
-            while (read(sig_fd, &info, sizeof info) == sizeof info) begin_shutdown();
+            while (read(sig_fd, &info, sizeof info) == sizeof info) {
+              if (info.ssi_signo == SIGHUP) {
+                (void)reload("SIGHUP");
+              } else {
+                begin_shutdown();
+              }
+            }
           })) {
         spdlog::critical("cannot receive signals: {}", strerror(errno));
         if (sig_fd >= 0) close(sig_fd);
         for (auto& w : workers) w->stop();
         for (auto& w : workers) w->join();
-        close_listeners(*plans);
         return 1;
+      }
+      if (options.watch_config) {
+        watcher = std::make_unique<ConfigWatcher>(main_loop, [&] { (void)reload("file changed"); });
+        auto files = live->code_files();
+        files.push_back(options.config_path);
+        watcher->watch(files);
       }
       uptime_timer = [&] {
         stats.gauge("server.uptime")
@@ -374,12 +552,14 @@ int run(const ServerOptions& options) {
         for (auto& w : workers) connections += w->open_connections();
         stats.gauge("server.total_connections").set(static_cast<int64_t>(connections));
         // Certificates rotated on disk are served from the next handshake on.
-        for (auto& plan : *plans) {
+        for (auto& plan : live->listeners) {
           if (plan.tls) plan.tls->reload_changed_files();
         }
-        for (const auto& [name, cluster] : (*clusters)->clusters()) {
+        for (const auto& [name, cluster] : live->clusters->clusters()) {
           if (cluster.tls) cluster.tls->reload_changed_files();
         }
+        // Replaced configurations go once no worker uses them any more.
+        std::erase_if(replaced, [](const auto& g) { return g->worker_states.load() == 0; });
         main_loop.add_timer(std::chrono::seconds(1), uptime_timer);
       };
       // Envoy's stats flush (5 s by default) ends a histogram interval: /stats shows the
@@ -392,9 +572,10 @@ int run(const ServerOptions& options) {
       uptime_timer();
       {
         admin::AdminContext admin_context{stats, concurrency, start_time, begin_shutdown};
+        admin_context.reload = [&] { return reload("POST /reload"); };
         admin_context.tags = &*tags;
-        admin_context.clusters = clusters->get();
-        admin_context.config_dump = admin::config_dump_json(options.config_path);
+        admin_context.clusters = live->clusters.get();
+        admin_context.config_dump = live->config_dump;
         admin_context.config_path = options.config_path;
         admin_context.draining = [&shutting_down] { return shutting_down; };
         const char* remote_writes = getenv("WEIR_ADMIN_ALLOW_REMOTE_WRITES");
@@ -410,11 +591,14 @@ int run(const ServerOptions& options) {
           };
         }
         admin::AdminServer admin(main_loop, admin_fd, std::move(admin_context));
+        admin_server = &admin;
         spdlog::info(
-            "weir {} started: {} listener(s), {} worker(s){}", WEIR_VERSION, plans->size(),
+            "weir {} started: {} listener(s), {} worker(s){}", WEIR_VERSION, live->listeners.size(),
             concurrency,
             config.admin ? ", admin on port " + std::to_string(config.admin->address.port) : "");
         main_loop.run();
+        admin_server = nullptr;
+        watcher.reset();
         main_loop.unwatch(sig_fd);
         close(sig_fd);
       }
@@ -422,11 +606,6 @@ int run(const ServerOptions& options) {
       for (auto& w : workers) w->join();
       workers.clear();
       spdlog::info("all workers stopped");
-    }
-    close_listeners(*plans);
-    for (auto& plan : *plans) {
-      for (auto& f : plan.filters) f->shutdown();
-      for (auto& f : plan.network_filters) f->shutdown();
     }
   }
   engine->reset();

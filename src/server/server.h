@@ -1,6 +1,7 @@
 #pragma once
 // The whole process: load config, build plugins and listeners, run the workers and the
-// admin interface, and shut down cleanly on SIGINT/SIGTERM or POST /quitquitquit.
+// admin interface, and shut down cleanly on SIGINT/SIGTERM or POST /quitquitquit; reload
+// the config on SIGHUP, POST /reload or a change to its files.
 #include <string>
 
 namespace weir::server {
@@ -12,6 +13,7 @@ struct ServerOptions {
   bool allow_unknown_fields = false;
   double drain_time_s = 10;    // how long in-flight requests may take to finish at shutdown
   std::string code_cache_dir;  // compiled plugin code kept between runs; empty: none
+  bool watch_config = true;    // reload when the config file or a plugin file changes
 };
 
 // Returns the process exit code.

@@ -74,6 +74,31 @@ TEST_F(AdminServerTest, WritesOnlyFromLoopback) {
   EXPECT_EQ(quits, 1);
 }
 
+TEST_F(AdminServerTest, ReloadNeedsPostFromLoopbackAndReportsFailures) {
+  int reloads = 0;
+  Status next = Ok{};
+  auto c = context();
+  c.reload = [&]() -> Status {
+    ++reloads;
+    return next;
+  };
+  AdminServer admin(loop_, -1, std::move(c));
+  EXPECT_EQ(admin.handle("GET", "/reload").status, 405u);
+  EXPECT_EQ(admin.handle("POST", "/reload", false).status, 403u);
+  EXPECT_EQ(reloads, 0);
+  auto ok = admin.handle("POST", "/reload");
+  EXPECT_EQ(ok.status, 200u);
+  EXPECT_EQ(ok.body, "OK\n");
+  next = Error{"envoy.yaml:3:5: bad"};
+  auto failed = admin.handle("POST", "/reload");
+  EXPECT_EQ(failed.status, 500u);
+  EXPECT_NE(failed.body.find("previous configuration keeps serving: envoy.yaml:3:5: bad"),
+            std::string::npos);
+  EXPECT_EQ(reloads, 2);
+  AdminServer without(loop_, -1, context());
+  EXPECT_EQ(without.handle("POST", "/reload").status, 404u);
+}
+
 TEST_F(AdminServerTest, RemoteWritesWhenAllowed) {
   auto c = context();
   c.allow_remote_writes = true;
@@ -124,7 +149,7 @@ TEST_F(AdminServerTest, HelpListsEveryEndpoint) {
   AdminServer admin(loop_, -1, context());
   std::string help = admin.handle("GET", "/help").body;
   for (const char* endpoint : {"/clusters", "/config_dump", "/logging", "/quitquitquit", "/ready",
-                               "/server_info", "/stats", "/stats/prometheus"}) {
+                               "/reload", "/server_info", "/stats", "/stats/prometheus"}) {
     bool listed = help.find(std::string("  ") + endpoint + ":") != std::string::npos ||
                   help.find(std::string("  ") + endpoint + " (POST):") != std::string::npos;
     EXPECT_TRUE(listed) << endpoint;

@@ -5,6 +5,7 @@
 //            header x-local: yes.
 //  response: adds x-weir-root-id: <property plugin_root_id> and
 //            x-weir-protocol: <property request.protocol>.
+//  on_done (root): logs "header_filter: on_done, root_id <id>" (a hot reload's old plugin).
 // Registered for every root_id (""), so tests may configure any root_id.
 #include "weir/plugin.h"
 
@@ -18,6 +19,11 @@ class HeaderRoot : public weir::RootContext {
     config = std::string(configuration);
     LOG_INFO("header_filter: configured, root_id \"", root_id(), "\", ", config.size(),
              " bytes of configuration");
+    return true;
+  }
+
+  bool on_done() override {
+    LOG_INFO("header_filter: on_done, root_id ", root_id());
     return true;
   }
 
