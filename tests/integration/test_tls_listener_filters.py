@@ -171,3 +171,24 @@ def test_continue_on_listener_filters_timeout_serves_a_late_client_in_plaintext(
             while chunk := s.recv(4096):
                 data += chunk
             assert data.startswith(b"HTTP/1.1 200") and data.endswith(b"hello over tls\n"), data
+
+
+def test_a_connection_being_inspected_across_a_reload_is_served(certs):
+    """A client connected before a reload that sends its first bytes after it: the
+    inspection keeps the configuration it started with alive, and the request is served
+    (no reset, no crash in the retired configuration)."""
+    listen, admin = free_port(), free_port()
+    cfg = mixed_config(certs, listen, admin, "\n      listener_filters_timeout: 10s")
+    with start(cfg, listen, admin) as weir:
+        with socket.create_connection(("127.0.0.1", listen), timeout=10) as s:
+            time.sleep(0.2)  # accepted, and the inspector waits for the first byte
+            status, _, body = request(admin, method="POST", path="/reload")
+            assert status == 200, body
+            assert wait_for(lambda: stats(admin).get("server.config_reload") == "1"), weir.logs()
+            time.sleep(0.2)
+            s.sendall(b"GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+            data = b""
+            while chunk := s.recv(4096):
+                data += chunk
+            assert data.startswith(b"HTTP/1.1 200"), data[:200] + weir.logs().encode()
+        assert request(listen)[0] == 200  # the new configuration serves
