@@ -157,6 +157,9 @@ class AsyncHttpClient::StreamCall : public UpstreamRequest::Callbacks {
 
   bool send_data(std::string_view data, bool end_stream) {
     if (request_ended_) return false;
+    // Bounded: a sender faster than the upstream reads (a plugin streaming into a server
+    // that stopped opening its window) is refused past the buffer limit, not buffered.
+    if (!data.empty() && (send_blocked_ || queued_.size() > buffer_limit())) return false;
     request_ended_ = end_stream;
     if (!started_) {
       queued_.append(data);
@@ -176,6 +179,9 @@ class AsyncHttpClient::StreamCall : public UpstreamRequest::Callbacks {
     request_->send_trailers(trailers);
     return true;
   }
+  void on_upstream_above_write_high_watermark() override { send_blocked_ = true; }
+  void on_upstream_below_write_low_watermark() override { send_blocked_ = false; }
+  size_t buffer_limit() const { return pool_.cluster().config.per_connection_buffer_limit_bytes; }
   void set_reading(bool reading) {
     if (reading == reading_) return;
     reading_ = reading;
@@ -248,6 +254,7 @@ class AsyncHttpClient::StreamCall : public UpstreamRequest::Callbacks {
   bool request_ended_ = false;
   bool reading_ = true;
   std::string queued_;
+  bool send_blocked_ = false;  // the stream's send buffer is over its high watermark
   bool queued_end_ = false;
   std::optional<http::HeaderMap> queued_trailers_;
 };

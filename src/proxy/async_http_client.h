@@ -92,7 +92,9 @@ class AsyncHttpClient {
   Result<uint64_t> start_stream(std::string_view cluster, http::HeaderMap headers,
                                 AsyncStreamCallbacks& callbacks, std::chrono::milliseconds timeout);
   // Request body; end_stream ends the request (half-close). Ignored after the request
-  // ended, or for an unknown id (false).
+  // ended, or for an unknown id (false). Also refused (false, nothing taken) while the
+  // stream's unsent data is over the cluster's per_connection_buffer_limit_bytes: the
+  // sender tries again later (an empty end of stream is always taken).
   bool send_data(uint64_t id, std::string_view data, bool end_stream);
   // Request trailers; they end the request.
   bool send_trailers(uint64_t id, const http::HeaderMap& trailers);

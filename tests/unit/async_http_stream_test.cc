@@ -26,12 +26,21 @@
 namespace weir::proxy {
 namespace {
 
+// HTTP/2's initial 64 KiB windows (weir's own default is Envoy's 256 MiB): a server that
+// stops reading then holds the client back after 64 KiB.
+http::Http2Options small_windows() {
+  http::Http2Options options;
+  options.initial_stream_window_size = 65535;
+  options.initial_connection_window_size = 65535;
+  return options;
+}
+
 // One connection of the echo server.
 class EchoSession : public net::Connection::Handler, public http::Http2ServerCodec::Visitor {
  public:
   EchoSession(event::EventLoop& loop, int fd)
       : connection_(std::make_unique<net::Connection>(loop, fd, false)),
-        codec_(*this, http::Http2Options{}) {
+        codec_(*this, small_windows()) {
     connection_->set_handler(this);
     codec_.start();
     codec_.flush();
@@ -45,7 +54,7 @@ class EchoSession : public net::Connection::Handler, public http::Http2ServerCod
   void write(std::string_view bytes) override { connection_->write(bytes); }
   void on_request_headers(int32_t stream, http::HeaderMap& headers, bool end_stream) override {
     path = std::string(headers.get(":path").value_or(""));
-    if (path == "/silent") return;  // never answers
+    if (path == "/silent" || path == "/stalled") return;  // never answers
     http::HeaderMap response;
     response.add(":status", "200");
     response.add("x-path", path);
@@ -53,6 +62,7 @@ class EchoSession : public net::Connection::Handler, public http::Http2ServerCod
     if (end_stream) finish(stream, 0);
   }
   void on_request_data(int32_t stream, std::string_view data, bool end_stream) override {
+    if (path == "/stalled") return;  // reads nothing: the stream's window stays closed
     codec_.consume(stream, data.size());
     if (path == "/silent") return;
     if (!data.empty()) codec_.send_data(stream, data, false);
@@ -287,6 +297,35 @@ TEST_F(AsyncHttpStreamTest, NothingRunsAfterReset) {
   EXPECT_EQ(client_->streams_in_flight(), 0u);
   ASSERT_EQ(sessions_.size(), 1u);
   EXPECT_GE(sessions_[0]->resets, 1);  // the server saw the RST_STREAM
+}
+
+TEST_F(AsyncHttpStreamTest, ASenderFasterThanTheUpstreamIsRefusedPastTheBufferLimit) {
+  // A plugin streaming into a server that reads nothing: once the stream's window is
+  // spent, what it sends waits in weir, and past the buffer limit send_data refuses it.
+  auto id = client_->start_stream("h2", request("/stalled"), *this, {});
+  ASSERT_TRUE(id.ok());
+  const std::string chunk(64 * 1024, 'x');
+  size_t accepted = 0;
+  std::function<void()> pump = [&] {
+    if (!client_->send_data(*id, chunk, false)) {
+      loop_.stop();
+      return;
+    }
+    accepted += chunk.size();
+    if (accepted > 64 * 1024 * 1024) {  // never refused: fail below
+      loop_.stop();
+      return;
+    }
+    loop_.add_timer(std::chrono::milliseconds(0), pump);
+  };
+  pump();
+  loop_.run();
+  ASSERT_FALSE(timed_out_);
+  const size_t limit = clusters_->clusters().at("h2").config.per_connection_buffer_limit_bytes;
+  EXPECT_GT(accepted, 64u * 1024);  // the window's worth went out
+  EXPECT_LE(accepted, 2 * limit + 128 * 1024) << "buffered without bound";
+  EXPECT_GE(stats_.counter("cluster.h2.upstream_flow_control_backed_up_total").value(), 1u);
+  client_->reset(*id);
 }
 
 TEST_F(AsyncHttpStreamTest, TimeoutResetsTheStream) {
