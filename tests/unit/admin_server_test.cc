@@ -4,7 +4,6 @@
 #include <spdlog/spdlog.h>
 
 #include "common/log_level.h"
-#include "common/log_level.h"
 #include "event/event_loop.h"
 #include "proxy/cluster_manager.h"
 
