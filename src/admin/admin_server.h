@@ -27,19 +27,19 @@ struct AdminContext {
   stats::StatsStore& stats;
   unsigned concurrency = 1;
   std::chrono::steady_clock::time_point start_time;
-  std::function<void()> quit;  // POST /quitquitquit
+  std::function<void()> quit{};  // POST /quitquitquit
   // Optional parts (tests of single endpoints leave them out).
   const stats::TagExtractor* tags = nullptr;        // default: Envoy's default tags
   const proxy::ClusterManager* clusters = nullptr;  // /clusters
-  std::string config_dump;                          // /config_dump body (JSON)
-  std::string config_path;                          // /server_info
-  std::function<bool()> draining;                   // /ready answers 503 while true
+  std::string config_dump{};                        // /config_dump body (JSON)
+  std::string config_path{};                        // /server_info
+  std::function<bool()> draining{};                 // /ready answers 503 while true
   bool allow_remote_writes = false;                 // WEIR_ADMIN_ALLOW_REMOTE_WRITES=1
   // Decides whether a connection just accepted may stay (the server's connection limits):
   // a handle to keep while it is open, or nullopt to close it at once. Unset: all stay.
-  std::function<std::optional<std::shared_ptr<void>>()> admit_connection;
+  std::function<std::optional<std::shared_ptr<void>>()> admit_connection{};
   // POST /reload: loads the config file again; the error when the old one keeps serving.
-  std::function<Status()> reload;
+  std::function<Status()> reload{};
 };
 
 struct AdminResponse {

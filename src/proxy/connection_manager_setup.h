@@ -80,7 +80,7 @@ struct ConnectionManagerSetup {
   // Set when the server drains: responses carry "connection: close".
   const bool* draining = nullptr;
   // This worker's access logs of the listener; null when none are configured.
-  std::unique_ptr<access_log::WorkerAccessLogger> access_log;
+  std::unique_ptr<access_log::WorkerAccessLogger> access_log{};
   // The listener's TLS (filter chains with a TLS transport_socket); null: plaintext.
   net::tls::ServerContext* tls = nullptr;
 };

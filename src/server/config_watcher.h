@@ -2,7 +2,8 @@
 // Watches the config file and the files it names (plugin code) with inotify, and calls
 // back once things have settled after a change. Directories are watched, not the files:
 // an editor or a deploy tool that writes a new file and renames it over the old one
-// (vim, `kubectl cp`, `mv`) replaces the inode a file watch would be stuck on.
+// (vim, `kubectl cp`, `mv`) replaces the inode a file watch would be stuck on. Symlinks on
+// the way to a file are watched too (a Kubernetes ConfigMap update swaps one).
 #include <chrono>
 #include <functional>
 #include <map>
@@ -29,12 +30,14 @@ class ConfigWatcher {
   bool watch(const std::vector<std::string>& files);
 
  private:
+  void arm();  // (re)places the inotify watches for files_
   void on_readable();
 
   event::EventLoop& loop_;
   std::function<void()> on_change_;
   std::chrono::milliseconds settle_;
   int fd_ = -1;
+  std::vector<std::string> files_;
   std::map<int, std::string> dir_of_watch_;             // inotify watch descriptor -> directory
   std::map<std::string, std::set<std::string>> names_;  // directory -> file names in it
   event::EventLoop::TimerId settle_timer_ = 0;

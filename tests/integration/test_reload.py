@@ -1,5 +1,5 @@
-"""Hot reload through a real weir process: the config file changing (written in place or
-replaced by rename), a plugin file changing (or arriving after its config), SIGHUP and
+"""Hot reload through a real weir process: the config file changing (written in place,
+replaced by rename, or swapped under a ConfigMap volume's symlinks), a plugin file changing (or arriving after its config), SIGHUP and
 POST /reload each bring in the new configuration; a broken one (YAML error, missing plugin
 file, a plugin that traps in on_vm_start, an unknown cluster, a start-up-only setting, a
 port another process holds) keeps the old one serving and is counted; a request in flight
@@ -203,6 +203,39 @@ def test_plugin_file_arriving_after_its_config_reloads(setup, tmp_path):
     replace_file(later, header_filter().read_bytes())
     wait_reloads(admin, 1)
     assert root_id_served(listen) == "two"
+
+
+def test_configmap_volume_update_reloads(tmp_path):
+    """A Kubernetes ConfigMap volume: envoy.yaml -> ..data/envoy.yaml, ..data -> a
+    timestamped directory; an update renames a new ..data symlink into place and deletes the
+    old directory. Each update reloads (no entry named envoy.yaml ever changes)."""
+    volume = tmp_path / "volume"
+    up = Upstream()
+    listen, admin = free_port(), free_port()
+
+    def publish(version, root, old=None):
+        (volume / version).mkdir(parents=True)
+        (volume / version / "envoy.yaml").write_text(
+            config_text(listen, admin, {"a": up.port}, filters=plugin(root)))
+        os.symlink(version, volume / "..data_tmp")
+        os.replace(volume / "..data_tmp", volume / "..data")
+        if old:
+            shutil.rmtree(volume / old)
+
+    try:
+        publish("..2026_11_29_v1", "one")
+        os.symlink("..data/envoy.yaml", volume / "envoy.yaml")
+        with Weir(config_path=volume / "envoy.yaml", args=("--concurrency", str(WORKERS)),
+                  wait_ports=(listen, admin)):
+            assert root_id_served(listen) == "one"
+            publish("..2026_11_29_v2", "two", old="..2026_11_29_v1")
+            wait_for(lambda: root_id_served(listen) == "two", what="the first update served")
+            publish("..2026_11_29_v3", "three", old="..2026_11_29_v2")
+            wait_for(lambda: root_id_served(listen) == "three", what="the second update served")
+            assert counter(admin, "server.config_reload") == 2
+            assert counter(admin, "server.config_reload_failure") == 0
+    finally:
+        up.close()
 
 
 def test_sighup_reloads(setup):
