@@ -213,6 +213,32 @@ def test_http_uri_404_is_retried_then_refused(ports, tmp_path):
     assert server.hits == ["/missing.wasm"] * 3  # one attempt and two retries
 
 
+def test_http_uri_retry_goes_to_the_clusters_next_endpoint(ports, tmp_path):
+    """The code cluster's first endpoint refuses connections: the retry takes the second
+    one, and the plugin loads."""
+    code = plugin_bytes()
+    server = CodeServer({"/p.wasm": code})
+    try:
+        with ClosedPort() as dead:
+            config = proxy_config(ports.listen, ports.admin, ports.upstream,
+                                  filters=remote_filter(f"http://127.0.0.1:{server.port}/p.wasm",
+                                                        sha=sha256(code), retries=1),
+                                  extra_clusters={"code_server": dead})
+            first = f"socket_address: {{ address: 127.0.0.1, port_value: {dead} }}"
+            assert config.count(first) == 1
+            config = config.replace(first, first + f"""
+              - endpoint:
+                  address:
+                    socket_address: {{ address: 127.0.0.1, port_value: {server.port} }}""")
+            with Weir(config, args=("--code-cache-dir", str(tmp_path / "cache")),
+                      wait_ports=(ports.listen,)) as weir:
+                assert_plugin_serves(ports)
+                assert "retrying" in weir.logs()
+        assert server.hits == ["/p.wasm"]
+    finally:
+        server.close()
+
+
 def test_http_uri_redirects_are_not_followed_and_the_size_is_capped(ports, tmp_path):
     server = CodeServer({"/elsewhere.wasm": plugin_bytes()})
     code_, output, _ = failed_start(

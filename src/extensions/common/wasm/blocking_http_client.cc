@@ -15,6 +15,7 @@
 #include <cerrno>
 #include <cstring>
 
+#include "net/host_lookup.h"
 #include "net/tls/tls_context.h"
 #include "net/tls/tls_socket.h"
 
@@ -54,15 +55,11 @@ class Connection {
   }
 
   Result<bool> open(const std::string& host, uint16_t port) {
-    addrinfo hints{};
-    hints.ai_socktype = SOCK_STREAM;
-    addrinfo* found = nullptr;
-    const std::string service = std::to_string(port);
-    if (int rc = getaddrinfo(host.c_str(), service.c_str(), &hints, &found); rc != 0) {
-      return Error{"cannot resolve '" + host + "': " + gai_strerror(rc)};
-    }
+    // The attempt's deadline covers the name lookup too.
+    auto found = net::lookup_host(host, std::to_string(port), deadline_);
+    if (!found.ok()) return Error{found.error()};
     std::string last_error = "no address";
-    for (addrinfo* ai = found; ai; ai = ai->ai_next) {
+    for (addrinfo* ai = found.value().get(); ai; ai = ai->ai_next) {
       int fd = ::socket(ai->ai_family, ai->ai_socktype | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
       if (fd < 0) continue;
       if (::connect(fd, ai->ai_addr, ai->ai_addrlen) == 0 || errno == EINPROGRESS) {
@@ -84,7 +81,6 @@ class Connection {
       last_error = std::strerror(errno);
       ::close(fd);
     }
-    freeaddrinfo(found);
     if (fd_ < 0) {
       return Error{"cannot connect to " + host + ":" + std::to_string(port) + ": " + last_error};
     }

@@ -39,7 +39,7 @@ Result<HttpRoute> route_through(const config::RemoteCodeConfig& remote, stats::S
   HttpRoute route;
   if (!remote.cluster) return route;  // oci:// without a cluster: the registry's own host
   route.use_cluster = true;
-  route.address = remote.cluster->endpoints.front().address;
+  route.address = remote.cluster->endpoints.front().address;  // (attempts take turns)
   route.port = remote.cluster->endpoints.front().port;
   if (remote.uri.starts_with("https://") && !remote.cluster->tls) {
     // As in Envoy, the cluster's transport_socket decides, not the scheme.
@@ -126,8 +126,15 @@ Result<std::string> fetch(const config::RemoteCodeConfig& remote, stats::StatsSt
                    wait.count(), attempt, remote.num_retries);
       std::this_thread::sleep_for(wait);
     }
-    Attempt result = oci ? fetch_oci_once(remote, route.value())
-                         : Attempt{fetch_http_once(remote, route.value()), true};
+    // Each attempt goes to the cluster's next endpoint: one that is down costs a retry,
+    // not the load.
+    HttpRoute to = route.value();
+    if (to.use_cluster) {
+      const auto& endpoint = remote.cluster->endpoints[attempt % remote.cluster->endpoints.size()];
+      to.address = endpoint.address;
+      to.port = endpoint.port;
+    }
+    Attempt result = oci ? fetch_oci_once(remote, to) : Attempt{fetch_http_once(remote, to), true};
     if (!result.bytes.ok()) {
       last_error = result.bytes.error();
       if (!result.retry) break;
