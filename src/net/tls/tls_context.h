@@ -61,7 +61,8 @@ class ClientContext : public TlsSocket::Owner, public std::enable_shared_from_th
   void reload_changed_files();
 
  private:
-  ClientContext(ClientOptions tls, TlsStats stats) : config_(std::move(tls)), stats_(stats) {}
+  ClientContext(ClientOptions tls, TlsStats stats)
+      : config_(std::move(tls)), stats_(std::move(stats)) {}
   struct Loaded;
   Result<std::shared_ptr<const Loaded>> load(CommonOptions common) const;
 

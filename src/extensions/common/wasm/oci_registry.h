@@ -37,9 +37,9 @@ Result<std::optional<RegistryCredentials>> load_registry_credentials(const std::
                                                                      const std::string& registry);
 
 // Bounds on what a registry may send.
-inline constexpr uint64_t kMaxManifestBytes = 4 * 1024 * 1024;
-inline constexpr uint64_t kMaxLayerBytes = 64 * 1024 * 1024;  // also the remote code cap
-inline constexpr uint64_t kMaxTokenReplyBytes = 1024 * 1024;
+inline constexpr uint64_t kMaxManifestBytes = uint64_t{4} << 20;
+inline constexpr uint64_t kMaxLayerBytes = uint64_t{64} << 20;  // also the remote code cap
+inline constexpr uint64_t kMaxTokenReplyBytes = uint64_t{1} << 20;
 inline constexpr int kMaxBlobRedirects = 3;
 
 class OciRegistry {
