@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "http/http2_fields.h"
+#include "http/http2_outbound_body.h"
 
 namespace weir::http {
 
@@ -46,15 +47,7 @@ struct Http2ServerCodec::Stream {
   bool response_started = false;
   bool response_ended = false;  // every byte (and trailers) framed
   bool reset_by_peer = false;
-  // Response data not framed yet.
-  std::string out;
-  size_t out_offset = 0;
-  bool out_end = false;
-  bool deferred = false;
-  bool above_high = false;
-  bool has_provider = false;
-  std::vector<std::pair<std::string, std::string>> trailers;
-  size_t pending() const { return out.size() - out_offset; }
+  Http2OutboundBody body;  // response data and trailers not framed yet
 };
 
 struct Http2ServerCodec::Callbacks {
@@ -267,32 +260,10 @@ struct Http2ServerCodec::Callbacks {
     Http2ServerCodec& c = self(user);
     Stream* s = c.find(id);
     if (!s) return NGHTTP2_ERR_TEMPORAL_CALLBACK_FAILURE;
-    const size_t n = std::min(length, s->pending());
-    if (n == 0 && !s->out_end) {
-      s->deferred = true;
-      return NGHTTP2_ERR_DEFERRED;
-    }
-    std::memcpy(buf, s->out.data() + s->out_offset, n);
-    s->out_offset += n;
-    if (s->pending() == 0) {
-      s->out.clear();
-      s->out_offset = 0;
-      if (s->out_end) {
-        *flags |= NGHTTP2_DATA_FLAG_EOF;
-        s->response_ended = true;
-        if (!s->trailers.empty()) {
-          *flags |= NGHTTP2_DATA_FLAG_NO_END_STREAM;
-          std::vector<nghttp2_nv> nv;
-          for (const auto& [name, value] : s->trailers) nv.push_back(make_nv(name, value));
-          nghttp2_submit_trailer(c.session_, id, nv.data(), nv.size());
-        }
-      }
-    }
-    if (s->above_high && s->pending() <= c.send_low_) {
-      s->above_high = false;
-      c.low_pending_.push_back(id);
-    }
-    return static_cast<ssize_t>(n);
+    const auto read = s->body.read(c.session_, id, buf, length, flags, c.send_low_);
+    if (read.ended) s->response_ended = true;
+    if (read.fell_below_low) c.low_pending_.push_back(id);
+    return read.bytes;
   }
 };
 
@@ -363,7 +334,7 @@ Http2ServerCodec::Stream* Http2ServerCodec::find(int32_t id) {
 
 size_t Http2ServerCodec::queued(int32_t id) const {
   auto it = streams_.find(id);
-  return it == streams_.end() ? 0 : it->second->pending();
+  return it == streams_.end() ? 0 : it->second->body.pending();
 }
 
 void Http2ServerCodec::connection_error(Http2Event event, Http2ErrorCode code) {
@@ -472,37 +443,20 @@ void Http2ServerCodec::send_headers(int32_t id, const HeaderMap& headers, bool e
   }
   nghttp2_data_provider provider{};
   provider.read_callback = &Callbacks::read_data;
-  s->has_provider = true;
+  s->body.start();
   nghttp2_submit_response(session_, id, nv.data(), nv.size(), &provider);
 }
 
 void Http2ServerCodec::send_data(int32_t id, std::string_view data, bool end_stream) {
   Stream* s = find(id);
-  if (!s || !s->has_provider || s->out_end) return;
-  s->out.append(data);
-  s->out_end = end_stream;
-  if (s->deferred) {
-    s->deferred = false;
-    nghttp2_session_resume_data(session_, id);
-  }
-  if (!s->above_high && s->pending() > send_high_) {
-    s->above_high = true;
+  if (s && s->body.append(session_, id, data, end_stream, send_high_)) {
     visitor_.on_send_buffer_high(id);
   }
 }
 
 void Http2ServerCodec::send_trailers(int32_t id, const HeaderMap& trailers) {
   Stream* s = find(id);
-  if (!s || !s->has_provider || s->out_end) return;
-  for (const nghttp2_nv& nv : response_nv(trailers, true)) {
-    s->trailers.emplace_back(std::string(reinterpret_cast<const char*>(nv.name), nv.namelen),
-                             std::string(reinterpret_cast<const char*>(nv.value), nv.valuelen));
-  }
-  s->out_end = true;
-  if (s->deferred) {
-    s->deferred = false;
-    nghttp2_session_resume_data(session_, id);
-  }
+  if (s) s->body.end_with_trailers(session_, id, response_nv(trailers, true));
 }
 
 void Http2ServerCodec::reset_stream(int32_t id, Http2ErrorCode code) {
