@@ -12,6 +12,7 @@
 #include <mutex>
 
 #include "http/grpc.h"
+#include "plugin_test_support.h"
 #include "proxy_wasm/grpc_service.h"
 #include "proxy_wasm/stream_host.h"
 #include "proxy_wasm/vm.h"
@@ -24,6 +25,9 @@
 
 namespace weir::proxy_wasm {
 namespace {
+
+using test_support::LogLines;
+using test_support::test_engine;
 
 namespace grpc = http::grpc;
 
@@ -132,50 +136,18 @@ TEST(GrpcServiceTest, PlainNamesAndBrokenMessagesAreNotServices) {
 
 // ---------------------------------------------------------------- host functions
 
-class Engine : public ::testing::Environment {
- public:
-  void SetUp() override {
-    auto e = wasm::create_wasmtime_engine();
-    ASSERT_TRUE(e.ok()) << e.error();
-    engine_ = std::move(e.value());
-  }
-  void TearDown() override { engine_.reset(); }
-  static wasm::Engine& get() { return *engine_; }
-
- private:
-  static inline std::unique_ptr<wasm::Engine> engine_;
-};
-[[maybe_unused]] ::testing::Environment* const grpc_engine_env =
-    ::testing::AddGlobalTestEnvironment(new Engine);
-
-class LogSink : public spdlog::sinks::base_sink<std::mutex> {
+// The plugins' own "grpc ..." log lines, as they logged them.
+class LogSink : public LogLines {
  public:
   std::vector<std::string> grpc_lines() {
-    std::lock_guard lk(mutex_);
     std::vector<std::string> out;
-    for (const auto& l : lines_) {
+    for (const auto& l : lines()) {
       auto at = l.find("grpc ");
       if (at != std::string::npos && l.find("wasm log") != std::string::npos)
         out.push_back(l.substr(at));
     }
     return out;
   }
-  bool contains(std::string_view s) {
-    std::lock_guard lk(mutex_);
-    for (const auto& l : lines_) {
-      if (l.find(s) != std::string::npos) return true;
-    }
-    return false;
-  }
-
- protected:
-  void sink_it_(const spdlog::details::log_msg& msg) override {
-    lines_.emplace_back(msg.payload.data(), msg.payload.size());
-  }
-  void flush_() override {}
-
- private:
-  std::vector<std::string> lines_;
 };
 
 // The transport double: records what the host asks for; the test plays the other side.
@@ -304,12 +276,12 @@ class GrpcHostTest : public ::testing::Test {
     sinks.erase(std::remove(sinks.begin(), sinks.end(), sink_), sinks.end());
   }
   void load(uint32_t max_calls = 1024, uint64_t max_bytes = 4096) {
-    auto compiled = compile_shared(Engine::get(), grpc_plugin());
+    auto compiled = compile_shared(test_engine(), grpc_plugin());
     ASSERT_TRUE(compiled.ok()) << compiled.error();
     auto module = PluginModule::create(compiled.value(), "grpc_plugin");
     ASSERT_TRUE(module.ok()) << module.error();
     EXPECT_TRUE(module.value()->stubbed_imports().empty());
-    auto rt = WorkerRuntime::for_current_thread(Engine::get(), store());
+    auto rt = WorkerRuntime::for_current_thread(test_engine(), store());
     ASSERT_TRUE(rt.ok()) << rt.error();
     rt.value()->attach_worker(std::make_shared<NoScheduler>(), calls_);
     auto s = std::make_shared<PluginSpec>();

@@ -17,6 +17,7 @@
 #include "common/log_level.h"
 #include "event/event_loop.h"
 #include "extensions/filters/http/wasm/wasm_filter.h"
+#include "plugin_test_support.h"
 #include "proxy/http_filter.h"
 #include "proxy_wasm/map_serialization.h"
 #include "proxy_wasm/vm.h"
@@ -30,59 +31,11 @@
 namespace weir::proxy_wasm {
 namespace {
 
+using test_support::LogLines;
+using test_support::shell;
+using test_support::test_engine;
+
 // ---------------------------------------------------------------- fixtures
-
-class EngineEnvironment : public ::testing::Environment {
- public:
-  void SetUp() override {
-    auto e = wasm::create_wasmtime_engine();
-    ASSERT_TRUE(e.ok()) << e.error();
-    engine_ = std::move(e.value());
-  }
-  void TearDown() override { engine_.reset(); }
-  static wasm::Engine& engine() { return *engine_; }
-
- private:
-  static inline std::unique_ptr<wasm::Engine> engine_;
-};
-[[maybe_unused]] ::testing::Environment* const engine_env =
-    ::testing::AddGlobalTestEnvironment(new EngineEnvironment);
-
-// Captures log lines.
-class CaptureSink : public spdlog::sinks::base_sink<std::mutex> {
- public:
-  std::vector<std::string> lines() {
-    std::lock_guard lk(mutex_);
-    return lines_;
-  }
-  bool contains(std::string_view s) {
-    for (const auto& l : lines()) {
-      if (l.find(s) != std::string::npos) return true;
-    }
-    return false;
-  }
-
- protected:
-  void sink_it_(const spdlog::details::log_msg& msg) override {
-    lines_.emplace_back(msg.payload.data(), msg.payload.size());
-  }
-  void flush_() override {}
-
- private:
-  std::vector<std::string> lines_;
-};
-
-std::string run(const std::string& cmd) {
-  std::string out;
-  FILE* p = popen((cmd + " 2>&1").c_str(), "r");
-  if (!p) return "popen failed";
-  char buf[4096];
-  size_t n;
-  while ((n = fread(buf, 1, sizeof buf, p)) > 0) out.append(buf, n);
-  int rc = pclose(p);
-  if (rc != 0) out = "FAILED(" + std::to_string(rc) + "): " + out;
-  return out;
-}
 
 std::string read_file(const std::string& path) {
   std::ifstream in(path, std::ios::binary);
@@ -102,7 +55,7 @@ std::string wat(const std::string& text) {
   static int n = 0;
   std::string base = tmp_dir() + "/m" + std::to_string(n++);
   { std::ofstream(base + ".wat") << text; }
-  std::string out = run("wat2wasm '" + base + ".wat' -o '" + base + ".wasm'");
+  std::string out = shell("wat2wasm '" + base + ".wat' -o '" + base + ".wasm'");
   EXPECT_EQ(out, "") << text;
   return read_file(base + ".wasm");
 }
@@ -112,9 +65,9 @@ const std::string& test_plugin() {
   static std::string bytes = [] {
     std::string out = tmp_dir() + "/test_plugin.wasm";
     std::string log =
-        run(std::string("clang-14 --target=wasm32-wasi -mexec-model=reactor -O2 "
-                        "-Wl,--export=malloc -Wl,--strip-debug -Wl,--allow-undefined -o '") +
-            out + "' '" + WEIR_TEST_DATA_DIR + "/proxy_wasm/test_plugin.c'");
+        shell(std::string("clang-14 --target=wasm32-wasi -mexec-model=reactor -O2 "
+                          "-Wl,--export=malloc -Wl,--strip-debug -Wl,--allow-undefined -o '") +
+              out + "' '" + WEIR_TEST_DATA_DIR + "/proxy_wasm/test_plugin.c'");
     EXPECT_EQ(log, "");
     return read_file(out);
   }();
@@ -194,7 +147,7 @@ struct Loaded {
 };
 
 Result<std::shared_ptr<const PluginModule>> module_of(const std::string& bytes) {
-  auto compiled = compile_shared(EngineEnvironment::engine(), bytes);
+  auto compiled = compile_shared(test_engine(), bytes);
   if (!compiled.ok()) return Error{compiled.error()};
   return PluginModule::create(compiled.value(), "test_plugin");
 }
@@ -207,7 +160,7 @@ stats::StatsStore& store() {
 Result<Loaded> load(const std::string& bytes, std::shared_ptr<PluginSpec> s = spec()) {
   auto m = module_of(bytes);
   if (!m.ok()) return Error{m.error()};
-  auto rt = WorkerRuntime::for_current_thread(EngineEnvironment::engine(), store());
+  auto rt = WorkerRuntime::for_current_thread(test_engine(), store());
   if (!rt.ok()) return Error{rt.error()};
   // A fresh VM each time: use a unique vm_id.
   static int n = 0;
@@ -224,7 +177,7 @@ Result<Loaded> load(const std::string& bytes, std::shared_ptr<PluginSpec> s = sp
 class ProxyWasmTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    sink_ = std::make_shared<CaptureSink>();
+    sink_ = std::make_shared<LogLines>();
     spdlog::default_logger()->sinks().push_back(sink_);
     weir::set_log_level(spdlog::level::debug);
   }
@@ -233,7 +186,7 @@ class ProxyWasmTest : public ::testing::Test {
     sinks.erase(std::remove(sinks.begin(), sinks.end(), sink_), sinks.end());
     weir::set_log_level(spdlog::level::info);
   }
-  std::shared_ptr<CaptureSink> sink_;
+  std::shared_ptr<LogLines> sink_;
 };
 
 std::string get(const http::HeaderMap& m, std::string_view k) {
@@ -376,7 +329,7 @@ std::string startup_module(bool with_initialize, const std::string& abi = "0_2_1
   return wat(s);
 }
 
-std::string logged_steps(CaptureSink& sink) {
+std::string logged_steps(LogLines& sink) {
   std::string steps;
   for (const auto& l : sink.lines()) {
     if (l.starts_with("wasm log test_plugin my_root: ") && l.size() == 31) steps += l.back();
@@ -604,7 +557,7 @@ TEST_F(ProxyWasmTest, PauseAndContinue) {
   EXPECT_EQ(fs.continues[0], 1);
 }
 
-void expect_dies(const std::string& path, std::string_view why, CaptureSink& sink) {
+void expect_dies(const std::string& path, std::string_view why, LogLines& sink) {
   auto l = load(test_plugin());
   ASSERT_TRUE(l.ok()) << l.error();
   FakeStream fs;
@@ -719,7 +672,7 @@ std::unique_ptr<proxy::HttpFilterFactory> filter_factory(
   c.vm_id = "filter_vm" + std::to_string(n++);
   c.code_inline = test_plugin();
   c.failure_policy = policy;
-  auto d = extensions::wasm::create_wasm_filter_definition(c, EngineEnvironment::engine(), store());
+  auto d = extensions::wasm::create_wasm_filter_definition(c, test_engine(), store());
   EXPECT_TRUE(d.ok()) << (d.ok() ? "" : d.error());
   if (!d.ok()) return nullptr;
   *def = d.value();
@@ -803,16 +756,16 @@ TEST_F(ProxyWasmTest, FilterDefinitionErrorsNameTheStep) {
   c.name = "bad";
   c.code_inline = test_plugin();
   c.plugin_configuration = "reject";
-  auto d = extensions::wasm::create_wasm_filter_definition(c, EngineEnvironment::engine(), store());
+  auto d = extensions::wasm::create_wasm_filter_definition(c, test_engine(), store());
   ASSERT_FALSE(d.ok());
   EXPECT_NE(d.error().find("proxy_on_configure returned false"), std::string::npos) << d.error();
   c.code_inline = "not wasm";
-  d = extensions::wasm::create_wasm_filter_definition(c, EngineEnvironment::engine(), store());
+  d = extensions::wasm::create_wasm_filter_definition(c, test_engine(), store());
   ASSERT_FALSE(d.ok());
   EXPECT_NE(d.error().find("compiling"), std::string::npos) << d.error();
   c.code_inline.clear();
   c.code_filename = "/nonexistent/plugin.wasm";
-  d = extensions::wasm::create_wasm_filter_definition(c, EngineEnvironment::engine(), store());
+  d = extensions::wasm::create_wasm_filter_definition(c, test_engine(), store());
   ASSERT_FALSE(d.ok());
   EXPECT_NE(d.error().find("/nonexistent/plugin.wasm"), std::string::npos) << d.error();
 }

@@ -15,6 +15,7 @@
 #include <map>
 #include <mutex>
 
+#include "plugin_test_support.h"
 #include "proxy_wasm/map_serialization.h"
 #include "proxy_wasm/shared_state.h"
 #include "proxy_wasm/vm.h"
@@ -28,58 +29,9 @@
 namespace weir::proxy_wasm {
 namespace {
 
-class HostileEngineEnvironment : public ::testing::Environment {
- public:
-  void SetUp() override {
-    // engine_test.cc's clean-exit test re-runs this binary in a child that must own the
-    // engine's whole life itself.
-    if (std::getenv("WEIR_ENGINE_LIFECYCLE_CHILD")) return;
-    auto e = wasm::create_wasmtime_engine();
-    ASSERT_TRUE(e.ok()) << e.error();
-    engine_ = std::move(e.value());
-  }
-  void TearDown() override { engine_.reset(); }
-  static wasm::Engine& engine() { return *engine_; }
-
- private:
-  static inline std::unique_ptr<wasm::Engine> engine_;
-};
-[[maybe_unused]] ::testing::Environment* const hostile_engine_env =
-    ::testing::AddGlobalTestEnvironment(new HostileEngineEnvironment);
-
-class LogCapture : public spdlog::sinks::base_sink<std::mutex> {
- public:
-  std::vector<std::string> lines() {
-    std::lock_guard lk(mutex_);
-    return lines_;
-  }
-  size_t count(std::string_view s) {
-    size_t n = 0;
-    for (const auto& l : lines()) n += l.find(s) != std::string::npos;
-    return n;
-  }
-
- protected:
-  void sink_it_(const spdlog::details::log_msg& msg) override {
-    lines_.emplace_back(msg.payload.data(), msg.payload.size());
-  }
-  void flush_() override {}
-
- private:
-  std::vector<std::string> lines_;
-};
-
-std::string shell(const std::string& cmd) {
-  std::string out;
-  FILE* p = popen((cmd + " 2>&1").c_str(), "r");
-  if (!p) return "popen failed";
-  char buf[4096];
-  size_t n;
-  while ((n = fread(buf, 1, sizeof buf, p)) > 0) out.append(buf, n);
-  int rc = pclose(p);
-  if (rc != 0) out = "FAILED(" + std::to_string(rc) + "): " + out;
-  return out;
-}
+using test_support::LogLines;
+using test_support::shell;
+using test_support::test_engine;
 
 const std::string& hostile_plugin() {
   static std::string bytes = [] {
@@ -156,12 +108,12 @@ std::shared_ptr<PluginSpec> hostile_spec(std::string config = "the plugin config
 Plugin load(std::shared_ptr<PluginSpec> spec = hostile_spec()) {
   Plugin p;
   p.name = spec->name;
-  auto compiled = compile_shared(HostileEngineEnvironment::engine(), hostile_plugin());
+  auto compiled = compile_shared(test_engine(), hostile_plugin());
   EXPECT_TRUE(compiled.ok()) << (compiled.ok() ? "" : compiled.error());
   if (!compiled.ok()) return p;
   auto module = PluginModule::create(compiled.value(), spec->name);
   EXPECT_TRUE(module.ok()) << (module.ok() ? "" : module.error());
-  auto rt = WorkerRuntime::for_current_thread(HostileEngineEnvironment::engine(), store());
+  auto rt = WorkerRuntime::for_current_thread(test_engine(), store());
   EXPECT_TRUE(rt.ok());
   p.rt = rt.value();
   auto wp = WorkerPlugin::create(spec, module.value(), p.rt);
@@ -221,14 +173,14 @@ uint64_t counter(const std::string& name) {
 class HostileTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    logs_ = std::make_shared<LogCapture>();
+    logs_ = std::make_shared<LogLines>();
     spdlog::default_logger()->sinks().push_back(logs_);
   }
   void TearDown() override {
     auto& sinks = spdlog::default_logger()->sinks();
     sinks.erase(std::remove(sinks.begin(), sinks.end(), logs_), sinks.end());
   }
-  std::shared_ptr<LogCapture> logs_;
+  std::shared_ptr<LogLines> logs_;
 };
 
 // ---------------------------------------------------------------- re-entrancy
