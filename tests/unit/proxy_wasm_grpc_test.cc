@@ -27,6 +27,7 @@ namespace weir::proxy_wasm {
 namespace {
 
 using test_support::LogLines;
+using test_support::shell;
 using test_support::test_engine;
 
 namespace grpc = http::grpc;
@@ -218,24 +219,13 @@ class NoScheduler : public WorkerScheduler {
   void post(std::function<void()>) override {}
 };
 
-std::string run(const std::string& cmd) {
-  std::string out;
-  FILE* p = popen((cmd + " 2>&1").c_str(), "r");
-  if (!p) return "popen failed";
-  char buf[4096];
-  size_t n;
-  while ((n = fread(buf, 1, sizeof buf, p)) > 0) out.append(buf, n);
-  if (pclose(p) != 0) out = "FAILED: " + out;
-  return out;
-}
-
 const std::string& grpc_plugin() {
   static std::string bytes = [] {
     char t[] = "/tmp/weir_grpc_test_XXXXXX";
     std::string out = std::string(mkdtemp(t)) + "/grpc_plugin.wasm";
-    std::string log = run(std::string("clang-14 --target=wasm32-wasi -mexec-model=reactor -O2 "
-                                      "-Wl,--export=malloc -Wl,--strip-debug -o '") +
-                          out + "' '" + WEIR_TEST_DATA_DIR + "/proxy_wasm/grpc_plugin.c'");
+    std::string log = shell(std::string("clang-14 --target=wasm32-wasi -mexec-model=reactor -O2 "
+                                        "-Wl,--export=malloc -Wl,--strip-debug -o '") +
+                            out + "' '" + WEIR_TEST_DATA_DIR + "/proxy_wasm/grpc_plugin.c'");
     EXPECT_EQ(log, "");
     std::ifstream in(out, std::ios::binary);
     return std::string(std::istreambuf_iterator<char>(in), {});
