@@ -72,7 +72,7 @@ format:
 
 tidy: build
 	@scripts/setup dev
-	run-clang-tidy -p $(BUILD_DIR) -quiet 'src/.*'
+	run-clang-tidy -p $(BUILD_DIR) -quiet -extra-arg=-fsized-deallocation 'src/.*'
 
 clean:
 	rm -rf $(BUILD_DIR)

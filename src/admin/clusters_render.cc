@@ -45,7 +45,7 @@ std::string render_clusters_text(const proxy::ClusterManager& clusters) {
   std::string out;
   for (const auto& [name, cluster] : clusters.clusters()) {
     const std::string p = name + "::";
-    out += p + "observability_name::" + name + "\n";
+    out.append(p).append("observability_name::").append(name).append("\n");
     for (const char* priority : {"default_priority", "high_priority"}) {
       for (const auto& [field, value] : kThresholds) {
         out += p + priority + "::" + field + "::" + std::to_string(value) + "\n";
@@ -60,7 +60,8 @@ std::string render_clusters_text(const proxy::ClusterManager& clusters) {
       out += h + "hostname::\n";
       out += h + "health_flags::healthy\n";  // weir does no health checking
       out += h + "weight::1\n";
-      out += h + "region::\n" + h + "zone::\n" + h + "sub_zone::\n";
+      for (const char* field : {"region::\n", "zone::\n", "sub_zone::\n"})
+        out.append(h).append(field);
       out += h + "canary::false\n";
       out += h + "priority::0\n";
       out += h + "success_rate::-1\n";

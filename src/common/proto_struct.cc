@@ -181,14 +181,14 @@ bool value_property(const ProtoValue* v, std::string_view path, std::string& out
 }  // namespace
 
 void encode_struct(const ProtoValue& s, std::string& out) {
-  for (const auto& [key, value] : s.fields) {
-    map_entry(out, 1, key, [&](std::string& o) { encode_value(value, o); });
+  for (const auto& field : s.fields) {
+    map_entry(out, 1, field.first, [&](std::string& o) { encode_value(field.second, o); });
   }
 }
 
 void encode_metadata(const Metadata& m, std::string& out) {
-  for (const auto& [key, value] : m.filter_metadata) {
-    map_entry(out, 1, key, [&](std::string& o) { encode_struct(value, o); });
+  for (const auto& entry : m.filter_metadata) {
+    map_entry(out, 1, entry.first, [&](std::string& o) { encode_struct(entry.second, o); });
   }
 }
 

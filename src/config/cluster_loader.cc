@@ -93,8 +93,9 @@ void load_upstream_http_protocol_options(const ConfigNode& extension, ClusterCon
   const ConfigNode common = body.field("common_http_protocol_options");
   if (common.present()) {
     common.expect_fields(names::kHttpProtocolOptions, {"idle_timeout"});
-    if (common.has("idle_timeout"))
+    if (common.has("idle_timeout")) {
       cluster.idle_timeout = common.field("idle_timeout").as_duration();
+    }
   }
 }
 

@@ -69,8 +69,9 @@ common::NodeInfo load_node(const ConfigNode& node) {
   node.expect_fields(names::kNode, {"id", "cluster", "metadata", "locality", "user_agent_name"});
   if (node.has("id")) result.id = node.field("id").as_string();
   if (node.has("cluster")) result.cluster = node.field("cluster").as_string();
-  if (node.has("user_agent_name"))
+  if (node.has("user_agent_name")) {
     result.user_agent_name = node.field("user_agent_name").as_string();
+  }
   if (node.has("metadata")) {
     const ConfigNode metadata = node.field("metadata");
     if (!metadata.is_mapping()) metadata.fail("node.metadata must be a mapping (a Struct)");

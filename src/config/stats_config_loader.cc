@@ -32,8 +32,9 @@ StatsTagConfig load_tag_specifier(const ConfigNode& specifier) {
     return result;
   }
   bool is_default = false;
-  for (const auto& [name, regex] : stats::default_tag_regexes())
+  for (const auto& [name, regex] : stats::default_tag_regexes()) {
     is_default |= name == result.tag_name;
+  }
   if (!is_default) {
     specifier.required("regex");  // fails: only Envoy's default tag names may omit it
   }

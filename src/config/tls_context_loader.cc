@@ -117,8 +117,9 @@ CommonTlsContextConfig load_common_tls_context(const ConfigNode& common_node) {
   }
   result.alpn_protocols = load_strings(common_node.field("alpn_protocols"));
   for (const std::string& protocol : result.alpn_protocols) {
-    if (protocol.size() > 255)
+    if (protocol.size() > 255) {
       common_node.field("alpn_protocols").fail("a protocol name is 255 bytes at most");
+    }
   }
   return result;
 }

@@ -83,8 +83,9 @@ std::string any_configuration_bytes(const ConfigNode& configuration) {
   if (type == names::kStringValue) return value.present() ? value.as_string() : "";
   if (type == names::kStruct) {
     if (!value.present()) return "{}";
-    if (!value.is_mapping())
+    if (!value.is_mapping()) {
       value.fail("a Struct's value must be a mapping, got " + value.kind_name());
+    }
     return yaml_to_json(value.yaml());
   }
   if (!value.present()) return "";

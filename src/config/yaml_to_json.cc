@@ -131,7 +131,7 @@ namespace weir::config {
 namespace {
 
 // A DataSource's inline contents as "[redacted]" (a filename is shown: it is not the secret).
-void redact_data_source(YAML::Node source) {
+void redact_data_source(const YAML::Node& source) {
   if (!source.IsMap()) return;
   for (auto field : source) {
     const std::string name = field.first.IsScalar() ? field.first.Scalar() : "";
@@ -141,7 +141,7 @@ void redact_data_source(YAML::Node source) {
 
 // Envoy's /config_dump redacts its "sensitive" fields: a TLS private key or its password,
 // and session ticket keys, written inline show as "[redacted]".
-void redact_secrets(YAML::Node node) {
+void redact_secrets(const YAML::Node& node) {
   if (node.IsSequence()) {
     for (YAML::Node item : node) redact_secrets(item);
     return;

@@ -118,14 +118,16 @@ void Connection::set_handshake_timeout(std::chrono::milliseconds timeout) {
 
 // The plaintext path stays a direct syscall: one predictable branch, no indirection.
 ssize_t Connection::receive(char* buffer, size_t size) {
-  if (tls_) [[unlikely]]
-    return tls_->read(buffer, size);
+  if (tls_) {
+    [[unlikely]] return tls_->read(buffer, size);
+  }
   return ::recv(fd_, buffer, size, 0);
 }
 
 ssize_t Connection::send_some(const char* data, size_t size) {
-  if (tls_) [[unlikely]]
-    return tls_->write(data, size);
+  if (tls_) {
+    [[unlikely]] return tls_->write(data, size);
+  }
   return ::send(fd_, data, size, MSG_NOSIGNAL);
 }
 
@@ -189,10 +191,11 @@ void Connection::redeliver() {
   if (!input_.empty() && handler_) handler_->on_data(input_);
   if (fd_ >= 0 && !peer_closed_) {
     if (!socket_drained_) read_available();
-  } else if (fd_ >= 0 && peer_closed_ && !closing_ && half_close_)
+  } else if (fd_ >= 0 && peer_closed_ && !closing_ && half_close_) {
     report_read_closed();
-  else if (fd_ >= 0 && peer_closed_ && !closing_)
+  } else if (fd_ >= 0 && peer_closed_ && !closing_) {
     finish_close(true, "connection closed by peer");
+  }
 }
 
 void Connection::report_read_closed() {

@@ -31,8 +31,9 @@ bool equals_ignoring_case(std::string_view a, std::string_view b) {
   if (a.size() != b.size()) return false;
   for (size_t i = 0; i < a.size(); ++i) {
     if (std::tolower(static_cast<unsigned char>(a[i])) !=
-        std::tolower(static_cast<unsigned char>(b[i])))
+        std::tolower(static_cast<unsigned char>(b[i]))) {
       return false;
+    }
   }
   return true;
 }
@@ -283,7 +284,8 @@ void ActiveStream::on_request_body(std::string_view data, bool end_stream) {
 // As Envoy runs a filter whose headers callback returned StopIteration: the body goes
 // through the filters up to it; one that stops buffers (413 past the buffer limit); when
 // the holding filter continues from its body callback, its headers go on, then the body.
-void ActiveStream::decode_body_to_held_headers(size_t index, std::string data, bool end_stream) {
+void ActiveStream::decode_body_to_held_headers(size_t index, const std::string& data,
+                                               bool end_stream) {
   std::string body = std::move(request_.body_held);
   request_.body_held.clear();
   body.append(data);
@@ -629,7 +631,8 @@ void ActiveStream::on_upstream_body(std::string_view data, bool end_stream) {
 }
 
 // The response side of decode_body_to_held_headers (filters in reverse order).
-void ActiveStream::encode_body_to_held_headers(size_t index, std::string data, bool end_stream) {
+void ActiveStream::encode_body_to_held_headers(size_t index, const std::string& data,
+                                               bool end_stream) {
   std::string body = std::move(response_.body_held);
   response_.body_held.clear();
   body.append(data);
@@ -993,8 +996,9 @@ void ActiveStream::start_local_reply(LocalReply reply) {
   http::HeaderMap headers;
   headers.add(":status", std::to_string(reply.status));
   for (const auto& [k, v] : reply.headers.entries()) headers.add(k, v);
-  if (!reply.body.empty() && !headers.get(http::KnownHeader::kContentType))
+  if (!reply.body.empty() && !headers.get(http::KnownHeader::kContentType)) {
     headers.set(http::KnownHeader::kContentType, "text/plain");
+  }
   headers.set(http::KnownHeader::kContentLength, std::to_string(reply.body.size()));
   response_headers_ = std::move(headers);
   response_trailers_.reset();

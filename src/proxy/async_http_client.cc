@@ -26,8 +26,8 @@ class AsyncHttpClient::Call : public UpstreamRequest::Callbacks {
     }
   }
 
-  void start(http::HeaderMap headers, std::string body, std::optional<http::HeaderMap> trailers,
-             std::chrono::milliseconds timeout) {
+  void start(http::HeaderMap headers, const std::string& body,
+             std::optional<http::HeaderMap> trailers, std::chrono::milliseconds timeout) {
     pool_.cluster().stats->upstream_rq_total.inc();
     if (timeout.count() > 0) {
       timer_ = client_.loop_.add_timer(timeout, [this] {
@@ -86,8 +86,9 @@ class AsyncHttpClient::Call : public UpstreamRequest::Callbacks {
     client_.loop_.defer([done] {});
     response_.ok = true;
     auto status = response_.headers.get(":status").value_or("0");
-    if (!status.empty())
+    if (!status.empty()) {
       pool_.cluster().stats->by_class(static_cast<uint32_t>(status[0] - '0') * 100).inc();
+    }
     client_.finish(id_, std::move(response_));
   }
   void on_upstream_failure(UpstreamFailure, std::string_view reason) override {
@@ -133,7 +134,7 @@ class AsyncHttpClient::StreamCall : public UpstreamRequest::Callbacks {
     request_.reset();
   }
 
-  void start(http::HeaderMap headers, std::chrono::milliseconds timeout) {
+  void start(const http::HeaderMap& headers, std::chrono::milliseconds timeout) {
     pool_.cluster().stats->upstream_rq_total.inc();
     pool_.cluster().stats->upstream_rq_active.add(1);
     active_ = true;
@@ -193,8 +194,9 @@ class AsyncHttpClient::StreamCall : public UpstreamRequest::Callbacks {
                            bool end_stream) override {
     if (forgotten_) return;
     auto status = headers.get(":status").value_or("0");
-    if (!status.empty())
+    if (!status.empty()) {
       pool_.cluster().stats->by_class(static_cast<uint32_t>(status[0] - '0') * 100).inc();
+    }
     callbacks_.on_headers(headers, end_stream);
   }
   void on_upstream_body(std::string_view data, bool end_stream) override {
@@ -235,7 +237,7 @@ class AsyncHttpClient::StreamCall : public UpstreamRequest::Callbacks {
   }
 
  private:
-  void end_with_reset(std::string reason) {
+  void end_with_reset(const std::string& reason) {
     AsyncStreamCallbacks& callbacks = callbacks_;
     request_->abort();
     finish();
@@ -335,8 +337,9 @@ uint64_t AsyncHttpClient::send(std::string_view cluster, http::HeaderMap headers
   // Start after send() returns, so the callback can never run inside it.
   loop_.defer([this, id, raw, headers = std::move(headers), body = std::move(body),
                trailers = std::move(trailers), timeout]() mutable {
-    if (calls_.count(id))
+    if (calls_.count(id)) {
       raw->start(std::move(headers), std::move(body), std::move(trailers), timeout);
+    }
   });
   return id;
 }

@@ -33,8 +33,9 @@ class Http2ConnectionManager::Stream : public StreamOwner {
   void on_stream_finished(bool) override { manager_.stream_finished(*this); }
   void read_disable_downstream(bool disable) override {
     if (disable) {
-      if (read_disabled_++ == 0)
+      if (read_disabled_++ == 0) {
         manager_.setup_.stats.downstream_flow_control_paused_reading_total.inc();
+      }
       return;
     }
     if (read_disabled_ == 0 || --read_disabled_ > 0) return;

@@ -36,7 +36,7 @@ void Http1UpstreamRequest::connect(bool fresh) {
   parser_->expect_no_body(head_request_);
   auto lease = pool_.acquire(fresh);
   if (!lease) {
-    std::string why = lease.error();
+    const std::string& why = lease.error();
     // Deferred: the caller is still setting the request up.
     loop_.defer([this, why, alive = alive()] {
       if (*alive) fail(UpstreamFailure::ConnectFailure, why);

@@ -122,8 +122,9 @@ void Http2UpstreamConnection::flush_now() {
     std::vector<int32_t> ids;
     ids.swap(unannounced_);
     for (int32_t id : ids) {
-      if (Http2StreamHandler* h = find(id))
+      if (Http2StreamHandler* h = find(id)) {
         h->on_stream_connected(endpoint_, connection_->tls_info());
+      }
       if (closed_) return;
     }
   }
@@ -198,8 +199,9 @@ void Http2UpstreamConnection::close(std::string_view reason, UpstreamFailure kin
   flush_call_.cancel();
   connection_->set_handler(nullptr);
   // A connection with nothing in flight says its last words (GOAWAY) before closing.
-  if (connection_->is_open())
+  if (connection_->is_open()) {
     connection_->close(!streams_.empty() || kind != UpstreamFailure::Reset);
+  }
   pool_.remove(this);  // deletes this after the current callback
   auto streams = std::move(streams_);
   streams_.clear();

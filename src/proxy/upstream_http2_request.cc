@@ -172,8 +172,9 @@ void Http2UpstreamRequest::on_stream_reset(UpstreamFailure kind, std::string_vie
   if (done_) return;
   done_ = true;
   connection_ = nullptr;
-  if (kind == UpstreamFailure::ProtocolError)
+  if (kind == UpstreamFailure::ProtocolError) {
     pool_.cluster().stats->upstream_cx_protocol_error.inc();
+  }
   callbacks_.on_upstream_failure(kind, reason);
 }
 

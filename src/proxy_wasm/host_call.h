@@ -24,8 +24,9 @@ template <Impl F>
 wasm::HostResult adapt(wasm::HostCall& c) {
   Vm& vm = *static_cast<Vm*>(c.host_data);
   vm.enter_host_call(c.instance);
-  if (!vm.alive())
+  if (!vm.alive()) {
     return wasm::HostResult::trap_with("the plugin's VM has failed: " + vm.failure());
+  }
   int32_t r = F(vm, c.args.data());
   if (!vm.alive()) return wasm::HostResult::trap_with(vm.failure());
   return wasm::HostResult::i32(r);

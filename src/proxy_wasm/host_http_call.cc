@@ -33,8 +33,9 @@ int32_t proxy_http_call(Vm& vm, const wasm::Value* a) {
   auto headers = to_header_map(*headers_bytes);
   if (!headers) return kBadArg;
   // Envoy refuses a call without these.
-  if (!headers->get(":method") || !headers->get(":path") || !headers->get(":authority"))
+  if (!headers->get(":method") || !headers->get(":path") || !headers->get(":authority")) {
     return kBadArg;
+  }
   std::optional<http::HeaderMap> trailers;
   if (!trailers_bytes->empty()) {
     trailers = to_header_map(*trailers_bytes);

@@ -22,8 +22,9 @@ int32_t proxy_redis_call(Vm& vm, const wasm::Value* a) {
   auto query = vm.slice(u32(a[2]), u32(a[3]));
   if (!cluster || !query) return kIma;
   // The host holds the command until the call ends: bounded like an answer is.
-  if (query->empty() || query->size() > vm.first_plugin().limits.max_call_response_bytes)
+  if (query->empty() || query->size() > vm.first_plugin().limits.max_call_response_bytes) {
     return kBadArg;
+  }
   ContextBase* ctx = vm.effective_context();
   if (!ctx) return kBadArg;
   uint32_t token = 0;

@@ -98,7 +98,7 @@ std::string format_plugin_report(const PluginReport& r) {
                   ? std::vector<std::string>{"(none: the host cannot return data to the plugin)"}
                   : r.allocators);
   std::vector<std::string> callbacks = r.callbacks;
-  if (callbacks.empty()) callbacks.push_back("(none)");
+  if (callbacks.empty()) callbacks.emplace_back("(none)");
   append_list(out, "callbacks", callbacks);
   if (r.unimplemented_imports.empty()) {
     out += "  imports:    " + std::to_string(r.import_count) + ", all implemented by weir\n";

@@ -88,14 +88,15 @@ Result<AbiVersion> detect_abi_version(const wasm::CompiledModule& module) {
   for (const auto& e : module.function_exports()) {
     if (!e.name.starts_with("proxy_abi_version_")) continue;
     std::optional<AbiVersion> v;
-    if (e.name == "proxy_abi_version_0_1_0")
+    if (e.name == "proxy_abi_version_0_1_0") {
       v = AbiVersion::V0_1_0;
-    else if (e.name == "proxy_abi_version_0_2_0")
+    } else if (e.name == "proxy_abi_version_0_2_0") {
       v = AbiVersion::V0_2_0;
-    else if (e.name == "proxy_abi_version_0_2_1")
+    } else if (e.name == "proxy_abi_version_0_2_1") {
       v = AbiVersion::V0_2_1;
-    else if (e.name == "proxy_abi_version_0_2_100")
+    } else if (e.name == "proxy_abi_version_0_2_100") {
       v = AbiVersion::V0_2_100;
+    }
     if (!v) {
       unknown = e.name;
       continue;

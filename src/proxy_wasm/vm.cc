@@ -123,8 +123,9 @@ RootContext::RootContext(Vm* vm, uint32_t id, std::shared_ptr<const PluginSpec> 
 
 RootContext::~RootContext() {
   if (tick_timer_) {
-    if (WorkerScheduler* scheduler = vm_->runtime().scheduler())
+    if (WorkerScheduler* scheduler = vm_->runtime().scheduler()) {
       scheduler->cancel_timer(tick_timer_);
+    }
   }
 }
 
@@ -158,8 +159,9 @@ void RootContext::stop() {
   if (stopped_) return;
   stopped_ = true;
   if (tick_timer_) {
-    if (WorkerScheduler* scheduler = vm_->runtime().scheduler())
+    if (WorkerScheduler* scheduler = vm_->runtime().scheduler()) {
       scheduler->cancel_timer(tick_timer_);
+    }
     tick_timer_ = 0;
   }
   if (!vm_->alive()) return;
@@ -329,9 +331,9 @@ Vm::~Vm() {
   instance_.reset();
 }
 
-Result<std::shared_ptr<Vm>> Vm::create(std::shared_ptr<WorkerRuntime> rt,
-                                       std::shared_ptr<const PluginModule> module,
-                                       std::shared_ptr<const PluginSpec> first_plugin) {
+Result<std::shared_ptr<Vm>> Vm::create(const std::shared_ptr<WorkerRuntime>& rt,
+                                       const std::shared_ptr<const PluginModule>& module,
+                                       const std::shared_ptr<const PluginSpec>& first_plugin) {
   auto linked = module->linked(rt->engine());
   if (!linked) return Error{"linking the module failed: " + linked.error()};
   auto vm = std::make_shared<Vm>(rt, module, first_plugin);
@@ -412,7 +414,7 @@ Status Vm::resolve_exports() {
   return Ok{};
 }
 
-Result<RootContext*> Vm::start_plugin(std::shared_ptr<const PluginSpec> plugin) {
+Result<RootContext*> Vm::start_plugin(const std::shared_ptr<const PluginSpec>& plugin) {
   if (!alive_) return Error{"the VM is dead: " + failure_};
   auto owned = std::make_unique<RootContext>(this, next_context_id(), plugin);
   RootContext* root = owned.get();
@@ -431,8 +433,9 @@ Result<RootContext*> Vm::start_plugin(std::shared_ptr<const PluginSpec> plugin) 
   current_configuration = nullptr;
   if (!missing) {
     if (!r) return Error{"proxy_on_vm_start failed: " + failure_};
-    if (*r == 0)
+    if (*r == 0) {
       return Error{"proxy_on_vm_start returned false (the plugin rejected its VM configuration)"};
+    }
   }
   missing = false;
   current_configuration = &plugin->plugin_configuration;
@@ -509,9 +512,10 @@ bool Vm::invoke(wasm::ExportedFunction& fn, std::span<const wasm::Value> args, w
   return invoke(
       [&](wasm::Instance& inst) {
         wasm::CallResult r = inst.call(fn, args);
-        if (r.ok && result) *result = r.value;
-        if (!r.ok) call_failure_ = std::move(r);
-        return r.ok;
+        const bool ok = r.ok;
+        if (ok && result) *result = r.value;
+        if (!ok) call_failure_ = std::move(r);
+        return ok;
       },
       what);
 }
@@ -860,8 +864,9 @@ WasmResult Vm::redis_init(std::string_view cluster, std::string_view username,
   if (auto q = cluster.find('?'); q != std::string_view::npos) {
     std::string_view param = cluster.substr(q + 1);
     settings.cluster = std::string(cluster.substr(0, q));
-    if (!param.starts_with("db=") || param.size() == 3 || param.size() > 8)
+    if (!param.starts_with("db=") || param.size() == 3 || param.size() > 8) {
       return WasmResult::BadArgument;
+    }
     uint32_t db = 0;
     for (char c : param.substr(3)) {
       if (c < '0' || c > '9') return WasmResult::BadArgument;
@@ -869,14 +874,17 @@ WasmResult Vm::redis_init(std::string_view cluster, std::string_view username,
     }
     settings.database = db;
   }
-  if (settings.cluster.empty() || username.size() + password.size() > 4096)
+  if (settings.cluster.empty() || username.size() + password.size() > 4096) {
     return WasmResult::BadArgument;
-  if (ClusterCalls* calls = rt_->cluster_calls(); calls && !calls->has_cluster(settings.cluster))
+  }
+  if (ClusterCalls* calls = rt_->cluster_calls(); calls && !calls->has_cluster(settings.cluster)) {
     return WasmResult::BadArgument;
+  }
   // Calls name the cluster without "?db=N": the last init of a cluster wins.
   auto it = redis_clusters_.find(settings.cluster);
-  if (it == redis_clusters_.end() && redis_clusters_.size() >= kMaxRedisClusterSettings)
+  if (it == redis_clusters_.end() && redis_clusters_.size() >= kMaxRedisClusterSettings) {
     return WasmResult::InternalFailure;
+  }
   settings.username = std::string(username);
   settings.password = std::string(password);
   settings.timeout = timeout;

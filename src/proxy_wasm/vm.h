@@ -287,16 +287,16 @@ class Vm : public std::enable_shared_from_this<Vm> {
  public:
   // Instantiates the module (running its start section) and its start-up functions
   // (_initialize then main, or _start). `key` identifies it in the worker registry.
-  static Result<std::shared_ptr<Vm>> create(std::shared_ptr<WorkerRuntime> rt,
-                                            std::shared_ptr<const PluginModule> module,
-                                            std::shared_ptr<const PluginSpec> first_plugin);
+  static Result<std::shared_ptr<Vm>> create(const std::shared_ptr<WorkerRuntime>& rt,
+                                            const std::shared_ptr<const PluginModule>& module,
+                                            const std::shared_ptr<const PluginSpec>& first_plugin);
   ~Vm();
   Vm(const Vm&) = delete;
   Vm& operator=(const Vm&) = delete;
 
   // Creates the plugin's root context: proxy_on_context_create(root, 0),
   // proxy_on_vm_start, proxy_on_configure. Errors name the failing step.
-  Result<RootContext*> start_plugin(std::shared_ptr<const PluginSpec> plugin);
+  Result<RootContext*> start_plugin(const std::shared_ptr<const PluginSpec>& plugin);
 
   bool alive() const { return alive_; }
   const std::string& failure() const { return failure_; }

@@ -378,8 +378,9 @@ Status Worker::set_up_tcp_proxy(State& state, size_t listener_index) {
   const ListenerPlan& plan = state.generation->listeners[listener_index];
   const config::ListenerConfig& listener = *plan.config;
   auto pool = state.pools.find(listener.tcp_proxy->cluster);
-  if (pool == state.pools.end())
+  if (pool == state.pools.end()) {
     return Error{"tcp_proxy: unknown cluster " + listener.tcp_proxy->cluster};
+  }
   auto setup = std::unique_ptr<extensions::tcp_proxy::TcpProxySetup>(
       new extensions::tcp_proxy::TcpProxySetup{*listener.tcp_proxy,
                                                *pool->second,

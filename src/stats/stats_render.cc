@@ -183,7 +183,8 @@ std::string render_prometheus(const std::vector<StatSnapshot>& stats, const Rend
     for (const auto& [name, family] : families) {
       out += "# TYPE " + name + ' ' + kind + '\n';
       for (const auto& [labels, stat] : family.series) {
-        out += name + '{' + labels + "} " + std::to_string(stat->value) + '\n';
+        out.append(name).append("{").append(labels).append("} ");
+        out.append(std::to_string(stat->value)).append("\n");
       }
     }
   }
@@ -199,8 +200,10 @@ std::string render_prometheus(const std::vector<StatSnapshot>& stats, const Rend
       }
       out += name + "_bucket{" + with_label(labels, "le=\"+Inf\"") + "} " +
              std::to_string(cumulative.back()) + '\n';
-      out += name + "_sum{" + labels + "} " + std::to_string(data.sum) + '\n';
-      out += name + "_count{" + labels + "} " + std::to_string(cumulative.back()) + '\n';
+      out.append(name).append("_sum{").append(labels).append("} ");
+      out.append(std::to_string(data.sum)).append("\n");
+      out.append(name).append("_count{").append(labels).append("} ");
+      out.append(std::to_string(cumulative.back())).append("\n");
     }
   }
   return out;

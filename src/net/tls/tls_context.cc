@@ -16,6 +16,7 @@
 #include <cstring>
 #include <fstream>
 #include <iterator>
+#include <utility>
 
 namespace weir::net::tls {
 namespace {
@@ -383,8 +384,11 @@ std::string session_id_context(const ServerOptions& tls) {
     material += '\0' + certificate.certificate_chain.bytes;
   }
   if (tls.common.trusted_ca) material += '\0' + tls.common.trusted_ca->bytes;
-  for (const auto& name : tls.server_names) material += "\0n" + name;
-  for (const auto& protocol : tls.application_protocols) material += "\0a" + protocol;
+  // (A "\0n" literal would be an empty C string: the separators are appended apart.)
+  for (const auto& name : tls.server_names) material.append({'\0', 'n'}).append(name);
+  for (const auto& protocol : tls.application_protocols) {
+    material.append({'\0', 'a'}).append(protocol);
+  }
   unsigned char digest[EVP_MAX_MD_SIZE];
   unsigned int size = 0;
   EVP_Digest(material.data(), material.size(), digest, &size, EVP_sha256(), nullptr);
@@ -472,14 +476,14 @@ Result<std::shared_ptr<ServerContext::Snapshot>> build_snapshot(
 }  // namespace
 
 ServerContext::ServerContext(std::vector<ServerOptions> chains, TlsStats stats)
-    : chains_(std::move(chains)), stats_(stats) {}
+    : chains_(std::move(chains)), stats_(std::move(stats)) {}
 
 ServerContext::~ServerContext() = default;
 
 Result<std::unique_ptr<ServerContext>> ServerContext::create(std::vector<ServerOptions> chains,
                                                              TlsStats stats) {
   if (chains.empty()) return Error{"a TLS listener needs a filter chain"};
-  std::unique_ptr<ServerContext> context(new ServerContext(std::move(chains), stats));
+  std::unique_ptr<ServerContext> context(new ServerContext(std::move(chains), std::move(stats)));
   context->handshake_timeout_ = std::chrono::milliseconds(0);
   for (const auto& chain : context->chains_) {
     context->handshake_timeout_ = std::max(context->handshake_timeout_, chain.handshake_timeout);
@@ -553,7 +557,7 @@ struct ClientContext::Loaded {
 
 Result<std::shared_ptr<ClientContext>> ClientContext::create(ClientOptions tls, TlsStats stats,
                                                              const std::string& what) {
-  std::shared_ptr<ClientContext> context(new ClientContext(std::move(tls), stats));
+  std::shared_ptr<ClientContext> context(new ClientContext(std::move(tls), std::move(stats)));
   context->what_ = what;
   auto loaded = context->load(context->config_.common);
   if (!loaded) return Error{loaded.error()};

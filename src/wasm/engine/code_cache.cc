@@ -88,8 +88,9 @@ std::optional<std::vector<uint8_t>> CodeCache::load(const Sha256& key) const {
   const std::string path = path_for(key);
   int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
   if (fd < 0) {
-    if (errno != ENOENT)
+    if (errno != ENOENT) {
       spdlog::debug("wasm code cache: cannot open {}: {}", path, strerror(errno));
+    }
     return std::nullopt;
   }
   auto reject = [&](const char* why) -> std::optional<std::vector<uint8_t>> {

@@ -192,8 +192,9 @@ Result<std::shared_ptr<const WtLinkedModule>> WtLinkedModule::create(
   std::shared_ptr<WtLinkedModule> linked(new WtLinkedModule(std::move(module)));
   linked->linker_ = wasmtime_linker_new(linked->module_->engine()->engine);
   std::map<std::pair<std::string_view, std::string_view>, const HostBinding*> by_name;
-  for (const HostBinding& binding : bindings)
+  for (const HostBinding& binding : bindings) {
     by_name.try_emplace({binding.module, binding.name}, &binding);
+  }
 
   std::map<std::pair<std::string_view, std::string_view>, bool> defined;
   for (const FunctionImport& import : linked->module_->function_imports()) {

@@ -92,8 +92,9 @@ std::string format_frames(const wasm_frame_vec_t& frames) {
     std::snprintf(offset, sizeof offset, "@0x%zx", wasm_frame_module_offset(frame));
     out += "(func " + std::to_string(wasm_frame_func_index(frame)) + ' ' + offset + ')';
   }
-  if (frames.size > kMaxFrames)
+  if (frames.size > kMaxFrames) {
     out += ", ... " + std::to_string(frames.size - kMaxFrames) + " more";
+  }
   return out;
 }
 

@@ -307,7 +307,9 @@ Result<HttpResponse> http_exchange(const HttpRoute& route, const HttpRequest& re
   std::string head = request.method + " " + request.url.path_and_query +
                      " HTTP/1.1\r\nHost: " + request.url.authority() +
                      "\r\nConnection: close\r\nUser-Agent: weir\r\n";
-  for (const auto& [name, value] : request.headers) head += name + ": " + value + "\r\n";
+  for (const auto& [name, value] : request.headers) {
+    head.append(name).append(": ").append(value).append("\r\n");
+  }
   if (!request.body.empty() || request.method == "PUT" || request.method == "POST") {
     head += "Content-Length: " + std::to_string(request.body.size()) + "\r\n";
   }

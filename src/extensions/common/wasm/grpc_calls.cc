@@ -113,7 +113,7 @@ class GrpcCalls::Stream final : public proxy::AsyncStreamCallbacks {
   }
 
   // Ends the gRPC stream with `status` and resets the HTTP/2 stream.
-  void fail(uint32_t status, std::string message) {
+  void fail(uint32_t status, const std::string& message) {
     owner_.reset_http(*this);
     close(status, message);
     owner_.forget(id_);
@@ -148,8 +148,9 @@ uint64_t GrpcCalls::start(proxy_wasm::GrpcRequest request, proxy_wasm::GrpcEvent
   headers.add(":authority", request.authority);
   headers.add("content-type", "application/grpc");
   headers.add("te", "trailers");
-  if (request.timeout.count() > 0)
+  if (request.timeout.count() > 0) {
     headers.add("grpc-timeout", grpc::timeout_header(request.timeout));
+  }
   for (const auto& entry : request.initial_metadata.entries()) {
     // The plugin's metadata may not redirect the call or change its framing.
     const std::string_view name = entry.first;

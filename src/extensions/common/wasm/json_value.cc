@@ -59,14 +59,15 @@ class Parser {
     for (int i = 0; i < 4; ++i) {
       char c = text_[at_++];
       out <<= 4;
-      if (c >= '0' && c <= '9')
+      if (c >= '0' && c <= '9') {
         out |= static_cast<uint32_t>(c - '0');
-      else if (c >= 'a' && c <= 'f')
+      } else if (c >= 'a' && c <= 'f') {
         out |= static_cast<uint32_t>(c - 'a' + 10);
-      else if (c >= 'A' && c <= 'F')
+      } else if (c >= 'A' && c <= 'F') {
         out |= static_cast<uint32_t>(c - 'A' + 10);
-      else
+      } else {
         return false;
+      }
     }
     return true;
   }

@@ -122,8 +122,9 @@ Result<OciReference> parse_oci_reference(std::string_view uri) {
     if (!ref.digest.empty()) return Error{"a reference takes a tag or a digest, not both"};
     ref.tag = std::string(path.substr(colon + 1));
     path = path.substr(0, colon);
-    if (ref.tag.empty() || ref.tag.size() > 128)
+    if (ref.tag.empty() || ref.tag.size() > 128) {
       return Error{"bad tag in '" + std::string(uri) + "'"};
+    }
     for (char c : ref.tag) {
       if (!std::isalnum(static_cast<unsigned char>(c)) && c != '_' && c != '.' && c != '-') {
         return Error{"bad tag in '" + std::string(uri) + "'"};

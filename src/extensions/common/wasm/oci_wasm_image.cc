@@ -80,10 +80,11 @@ std::string gzip(std::string_view in) {
 uint64_t octal(std::string_view field) {
   uint64_t value = 0;
   for (char c : field) {
-    if (c >= '0' && c <= '7')
+    if (c >= '0' && c <= '7') {
       value = value * 8 + static_cast<uint64_t>(c - '0');
-    else if (c != ' ' && c != '\0')
+    } else if (c != ' ' && c != '\0') {
       break;
+    }
   }
   return value;
 }

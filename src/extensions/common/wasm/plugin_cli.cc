@@ -36,14 +36,15 @@ int run_plugin_push(const PluginCliOptions& options) {
   ss << in.rdbuf();
   if (ss.str().size() > kMaxLayerBytes) return fail("'" + options.file + "' is over 64 MiB");
   PushOptions push;
-  if (options.format == "wasm")
+  if (options.format == "wasm") {
     push.format = ImageFormat::WasmArtifact;
-  else if (options.format == "compat")
+  } else if (options.format == "compat") {
     push.format = ImageFormat::Compat;
-  else if (options.format == "cncf")
+  } else if (options.format == "cncf") {
     push.format = ImageFormat::Cncf;
-  else
+  } else {
     return fail("unknown format '" + options.format + "' (wasm, compat, cncf)");
+  }
   push.docker_manifest = options.docker_manifest;
   push.layer_media_type = options.layer_media_type;
   auto registry = open_registry(options);

@@ -22,13 +22,15 @@ std::string source_of(const config::WasmPluginConfig& c) {
 Result<std::string> read_code(const config::WasmPluginConfig& c, stats::StatsStore* stats) {
   if (c.code_remote) return fetch_remote_code(*c.code_remote, stats);
   if (c.code_filename.empty()) {
-    if (c.code_inline.empty())
+    if (c.code_inline.empty()) {
       return Error{"no code: vm_config.code.local needs a filename or inline bytes"};
+    }
     return c.code_inline;
   }
   std::ifstream in(c.code_filename, std::ios::binary);
-  if (!in)
+  if (!in) {
     return Error{"cannot read the code file '" + c.code_filename + "': " + std::strerror(errno)};
+  }
   std::ostringstream ss;
   ss << in.rdbuf();
   return ss.str();
@@ -63,8 +65,9 @@ Result<std::string> read_code_for_report(const config::WasmPluginConfig& c) {
   if (c.code_remote) return fetch_remote_code(*c.code_remote, nullptr);
   if (c.code_filename.empty()) return c.code_inline;
   std::ifstream in(c.code_filename, std::ios::binary);
-  if (!in)
+  if (!in) {
     return Error{"cannot read the code file '" + c.code_filename + "': " + std::strerror(errno)};
+  }
   std::ostringstream ss;
   ss << in.rdbuf();
   return ss.str();

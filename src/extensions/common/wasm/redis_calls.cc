@@ -119,8 +119,9 @@ class RedisCalls::Call final : public net::Connection::Handler {
         if (input.size() > max_reply_) return fail("the reply is larger than the limit", true);
         return;
       }
-      if (static_cast<uint64_t>(n) > max_reply_)
+      if (static_cast<uint64_t>(n) > max_reply_) {
         return fail("the reply is larger than the limit", true);
+      }
       // A refused AUTH or SELECT is the call's answer: the plugin sees Redis's error (and
       // the connection, in no known state, is closed).
       if (preamble_replies_ > 0 && input[0] != '-') {
@@ -195,9 +196,13 @@ std::unique_ptr<RedisCalls::Link> RedisCalls::take_idle(const std::string& key) 
   if (it == idle_.end()) return nullptr;
   std::unique_ptr<Link> link;
   while (!it->second.empty() && !link) {
-    link = std::move(it->second.back());
+    std::unique_ptr<Link> candidate = std::move(it->second.back());
     it->second.pop_back();
-    if (!link->open()) loop_.defer_delete(std::move(link));
+    if (candidate->open()) {
+      link = std::move(candidate);
+    } else {
+      loop_.defer_delete(std::move(candidate));  // Redis closed it while idle
+    }
   }
   if (it->second.empty()) idle_.erase(it);
   return link;
@@ -225,7 +230,7 @@ void RedisCalls::drop_idle(Link* link) {
   if (links.empty()) idle_.erase(it);
 }
 
-uint64_t RedisCalls::dispatch(pw::RedisRequest request, pw::ClusterCalls::Completion done) {
+uint64_t RedisCalls::dispatch(const pw::RedisRequest& request, pw::ClusterCalls::Completion done) {
   const proxy::Cluster* cluster = find_cluster_(request.cluster);
   if (!cluster) return 0;
   const uint64_t id = kIdBit | next_id_++;

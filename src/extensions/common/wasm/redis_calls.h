@@ -32,7 +32,8 @@ class RedisCalls {
 
   // As ClusterCalls::dispatch_redis: 0 for an unknown cluster; otherwise an id (with the
   // top bit set, so it never equals an HTTP call's) and `done` runs once, later.
-  uint64_t dispatch(proxy_wasm::RedisRequest request, proxy_wasm::ClusterCalls::Completion done);
+  uint64_t dispatch(const proxy_wasm::RedisRequest& request,
+                    proxy_wasm::ClusterCalls::Completion done);
   // The completion of a cancelled call never runs; its connection is closed.
   void cancel(uint64_t id);
   static bool owns(uint64_t id) { return (id & kIdBit) != 0; }

@@ -51,11 +51,13 @@ class PropertyAnswer {
   // destination.{address,port}, connection.id, upstream.{address,port} (once connected).
   // True with the value written; false when the path is none of them or has no value yet.
   bool connection_facts(const proxy::StreamInfo& si) {
-    if (is("source.address"))
+    if (is("source.address")) {
       return address(si.downstream_remote_address, si.downstream_remote_port);
+    }
     if (is("source.port")) return num(si.downstream_remote_port);
-    if (is("destination.address"))
+    if (is("destination.address")) {
       return address(si.downstream_local_address, si.downstream_local_port);
+    }
     if (is("destination.port")) return num(si.downstream_local_port);
     if (is("connection.id")) return num(static_cast<int64_t>(si.connection_id));
     if (is("upstream.address")) return si.upstream_host.empty() ? false : str(si.upstream_host);

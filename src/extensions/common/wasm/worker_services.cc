@@ -76,8 +76,9 @@ class AsyncClusterCalls final : public pw::ClusterCalls {
 
 void attach_worker_services(pw::WorkerRuntime& runtime, proxy::WorkerContext& worker) {
   std::shared_ptr<pw::ClusterCalls> calls;
-  if (worker.http_client)
+  if (worker.http_client) {
     calls = std::make_shared<AsyncClusterCalls>(worker.loop, *worker.http_client);
+  }
   runtime.attach_worker(std::make_shared<LoopScheduler>(worker.loop), std::move(calls));
 }
 

@@ -168,17 +168,20 @@ class WasmFilter final : public proxy::HttpFilter, public pw::StreamHost, privat
                      std::chrono::system_clock::now() - si.start_time)
                      .count());
     }
-    if (is("request.size") || is("request.total_size"))
+    if (is("request.size") || is("request.total_size")) {
       return num(static_cast<int64_t>(si.bytes_received));
+    }
     if (is("response.code")) {
       if (si.response_code == 0) return false;
       return num(si.response_code);
     }
-    if (is("response.code_details"))
+    if (is("response.code_details")) {
       return si.response_code_details.empty() ? false : str(si.response_code_details);
+    }
     if (is("response.size")) return num(static_cast<int64_t>(si.bytes_sent));
-    if (is("response.total_size"))
+    if (is("response.total_size")) {
       return num(static_cast<int64_t>(si.bytes_sent + si.header_bytes_sent));
+    }
     if (is("response.flags")) return num(0);
     // connection.* TLS facts, Envoy's names; a plaintext connection has none but mtls.
     const net::tls::TlsInfo* tls = si.downstream_tls;
@@ -407,12 +410,10 @@ class WasmFilterDefinition final : public proxy::HttpFilterDefinition {
  public:
   WasmFilterDefinition(std::shared_ptr<const pw::PluginSpec> spec,
                        std::shared_ptr<const pw::PluginModule> module, ::weir::wasm::Engine& engine,
-                       stats::StatsStore& stats, stats::Histogram* time_us,
-                       bool allow_headers_stop_iteration)
+                       stats::Histogram* time_us, bool allow_headers_stop_iteration)
       : spec_(std::move(spec)),
         module_(std::move(module)),
         engine_(engine),
-        stats_(stats),
         time_us_(time_us),
         allow_headers_stop_iteration_(allow_headers_stop_iteration) {
     if (time_us_) (void)filter_clock_ticks_per_us();  // calibrated now, not on a request
@@ -430,7 +431,6 @@ class WasmFilterDefinition final : public proxy::HttpFilterDefinition {
   std::shared_ptr<const pw::PluginSpec> spec_;
   std::shared_ptr<const pw::PluginModule> module_;
   ::weir::wasm::Engine& engine_;
-  stats::StatsStore& stats_;
   stats::Histogram* time_us_;
   bool allow_headers_stop_iteration_;
 };
@@ -447,9 +447,8 @@ Result<std::shared_ptr<proxy::HttpFilterDefinition>> create_wasm_filter_definiti
   // plugin whose config says allow_on_headers_stop_iteration.
   const bool allow_headers_stop_iteration = config.allow_on_headers_stop_iteration.value_or(
       loaded.value().module->abi() == pw::AbiVersion::V0_2_100);
-  return std::shared_ptr<proxy::HttpFilterDefinition>(
-      std::make_shared<WasmFilterDefinition>(loaded.value().spec, loaded.value().module, engine,
-                                             stats, time_us, allow_headers_stop_iteration));
+  return std::shared_ptr<proxy::HttpFilterDefinition>(std::make_shared<WasmFilterDefinition>(
+      loaded.value().spec, loaded.value().module, engine, time_us, allow_headers_stop_iteration));
 }
 
 }  // namespace weir::extensions::wasm

@@ -145,7 +145,6 @@ class TcpProxySession : public net::Connection::Handler {
   bool closing_now_ = false;  // ...dropping unsent bytes
   event::Clock::time_point last_activity_;
   std::chrono::steady_clock::time_point started_;
-  uint64_t downstream_read_seen_ = 0;
   std::unique_ptr<event::EventLoop::Timer> idle_timer_;
   std::unique_ptr<event::EventLoop::Timer> connect_timer_;
   std::shared_ptr<bool> alive_ = std::make_shared<bool>(true);

@@ -99,10 +99,12 @@ class NetworkWasmFilter final : public network::NetworkFilter,
     PropertyAnswer answer(path, out);
     if (answer.connection_facts(si)) return true;
     if (answer.is("connection.mtls")) return answer.boolean(false);
-    if (answer.is("cluster_name"))
+    if (answer.is("cluster_name")) {
       return si.cluster_name.empty() ? false : answer.str(si.cluster_name);
-    if (answer.is("connection.bytes_received") || answer.is("request.total_size"))
+    }
+    if (answer.is("connection.bytes_received") || answer.is("request.total_size")) {
       return answer.num(static_cast<int64_t>(si.bytes_received));
+    }
     if (answer.is("response.total_size")) return answer.num(static_cast<int64_t>(si.bytes_sent));
     return false;
   }
