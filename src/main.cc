@@ -19,9 +19,7 @@ std::string default_code_cache_dir() {
   return "";  // nowhere sensible: no cache
 }
 
-}  // namespace
-
-int main(int argc, char** argv) {
+int run_main(int argc, char** argv) {
   CLI::App app{"weir: a small, fast HTTP proxy for Proxy-Wasm plugins, configured like Envoy"};
   weir::server::ServerOptions options;
   std::string log_level = "info";
@@ -95,4 +93,19 @@ int main(int argc, char** argv) {
   weir::extensions::wasm::set_remote_code_cache_dir(options.code_cache_dir);
   options.watch_config = !no_watch;
   return weir::server::run(options);
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  // Anything thrown past the code that handles its own errors (bad_alloc at start-up, a
+  // library's exception) ends weir with a message and status 1, not std::terminate's abort.
+  try {
+    return run_main(argc, argv);
+  } catch (const std::exception& e) {
+    fprintf(stderr, "weir: %s\n", e.what());
+  } catch (...) {
+    fprintf(stderr, "weir: an unknown exception\n");
+  }
+  return 1;
 }

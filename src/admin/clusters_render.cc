@@ -60,8 +60,9 @@ std::string render_clusters_text(const proxy::ClusterManager& clusters) {
       out += h + "hostname::\n";
       out += h + "health_flags::healthy\n";  // weir does no health checking
       out += h + "weight::1\n";
-      for (const char* field : {"region::\n", "zone::\n", "sub_zone::\n"})
+      for (const char* field : {"region::\n", "zone::\n", "sub_zone::\n"}) {
         out.append(h).append(field);
+      }
       out += h + "canary::false\n";
       out += h + "priority::0\n";
       out += h + "success_rate::-1\n";

@@ -14,7 +14,9 @@ namespace names = envoy_names;
 
 void flatten(const ConfigNode& node, const std::string& prefix, LoadContext& context) {
   for (const auto& [key, value] : node.entries()) {
-    const std::string name = prefix.empty() ? key : prefix + "." + key;
+    std::string name = prefix;
+    if (!name.empty()) name += '.';
+    name += key;
     if (value.is_mapping()) {
       flatten(value, name, context);
     } else if (value.is_sequence()) {

@@ -757,14 +757,14 @@ void ActiveStream::write_response_headers() {
     owner_.send_response_headers(h, headers_only);
     return;
   }
-  if (headers_only || bodyless_status) {
-    // No body follows; a HEAD response keeps the content-length the upstream sent.
-  } else if (h.get(http::KnownHeader::kContentLength)) {
-    // Framed by content-length as it is.
-  } else if (request_head_.http_minor >= 1) {
+  // Framing to add: none when no body follows (a HEAD response keeps the content-length
+  // the upstream sent) or a content-length frames it as it is.
+  const bool framed_as_is =
+      headers_only || bodyless_status || h.get(http::KnownHeader::kContentLength);
+  if (!framed_as_is && request_head_.http_minor >= 1) {
     h.set(http::KnownHeader::kTransferEncoding, "chunked");
     response_chunked_ = true;
-  } else {
+  } else if (!framed_as_is) {
     close_after_ = true;  // the close delimits the body
   }
   if (!request_head_.keep_alive || (setup_.draining && *setup_.draining)) close_after_ = true;

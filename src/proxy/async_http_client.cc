@@ -288,7 +288,7 @@ Result<uint64_t> AsyncHttpClient::start_stream(std::string_view cluster, http::H
   // Started after start_stream returns, so no callback can run inside it.
   loop_.defer([this, id, headers = std::move(headers), timeout]() mutable {
     auto it = streams_.find(id);
-    if (it != streams_.end()) it->second->start(std::move(headers), timeout);
+    if (it != streams_.end()) it->second->start(headers, timeout);
   });
   return id;
 }
@@ -338,7 +338,7 @@ uint64_t AsyncHttpClient::send(std::string_view cluster, http::HeaderMap headers
   loop_.defer([this, id, raw, headers = std::move(headers), body = std::move(body),
                trailers = std::move(trailers), timeout]() mutable {
     if (calls_.count(id)) {
-      raw->start(std::move(headers), std::move(body), std::move(trailers), timeout);
+      raw->start(std::move(headers), body, std::move(trailers), timeout);
     }
   });
   return id;

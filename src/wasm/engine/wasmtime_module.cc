@@ -117,7 +117,7 @@ Status WtCompiledModule::read_types() {
     const wasm_importtype_t* import = imports.data[i];
     std::string module_name = to_string(wasm_importtype_module(import));
     std::string name = to_string(wasm_importtype_name(import));
-    std::string qualified = module_name + "." + name;
+    std::string qualified = std::string(module_name).append(".").append(name);
     const wasm_externtype_t* type = wasm_importtype_type(import);
     const wasm_externkind_t kind = wasm_externtype_kind(type);
     if (kind == WASM_EXTERN_MEMORY) {

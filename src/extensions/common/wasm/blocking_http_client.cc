@@ -234,7 +234,7 @@ Chunked decode_chunked(const std::string& raw, std::string& out, uint64_t max_by
 }  // namespace
 
 std::string HttpUrl::authority() const {
-  const std::string name = host.find(':') != std::string::npos ? "[" + host + "]" : host;
+  std::string name = host.find(':') != std::string::npos ? "[" + host + "]" : host;
   if ((https && port == 443) || (!https && port == 80)) return name;
   return name + ":" + std::to_string(port);
 }

@@ -180,7 +180,11 @@ Result<std::optional<RegistryCredentials>> load_registry_credentials(const std::
       auto decoded = config::decode_base64(auth);
       const size_t colon = decoded ? decoded->find(':') : std::string::npos;
       if (colon == std::string::npos) {
-        return Error{"'" + file + "': the auth of '" + key + "' is not base64 of user:password"};
+        return Error{std::string("'")
+                         .append(file)
+                         .append("': the auth of '")
+                         .append(key)
+                         .append("' is not base64 of user:password")};
       }
       credentials.username = decoded->substr(0, colon);
       credentials.password = decoded->substr(colon + 1);

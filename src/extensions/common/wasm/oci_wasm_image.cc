@@ -101,7 +101,7 @@ Result<std::string> plugin_from_tar(std::string_view tar) {
     if (header.find_first_not_of('\0') == std::string_view::npos) break;
     std::string name = c_string(header.substr(0, 100));
     const std::string prefix = c_string(header.substr(345, 155));
-    if (header.substr(257, 5) == "ustar" && !prefix.empty()) name = prefix + "/" + name;
+    if (header.substr(257, 5) == "ustar" && !prefix.empty()) name.insert(0, prefix + "/");
     while (name.starts_with("./")) name.erase(0, 2);
     while (name.starts_with("/")) name.erase(0, 1);
     const uint64_t size = octal(header.substr(124, 12));
@@ -188,7 +188,10 @@ Result<std::string> fetch_blob(OciRegistry& registry, const std::string& digest,
     std::string& body = response.value().body;
     const std::string got = digest_of(body);
     if (got != digest) {
-      return Error{"blob digest mismatch: expected " + digest + ", got " + got};
+      return Error{std::string("blob digest mismatch: expected ")
+                       .append(digest)
+                       .append(", got ")
+                       .append(got)};
     }
     RemoteCodeCache::put(hex, body);
     return std::move(body);

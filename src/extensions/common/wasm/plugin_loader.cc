@@ -82,7 +82,9 @@ std::shared_ptr<const pw::PluginSpec> plugin_spec_from_config(const config::Wasm
   s->vm_id = c.vm_id;
   s->vm_configuration = c.vm_configuration;
   s->plugin_configuration = c.plugin_configuration;
-  for (const auto& [k, v] : c.environment) s->environment.push_back(k + "=" + v);
+  for (const auto& [k, v] : c.environment) {
+    s->environment.push_back(std::string(k).append("=").append(v));
+  }
   s->failure_policy = failure_policy_of(c.failure_policy);
   s->limits.call_deadline = c.limits.call_deadline;
   s->limits.max_memory_bytes = c.limits.max_memory_bytes;

@@ -56,7 +56,7 @@ class AsyncClusterCalls final : public pw::ClusterCalls {
   }
   bool has_cluster(std::string_view cluster) const override { return client_.has_cluster(cluster); }
   uint64_t dispatch_redis(pw::RedisRequest request, Completion done) override {
-    return redis_.dispatch(std::move(request), std::move(done));
+    return redis_.dispatch(request, std::move(done));
   }
   uint64_t start_grpc(pw::GrpcRequest request, pw::GrpcEvents events) override {
     return grpc_.start(std::move(request), std::move(events));
