@@ -3,7 +3,7 @@ random keys by default, under session_ticket_keys read from files (so a restarte
 resumes its predecessor's sessions, and keys rotate when the file changes), the session
 cache (TLS 1.2 session ids), disable_stateless/stateful_session_resumption. openssl
 s_client -sess_out/-sess_in is the client; a session never resumes on a chain with another
-certificate (another SNI)."""
+certificate (another SNI), nor on one whose server names only run together with its own."""
 import base64
 import json
 import os
@@ -161,3 +161,25 @@ def test_inline_ticket_key_works_and_is_redacted_in_config_dump(certs, tmp_path)
         status, _, body = request(admin, path="/config_dump")
         assert status == 200
         assert secret not in body.decode() and "[redacted]" in json.dumps(json.loads(body))
+
+
+def test_chains_whose_names_only_run_together_do_not_share_sessions(certs, tmp_path):
+    """Two chains with the same certificate, server_names ["one.example"] and ["one",
+    ".example"]: the names are part of what a session was established under, each kept
+    apart, so a session from the first is not resumed on the second."""
+    same = tls_socket(certs / "a.pem", certs / "a.key")
+    chains = [(["one.example"], same, ""), (["one", ".example"], same, "")]
+    listen, admin = free_port(), free_port()
+    with start(tls_config(listen, admin, 1, chains, direct=True), listen, admin):
+        # TLS 1.2 session ids: the listener's one session cache serves both chains, so only
+        # the session-id context keeps them apart (tickets are under each chain's keys).
+        for version in ("-tls1_2", "-tls1_3"):
+            session = tmp_path / f"s{version}"
+            args = (version, "-no_ticket") if version == "-tls1_2" else (version,)
+            reused, out = connect(listen, session, *args, "-servername", "one.example")
+            assert not reused and session.stat().st_size > 0
+            reused, out = connect(listen, session, *args, "-servername", "one.example",
+                                  resume=True)
+            assert reused, out
+            reused, out = connect(listen, session, *args, "-servername", "one", resume=True)
+            assert not reused, out
