@@ -2,6 +2,9 @@
 
 #include <spdlog/spdlog.h>
 
+#include <chrono>
+#include <optional>
+
 #include "http/grpc.h"
 
 namespace weir::extensions::wasm {
@@ -19,6 +22,8 @@ class GrpcCalls::Stream final : public proxy::AsyncStreamCallbacks {
 
   uint64_t http_id = 0;  // 0: not started (the cluster cannot carry gRPC)
   bool cancelled = false;
+  // When the call's timeout runs out (none: no timeout).
+  std::optional<std::chrono::steady_clock::time_point> deadline;
 
   void on_headers(http::HeaderMap& headers, bool end_stream) override {
     if (!live()) return;
@@ -83,7 +88,10 @@ class GrpcCalls::Stream final : public proxy::AsyncStreamCallbacks {
 
   void on_reset(std::string_view reason) override {
     if (live()) {
-      const bool timeout = reason == "timeout";
+      // Past the deadline, a reset is the deadline's doing whoever noticed first: the
+      // server, told by grpc-timeout, may cancel the stream before weir's own timer fires.
+      const bool timeout =
+          reason == "timeout" || (deadline && std::chrono::steady_clock::now() >= *deadline);
       close(grpc::code(timeout ? grpc::Status::DeadlineExceeded : grpc::Status::Unavailable),
             timeout ? std::string("deadline exceeded") : std::string(reason));
     }
@@ -150,6 +158,7 @@ uint64_t GrpcCalls::start(proxy_wasm::GrpcRequest request, proxy_wasm::GrpcEvent
   headers.add("te", "trailers");
   if (request.timeout.count() > 0) {
     headers.add("grpc-timeout", grpc::timeout_header(request.timeout));
+    stream.deadline = std::chrono::steady_clock::now() + request.timeout;
   }
   for (const auto& entry : request.initial_metadata.entries()) {
     // The plugin's metadata may not redirect the call or change its framing.
