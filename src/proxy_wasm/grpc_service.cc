@@ -65,8 +65,9 @@ class Reader {
   std::string_view in_;
 };
 
-// Fields of GrpcService.EnvoyGrpc: 1 cluster_name, 2 authority.
-bool read_envoy_grpc(std::string_view bytes, GrpcServiceTarget& out) {
+// A message whose fields 1 and 2 are strings (others skipped): GrpcService.EnvoyGrpc
+// (cluster_name, authority) and envoy.config.core.v3.HeaderValue (key, value).
+bool read_string_pair(std::string_view bytes, std::string& first, std::string& second) {
   Reader r(bytes);
   while (!r.done()) {
     uint32_t field = 0, type = 0;
@@ -74,7 +75,7 @@ bool read_envoy_grpc(std::string_view bytes, GrpcServiceTarget& out) {
     std::string_view s;
     if ((field == 1 || field == 2) && type == 2) {
       if (!r.bytes(s)) return false;
-      (field == 1 ? out.cluster : out.authority).assign(s);
+      (field == 1 ? first : second).assign(s);
     } else if (!r.skip(type)) {
       return false;
     }
@@ -101,23 +102,6 @@ bool read_duration(std::string_view bytes, std::chrono::milliseconds& out) {
   return true;
 }
 
-// envoy.config.core.v3.HeaderValue: 1 key, 2 value.
-bool read_header_value(std::string_view bytes, std::pair<std::string, std::string>& out) {
-  Reader r(bytes);
-  while (!r.done()) {
-    uint32_t field = 0, type = 0;
-    if (!r.tag(field, type)) return false;
-    std::string_view s;
-    if ((field == 1 || field == 2) && type == 2) {
-      if (!r.bytes(s)) return false;
-      (field == 1 ? out.first : out.second).assign(s);
-    } else if (!r.skip(type)) {
-      return false;
-    }
-  }
-  return true;
-}
-
 }  // namespace
 
 std::optional<GrpcServiceTarget> decode_grpc_service(std::string_view bytes) {
@@ -133,12 +117,12 @@ std::optional<GrpcServiceTarget> decode_grpc_service(std::string_view bytes) {
       if (!r.bytes(s)) return std::nullopt;
       if (field == 1) {
         envoy_grpc = true;
-        if (!read_envoy_grpc(s, out)) return std::nullopt;
+        if (!read_string_pair(s, out.cluster, out.authority)) return std::nullopt;
       } else if (field == 3) {
         if (!read_duration(s, out.timeout)) return std::nullopt;
       } else {
         std::pair<std::string, std::string> header;
-        if (!read_header_value(s, header)) return std::nullopt;
+        if (!read_string_pair(s, header.first, header.second)) return std::nullopt;
         out.initial_metadata.push_back(std::move(header));
       }
     } else if (!r.skip(type)) {
