@@ -40,10 +40,13 @@ Http2UpstreamConnection::Http2UpstreamConnection(Http2UpstreamPool& pool,
                      }),
       idle_timer_(pool.loop(),
                   [this] {
-                    pool_.cluster().stats->upstream_cx_idle_timeout.inc();
                     codec_.goaway();
                     flush_now();
+                    // Counted after the close, so whoever sees the count sees the
+                    // connection gone from upstream_cx_active too.
+                    const Cluster& cluster = pool_.cluster();
                     close("idle timeout", UpstreamFailure::Reset);
+                    cluster.stats->upstream_cx_idle_timeout.inc();
                   }),
       flush_call_(pool.loop(), [this] { flush_now(); }) {
   // Per-stream request data above the buffer limit pushes back on its sender.

@@ -325,6 +325,20 @@ int run(const ServerOptions& options) {
     // starts reuse the compiled modules.
     std::vector<proxy_wasm::PluginReport> plugin_reports;
     if (options.validate_only) plugin_reports = print_plugin_reports(loaded->config, **engine);
+    event::EventLoop main_loop;
+    // The files are watched from before the plugins compile and the workers start (seconds,
+    // for a large plugin): a change made in that time reloads once the main loop runs, and
+    // one made once weir serves is never missed.
+    std::function<void()> on_files_changed;  // the reload, once it exists
+    std::unique_ptr<ConfigWatcher> watcher;
+    if (options.watch_config && !options.validate_only) {
+      watcher = std::make_unique<ConfigWatcher>(main_loop, [&] {
+        if (on_files_changed) on_files_changed();
+      });
+      auto files = code_files_of(loaded->config);
+      files.push_back(options.config_path);
+      watcher->watch(files);
+    }
     auto first = build_generation(std::move(loaded->config), **engine, stats, nullptr,
                                   !options.validate_only);
     if (!first) {
@@ -400,7 +414,6 @@ int run(const ServerOptions& options) {
     }
 
     if (exit_code == 0) {
-      event::EventLoop main_loop;
       // Timers that re-arm themselves, by reference: a std::function holding a shared_ptr to
       // itself would never be freed.
       std::function<void()> drain_poll, uptime_timer, flush_timer;
@@ -427,7 +440,6 @@ int run(const ServerOptions& options) {
       };
 
       admin::AdminServer* admin_server = nullptr;
-      std::unique_ptr<ConfigWatcher> watcher;
       // A reload: the new config is loaded, its plugins compiled and trial-started, and
       // every worker builds its state beside the serving one; only then do they switch.
       // Anything failing on the way leaves the serving configuration untouched.
@@ -536,12 +548,7 @@ int run(const ServerOptions& options) {
         for (auto& w : workers) w->join();
         return 1;
       }
-      if (options.watch_config) {
-        watcher = std::make_unique<ConfigWatcher>(main_loop, [&] { (void)reload("file changed"); });
-        auto files = live->code_files();
-        files.push_back(options.config_path);
-        watcher->watch(files);
-      }
+      on_files_changed = [&] { (void)reload("file changed"); };
       uptime_timer = [&] {
         stats.gauge("server.uptime")
             .set(std::chrono::duration_cast<std::chrono::seconds>(std::chrono::steady_clock::now() -

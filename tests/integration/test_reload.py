@@ -190,6 +190,58 @@ def test_plugin_file_change_reloads_the_plugin(setup, tmp_path):
         up.close()
 
 
+# A Proxy-Wasm module whose VM takes 0.7 s to start (a large plugin's start, compressed):
+# each worker's start, and weir's trial start, take that long.
+SLOW_VM_START = """(module
+  (import "env" "proxy_get_current_time_nanoseconds" (func $now (param i32) (result i32)))
+  (memory (export "memory") 1)
+  (func (export "proxy_abi_version_0_2_1"))
+  (func (export "proxy_on_memory_allocate") (param i32) (result i32) (i32.const 1024))
+  (func (export "proxy_on_context_create") (param i32 i32))
+  (func (export "proxy_on_vm_start") (param i32 i32) (result i32)
+    (local $until i64)
+    (drop (call $now (i32.const 0)))
+    (local.set $until (i64.add (i64.load (i32.const 0)) (i64.const 700000000)))
+    (block $done
+      (loop $wait
+        (drop (call $now (i32.const 0)))
+        (br_if $done (i64.ge_u (i64.load (i32.const 0)) (local.get $until)))
+        (br $wait)))
+    (i32.const 1))
+)"""
+
+
+def test_plugin_file_changed_while_weir_starts_reloads(tmp_path):
+    """A deploy that swaps the plugin while weir is still starting its VMs: the change is
+    seen (the files are watched before the VMs start), not lost."""
+    code = tmp_path / "plugin.wasm"
+    shutil.copy(build_wat(tmp_path, "slow_start", SLOW_VM_START), code)
+    filters = wasm_filter("swapped", code, root_id="one").replace(
+        "vm_config:", "vm_config:\n                          weir_limits: { call_deadline: 5s }")
+    up = Upstream()
+    try:
+        listen, admin = free_port(), free_port()
+        with Weir(config_text(listen, admin, {"a": up.port}, filters=filters),
+                  args=("--concurrency", str(WORKERS))) as weir:
+            # The listener is bound before the VMs start: swap as soon as it is.
+            wait_for(lambda: port_open(listen), what="the listener bound")
+            replace_file(code, header_filter().read_bytes())
+            assert "started:" not in weir.logs()  # still starting its workers' VMs
+            wait_for(lambda: root_id_served(listen) == "one", timeout=20,
+                     what="the swapped-in plugin served")
+            assert counter(admin, "server.config_reload") == 1
+    finally:
+        up.close()
+
+
+def port_open(port):
+    try:
+        socket.create_connection(("127.0.0.1", port), timeout=1).close()
+        return True
+    except OSError:
+        return False
+
+
 def test_plugin_file_arriving_after_its_config_reloads(setup, tmp_path):
     """A deploy that writes the config before the plugin file: the first reload fails (the
     file is missing), the file's arrival reloads."""

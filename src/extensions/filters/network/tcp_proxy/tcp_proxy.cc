@@ -344,8 +344,9 @@ void TcpProxySession::on_upstream_below_low_watermark() {
 void TcpProxySession::on_upstream_close(bool by_peer) {
   upstream_closed_ = true;
   if (connect_timer_) connect_timer_->disarm();
-  if (!upstream_connected_) setup_.pool.cluster().stats->upstream_cx_connect_fail.inc();
+  // The gauge first: whoever sees the failure counted sees the connection gone too.
   setup_.pool.connection_closed();
+  if (!upstream_connected_) setup_.pool.cluster().stats->upstream_cx_connect_fail.inc();
   if (flushing_upstream_) {
     flushing_upstream_ = false;
     setup_.stats.upstream_flush_active.sub(1);
