@@ -34,7 +34,7 @@ sys.path.insert(0, str(HERE))
 sys.path.insert(0, str(HERE.parent / "integration"))
 
 import corpus  # noqa: E402
-from weir_harness import proxy_config  # noqa: E402
+from weir_harness import free_port, proxy_config  # noqa: E402
 
 CLIENT_TIMEOUT = 1.5  # s a payload may take before it counts as a hang
 QUIET_PERIOD = 0.03  # s without upstream traffic before the next payload starts
@@ -186,12 +186,6 @@ class RecordingUpstream:
 
 
 # --- The proxies -------------------------------------------------------------------------
-
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
 
 def wait_for_port(port, proc, what, timeout=20):
     deadline = time.time() + timeout

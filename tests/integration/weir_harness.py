@@ -12,6 +12,8 @@ import threading
 import time
 from pathlib import Path
 
+from ports import free_port  # noqa: F401  (re-exported: tests import it from here)
+
 SOURCE_DIR = Path(os.environ.get("WEIR_SOURCE_DIR", Path(__file__).resolve().parents[2]))
 BUILD_DIR = Path(os.environ.get("WEIR_BUILD_DIR", SOURCE_DIR / "build"))
 WEIR_BIN = Path(os.environ.get("WEIR_BIN", BUILD_DIR / "weir"))
@@ -22,10 +24,6 @@ SANITIZER_REPORT = re.compile(
     r"ERROR: (AddressSanitizer|LeakSanitizer)|^\S+:\d+:\d+: runtime error: ", re.M)
 
 
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 class ClosedPort:
@@ -87,8 +85,11 @@ class Weir:
             [str(WEIR_BIN), "-c", str(config_path), *args],
             stdout=self.log, stderr=subprocess.STDOUT, cwd=cwd or SOURCE_DIR,
             preexec_fn=preexec_fn, env={**os.environ, **env} if env else None)
-        for port in wait_ports:
-            wait_for_port(port, proc=self.proc)
+        try:
+            for port in wait_ports:
+                wait_for_port(port, proc=self.proc)
+        except (RuntimeError, TimeoutError) as e:
+            raise RuntimeError(f"{e}; weir's log:\n{self.logs()[-4000:]}") from None
 
     def logs(self):
         if not self.log.closed:  # closed by stop()
