@@ -47,6 +47,9 @@ ContextBase* ctx_of(Vm& vm) { return vm.effective_context(); }
 int32_t proxy_log(Vm& vm, const Value* a) {
   uint32_t level = u32(a[0]);
   if (level > 5) return kBadArg;
+  // Below the configured level the message is not even looked at (the AssemblyScript
+  // runtime logs each callback at debug level): the call is all it costs.
+  if (!Vm::logs_at(static_cast<LogLevel>(level))) return kOk;
   auto msg = vm.slice(u32(a[1]), u32(a[2]));
   if (!msg) return kIma;
   vm.plugin_log(static_cast<LogLevel>(level), *msg);

@@ -611,6 +611,8 @@ void Vm::plugin_log(LogLevel level, std::string_view msg) {
   }
 }
 
+bool Vm::logs_at(LogLevel level) { return log_enabled(to_spdlog(level)); }
+
 void Vm::log_line(LogLevel level, std::string_view msg, bool cut) {
   auto lvl = to_spdlog(level);
   if (!log_enabled(lvl)) return;

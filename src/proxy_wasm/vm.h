@@ -396,6 +396,8 @@ class Vm : public std::enable_shared_from_this<Vm> {
   // Logs a plugin message as "wasm log <plugin> <root_id>: msg", cut to the plugin's
   // max_log_line_bytes with a "...[truncated]" marker.
   void plugin_log(LogLevel level, std::string_view msg);
+  // Whether a plugin message at `level` is logged at the configured level.
+  static bool logs_at(LogLevel level);
 
   // Counts one refusal of a host-side resource bound, as wasm.plugin.<name>.<what> of
   // the effective context's plugin (created on first use: a plugin within its bounds adds

@@ -309,6 +309,29 @@ TEST_F(ProxyWasmTest, HigressRedisCallsRefuseBadArguments) {
   EXPECT_TRUE(sink_->contains("wasm log test_plugin my_root: 220220")) << logged;
 }
 
+// Below the configured level proxy_log reads nothing: even a message past the end of the
+// plugin's memory is not looked at. At a logged level the same message is refused as an
+// invalid memory access (6).
+TEST_F(ProxyWasmTest, LogsBelowTheLevelAreNotRead) {
+  weir::set_log_level(spdlog::level::info);
+  auto l = load(wat(R"wat((module
+  (import "env" "proxy_log" (func $log (param i32 i32 i32) (result i32)))
+  (memory (export "memory") 1)
+  (data (i32.const 0) "statuses: ")
+  (func (export "proxy_abi_version_0_2_1"))
+  (func $put (param $i i32) (param $v i32)
+    (i32.store8 (i32.add (i32.const 10) (local.get $i)) (i32.add (i32.const 48) (local.get $v))))
+  (func (export "proxy_on_configure") (param i32 i32) (result i32)
+    (call $put (i32.const 0) (call $log (i32.const 1) (i32.const 65000) (i32.const 1000)))
+    (call $put (i32.const 1) (call $log (i32.const 3) (i32.const 65000) (i32.const 1000)))
+    (drop (call $log (i32.const 2) (i32.const 0) (i32.const 12)))
+    (i32.const 1))))wat"));
+  ASSERT_TRUE(l.ok()) << l.error();
+  std::string logged;
+  for (const auto& line : sink_->lines()) logged += line + "\n";
+  EXPECT_TRUE(sink_->contains("wasm log test_plugin my_root: statuses: 06")) << logged;
+}
+
 // A module that logs each start-up step ("I", "M", "S", "C", "V", "G").
 std::string startup_module(bool with_initialize, const std::string& abi = "0_2_1") {
   std::string s = R"((module
