@@ -10,6 +10,19 @@
 #include <cstddef>
 #include <new>
 
+// GCC says it builds with AddressSanitizer by __SANITIZE_ADDRESS__; clang (the fuzz
+// build) only by __has_feature.
+#if defined(__SANITIZE_ADDRESS__)
+#define WEIR_RECYCLE_BLOCKS 0
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define WEIR_RECYCLE_BLOCKS 0
+#endif
+#endif
+#ifndef WEIR_RECYCLE_BLOCKS
+#define WEIR_RECYCLE_BLOCKS 1
+#endif
+
 namespace weir {
 
 template <typename T, size_t kKeep = 256>
@@ -17,7 +30,7 @@ class Recycled {
  public:
   static void* operator new(size_t size) {
     static_assert(sizeof(T) >= sizeof(Block));
-#if !defined(__SANITIZE_ADDRESS__)
+#if WEIR_RECYCLE_BLOCKS
     FreeList& list = free_list();
     if (size == sizeof(T) && list.head) {
       Block* block = list.head;
@@ -30,15 +43,17 @@ class Recycled {
   }
 
   static void operator delete(void* p, size_t size) {
-#if !defined(__SANITIZE_ADDRESS__)
+#if WEIR_RECYCLE_BLOCKS
     FreeList& list = free_list();
     if (size == sizeof(T) && list.count < kKeep) {
       list.head = ::new (p) Block{list.head};
       ++list.count;
       return;
     }
+#else
+    (void)size;
 #endif
-    ::operator delete(p, size);
+    ::operator delete(p);  // unsized: clang offers the sized one only with -fsized-deallocation
   }
 
  private:
@@ -51,7 +66,7 @@ class Recycled {
     ~FreeList() {
       while (head) {
         Block* next = head->next;
-        ::operator delete(head, sizeof(T));
+        ::operator delete(head);
         head = next;
       }
     }
