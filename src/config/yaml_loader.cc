@@ -11,6 +11,7 @@
 #include "config/loaders.h"
 #include "config/typed_config.h"
 #include "config/validation.h"
+#include "config/yaml_bounds.h"
 
 namespace weir::config {
 namespace {
@@ -114,6 +115,7 @@ Result<LoadOutcome> load_bootstrap_string(const std::string& yaml, const std::st
   context.options = options;
   try {
     const YAML::Node root = YAML::Load(yaml);
+    if (auto bad = yaml_out_of_bounds(root)) return Error{file_name + ":" + *bad};
     LoadOutcome outcome;
     outcome.config = load_bootstrap(ConfigNode::document(root, context));
     outcome.config.source_file = file_name;

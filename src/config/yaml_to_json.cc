@@ -125,6 +125,7 @@ std::string yaml_to_json(const YAML::Node& node) {
 }  // namespace weir::config
 
 #include "config/config_file_json.h"
+#include "config/yaml_bounds.h"
 
 namespace weir::config {
 
@@ -169,6 +170,7 @@ void redact_secrets(const YAML::Node& node) {
 std::optional<std::string> config_file_as_json(const std::string& path) {
   try {
     YAML::Node root = YAML::LoadFile(path);
+    if (yaml_out_of_bounds(root)) return std::nullopt;
     redact_secrets(root);
     return yaml_to_json(root);
   } catch (const YAML::Exception&) {
@@ -179,6 +181,7 @@ std::optional<std::string> config_file_as_json(const std::string& path) {
 std::optional<std::string> config_text_as_json(const std::string& yaml) {
   try {
     YAML::Node root = YAML::Load(yaml);
+    if (yaml_out_of_bounds(root)) return std::nullopt;
     redact_secrets(root);
     return yaml_to_json(root);
   } catch (const YAML::Exception&) {

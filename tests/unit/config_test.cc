@@ -1492,3 +1492,55 @@ TEST(ConfigLoaderTest, UpstreamProtocolOptionsWeirCannotHonourFailToLoad) {
 }
 
 }  // namespace weir::config
+
+namespace weir::config {
+namespace {
+
+// YAML aliases make a config a graph. An alias inside its own anchor is a cycle, which a
+// walk would follow until the stack ran out (found by weir_config_fuzz); aliases of
+// aliases expand exponentially. Both are refused, located, before anything walks them.
+TEST(ConfigLoaderTest, SelfReferencingAliasIsRefusedNotFollowed) {
+  const std::string yaml =
+      "static_resources:\n"
+      "  listeners:\n"
+      "  - name: main\n"
+      "    filter_chains:\n"
+      "    - filters: &filters\n"
+      "      - name: envoy.filters.network.http_connection_manager\n"
+      "        typed_config: {nested: *filters}\n";
+  Result<LoadOutcome> outcome = load_bootstrap_string(yaml, "cycle.yaml", {});
+  ASSERT_FALSE(outcome.ok());
+  EXPECT_NE(outcome.error().find("cycle.yaml:"), std::string::npos) << outcome.error();
+  EXPECT_NE(outcome.error().find("YAML nested deeper than 100 levels"), std::string::npos)
+      << outcome.error();
+}
+
+TEST(ConfigLoaderTest, AliasBombIsRefused) {
+  // 10 levels of 10 aliases each: 10^10 nodes once expanded, in 12 lines.
+  std::string yaml = "a0: &a0 [x, x, x, x, x, x, x, x, x, x]\n";
+  for (int i = 1; i <= 10; ++i) {
+    const std::string prev = "*a" + std::to_string(i - 1);
+    yaml += "a" + std::to_string(i) + ": &a" + std::to_string(i) + " [";
+    for (int j = 0; j < 10; ++j) yaml += (j ? ", " : "") + prev;
+    yaml += "]\n";
+  }
+  Result<LoadOutcome> outcome = load_bootstrap_string(yaml, "bomb.yaml", {});
+  ASSERT_FALSE(outcome.ok());
+  EXPECT_NE(outcome.error().find("more than 1000000 YAML nodes once aliases are expanded"),
+            std::string::npos)
+      << outcome.error();
+}
+
+TEST(ConfigLoaderTest, DeepButBoundedNestingLoads) {
+  // 90 levels of flow sequences in metadata: within the bound, it loads.
+  std::string nested = std::string(90, '[') + "1" + std::string(90, ']');
+  const std::string yaml = "node: {metadata: {deep: " + nested +
+                           "}}\n"
+                           "admin: {address: {socket_address: {address: 127.0.0.1, "
+                           "port_value: 9901}}}\n";
+  Result<LoadOutcome> outcome = load_bootstrap_string(yaml, "deep.yaml", {});
+  EXPECT_TRUE(outcome.ok()) << outcome.error();
+}
+
+}  // namespace
+}  // namespace weir::config
