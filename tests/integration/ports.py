@@ -41,10 +41,13 @@ def free_port():
     """A loopback port nothing listens on and no other test process will pick."""
     highest = _ephemeral_low() - 1
     if highest - LOWEST >= 1000:
-        LOCK_DIR.mkdir(exist_ok=True)
         for _ in range(1000):
             port = _random.randint(LOWEST, highest)
-            lock = open(LOCK_DIR / str(port), "w")
+            try:
+                LOCK_DIR.mkdir(exist_ok=True)
+                lock = open(LOCK_DIR / str(port), "w")
+            except OSError:
+                break  # a lock directory this user cannot write: the kernel's pick
             try:
                 fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
             except OSError:
@@ -54,7 +57,8 @@ def free_port():
                 _held.append(lock)
                 return port
             lock.close()
-    # A machine whose ephemeral range leaves no room below it: the kernel's pick.
+    # No lock directory, or an ephemeral range that leaves no room below it: the kernel's
+    # pick.
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
