@@ -8,6 +8,7 @@
 
 #include "http/http2_fields.h"
 #include "http/http2_outbound_body.h"
+#include "http/http2_session_setup.h"
 
 namespace weir::http {
 
@@ -269,23 +270,9 @@ struct Http2ServerCodec::Callbacks {
 
 Http2ServerCodec::Http2ServerCodec(Visitor& visitor, const Http2Options& options)
     : visitor_(visitor), options_(options) {
-  nghttp2_session_callbacks* cb;
-  nghttp2_session_callbacks_new(&cb);
-  nghttp2_session_callbacks_set_send_callback(cb, &Callbacks::send);
+  nghttp2_session_callbacks* cb = new_session_callbacks<Callbacks>();
   nghttp2_session_callbacks_set_on_begin_frame_callback(cb, &Callbacks::begin_frame);
-  nghttp2_session_callbacks_set_on_begin_headers_callback(cb, &Callbacks::begin_headers);
-  nghttp2_session_callbacks_set_on_header_callback(cb, &Callbacks::header);
-  nghttp2_session_callbacks_set_on_frame_recv_callback(cb, &Callbacks::frame_recv);
-  nghttp2_session_callbacks_set_on_data_chunk_recv_callback(cb, &Callbacks::data_chunk);
-  nghttp2_session_callbacks_set_on_stream_close_callback(cb, &Callbacks::stream_close);
-  nghttp2_session_callbacks_set_on_frame_send_callback(cb, &Callbacks::frame_send);
-  nghttp2_session_callbacks_set_on_invalid_frame_recv_callback(cb, &Callbacks::invalid_frame);
-  nghttp2_option* opt;
-  nghttp2_option_new(&opt);
-  // Window updates follow what the proxy has processed, not what arrived (flow control).
-  nghttp2_option_set_no_auto_window_update(opt, 1);
-  nghttp2_option_set_max_outbound_ack(opt, options_.max_outbound_control_frames);
-  nghttp2_option_set_max_deflate_dynamic_table_size(opt, 4096);
+  nghttp2_option* opt = new_session_options(options_);
   nghttp2_session_server_new2(&session_, cb, this, opt);
   nghttp2_option_del(opt);
   nghttp2_session_callbacks_del(cb);
