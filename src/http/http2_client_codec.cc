@@ -95,20 +95,8 @@ struct Http2ClientCodec::Callbacks {
                     size_t namelen, const uint8_t* value, size_t valuelen, uint8_t, void* user) {
     Http2ClientCodec& c = self(user);
     Stream* s = c.find(frame->hd.stream_id);
-    if (!s || s->overflow) return 0;
-    s->header_bytes += namelen + valuelen;
-    if (s->header_bytes > c.options_.max_header_bytes ||
-        s->headers.size() >= c.options_.max_headers) {
-      // The stream is reset (nghttp2 sends RST_STREAM); the connection lives on.
-      s->overflow = true;
-      c.visitor_.on_event(Http2Event::kHeaderOverflow);
-      return NGHTTP2_ERR_TEMPORAL_CALLBACK_FAILURE;
-    }
-    // nghttp2 has checked the field (lower-case name, valid characters, pseudo headers
-    // first and known) before this call.
-    s->headers.add_lower_case({reinterpret_cast<const char*>(name), namelen},
-                              {reinterpret_cast<const char*>(value), valuelen});
-    return 0;
+    if (!s) return 0;
+    return take_http2_field(*s, c.options_, c.visitor_, name, namelen, value, valuelen);
   }
 
   static int frame_recv(nghttp2_session*, const nghttp2_frame* frame, void* user) {
