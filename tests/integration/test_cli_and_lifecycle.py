@@ -86,6 +86,23 @@ def test_a_data_source_file_that_never_ends_is_refused(tmp_path):
     assert "larger than weir reads for a data source (16777216 bytes)" in msg, msg
 
 
+def test_yaml_aliases_that_never_end_are_a_located_error(tmp_path):
+    # The crash the config fuzzer found (fuzz/corpus/weir_config_fuzz), as a user meets it:
+    # an alias inside its own anchor, then an alias bomb. Each is a located error, at once.
+    cycle = tmp_path / "cycle.yaml"
+    cycle.write_text((SOURCE_DIR / "fuzz/corpus/weir_config_fuzz/"
+                      "alias-inside-its-own-anchor.yaml").read_text())
+    bomb = tmp_path / "bomb.yaml"
+    bomb.write_text("a0: &a0 [x, x, x, x, x, x, x, x, x, x]\n" + "".join(
+        f"a{i}: &a{i} [{', '.join([f'*a{i - 1}'] * 10)}]\n" for i in range(1, 11)))
+    for cfg, why in ((cycle, "YAML nested deeper than 100 levels"),
+                     (bomb, "more than 1000000 YAML nodes once aliases are expanded")):
+        out = run_weir("-c", str(cfg), "--mode", "validate", timeout=30)
+        msg = out.stdout + out.stderr
+        assert out.returncode == 1, msg  # an error, not a crash (a signal) or a hang
+        assert re.search(re.escape(str(cfg)) + r":\d+:\d+: " + re.escape(why), msg), msg
+
+
 def test_sigterm_lets_in_flight_request_finish():
     with Upstream() as up:
         listen, admin = free_port(), free_port()
