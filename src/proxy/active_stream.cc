@@ -263,7 +263,7 @@ void ActiveStream::on_request_body(std::string_view data, bool end_stream) {
       // The headers' filter stopped them alone: it sees the body (Envoy's StopIteration).
       size_t from = request_.body_stop != kNoFilter ? request_.body_stop : 0;
       request_.body_stop = kNoFilter;
-      decode_body_to_held_headers(from, std::string(data), end_stream);
+      decode_body_to_held_headers(from, data, end_stream);
       return;
     }
     case HeadersState::Pending:
@@ -284,7 +284,7 @@ void ActiveStream::on_request_body(std::string_view data, bool end_stream) {
 // As Envoy runs a filter whose headers callback returned StopIteration: the body goes
 // through the filters up to it; one that stops buffers (413 past the buffer limit); when
 // the holding filter continues from its body callback, its headers go on, then the body.
-void ActiveStream::decode_body_to_held_headers(size_t index, const std::string& data,
+void ActiveStream::decode_body_to_held_headers(size_t index, std::string_view data,
                                                bool end_stream) {
   std::string body = std::move(request_.body_held);
   request_.body_held.clear();
@@ -615,7 +615,7 @@ void ActiveStream::on_upstream_body(std::string_view data, bool end_stream) {
     case HeadersState::Held: {
       size_t from = response_.body_stop != kNoFilter ? response_.body_stop + 1 : filters_.size();
       response_.body_stop = kNoFilter;
-      encode_body_to_held_headers(from, std::string(data), end_stream);
+      encode_body_to_held_headers(from, data, end_stream);
       return;
     }
     case HeadersState::Pending:
@@ -631,7 +631,7 @@ void ActiveStream::on_upstream_body(std::string_view data, bool end_stream) {
 }
 
 // The response side of decode_body_to_held_headers (filters in reverse order).
-void ActiveStream::encode_body_to_held_headers(size_t index, const std::string& data,
+void ActiveStream::encode_body_to_held_headers(size_t index, std::string_view data,
                                                bool end_stream) {
   std::string body = std::move(response_.body_held);
   response_.body_held.clear();

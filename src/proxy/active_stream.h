@@ -120,14 +120,14 @@ class ActiveStream : public HttpFilterCallbacks,
   void decode_trailers_from(size_t index);
   // The headers wait at a filter that stopped them alone (StopIteration): the body still
   // runs through the filters up to it, from `index`.
-  void decode_body_to_held_headers(size_t index, const std::string& data, bool end_stream);
+  void decode_body_to_held_headers(size_t index, std::string_view data, bool end_stream);
   void route_request();
   void forward_headers_upstream();
   // Response path (filters run from last to first; index counts down).
   void encode_headers_from(size_t index);
   void encode_body_from(size_t index, std::string data, bool end_stream);
   void encode_trailers_from(size_t index);
-  void encode_body_to_held_headers(size_t index, const std::string& data, bool end_stream);
+  void encode_body_to_held_headers(size_t index, std::string_view data, bool end_stream);
   void write_response_headers();
   void flush_pending_head();
   void write_response_body(std::string_view data, bool end_stream);
