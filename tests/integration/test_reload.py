@@ -221,10 +221,9 @@ def test_plugin_file_changed_while_weir_starts_reloads(tmp_path):
     up = Upstream()
     try:
         listen, admin = free_port(), free_port()
+        # The listener is bound before the VMs start: swap as soon as it is.
         with Weir(config_text(listen, admin, {"a": up.port}, filters=filters),
-                  args=("--concurrency", str(WORKERS))) as weir:
-            # The listener is bound before the VMs start: swap as soon as it is.
-            wait_for(lambda: port_open(listen), what="the listener bound")
+                  args=("--concurrency", str(WORKERS)), wait_ports=(listen,)) as weir:
             replace_file(code, header_filter().read_bytes())
             assert "started:" not in weir.logs()  # still starting its workers' VMs
             wait_for(lambda: root_id_served(listen) == "one", timeout=20,
@@ -232,14 +231,6 @@ def test_plugin_file_changed_while_weir_starts_reloads(tmp_path):
             assert counter(admin, "server.config_reload") == 1
     finally:
         up.close()
-
-
-def port_open(port):
-    try:
-        socket.create_connection(("127.0.0.1", port), timeout=1).close()
-        return True
-    except OSError:
-        return False
 
 
 def test_plugin_file_arriving_after_its_config_reloads(setup, tmp_path):
