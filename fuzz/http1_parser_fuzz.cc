@@ -8,6 +8,7 @@
 // choices, the rest is the HTTP stream. Built twice: weir_http1_parser_fuzz (bit 0 of byte 0
 // chooses requests or responses) and weir_http1_response_fuzz (WEIR_FUZZ_RESPONSES: always
 // responses, so that all its mutations go to the response side).
+#include <algorithm>
 #include <cstdint>
 #include <cstdio>
 #include <cstdlib>
@@ -167,7 +168,7 @@ void check_round_trip(MessageType type, const Seen& message, bool expect_no_body
   FUZZ_CHECK(capture.seen.complete);
   FUZZ_CHECK(without_scheme(capture.seen.headers) == without_scheme(headers));
   FUZZ_CHECK(capture.seen.body == message.body);
-  FUZZ_CHECK(capture.seen.trailers.entries() == message.trailers.entries());
+  FUZZ_CHECK(std::ranges::equal(capture.seen.trailers.entries(), message.trailers.entries()));
   FUZZ_CHECK(capture.seen.head.chunked == message.head.chunked);
   FUZZ_CHECK(capture.seen.head.has_content_length == message.head.has_content_length);
   FUZZ_CHECK(capture.seen.head.content_length == message.head.content_length);

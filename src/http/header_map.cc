@@ -2,6 +2,8 @@
 
 #include <cstring>
 
+#include "common/recycled.h"
+
 namespace weir::http {
 
 namespace {
@@ -155,8 +157,81 @@ bool equals_lower(std::string_view name, std::string_view lower) {
   return true;
 }
 
+namespace {
+
+// The per-thread pool of field storage (see header_map.h). Bounded so that a burst of
+// streams, or one huge header, does not stay in memory: at most kSpareLists lists per
+// thread, each of at most kSpareSlots slots whose strings hold at most kSpareBytes.
+constexpr size_t kSpareLists = 32;
+constexpr size_t kSpareSlots = 64;
+constexpr size_t kSpareBytes = 256;
+
+struct SpareLists {
+  std::vector<std::vector<HeaderMap::Entry>> lists;
+  ~SpareLists();
+};
+// Set once this thread's pool is destroyed: maps destroyed later (statics at exit) free
+// their storage instead.
+thread_local bool t_spares_gone = false;
+thread_local SpareLists t_spares;
+SpareLists::~SpareLists() { t_spares_gone = true; }
+
+void take_spare(std::vector<HeaderMap::Entry>& into) {
+#if WEIR_RECYCLE_BLOCKS
+  if (t_spares_gone || t_spares.lists.empty()) return;
+  into = std::move(t_spares.lists.back());
+  t_spares.lists.pop_back();
+#else
+  (void)into;
+#endif
+}
+
+void give_back(std::vector<HeaderMap::Entry>& entries, bool long_strings) {
+#if WEIR_RECYCLE_BLOCKS
+  if (entries.capacity() == 0 || t_spares_gone || t_spares.lists.size() >= kSpareLists) return;
+  if (entries.size() > kSpareSlots) entries.resize(kSpareSlots);
+  if (long_strings) {
+    for (auto& [name, value] : entries) {
+      if (name.capacity() > kSpareBytes) std::string().swap(name);
+      if (value.capacity() > kSpareBytes) std::string().swap(value);
+    }
+  }
+  t_spares.lists.push_back(std::move(entries));
+#else
+  (void)entries;
+  (void)long_strings;
+#endif
+}
+
+}  // namespace
+
+HeaderMap::HeaderMap(const HeaderMap& other)
+    : entries_(other.entries_.begin(),
+               other.entries_.begin() + static_cast<ptrdiff_t>(other.size_)),
+      size_(other.size_),
+      long_strings_(other.long_strings_),
+      index_(other.index_),
+      index_overflow_(other.index_overflow_) {}
+
+HeaderMap& HeaderMap::operator=(const HeaderMap& other) {
+  if (this == &other) return *this;
+  size_ = 0;
+  reserve(other.size_);
+  for (size_t i = 0; i < other.size_; ++i) {
+    Entry& slot = next_slot();
+    slot.first.assign(other.entries_[i].first);
+    slot.second.assign(other.entries_[i].second);
+  }
+  long_strings_ = long_strings_ || other.long_strings_;
+  index_ = other.index_;
+  index_overflow_ = other.index_overflow_;
+  return *this;
+}
+
 HeaderMap::HeaderMap(HeaderMap&& other) noexcept
     : entries_(std::move(other.entries_)),
+      size_(other.size_),
+      long_strings_(other.long_strings_),
       index_(other.index_),
       index_overflow_(other.index_overflow_) {
   other.clear();
@@ -164,7 +239,10 @@ HeaderMap::HeaderMap(HeaderMap&& other) noexcept
 
 HeaderMap& HeaderMap::operator=(HeaderMap&& other) noexcept {
   if (this != &other) {
-    entries_ = std::move(other.entries_);
+    // The other map keeps this one's storage, as spare slots.
+    std::swap(entries_, other.entries_);
+    size_ = other.size_;
+    std::swap(long_strings_, other.long_strings_);
     index_ = other.index_;
     index_overflow_ = other.index_overflow_;
     other.clear();
@@ -172,10 +250,32 @@ HeaderMap& HeaderMap::operator=(HeaderMap&& other) noexcept {
   return *this;
 }
 
+HeaderMap::~HeaderMap() { give_back(entries_, long_strings_); }
+
 void HeaderMap::clear() {
-  entries_.clear();
+  truncate(0);
   index_ = {};
   index_overflow_ = false;
+}
+
+void HeaderMap::reserve(size_t n) {
+  if (entries_.capacity() == 0) take_spare(entries_);
+  entries_.reserve(n);
+}
+
+HeaderMap::Entry& HeaderMap::next_slot() {
+  if (size_ == entries_.size()) {
+    if (entries_.capacity() == 0) take_spare(entries_);
+    if (size_ == entries_.size()) entries_.emplace_back();
+  }
+  return entries_[size_++];
+}
+
+void HeaderMap::truncate(size_t n) {
+  size_ = n;
+#if !WEIR_RECYCLE_BLOCKS
+  entries_.resize(n);  // no spare slots: a view into a removed field is caught
+#endif
 }
 
 void HeaderMap::note_added(KnownHeader header, size_t index) {
@@ -195,11 +295,11 @@ void HeaderMap::note_added(KnownHeader header, size_t index) {
 void HeaderMap::rebuild_index() {
   index_ = {};
   index_overflow_ = false;
-  for (size_t i = 0; i < entries_.size(); ++i) note_added(classify_lower(entries_[i].first), i);
+  for (size_t i = 0; i < size_; ++i) note_added(classify_lower(entries_[i].first), i);
 }
 
 size_t HeaderMap::scan(std::string_view name, size_t from) const {
-  const size_t n = entries_.size();
+  const size_t n = size_;
   if (!has_upper(name)) {
     for (size_t i = from; i < n; ++i) {
       const std::string& key = entries_[i].first;
@@ -219,48 +319,59 @@ std::optional<std::string_view> HeaderMap::get(std::string_view name) const {
   const KnownHeader header = classify_header(name);
   if (header != KnownHeader::kNone) return get(header);
   const size_t i = scan(name);
-  if (i == entries_.size()) return std::nullopt;
+  if (i == size_) return std::nullopt;
   return std::string_view(entries_[i].second);
 }
 
-void HeaderMap::append(std::string&& lower_name, std::string_view value, KnownHeader header) {
-  entries_.emplace_back(std::move(lower_name), std::string(value));
-  note_added(header, entries_.size() - 1);
+void HeaderMap::append(std::string_view name, std::string_view value, bool name_is_lower) {
+  const auto inside = [&](std::string_view s) {
+    const auto* p = reinterpret_cast<const char*>(entries_.data());
+    return s.data() >= p && s.data() < p + entries_.size() * sizeof(Entry);
+  };
+  if (size_ == entries_.size() && (inside(name) || inside(value))) {
+    // Growing moves short strings, which live inside the slots: copy what is read first.
+    const std::string name_copy(name);
+    const std::string value_copy(value);
+    append(name_copy, value_copy, name_is_lower);
+    return;
+  }
+  Entry& slot = next_slot();
+  slot.first.assign(name);
+  if (!name_is_lower) lower_case_in_place(slot.first.data(), slot.first.size());
+  slot.second.assign(value);
+  long_strings_ = long_strings_ || name.size() > kSpareBytes || value.size() > kSpareBytes;
+  note_added(classify_lower(slot.first), size_ - 1);
 }
 
-void HeaderMap::add(std::string_view name, std::string_view value) {
-  std::string key(name);
-  lower_case_in_place(key.data(), key.size());
-  const KnownHeader header = classify_lower(key);
-  append(std::move(key), value, header);
-}
+void HeaderMap::add(std::string_view name, std::string_view value) { append(name, value, false); }
 
 void HeaderMap::add_lower_case(std::string_view lower_name, std::string_view value) {
-  append(std::string(lower_name), value, classify_lower(lower_name));
+  append(lower_name, value, true);
 }
 
 void HeaderMap::set_at(size_t i, std::string_view name, std::string_view value, bool repeated) {
   entries_[i].second.assign(value);
+  long_strings_ = long_strings_ || value.size() > kSpareBytes;
   if (!repeated) return;
   size_t kept = i + 1;
-  for (size_t j = i + 1; j < entries_.size(); ++j) {
+  for (size_t j = i + 1; j < size_; ++j) {
     if (equals_lower(name, entries_[j].first)) continue;
-    if (kept != j) entries_[kept] = std::move(entries_[j]);
+    if (kept != j) std::swap(entries_[kept], entries_[j]);
     ++kept;
   }
-  entries_.resize(kept);
+  truncate(kept);
   rebuild_index();
 }
 
 void HeaderMap::set(KnownHeader header, std::string_view value) {
   const std::string_view name = known_header_name(header);
   const size_t i = find(header);
-  if (i == entries_.size()) {
-    append(std::string(name), value, header);
+  if (i == size_) {
+    append(name, value, true);
     return;
   }
-  const bool repeated = index_overflow_ ? scan(name, i + 1) != entries_.size()
-                                        : index_[static_cast<size_t>(header)].repeated;
+  const bool repeated =
+      index_overflow_ ? scan(name, i + 1) != size_ : index_[static_cast<size_t>(header)].repeated;
   set_at(i, name, value, repeated);
 }
 
@@ -271,15 +382,15 @@ void HeaderMap::set(std::string_view name, std::string_view value) {
     return;
   }
   const size_t i = scan(name);
-  if (i == entries_.size()) {
+  if (i == size_) {
     add(name, value);
     return;
   }
-  set_at(i, name, value, scan(name, i + 1) != entries_.size());
+  set_at(i, name, value, scan(name, i + 1) != size_);
 }
 
 size_t HeaderMap::remove(KnownHeader header) {
-  if (find(header) == entries_.size()) return 0;
+  if (find(header) == size_) return 0;
   const std::string_view name = known_header_name(header);
   return remove_if([&](std::string_view key) { return key == name; });
 }
@@ -287,13 +398,13 @@ size_t HeaderMap::remove(KnownHeader header) {
 size_t HeaderMap::remove(std::string_view name) {
   const KnownHeader header = classify_header(name);
   if (header != KnownHeader::kNone) return remove(header);
-  if (scan(name) == entries_.size()) return 0;
+  if (scan(name) == size_) return 0;
   return remove_if([&](std::string_view key) { return equals_lower(name, key); });
 }
 
 size_t HeaderMap::byte_size() const {
   size_t n = 0;
-  for (const auto& [k, v] : entries_) n += k.size() + v.size();
+  for (const auto& [k, v] : entries()) n += k.size() + v.size();
   return n;
 }
 

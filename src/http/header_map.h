@@ -7,10 +7,17 @@
 // writes on every request (KnownHeader) are indexed: looking one up is an array read, not a
 // scan; any other name is a linear scan that compares lengths first. The index is kept up
 // to date by every mutation (rebuilt after removals, which are rare).
+//
+// A map is made for every request and every response. Its field storage (the vector and
+// the strings in it, with their capacity) goes back to a small per-thread pool when the
+// map is destroyed and is written over by the next map of that thread: a warmed-up worker
+// builds maps without allocating. Removed fields stay behind the live ones as spare slots.
+// Under AddressSanitizer nothing is kept, so a field read after its map is gone is caught.
 #include <array>
 #include <cstddef>
 #include <cstdint>
 #include <optional>
+#include <span>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -55,17 +62,18 @@ class HeaderMap {
   using Entry = std::pair<std::string, std::string>;
 
   HeaderMap() = default;
-  HeaderMap(const HeaderMap&) = default;
-  HeaderMap& operator=(const HeaderMap&) = default;
+  HeaderMap(const HeaderMap& other);
+  HeaderMap& operator=(const HeaderMap& other);
   // A moved-from map is empty (and its index with it).
   HeaderMap(HeaderMap&& other) noexcept;
   HeaderMap& operator=(HeaderMap&& other) noexcept;
+  ~HeaderMap();
 
   // First value for `name` (names compare case-insensitively), if any.
   std::optional<std::string_view> get(std::string_view name) const;
   std::optional<std::string_view> get(KnownHeader header) const {
     const size_t i = find(header);
-    if (i == entries_.size()) return std::nullopt;
+    if (i == size_) return std::nullopt;
     return std::string_view(entries_[i].second);
   }
   // Appends a field; the name is lower-cased.
@@ -85,25 +93,25 @@ class HeaderMap {
   template <typename Predicate>
   size_t remove_if(Predicate&& doomed) {
     size_t kept = 0;
-    for (size_t i = 0; i < entries_.size(); ++i) {
+    for (size_t i = 0; i < size_; ++i) {
       if (doomed(std::string_view(entries_[i].first))) continue;
-      if (kept != i) entries_[kept] = std::move(entries_[i]);
+      if (kept != i) std::swap(entries_[kept], entries_[i]);  // the removed become spares
       ++kept;
     }
-    const size_t removed = entries_.size() - kept;
+    const size_t removed = size_ - kept;
     if (removed > 0) {
-      entries_.resize(kept);
+      truncate(kept);
       rebuild_index();
     }
     return removed;
   }
   void clear();
   // Room for `n` fields without regrowing.
-  void reserve(size_t n) { entries_.reserve(n); }
+  void reserve(size_t n);
 
-  const std::vector<Entry>& entries() const { return entries_; }
-  size_t size() const { return entries_.size(); }
-  bool empty() const { return entries_.empty(); }
+  std::span<const Entry> entries() const { return {entries_.data(), size_}; }
+  size_t size() const { return size_; }
+  bool empty() const { return size_ == 0; }
   // Total bytes of names and values, as Envoy counts a header map's byte size.
   size_t byte_size() const;
 
@@ -117,7 +125,12 @@ class HeaderMap {
   };
   static constexpr size_t kMaxIndexed = UINT16_MAX - 1;
 
-  void append(std::string&& lower_name, std::string_view value, KnownHeader header);
+  // Appends a field; `name` is lower-cased first unless `name_is_lower`.
+  void append(std::string_view name, std::string_view value, bool name_is_lower);
+  // The next free slot (a spare one if there is any), counted as live.
+  Entry& next_slot();
+  // Keeps the first `n` fields.
+  void truncate(size_t n);
   void note_added(KnownHeader header, size_t index);
   void rebuild_index();
   // Index of the first field called `name` at or after `from`, or size() (linear scan).
@@ -125,11 +138,13 @@ class HeaderMap {
   size_t find(KnownHeader header) const {
     if (index_overflow_) return scan(known_header_name(header));
     const Slot& slot = index_[static_cast<size_t>(header)];
-    return slot.first == kAbsent ? entries_.size() : slot.first - 1u;
+    return slot.first == kAbsent ? size_ : slot.first - 1u;
   }
   void set_at(size_t i, std::string_view name, std::string_view value, bool repeated);
 
-  std::vector<Entry> entries_;
+  std::vector<Entry> entries_;  // [0, size_) are the fields; the rest are spare slots
+  size_t size_ = 0;
+  bool long_strings_ = false;  // a slot may hold more than the pool keeps (see the .cc)
   std::array<Slot, static_cast<size_t>(KnownHeader::kCount)> index_{};
   bool index_overflow_ = false;  // a known header sits past kMaxIndexed
 };

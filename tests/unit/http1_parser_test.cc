@@ -28,7 +28,7 @@ class RecordingVisitor : public Http1Visitor {
   void on_headers(HeaderMap& headers, const MessageHead& head, bool end_stream) override {
     EXPECT_TRUE(messages.empty() || messages.back().complete) << "headers inside a message";
     Message& m = messages.emplace_back();
-    m.headers = headers.entries();
+    m.headers.assign(headers.entries().begin(), headers.entries().end());
     m.head = head;
     m.headers_end_stream = end_stream;
     ended = end_stream;
@@ -46,7 +46,7 @@ class RecordingVisitor : public Http1Visitor {
     ASSERT_FALSE(messages.empty());
     EXPECT_FALSE(ended) << "trailers after end_stream";
     EXPECT_FALSE(trailers.empty());
-    messages.back().trailers = trailers.entries();
+    messages.back().trailers.assign(trailers.entries().begin(), trailers.entries().end());
     ended = true;
   }
   void on_message_complete() override {

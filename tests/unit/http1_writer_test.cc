@@ -2,6 +2,7 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <string>
 #include <vector>
 
@@ -164,7 +165,7 @@ TEST(Http1WriterTest, ReasonPhrases) {
 std::vector<HeaderMap::Entry> stripped(std::initializer_list<HeaderMap::Entry> fields) {
   HeaderMap headers = make_headers(fields);
   strip_hop_by_hop_headers(headers);
-  return headers.entries();
+  return {headers.entries().begin(), headers.entries().end()};
 }
 
 using Fields = std::vector<HeaderMap::Entry>;
@@ -260,7 +261,7 @@ TEST(Http1WriterTest, ForwardedHeadEqualsStrippedCopy) {
       write_forwarded_request_head(original, drop, append, out);
       EXPECT_EQ(out, expected);
     }
-    EXPECT_EQ(original.entries(), fields);
+    EXPECT_TRUE(std::ranges::equal(original.entries(), fields));
   }
 }
 
@@ -284,7 +285,7 @@ TEST(Http1WriterTest, RoundTripsThroughParser) {
   write_request_head(original, wire);
   Http1Parser parser(MessageType::Request, capture);
   EXPECT_EQ(parser.feed(wire), wire.size());
-  EXPECT_EQ(capture.headers.entries(), original.entries());
+  EXPECT_TRUE(std::ranges::equal(capture.headers.entries(), original.entries()));
 }
 
 }  // namespace
