@@ -44,7 +44,7 @@ unit: build
 integration: build sdk-plugins
 	cd $(BUILD_DIR) && ctest --output-on-failure -R integration
 
-bench: build
+bench: build sdk-plugins
 	@scripts/setup bench
 	scripts/bench
 
