@@ -4,6 +4,7 @@
 
 #include <charconv>
 
+#include "common/string_pool.h"
 #include "http/http1_writer.h"
 #include "proxy/request_id.h"
 
@@ -169,7 +170,7 @@ void ActiveStream::add_forwarding_headers() {
     h.set(http::KnownHeader::kXForwardedProto, "http");
   }
   if (setup_.config.generate_request_id && !h.get(http::KnownHeader::kXRequestId)) {
-    h.set(http::KnownHeader::kXRequestId, make_request_id());
+    h.set(http::KnownHeader::kXRequestId, make_request_id().view());
   }
 }
 
@@ -602,8 +603,10 @@ void ActiveStream::on_upstream_body(std::string_view data, bool end_stream) {
   if (end_stream) response_.end_seen = true;
   switch (response_.headers) {
     case HeadersState::Passed:
-      if (response_.body_stop == kNoFilter) {
-        encode_body_from(filters_.size(), std::string(data), end_stream);  // the common case
+      if (response_.body_stop == kNoFilter && filters_.empty()) {
+        write_response_body(data, end_stream);  // no filter can change it: no copy
+      } else if (response_.body_stop == kNoFilter) {
+        encode_body_from(filters_.size(), std::string(data), end_stream);
       } else {
         response_.body_held.append(data);
         size_t index = response_.body_stop;
@@ -781,7 +784,7 @@ void ActiveStream::write_response_headers() {
   // Charged as the headers go out (as Envoy does), so a client that has its answer
   // already sees it counted.
   setup_.stats.by_class(status).inc();
-  std::string out;
+  std::string out = take_pooled_string();
   http::write_response_head(h, out);
   info_.header_bytes_sent += out.size();
   if (switching_protocols) {
@@ -808,6 +811,7 @@ void ActiveStream::flush_pending_head() {
   std::string head = std::move(pending_head_);
   pending_head_.clear();
   owner_.write_downstream(head);
+  give_back_pooled_string(std::move(head));
 }
 
 void ActiveStream::write_response_body(std::string_view data, bool end_stream) {
@@ -838,6 +842,7 @@ void ActiveStream::write_response_body(std::string_view data, bool end_stream) {
     } else if (!out.empty()) {
       owner_.write_downstream(out);
     }
+    give_back_pooled_string(std::move(out));
   } else {
     flush_pending_head();
   }

@@ -42,7 +42,7 @@ void format_uuid(uint64_t a, uint64_t b, char out[kUuidLength]) {
   put_hex(p, b, 12);
 }
 
-std::string make_request_id() {
+RequestId make_request_id() {
   // Per thread (so per worker): no locking. Seeded with 256 bits from the OS, not one
   // 32-bit draw, so that the seed cannot be searched for from a few observed ids.
   thread_local std::mt19937_64 rng = [] {
@@ -53,8 +53,8 @@ std::string make_request_id() {
   uint64_t a = rng(), b = rng();
   a = (a & 0xFFFFFFFFFFFF0FFFULL) | 0x4000ULL;              // version 4
   b = (b & 0x3FFFFFFFFFFFFFFFULL) | 0x8000000000000000ULL;  // RFC 4122 variant
-  std::string id(kUuidLength, '\0');
-  format_uuid(a, b, id.data());
+  RequestId id;
+  format_uuid(a, b, id.text.data());
   return id;
 }
 

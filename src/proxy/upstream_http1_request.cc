@@ -1,5 +1,6 @@
 #include "proxy/upstream_http1_request.h"
 
+#include "common/string_pool.h"
 #include "http/http1_writer.h"
 #include "proxy/cluster_manager.h"
 
@@ -18,6 +19,7 @@ Http1UpstreamRequest::~Http1UpstreamRequest() {
     if (lease_.connection->is_open()) lease_.connection->close(true);
     pool_.connection_closed();
   }
+  give_back_pooled_string(std::move(sent_copy_));
 }
 
 std::shared_ptr<bool> Http1UpstreamRequest::alive() {
@@ -87,6 +89,7 @@ void Http1UpstreamRequest::send_headers(const http::HeaderMap& headers, BodyFram
 
 std::string& Http1UpstreamRequest::head_buffer() {
   // The head is the first thing sent: the retry copy is empty and valid here.
+  if (sent_copy_.capacity() == std::string().capacity()) sent_copy_ = take_pooled_string();
   sent_copy_.clear();
   copy_valid_ = true;
   return sent_copy_;

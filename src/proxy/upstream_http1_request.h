@@ -12,6 +12,7 @@
 #include <string>
 #include <string_view>
 
+#include "common/recycled.h"
 #include "event/event_loop.h"
 #include "http/http1_parser.h"
 #include "net/connection.h"
@@ -20,9 +21,11 @@
 
 namespace weir::proxy {
 
+// Recycled: made and freed for every request.
 class Http1UpstreamRequest final : public UpstreamRequest,
                                    public net::Connection::Handler,
-                                   public http::Http1Visitor {
+                                   public http::Http1Visitor,
+                                   public Recycled<Http1UpstreamRequest> {
  public:
   Http1UpstreamRequest(UpstreamPool& pool, Callbacks& callbacks, event::EventLoop& loop);
   ~Http1UpstreamRequest() override;

@@ -18,7 +18,7 @@ bool is_hex(char c) { return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f'); }
 TEST(RequestIdTest, IsARandomVersion4Uuid) {
   std::set<std::string> seen;
   for (int i = 0; i < 1000; ++i) {
-    const std::string id = make_request_id();
+    const std::string id(make_request_id().view());
     ASSERT_EQ(id.size(), 36u);
     for (size_t j = 0; j < id.size(); ++j) {
       if (j == 8 || j == 13 || j == 18 || j == 23) {
