@@ -336,9 +336,13 @@ void HeaderMap::append(std::string_view name, std::string_view value, bool name_
     return;
   }
   Entry& slot = next_slot();
-  slot.first.assign(name);
+  // clear() + append(): libstdc++'s append is the short path into a buffer that has room
+  // (assign goes through the general replace, about twice the instructions).
+  slot.first.clear();
+  slot.first.append(name);
   if (!name_is_lower) lower_case_in_place(slot.first.data(), slot.first.size());
-  slot.second.assign(value);
+  slot.second.clear();
+  slot.second.append(value);
   long_strings_ = long_strings_ || name.size() > kSpareBytes || value.size() > kSpareBytes;
   note_added(classify_lower(slot.first), size_ - 1);
 }

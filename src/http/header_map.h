@@ -13,6 +13,10 @@
 // map is destroyed and is written over by the next map of that thread: a warmed-up worker
 // builds maps without allocating. Removed fields stay behind the live ones as spare slots.
 // Under AddressSanitizer nothing is kept, so a field read after its map is gone is caught.
+//
+// Views from get() and entries() are valid until the map next changes (as iterators of a
+// std::vector): copy a value out before removing its field to add it again elsewhere. A
+// value passed to the change itself may be a view into the map (add(a, *get(b)) works).
 #include <array>
 #include <cstddef>
 #include <cstdint>

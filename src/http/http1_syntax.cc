@@ -19,29 +19,40 @@ constexpr bool word_may_have_control(uint64_t word, uint8_t limit) {
   return (below | del) != 0;
 }
 
-// True if no byte is below kLimit or DEL, HTAB excepted when kAllowTab.
+// True if no byte is below kLimit or DEL, HTAB excepted when kAllowTab. Whole words only:
+// the last bytes are checked as the (overlapping) last word, and a string shorter than a
+// word as a word padded with an allowed byte; a word that may hold a control byte (a tab,
+// say) is looked at byte by byte.
 template <uint8_t kLimit, bool kAllowTab>
 bool no_control_bytes(const char* data, size_t size) {
   const auto allowed = [](unsigned char c) {
     return (c >= kLimit && c != 0x7f) || (kAllowTab && c == '\t');
   };
+  const auto word_allowed = [&](const char* at, uint64_t word) {
+    if (!word_may_have_control(word, kLimit)) return true;
+    for (size_t j = 0; j < 8; ++j) {
+      if (!allowed(static_cast<unsigned char>(at[j]))) return false;
+    }
+    return true;
+  };
+  if (size < 8) {
+    char padded[8];
+    std::memset(padded, 'a', sizeof(padded));
+    std::memcpy(padded, data, size);
+    uint64_t word;
+    std::memcpy(&word, padded, sizeof(word));
+    return word_allowed(padded, word);
+  }
   size_t i = 0;
   for (; i + 8 <= size; i += 8) {
     uint64_t word;
     std::memcpy(&word, data + i, sizeof(word));
-    if (!word_may_have_control(word, kLimit)) {
-      continue;
-    }
-    for (size_t j = i; j < i + 8; ++j) {
-      if (!allowed(static_cast<unsigned char>(data[j]))) {
-        return false;
-      }
-    }
+    if (!word_allowed(data + i, word)) return false;
   }
-  for (; i < size; ++i) {
-    if (!allowed(static_cast<unsigned char>(data[i]))) {
-      return false;
-    }
+  if (i < size) {
+    uint64_t word;
+    std::memcpy(&word, data + size - 8, sizeof(word));
+    if (!word_allowed(data + size - 8, word)) return false;
   }
   return true;
 }
