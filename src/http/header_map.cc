@@ -21,22 +21,50 @@ inline uint64_t lower_case_word(uint64_t word) {
   return word | (upper >> 2);
 }
 
+// Lower-casing is idempotent, so the last bytes are done as the (overlapping) last word,
+// and a name shorter than a word as a partial one.
 void lower_case_in_place(char* p, size_t n) {
-  size_t i = 0;
-  for (; i + 8 <= n; i += 8) {
-    uint64_t word;
+  uint64_t word;
+  if (n < 8) {
+    word = 0;
+    std::memcpy(&word, p, n);
+    word = lower_case_word(word);
+    std::memcpy(p, &word, n);
+    return;
+  }
+  for (size_t i = 0; i + 8 <= n; i += 8) {
     std::memcpy(&word, p + i, 8);
     word = lower_case_word(word);
     std::memcpy(p + i, &word, 8);
   }
-  for (; i < n; ++i) p[i] = fold(p[i]);
+  std::memcpy(&word, p + n - 8, 8);
+  word = lower_case_word(word);
+  std::memcpy(p + n - 8, &word, 8);
+}
+
+// Whether the word has a byte in 'A'..'Z' (the same test as lower_case_word).
+inline bool word_has_upper(uint64_t word) {
+  constexpr uint64_t kOnes = 0x0101010101010101ULL;
+  const uint64_t heptets = word & (kOnes * 0x7F);
+  const uint64_t above_z = heptets + kOnes * (0x7F - 'Z');
+  const uint64_t from_a = heptets + kOnes * (0x80 - 'A');
+  return ((from_a ^ above_z) & ~word & (kOnes * 0x80)) != 0;
 }
 
 bool has_upper(std::string_view s) {
-  for (char c : s) {
-    if (c >= 'A' && c <= 'Z') return true;
+  const char* p = s.data();
+  const size_t n = s.size();
+  uint64_t word = 0;
+  if (n < 8) {
+    std::memcpy(&word, p, n);
+    return word_has_upper(word);
   }
-  return false;
+  for (size_t i = 0; i + 8 <= n; i += 8) {
+    std::memcpy(&word, p + i, 8);
+    if (word_has_upper(word)) return true;
+  }
+  std::memcpy(&word, p + n - 8, 8);
+  return word_has_upper(word);
 }
 
 constexpr std::array<std::string_view, static_cast<size_t>(KnownHeader::kCount)> kKnownNames = {
@@ -209,6 +237,7 @@ HeaderMap::HeaderMap(const HeaderMap& other)
     : entries_(other.entries_.begin(),
                other.entries_.begin() + static_cast<ptrdiff_t>(other.size_)),
       size_(other.size_),
+      field_bytes_(other.field_bytes_),
       long_strings_(other.long_strings_),
       index_(other.index_),
       index_overflow_(other.index_overflow_) {}
@@ -223,6 +252,7 @@ HeaderMap& HeaderMap::operator=(const HeaderMap& other) {
     slot.second.assign(other.entries_[i].second);
   }
   long_strings_ = long_strings_ || other.long_strings_;
+  field_bytes_ = other.field_bytes_;
   index_ = other.index_;
   index_overflow_ = other.index_overflow_;
   return *this;
@@ -231,6 +261,7 @@ HeaderMap& HeaderMap::operator=(const HeaderMap& other) {
 HeaderMap::HeaderMap(HeaderMap&& other) noexcept
     : entries_(std::move(other.entries_)),
       size_(other.size_),
+      field_bytes_(other.field_bytes_),
       long_strings_(other.long_strings_),
       index_(other.index_),
       index_overflow_(other.index_overflow_) {
@@ -242,6 +273,7 @@ HeaderMap& HeaderMap::operator=(HeaderMap&& other) noexcept {
     // The other map keeps this one's storage, as spare slots.
     std::swap(entries_, other.entries_);
     size_ = other.size_;
+    field_bytes_ = other.field_bytes_;
     std::swap(long_strings_, other.long_strings_);
     index_ = other.index_;
     index_overflow_ = other.index_overflow_;
@@ -254,6 +286,7 @@ HeaderMap::~HeaderMap() { give_back(entries_, long_strings_); }
 
 void HeaderMap::clear() {
   truncate(0);
+  field_bytes_ = 0;
   index_ = {};
   index_overflow_ = false;
 }
@@ -344,6 +377,7 @@ void HeaderMap::append(std::string_view name, std::string_view value, bool name_
   slot.second.clear();
   slot.second.append(value);
   long_strings_ = long_strings_ || name.size() > kSpareBytes || value.size() > kSpareBytes;
+  field_bytes_ += name.size() + value.size();
   note_added(classify_lower(slot.first), size_ - 1);
 }
 
@@ -354,12 +388,16 @@ void HeaderMap::add_lower_case(std::string_view lower_name, std::string_view val
 }
 
 void HeaderMap::set_at(size_t i, std::string_view name, std::string_view value, bool repeated) {
+  field_bytes_ = field_bytes_ - entries_[i].second.size() + value.size();
   entries_[i].second.assign(value);
   long_strings_ = long_strings_ || value.size() > kSpareBytes;
   if (!repeated) return;
   size_t kept = i + 1;
   for (size_t j = i + 1; j < size_; ++j) {
-    if (equals_lower(name, entries_[j].first)) continue;
+    if (equals_lower(name, entries_[j].first)) {
+      field_bytes_ -= entries_[j].first.size() + entries_[j].second.size();
+      continue;
+    }
     if (kept != j) std::swap(entries_[kept], entries_[j]);
     ++kept;
   }
@@ -404,12 +442,6 @@ size_t HeaderMap::remove(std::string_view name) {
   if (header != KnownHeader::kNone) return remove(header);
   if (scan(name) == size_) return 0;
   return remove_if([&](std::string_view key) { return equals_lower(name, key); });
-}
-
-size_t HeaderMap::byte_size() const {
-  size_t n = 0;
-  for (const auto& [k, v] : entries()) n += k.size() + v.size();
-  return n;
 }
 
 }  // namespace weir::http

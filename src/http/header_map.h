@@ -98,7 +98,10 @@ class HeaderMap {
   size_t remove_if(Predicate&& doomed) {
     size_t kept = 0;
     for (size_t i = 0; i < size_; ++i) {
-      if (doomed(std::string_view(entries_[i].first))) continue;
+      if (doomed(std::string_view(entries_[i].first))) {
+        field_bytes_ -= entries_[i].first.size() + entries_[i].second.size();
+        continue;
+      }
       if (kept != i) std::swap(entries_[kept], entries_[i]);  // the removed become spares
       ++kept;
     }
@@ -117,7 +120,7 @@ class HeaderMap {
   size_t size() const { return size_; }
   bool empty() const { return size_ == 0; }
   // Total bytes of names and values, as Envoy counts a header map's byte size.
-  size_t byte_size() const;
+  size_t byte_size() const { return field_bytes_; }
 
  private:
   static constexpr uint16_t kAbsent = 0;
@@ -148,6 +151,7 @@ class HeaderMap {
 
   std::vector<Entry> entries_;  // [0, size_) are the fields; the rest are spare slots
   size_t size_ = 0;
+  size_t field_bytes_ = 0;     // byte_size(), kept as fields change
   bool long_strings_ = false;  // a slot may hold more than the pool keeps (see the .cc)
   std::array<Slot, static_cast<size_t>(KnownHeader::kCount)> index_{};
   bool index_overflow_ = false;  // a known header sits past kMaxIndexed

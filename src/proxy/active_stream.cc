@@ -464,6 +464,7 @@ void ActiveStream::route_request() {
   const auto& action = *route_->route;
   info_.cluster_name = action.cluster;
   UpstreamPool* pool = setup_.find_pool(action.cluster);
+  cluster_pool_ = pool;
   if (!pool) {
     start_local_reply({503, "", {}, "cluster_not_found"});
     return;
@@ -549,7 +550,7 @@ void ActiveStream::on_upstream_headers(http::HeaderMap& headers, const http::Mes
   http::strip_hop_by_hop_headers(*response_headers_);
   response_.end_seen = end_stream;
   info_.response_code = status;
-  if (auto* pool = setup_.find_pool(info_.cluster_name)) {
+  if (UpstreamPool* pool = cluster_pool_) {
     pool->cluster().stats->by_class(status).inc();
   }
   auto ms =
@@ -866,7 +867,7 @@ void ActiveStream::write_response_trailers() {
 
 void ActiveStream::on_upstream_complete() {
   route_timer_.disarm();
-  if (auto* pool = setup_.find_pool(info_.cluster_name)) {
+  if (UpstreamPool* pool = cluster_pool_) {
     pool->cluster().stats->upstream_rq_time.record(static_cast<uint64_t>(
         std::chrono::duration_cast<std::chrono::milliseconds>(setup_.loop.now() - upstream_start_)
             .count()));
@@ -954,7 +955,7 @@ void ActiveStream::on_upstream_below_write_low_watermark() {
 void ActiveStream::release_upstream(bool abort) {
   if (!upstream_) return;
   if (abort) upstream_->abort();
-  if (auto* pool = setup_.find_pool(info_.cluster_name)) {
+  if (UpstreamPool* pool = cluster_pool_) {
     pool->cluster().stats->upstream_rq_active.sub(1);
   }
   // We may be inside the upstream request's own callbacks: free it later.
@@ -1095,7 +1096,7 @@ void ActiveStream::on_idle_timeout() {
 }
 
 void ActiveStream::on_route_timeout() {
-  if (auto* pool = setup_.find_pool(info_.cluster_name)) {
+  if (UpstreamPool* pool = cluster_pool_) {
     pool->cluster().stats->upstream_rq_timeout.inc();
   }
   setup_.stats.downstream_rq_timeout.inc();

@@ -168,6 +168,8 @@ class ActiveStream : public HttpFilterCallbacks,
   std::optional<http::HeaderMap> response_headers_;
   std::optional<http::HeaderMap> response_trailers_;
   std::unique_ptr<UpstreamRequest> upstream_;
+  // The pool of info_.cluster_name, looked up once per routing (the pools outlive streams).
+  UpstreamPool* cluster_pool_ = nullptr;
   const config::Route* route_ = nullptr;
   bool route_resolved_ = false;
 

@@ -26,18 +26,39 @@ TEST(HeaderMapTest, NamesAreStoredLowerCaseAndFoundInAnyCase) {
   EXPECT_FALSE(map.get(""));
 }
 
-// Names are lower-cased 8 bytes at a time: every byte value, in a word and in the tail,
+// Names are lower-cased 8 bytes at a time (the last bytes as an overlapping or a partial
+// word): every byte value, at every position of names of every length up to three words,
 // comes out as a byte-by-byte ASCII fold would make it.
 TEST(HeaderMapTest, LowerCasesEveryByteValueAsAsciiFold) {
-  for (int c = 0; c < 256; ++c) {
-    const std::string name = std::string(9, static_cast<char>(c)) + "Zz@[" + char(c);
-    std::string expected = name;
-    for (char& ch : expected) {
-      if (ch >= 'A' && ch <= 'Z') ch = static_cast<char>(ch + 32);
+  for (size_t size = 1; size <= 24; ++size) {
+    for (size_t at = 0; at < size; ++at) {
+      for (int c = 0; c < 256; ++c) {
+        std::string name(size, 'Q');
+        name[at] = static_cast<char>(c);
+        std::string expected = name;
+        for (char& ch : expected) {
+          if (ch >= 'A' && ch <= 'Z') ch = static_cast<char>(ch + 32);
+        }
+        HeaderMap map;
+        map.add(name, "v");
+        ASSERT_EQ(map.entries()[0].first, expected) << "byte " << c << " at " << at;
+      }
     }
+  }
+}
+
+// A name looked up with one upper-case letter anywhere is found (whether a name has an
+// upper-case letter is also decided a word at a time).
+TEST(HeaderMapTest, FindsANameWithAnUpperCaseLetterAtAnyPosition) {
+  const std::string lower = "abcdefghijklmnopqrstuvwx";
+  for (size_t size = 1; size <= lower.size(); ++size) {
     HeaderMap map;
-    map.add(name, "v");
-    EXPECT_EQ(map.entries()[0].first, expected) << "byte " << c;
+    map.add(lower.substr(0, size), "v");
+    for (size_t at = 0; at < size; ++at) {
+      std::string probe = lower.substr(0, size);
+      probe[at] = static_cast<char>(probe[at] - 32);
+      ASSERT_EQ(map.get(probe), "v") << probe;
+    }
   }
 }
 
@@ -207,6 +228,9 @@ TEST(HeaderMapTest, KnownHeaderIndexAgreesWithAScan) {
       }
     }
     ASSERT_EQ(fields_of(map), model) << "step " << step;
+    size_t bytes = 0;
+    for (const auto& [name, value] : model) bytes += name.size() + value.size();
+    ASSERT_EQ(map.byte_size(), bytes) << "step " << step;
     for (const std::string& probe : names) {
       auto it = std::find_if(model.begin(), model.end(),
                              [&](const HeaderMap::Entry& e) { return e.first == to_lower(probe); });
