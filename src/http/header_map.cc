@@ -3,6 +3,7 @@
 #include <cstring>
 
 #include "common/recycled.h"
+#include "common/spare_pool.h"
 
 namespace weir::http {
 
@@ -188,35 +189,16 @@ bool equals_lower(std::string_view name, std::string_view lower) {
 namespace {
 
 // The per-thread pool of field storage (see header_map.h). Bounded so that a burst of
-// streams, or one huge header, does not stay in memory: at most kSpareLists lists per
-// thread, each of at most kSpareSlots slots whose strings hold at most kSpareBytes.
-constexpr size_t kSpareLists = 32;
+// streams, or one huge header, does not stay in memory: at most 32 lists per thread (the
+// pool's bound), each of at most kSpareSlots slots whose strings hold at most kSpareBytes.
 constexpr size_t kSpareSlots = 64;
 constexpr size_t kSpareBytes = 256;
+using FieldSpares = SparePool<std::vector<HeaderMap::Entry>>;
 
-struct SpareLists {
-  std::vector<std::vector<HeaderMap::Entry>> lists;
-  ~SpareLists();
-};
-// Set once this thread's pool is destroyed: maps destroyed later (statics at exit) free
-// their storage instead.
-thread_local bool t_spares_gone = false;
-thread_local SpareLists t_spares;
-SpareLists::~SpareLists() { t_spares_gone = true; }
-
-void take_spare(std::vector<HeaderMap::Entry>& into) {
-#if WEIR_RECYCLE_BLOCKS
-  if (t_spares_gone || t_spares.lists.empty()) return;
-  into = std::move(t_spares.lists.back());
-  t_spares.lists.pop_back();
-#else
-  (void)into;
-#endif
-}
+void take_spare(std::vector<HeaderMap::Entry>& into) { into = FieldSpares::take(); }
 
 void give_back(std::vector<HeaderMap::Entry>& entries, bool long_strings) {
-#if WEIR_RECYCLE_BLOCKS
-  if (entries.capacity() == 0 || t_spares_gone || t_spares.lists.size() >= kSpareLists) return;
+  if (entries.capacity() == 0) return;
   if (entries.size() > kSpareSlots) entries.resize(kSpareSlots);
   if (long_strings) {
     for (auto& [name, value] : entries) {
@@ -224,11 +206,7 @@ void give_back(std::vector<HeaderMap::Entry>& entries, bool long_strings) {
       if (value.capacity() > kSpareBytes) std::string().swap(value);
     }
   }
-  t_spares.lists.push_back(std::move(entries));
-#else
-  (void)entries;
-  (void)long_strings;
-#endif
+  FieldSpares::give_back(std::move(entries));
 }
 
 }  // namespace

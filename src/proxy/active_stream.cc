@@ -4,6 +4,7 @@
 
 #include <charconv>
 
+#include "common/spare_pool.h"
 #include "common/string_pool.h"
 #include "http/http1_writer.h"
 #include "proxy/request_id.h"
@@ -98,9 +99,14 @@ ActiveStream::ActiveStream(ConnectionManagerSetup& setup, StreamOwner& owner, St
       flush_head_(setup.loop, [this] { flush_pending_head(); }),
       start_(setup.loop.now()) {
   info_.start_time = setup_.loop.system_now();
-  // Reserved exactly: a filter keeps a reference to its handle, which must never move.
-  handles_.reserve(setup_.filter_factories.size());
-  filters_.reserve(setup_.filter_factories.size());
+  // Reserved before the first handle: a filter keeps a reference to its handle, which must
+  // never move. Both lists come from (and go back to) this thread's spares.
+  if (!setup_.filter_factories.empty()) {
+    handles_ = SparePool<std::vector<FilterHandle>>::take();
+    filters_ = SparePool<std::vector<std::unique_ptr<HttpFilter>>>::take();
+    handles_.reserve(setup_.filter_factories.size());
+    filters_.reserve(setup_.filter_factories.size());
+  }
   for (size_t i = 0; i < setup_.filter_factories.size(); ++i) {
     handles_.emplace_back(*this, i);
     filters_.push_back(setup_.filter_factories[i]->create_filter(handles_.back()));
@@ -112,6 +118,11 @@ ActiveStream::ActiveStream(ConnectionManagerSetup& setup, StreamOwner& owner, St
 
 ActiveStream::~ActiveStream() {
   if (alive_) *alive_ = false;
+  if (filters_.capacity() == 0) return;
+  filters_.clear();  // the filters first: they hold references to their handles
+  handles_.clear();
+  SparePool<std::vector<std::unique_ptr<HttpFilter>>>::give_back(std::move(filters_));
+  SparePool<std::vector<FilterHandle>>::give_back(std::move(handles_));
 }
 
 std::shared_ptr<bool> ActiveStream::alive() {
@@ -607,7 +618,9 @@ void ActiveStream::on_upstream_body(std::string_view data, bool end_stream) {
       if (response_.body_stop == kNoFilter && filters_.empty()) {
         write_response_body(data, end_stream);  // no filter can change it: no copy
       } else if (response_.body_stop == kNoFilter) {
-        encode_body_from(filters_.size(), std::string(data), end_stream);
+        std::string chunk = take_pooled_string();  // the filters' copy, which they may change
+        chunk.append(data);
+        encode_body_from(filters_.size(), std::move(chunk), end_stream);
       } else {
         response_.body_held.append(data);
         size_t index = response_.body_stop;
@@ -681,6 +694,7 @@ void ActiveStream::encode_body_from(size_t index, std::string data, bool end_str
   }
   response_.body_stop = kNoFilter;
   write_response_body(data, end_stream);
+  give_back_pooled_string(std::move(data));
 }
 
 void ActiveStream::on_upstream_trailers(http::HeaderMap& trailers) {

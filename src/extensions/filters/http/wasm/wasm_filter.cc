@@ -5,6 +5,7 @@
 #include <chrono>
 #include <optional>
 
+#include "common/recycled.h"
 #include "config/config.h"
 #include "extensions/common/wasm/plugin_loader.h"
 #include "extensions/common/wasm/plugin_stream.h"
@@ -24,7 +25,11 @@ namespace {
 constexpr std::string_view kFailStreamDetails = "wasm_fail_stream";
 
 // One stream through one plugin: the proxy::HttpFilter, and the host layer's StreamHost.
-class WasmFilter final : public proxy::HttpFilter, public pw::StreamHost, private PluginStream {
+// Recycled: made and freed for every request through the plugin.
+class WasmFilter final : public proxy::HttpFilter,
+                         public pw::StreamHost,
+                         private PluginStream,
+                         public Recycled<WasmFilter> {
  public:
   WasmFilter(std::shared_ptr<pw::WorkerPlugin> plugin, proxy::HttpFilterCallbacks& cb,
              stats::Histogram* time_us, bool allow_headers_stop_iteration)
