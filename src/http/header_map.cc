@@ -27,6 +27,7 @@ inline uint64_t lower_case_word(uint64_t word) {
 void lower_case_in_place(char* p, size_t n) {
   uint64_t word;
   if (n < 8) {
+    if (n == 0) return;
     word = 0;
     std::memcpy(&word, p, n);
     word = lower_case_word(word);
@@ -57,7 +58,7 @@ bool has_upper(std::string_view s) {
   const size_t n = s.size();
   uint64_t word = 0;
   if (n < 8) {
-    std::memcpy(&word, p, n);
+    if (n > 0) std::memcpy(&word, p, n);
     return word_has_upper(word);
   }
   for (size_t i = 0; i + 8 <= n; i += 8) {
@@ -198,8 +199,9 @@ using FieldSpares = SparePool<std::vector<HeaderMap::Entry>>;
 void take_spare(std::vector<HeaderMap::Entry>& into) { into = FieldSpares::take(); }
 
 void give_back(std::vector<HeaderMap::Entry>& entries, bool long_strings) {
-  if (entries.capacity() == 0) return;
-  if (entries.size() > kSpareSlots) entries.resize(kSpareSlots);
+  // A list grown past kSpareSlots (a request with many fields) is freed, not kept: its
+  // capacity would stay with the worker.
+  if (entries.capacity() == 0 || entries.capacity() > kSpareSlots) return;
   if (long_strings) {
     for (auto& [name, value] : entries) {
       if (name.capacity() > kSpareBytes) std::string().swap(name);
@@ -222,7 +224,7 @@ HeaderMap::HeaderMap(const HeaderMap& other)
 
 HeaderMap& HeaderMap::operator=(const HeaderMap& other) {
   if (this == &other) return *this;
-  size_ = 0;
+  truncate(0);
   reserve(other.size_);
   for (size_t i = 0; i < other.size_; ++i) {
     Entry& slot = next_slot();
@@ -335,11 +337,7 @@ std::optional<std::string_view> HeaderMap::get(std::string_view name) const {
 }
 
 void HeaderMap::append(std::string_view name, std::string_view value, bool name_is_lower) {
-  const auto inside = [&](std::string_view s) {
-    const auto* p = reinterpret_cast<const char*>(entries_.data());
-    return s.data() >= p && s.data() < p + entries_.size() * sizeof(Entry);
-  };
-  if (size_ == entries_.size() && (inside(name) || inside(value))) {
+  if (size_ == entries_.size() && (inside_slots(name) || inside_slots(value))) {
     // Growing moves short strings, which live inside the slots: copy what is read first.
     const std::string name_copy(name);
     const std::string value_copy(value);
@@ -401,6 +399,12 @@ void HeaderMap::set(std::string_view name, std::string_view value) {
     set(header, value);
     return;
   }
+  if (inside_slots(name)) {
+    // Removing the repeats moves short strings between slots: compare against a copy.
+    const std::string name_copy(name);
+    set(name_copy, value);
+    return;
+  }
   const size_t i = scan(name);
   if (i == size_) {
     add(name, value);
@@ -419,6 +423,10 @@ size_t HeaderMap::remove(std::string_view name) {
   const KnownHeader header = classify_header(name);
   if (header != KnownHeader::kNone) return remove(header);
   if (scan(name) == size_) return 0;
+  if (inside_slots(name)) {
+    const std::string name_copy(name);  // as in set(): removal moves short strings
+    return remove(name_copy);
+  }
   return remove_if([&](std::string_view key) { return equals_lower(name, key); });
 }
 

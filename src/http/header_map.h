@@ -138,6 +138,12 @@ class HeaderMap {
   Entry& next_slot();
   // Keeps the first `n` fields.
   void truncate(size_t n);
+  // Whether `s` points into the slots themselves (a short string's bytes live there): such
+  // a view moves when slots grow or are swapped, so it is copied before they are.
+  bool inside_slots(std::string_view s) const {
+    const auto* begin = reinterpret_cast<const char*>(entries_.data());
+    return s.data() >= begin && s.data() < begin + entries_.size() * sizeof(Entry);
+  }
   void note_added(KnownHeader header, size_t index);
   void rebuild_index();
   // Index of the first field called `name` at or after `from`, or size() (linear scan).

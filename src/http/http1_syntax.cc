@@ -38,7 +38,7 @@ bool no_control_bytes(const char* data, size_t size) {
   if (size < 8) {
     char padded[8];
     std::memset(padded, 'a', sizeof(padded));
-    std::memcpy(padded, data, size);
+    if (size > 0) std::memcpy(padded, data, size);
     uint64_t word;
     std::memcpy(&word, padded, sizeof(word));
     return word_allowed(padded, word);
